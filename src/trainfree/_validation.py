@@ -1,0 +1,144 @@
+"""Input validation shared by every score: one place, messages that name the fix."""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+import torch
+
+
+class TrainfreeError(ValueError):
+    """Raised for invalid input; the message says what is wrong and how to fix it."""
+
+
+def check_param(name: str, value: Any, kind: type | tuple[type, ...], *, low: float | None = None,
+                high: float | None = None, low_open: bool = False, choices: tuple | None = None) -> Any:
+    """Validate a scalar parameter against a type, an interval or a set of choices.
+
+    Examples
+    --------
+    >>> check_param("ratio", 3.0, numbers.Real, low=0, low_open=True)
+    3.0
+    """
+    if choices is not None:
+        if value not in choices:
+            raise TrainfreeError(f"The {name!r} parameter must be one of {list(choices)}. Got {value!r} instead.")
+        return value
+    if isinstance(value, bool) or not isinstance(value, kind):
+        tname = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise TrainfreeError(f"The {name!r} parameter must be of type {tname}. Got {value!r} instead.")
+    bad_low = low is not None and (value <= low if low_open else value < low)
+    bad_high = high is not None and value > high
+    if bad_low or bad_high:
+        lo = "-inf" if low is None else low
+        hi = "inf" if high is None else high
+        bracket = "(" if low_open or low is None else "["
+        raise TrainfreeError(
+            f"The {name!r} parameter must be in the range {bracket}{lo}, {hi}]. Got {value!r} instead.")
+    return value
+
+
+def check_array(X: Any, *, name: str = "X", ndim: int | None = None, min_samples: int = 1,
+                dtype: Any = np.float64) -> np.ndarray:
+    """Convert to a finite NumPy array of ``dtype``; raise a clear error otherwise.
+
+    ``ndim=2`` refuses 1-D input instead of guessing whether it is one sample or one feature.
+    """
+    if isinstance(X, torch.Tensor):
+        X = X.detach().cpu().numpy()
+    try:
+        arr = np.asarray(X, dtype=dtype)
+    except (TypeError, ValueError) as exc:
+        raise TrainfreeError(f"{name} could not be converted to a numeric array ({exc}). "
+                             f"Pass numbers only, e.g. a float NumPy array.") from None
+    if ndim is not None and arr.ndim != ndim:
+        hint = (f" Reshape it with {name}.reshape(-1, 1) for one feature or {name}.reshape(1, -1) for one sample."
+                if arr.ndim == 1 and ndim == 2 else "")
+        raise TrainfreeError(f"Expected a {ndim}-D array for {name}, got {arr.ndim}-D with shape {arr.shape}.{hint}")
+    if arr.shape[0] < min_samples if arr.ndim else True:
+        raise TrainfreeError(f"Found array with {arr.shape[0] if arr.ndim else 0} sample(s) (shape={arr.shape}) "
+                             f"in {name} while a minimum of {min_samples} is required.")
+    if np.issubdtype(arr.dtype, np.floating) and not np.isfinite(arr).all():
+        n_nan, n_inf = int(np.isnan(arr).sum()), int(np.isinf(arr).sum())
+        raise TrainfreeError(f"{name} contains {n_nan} NaN and {n_inf} infinite value(s). Remove or impute them "
+                             f"first (e.g. sklearn.impute.SimpleImputer), or drop those rows.")
+    return arr
+
+
+def check_labels(y: Any, n_samples: int, *, name: str = "y", min_classes: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """Validate class labels; return ``(codes, classes)`` with codes in ``0..n_classes-1``."""
+    if isinstance(y, torch.Tensor):
+        y = y.detach().cpu().numpy()
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y.ravel()
+    if y.ndim != 1:
+        raise TrainfreeError(f"{name} must be a 1-D array of class labels, got shape {y.shape}. "
+                             f"If it is one-hot, pass {name}.argmax(axis=1).")
+    if y.shape[0] != n_samples:
+        raise TrainfreeError(f"X and {name} have inconsistent numbers of samples: {n_samples} rows in X "
+                             f"but {y.shape[0]} labels in {name}. Pass one label per row.")
+    if y.dtype.kind == "f":
+        if not np.isfinite(y).all():
+            raise TrainfreeError(f"{name} contains NaN or infinite labels. Drop those rows or fix the labels.")
+        if not np.all(y == np.round(y)):
+            raise TrainfreeError(f"{name} has non-integer float labels; class labels must be discrete. "
+                                 f"For regression targets use a regression utility instead.")
+    classes, codes = np.unique(y, return_inverse=True)
+    if classes.size < min_classes:
+        raise TrainfreeError(f"{name} has {classes.size} class(es) ({classes.tolist()}) but at least {min_classes} "
+                             f"are required: a score that contrasts classes is undefined with one class. "
+                             f"Include examples of other classes.")
+    return codes.astype(np.int64), classes
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """``None``/"auto" picks CUDA when present; asking for CUDA without one is an error, not a fallback."""
+    if device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise TrainfreeError("device='cuda' was requested but no CUDA GPU is available. Use device='cpu'.")
+    return dev
+
+
+def resolve_dtype(dtype: Any) -> torch.dtype:
+    """Map "float32"/"float64"/numpy/torch dtypes to a torch floating dtype."""
+    table = {"float32": torch.float32, "float64": torch.float64, np.float32: torch.float32,
+             np.float64: torch.float64, torch.float32: torch.float32, torch.float64: torch.float64}
+    key = np.dtype(dtype).type if isinstance(dtype, np.dtype) else dtype
+    if key not in table:
+        raise TrainfreeError(f"The 'dtype' parameter must be 'float32' or 'float64'. Got {dtype!r} instead.")
+    return table[key]
+
+
+def check_memory(n_bytes: float, *, what: str, alternative: str, budget: float | None = None) -> None:
+    """Refuse before allocating when an estimate exceeds the budget (default: 80% of available memory)."""
+    if budget is None:
+        budget = 0.8 * _available_memory()
+    if n_bytes > budget:
+        raise TrainfreeError(f"{what} needs about {n_bytes / 2**30:.1f} GiB but only {budget / 2**30:.1f} GiB is "
+                             f"available. {alternative}")
+
+
+def _available_memory() -> float:
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 8 * 2**30  # unknown platform: assume a modest machine
+
+
+def as_seed(random_state: int | np.random.Generator | None) -> np.random.Generator:
+    """Normalise ``random_state`` once into a Generator (scikit-learn style)."""
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if random_state is None or isinstance(random_state, numbers.Integral):
+        return np.random.default_rng(random_state)
+    raise TrainfreeError(f"The 'random_state' parameter must be an int, None or a numpy Generator. "
+                         f"Got {random_state!r} instead.")

@@ -1,0 +1,39 @@
+"""Kernel matrices: the arc-cosine Gram H∞ of the CG-score (more kernels join this module)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+def arccos_gram(Xa: torch.Tensor, Xb: torch.Tensor | None = None) -> torch.Tensor:
+    """Arc-cosine (ReLU NTK, first layer) Gram matrix of unit-norm rows.
+
+    H_ij = x_iᵀx_j (π − arccos x_iᵀx_j) / (2π)  (Arora et al., 2019; CG-score eq. 1).
+
+    Parameters
+    ----------
+    Xa : Tensor of shape (n, d)
+        L2-normalised rows.
+    Xb : Tensor of shape (m, d), optional
+        Second set of L2-normalised rows; defaults to ``Xa`` (then the diagonal is set to exactly 1/2).
+
+    Returns
+    -------
+    Tensor of shape (n, m)
+
+    Examples
+    --------
+    >>> X = torch.eye(2, dtype=torch.float64)
+    >>> arccos_gram(X)
+    tensor([[0.5000, 0.0000],
+            [0.0000, 0.5000]], dtype=torch.float64)
+    """
+    G = Xa @ (Xa if Xb is None else Xb).T
+    # Rounding can push cosines just outside [-1, 1], where arccos is NaN.
+    G.clamp_(-1.0, 1.0)
+    H = G * (math.pi - torch.arccos(G)) / (2 * math.pi)
+    if Xb is None:
+        H.diagonal().fill_(0.5)
+    return H

@@ -1,0 +1,294 @@
+"""Complexity-gap score (CG-score; Nohyun Ki, Hoyong Choi, Hye Won Chung, ICLR 2023).
+
+The whole formula, for a Gram matrix H = H∞ of unit-norm inputs and labels y ∈ {±1}ⁿ::
+
+    CG(i) = yᵀH⁻¹y − y₋ᵢᵀ(H₋ᵢ)⁻¹y₋ᵢ           (definition: leave-one-out data complexity)
+          = α_i² / d_i,   α = H⁻¹y,  d = diag(H⁻¹)   (Schur complement, paper eq. 6)
+
+and with h_i the i-th column of H⁻¹ without its diagonal entry d_i, so that y₋ᵢᵀh_i = α_i − d_i y_i,
+it splits into three partial terms that sum to CG(i)::
+
+    (y₋ᵢᵀh_i)² / d_i  +  2 y_i (y₋ᵢᵀh_i)  +  y_i² d_i
+
+The middle term is the only one that uses y_i; a positive value means x_i looks more like the
+other classes than its own, the paper's rule for flagging a likely mislabel (its Table 2).
+Multi-class labels are scored one-vs-rest: +1 for the example's own class, −1 for the rest.
+H does not depend on the labels, so one Cholesky factorisation serves every class.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import time
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from joblib import Parallel, delayed
+
+from .._validation import (TrainfreeError, as_seed, check_array, check_labels, check_memory, check_param,
+                           resolve_device, resolve_dtype)
+from ..kernels import arccos_gram
+from ..result import Result
+
+
+class CGMethod(str, enum.Enum):
+    """How the CG-score is computed.
+
+    EXACT
+        One n×n Gram matrix of all examples, one Cholesky factorisation, all classes solved at once.
+        O(n²d + n³) time and about 2·n² floats of memory. The default: it is the score as defined.
+    STOCHASTIC
+        The paper's Appendix A.2: for each class, its examples plus ``ratio`` × as many sampled
+        from the other classes, scored ``n_repeats`` times and averaged. Memory is about
+        2·((1 + ratio)·n_c)² floats for the largest class n_c, so it scales to datasets whose
+        full Gram matrix does not fit. The result carries the per-example standard error over
+        repeats. It approximates the exact score (the paper reports Spearman 0.95 at ratio 3).
+    """
+
+    EXACT = "exact"
+    STOCHASTIC = "stochastic"
+
+
+class Preprocess(str, enum.Enum):
+    """Input normalisation before the rows are scaled to unit L2 norm.
+
+    RAW
+        Flatten and L2-normalise, as the theory assumes. All pixel vectors of natural images then
+        have large positive cosines, so H is dominated by a near-constant block.
+    CENTER
+        Subtract the per-feature mean over the scored set first (the published code subtracts a
+        dataset mean before normalising). It spreads the cosines and improves label-noise
+        detection on image data (see README); it is the default.
+    """
+
+    RAW = "raw"
+    CENTER = "center"
+
+
+_JITTERS = (0.0, 1e-10, 1e-8, 1e-6, 1e-4, 1e-2)
+
+
+@dataclass
+class CGResult(Result):
+    """CG-scores with their partial terms, mislabel flags, settings, seed and timings.
+
+    Columns: ``score``, ``partial_sq`` = (y₋ᵢᵀh_i)²/d_i, ``partial_label`` = 2y_i(y₋ᵢᵀh_i),
+    ``partial_diag`` = y_i²d_i, ``flag_mislabel`` (partial_label > 0), ``label``; stochastic runs
+    add ``stderr`` (standard error over repeats) and ``n_scored`` (repeats that scored the example).
+    """
+
+    @property
+    def scores(self) -> np.ndarray:
+        return self.columns["score"]
+
+    @property
+    def flags(self) -> np.ndarray:
+        return self.columns["flag_mislabel"]
+
+    @property
+    def jitter(self) -> float:
+        """Largest diagonal jitter that any factorisation needed (0 when none did)."""
+        return float(self.settings.get("jitter_used", 0.0))
+
+    def summary(self) -> str:
+        """A short human summary of the scores."""
+        s = self.scores
+        return (f"CG-score ({self.settings['method']}, n={len(s)}): mean {s.mean():.4g}, "
+                f"median {np.median(s):.4g}, max {s.max():.4g}; "
+                f"{int(self.flags.sum())} example(s) flagged as likely mislabelled (positive label term)")
+
+
+def cg_score(X, y, *, method: str = "exact", preprocess: str = "center", ratio: float = 3.0,
+             n_repeats: int = 10, device: str | None = "cpu", dtype: str = "float64",
+             random_state: int | None = None, n_jobs: int | None = None,
+             max_memory_bytes: float | None = None) -> CGResult:
+    """Complexity-gap score of every example, with partial terms and the mislabel sign rule.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, ...)
+        Un-augmented inputs; every row is flattened.
+    y : array-like of shape (n_samples,)
+        Class labels (at least two classes).
+    method : {"exact", "stochastic"}, default="exact"
+        See :class:`CGMethod`.
+    preprocess : {"center", "raw"}, default="center"
+        See :class:`Preprocess`.
+    ratio : float, default=3.0
+        Stochastic only: other-class examples sampled per own-class example (paper: 3 for
+        (F)MNIST, 4 for CIFAR).
+    n_repeats : int, default=10
+        Stochastic only: independent subsamples averaged per class.
+    device : {"cpu", "cuda", "auto"}, default="cpu"
+    dtype : {"float64", "float32"}, default="float64"
+        float32 halves memory and is faster on GPUs but H is ill-conditioned: prefer float64.
+    random_state : int or None
+        Seeds the stochastic subsamples (the exact method is deterministic).
+    n_jobs : int or None
+        Stochastic only: parallel (class, repeat) work units through joblib.
+    max_memory_bytes : float, optional
+        Memory budget for the check made before allocating; default 80% of what is available.
+
+    Returns
+    -------
+    CGResult
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.r_[rng.normal(1, 1, (20, 5)), rng.normal(-1, 1, (20, 5))]
+    >>> y = np.r_[np.zeros(20), np.ones(20)]
+    >>> res = cg_score(X, y)
+    >>> res.scores.shape
+    (40,)
+    """
+    t0 = time.perf_counter()
+    X = check_array(X, name="X", min_samples=2)
+    if X.ndim < 2:
+        raise TrainfreeError(f"Expected X with one row per example (2-D or more), got shape {X.shape}. "
+                             f"Reshape it with X.reshape(-1, 1) for one feature.")
+    X = X.reshape(X.shape[0], -1)
+    codes, classes = check_labels(y, X.shape[0])
+    method = CGMethod(check_param("method", method, str, choices=tuple(m.value for m in CGMethod)))
+    preprocess = Preprocess(check_param("preprocess", preprocess, str,
+                                        choices=tuple(p.value for p in Preprocess)))
+    check_param("ratio", ratio, (int, float), low=0, low_open=True)
+    check_param("n_repeats", n_repeats, int, low=1)
+    dev, tdtype = resolve_device(device), resolve_dtype(dtype)
+    Xn = unit_rows(X, preprocess)
+    settings = dict(method=method.value, preprocess=preprocess.value, dtype=str(tdtype).removeprefix("torch."),
+                    device=str(dev), n_samples=X.shape[0], n_features=X.shape[1], classes=classes.tolist())
+
+    if method is CGMethod.EXACT:
+        _check_fits(X.shape[0], X.shape[1], tdtype, dev, max_memory_bytes)
+        Xt = torch.as_tensor(Xn, dtype=tdtype, device=dev)
+        Y = torch.as_tensor(one_vs_rest(codes, classes.size), dtype=tdtype, device=dev)
+        alpha, d, jitter = _solve(arccos_gram(Xt), Y)
+        own = torch.as_tensor(codes, device=dev)
+        a = alpha[torch.arange(len(own), device=dev), own].cpu().numpy()
+        cols = _columns(a, d.cpu().numpy(), np.ones(len(a)))
+        seed = None
+    else:
+        seed = int(as_seed(random_state).integers(2**31)) if not isinstance(random_state, int) else random_state
+        settings.update(ratio=ratio, n_repeats=n_repeats)
+        cols, jitter = _stochastic(Xn, codes, classes.size, ratio, n_repeats, seed, tdtype, dev, n_jobs,
+                                   max_memory_bytes)
+    settings["jitter_used"] = jitter
+    cols["label"] = classes[codes]
+    return CGResult("cg_score", cols, settings, seed, {"total_s": time.perf_counter() - t0})
+
+
+def unit_rows(X: np.ndarray, preprocess: str | Preprocess = "center") -> np.ndarray:
+    """Flatten, optionally mean-centre, and scale every row to unit L2 norm."""
+    X = X.reshape(X.shape[0], -1).astype(np.float64)
+    if Preprocess(preprocess) is Preprocess.CENTER:
+        X = X - X.mean(axis=0)
+    norms = np.linalg.norm(X, axis=1)
+    zero = np.flatnonzero(norms == 0)
+    if zero.size:
+        raise TrainfreeError(f"{zero.size} row(s) of X have zero norm after preprocessing (first: row {zero[0]}); "
+                             f"they have no direction to compare. Drop them, or use preprocess='raw' if "
+                             f"centring zeroed them.")
+    return X / norms[:, None]
+
+
+def one_vs_rest(codes: np.ndarray, n_classes: int) -> np.ndarray:
+    """(n, n_classes) label matrix: +1 in the example's own class column, −1 elsewhere."""
+    Y = -np.ones((codes.size, n_classes))
+    Y[np.arange(codes.size), codes] = 1.0
+    return Y
+
+
+def _solve(H: torch.Tensor, Y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """α = H⁻¹Y and d = diag(H⁻¹) from one Cholesky factor, with escalating jitter if H is singular.
+
+    H is consumed (freed) to keep the peak at two n×n matrices.
+    """
+    scale = float(H.diagonal().mean())
+    for jitter in _JITTERS:
+        L, info = torch.linalg.cholesky_ex(H + jitter * scale * torch.eye(len(H), dtype=H.dtype, device=H.device)
+                                           if jitter else H)
+        # Duplicate rows make H singular only up to ~sqrt(eps): arccos has an infinite slope at 1, so
+        # rounding moves their entries by ~1e-8. Cholesky then succeeds with a tiny pivot and returns
+        # huge, meaningless scores; a pivot² below 10·sqrt(eps)·scale therefore counts as a failure.
+        if int(info) == 0 and float(L.diagonal().min()) ** 2 > 10 * torch.finfo(H.dtype).eps ** 0.5 * scale:
+            break
+    else:
+        raise TrainfreeError("The Gram matrix H is singular even with a diagonal jitter of "
+                             f"{_JITTERS[-1]:g}×mean(diag): X has (near-)duplicate rows with conflicting labels. "
+                             "Remove duplicates, e.g. with np.unique(X, axis=0, return_index=True).")
+    if jitter:
+        warnings.warn(f"H was not positive definite (duplicate or near-duplicate rows); added a diagonal jitter "
+                      f"of {jitter * scale:.3g}. Scores of duplicated examples are then not leave-one-out exact.",
+                      stacklevel=3)
+    del H
+    alpha = torch.cholesky_solve(Y, L)
+    Linv = torch.linalg.solve_triangular(L, torch.eye(len(L), dtype=L.dtype, device=L.device), upper=False)
+    del L
+    d = (Linv * Linv).sum(dim=0)  # diag(H⁻¹) = diag(L⁻ᵀL⁻¹): column sums of squares of L⁻¹
+    return alpha, d, jitter * scale
+
+
+def _columns(alpha: np.ndarray, d: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
+    """Score and partial terms from α_i, d_i and y_i (the formula in the module docstring)."""
+    cross = alpha - d * y  # y₋ᵢᵀh_i
+    partial_label = 2 * y * cross
+    return {"score": alpha**2 / d, "partial_sq": cross**2 / d, "partial_label": partial_label,
+            "partial_diag": y**2 * d, "flag_mislabel": partial_label > 0}
+
+
+def _check_fits(n: int, d: int, dtype: torch.dtype, device: torch.device, budget: float | None,
+                alternative: str | None = None) -> None:
+    item = torch.finfo(dtype).bits // 8
+    need = (2 * n * n + n * d) * item
+    if budget is None and device.type == "cuda":
+        budget = 0.8 * torch.cuda.mem_get_info(device)[0]
+    check_memory(need, what=f"An exact CG-score of {n} examples ({n}×{n} Gram matrix and its Cholesky factor)",
+                 alternative=alternative or "Use method='stochastic' (memory set by the largest class and `ratio`), "
+                 "score a subsample, or use dtype='float32'.", budget=budget)
+
+
+def _stochastic(Xn, codes, n_classes, ratio, n_repeats, seed, dtype, device, n_jobs, budget):
+    """Paper Appendix A.2: per class, own examples vs ``ratio``× as many sampled others, averaged."""
+    counts = np.bincount(codes, minlength=n_classes)
+    sizes = [min(counts[c] + int(math.ceil(ratio * counts[c])), len(codes)) for c in range(n_classes)]
+    _check_fits(max(sizes), Xn.shape[1], dtype, device, budget,
+                alternative="Lower `ratio` or score a subsample of each class.")
+    # One seed per (class, repeat), drawn before dispatch: results do not depend on scheduling.
+    seeds = np.random.SeedSequence(seed).spawn(n_classes * n_repeats)
+    units = [(c, s) for c in range(n_classes) for s in seeds[c * n_repeats:(c + 1) * n_repeats]]
+    outs = Parallel(n_jobs=n_jobs)(delayed(_stochastic_unit)(Xn, codes, c, ratio, s, dtype, str(device))
+                                   for c, s in units)
+    n = len(codes)
+    total = {k: np.zeros(n) for k in ("score", "partial_sq", "partial_label", "partial_diag")}
+    count = np.zeros(n)
+    for idx, cols, _ in outs:
+        for k in total:
+            total[k][idx] += cols[k]
+        count[idx] += 1
+    mean = {k: v / count for k, v in total.items()}
+    sq_dev = np.zeros(n)  # second pass: no cancellation in the variance
+    for idx, cols, _ in outs:
+        sq_dev[idx] += (cols["score"] - mean["score"][idx]) ** 2
+    var = sq_dev / np.maximum(count - 1, 1)
+    jitter = max(jit for _, _, jit in outs)
+    mean["flag_mislabel"] = mean["partial_label"] > 0
+    mean["stderr"] = np.sqrt(var / count)
+    mean["n_scored"] = count.astype(np.int64)
+    return mean, jitter
+
+
+def _stochastic_unit(Xn, codes, c, ratio, seed_seq, dtype, device):
+    rng = np.random.default_rng(seed_seq)
+    own = np.flatnonzero(codes == c)
+    others = np.flatnonzero(codes != c)
+    k = min(int(math.ceil(ratio * own.size)), others.size)
+    idx = np.concatenate([own, rng.choice(others, k, replace=False)])
+    Xt = torch.as_tensor(Xn[idx], dtype=dtype, device=device)
+    y = torch.cat([torch.ones(own.size, dtype=dtype, device=device), -torch.ones(k, dtype=dtype, device=device)])
+    alpha, d, jitter = _solve(arccos_gram(Xt), y[:, None])
+    cols = _columns(alpha[: own.size, 0].cpu().numpy(), d[: own.size].cpu().numpy(), np.ones(own.size))
+    return own, cols, jitter

@@ -33,7 +33,9 @@ def arccos_gram(Xa: torch.Tensor, Xb: torch.Tensor | None = None) -> torch.Tenso
     G = Xa @ (Xa if Xb is None else Xb).T
     # Rounding can push cosines just outside [-1, 1], where arccos is NaN.
     G.clamp_(-1.0, 1.0)
-    H = G * (math.pi - torch.arccos(G)) / (2 * math.pi)
+    # In place: building H needs two n×n matrices, not four.
+    H = torch.arccos(G).neg_().add_(math.pi).mul_(G).div_(2 * math.pi)
+    del G
     if Xb is None:
         H.diagonal().fill_(0.5)
     return H

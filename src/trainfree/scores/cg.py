@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from joblib import Parallel, delayed
+from tqdm.auto import tqdm
 
 from .._validation import (TrainfreeError, as_seed, check_array, check_labels, check_memory, check_param,
                            resolve_device, resolve_dtype)
@@ -39,11 +40,11 @@ class CGMethod(str, enum.Enum):
 
     EXACT
         One n×n Gram matrix of all examples, one Cholesky factorisation, all classes solved at once.
-        O(n²d + n³) time and about 2·n² floats of memory. The default: it is the score as defined.
+        O(n²d + n³) time and about 3·n² floats of memory. The default: it is the score as defined.
     STOCHASTIC
         The paper's Appendix A.2: for each class, its examples plus ``ratio`` × as many sampled
         from the other classes, scored ``n_repeats`` times and averaged. Memory is about
-        2·((1 + ratio)·n_c)² floats for the largest class n_c, so it scales to datasets whose
+        3·((1 + ratio)·n_c)² floats for the largest class n_c, so it scales to datasets whose
         full Gram matrix does not fit. The result carries the per-example standard error over
         repeats. It approximates the exact score (the paper reports Spearman 0.95 at ratio 3).
     """
@@ -104,7 +105,7 @@ class CGResult(Result):
 def cg_score(X, y, *, method: str = "exact", preprocess: str = "center", ratio: float = 3.0,
              n_repeats: int = 10, device: str | None = "cpu", dtype: str = "float64",
              random_state: int | None = None, n_jobs: int | None = None,
-             max_memory_bytes: float | None = None) -> CGResult:
+             max_memory_bytes: float | None = None, progress: bool = False) -> CGResult:
     """Complexity-gap score of every example, with partial terms and the mislabel sign rule.
 
     Parameters
@@ -131,6 +132,8 @@ def cg_score(X, y, *, method: str = "exact", preprocess: str = "center", ratio: 
         Stochastic only: parallel (class, repeat) work units through joblib.
     max_memory_bytes : float, optional
         Memory budget for the check made before allocating; default 80% of what is available.
+    progress : bool, default=False
+        Show a progress bar over the (class, repeat) work units of the stochastic method.
 
     Returns
     -------
@@ -166,7 +169,7 @@ def cg_score(X, y, *, method: str = "exact", preprocess: str = "center", ratio: 
         _check_fits(X.shape[0], X.shape[1], tdtype, dev, max_memory_bytes)
         Xt = torch.as_tensor(Xn, dtype=tdtype, device=dev)
         Y = torch.as_tensor(one_vs_rest(codes, classes.size), dtype=tdtype, device=dev)
-        alpha, d, jitter = _solve(arccos_gram(Xt), Y)
+        alpha, d, jitter = _solve(Xt, Y)
         own = torch.as_tensor(codes, device=dev)
         a = alpha[torch.arange(len(own), device=dev), own].cpu().numpy()
         cols = _columns(a, d.cpu().numpy(), np.ones(len(a)))
@@ -175,7 +178,7 @@ def cg_score(X, y, *, method: str = "exact", preprocess: str = "center", ratio: 
         seed = int(as_seed(random_state).integers(2**31)) if not isinstance(random_state, int) else random_state
         settings.update(ratio=ratio, n_repeats=n_repeats)
         cols, jitter = _stochastic(Xn, codes, classes.size, ratio, n_repeats, seed, tdtype, dev, n_jobs,
-                                   max_memory_bytes)
+                                   max_memory_bytes, progress)
     settings["jitter_used"] = jitter
     cols["label"] = classes[codes]
     return CGResult("cg_score", cols, settings, seed, {"total_s": time.perf_counter() - t0})
@@ -202,33 +205,36 @@ def one_vs_rest(codes: np.ndarray, n_classes: int) -> np.ndarray:
     return Y
 
 
-def _solve(H: torch.Tensor, Y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, float]:
-    """α = H⁻¹Y and d = diag(H⁻¹) from one Cholesky factor, with escalating jitter if H is singular.
+def _solve(Xt: torch.Tensor, Y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """α = H⁻¹Y and d = diag(H⁻¹) for H = H∞(Xt), from one Cholesky factor, with escalating jitter.
 
-    H is consumed (freed) to keep the peak at two n×n matrices.
+    H is built and freed here (no caller holds it): the peak is three n×n matrices, in
+    ``cholesky_inverse`` (the factor, an identity workspace and the inverse).
     """
-    scale = float(H.diagonal().mean())
+    H = arccos_gram(Xt)
+    scale, tiny = float(H.diagonal().mean()), 10 * torch.finfo(H.dtype).eps ** 0.5
+    added = 0.0
     for jitter in _JITTERS:
-        L, info = torch.linalg.cholesky_ex(H + jitter * scale * torch.eye(len(H), dtype=H.dtype, device=H.device)
-                                           if jitter else H)
+        H.diagonal().add_((jitter - added) * scale)  # in place: no second n×n matrix
+        added = jitter
+        L, info = torch.linalg.cholesky_ex(H)
         # Duplicate rows make H singular only up to ~sqrt(eps): arccos has an infinite slope at 1, so
         # rounding moves their entries by ~1e-8. Cholesky then succeeds with a tiny pivot and returns
         # huge, meaningless scores; a pivot² below 10·sqrt(eps)·scale therefore counts as a failure.
-        if int(info) == 0 and float(L.diagonal().min()) ** 2 > 10 * torch.finfo(H.dtype).eps ** 0.5 * scale:
+        if int(info) == 0 and float(L.diagonal().min()) ** 2 > tiny * scale:
             break
+        del L
     else:
         raise TrainfreeError("The Gram matrix H is singular even with a diagonal jitter of "
                              f"{_JITTERS[-1]:g}×mean(diag): X has (near-)duplicate rows with conflicting labels. "
                              "Remove duplicates, e.g. with np.unique(X, axis=0, return_index=True).")
+    del H
     if jitter:
         warnings.warn(f"H was not positive definite (duplicate or near-duplicate rows); added a diagonal jitter "
                       f"of {jitter * scale:.3g}. Scores of duplicated examples are then not leave-one-out exact.",
                       stacklevel=3)
-    del H
     alpha = torch.cholesky_solve(Y, L)
-    Linv = torch.linalg.solve_triangular(L, torch.eye(len(L), dtype=L.dtype, device=L.device), upper=False)
-    del L
-    d = (Linv * Linv).sum(dim=0)  # diag(H⁻¹) = diag(L⁻ᵀL⁻¹): column sums of squares of L⁻¹
+    d = torch.cholesky_inverse(L).diagonal().clone()  # diag(H⁻¹); the full inverse is freed at once
     return alpha, d, jitter * scale
 
 
@@ -243,7 +249,7 @@ def _columns(alpha: np.ndarray, d: np.ndarray, y: np.ndarray) -> dict[str, np.nd
 def _check_fits(n: int, d: int, dtype: torch.dtype, device: torch.device, budget: float | None,
                 alternative: str | None = None) -> None:
     item = torch.finfo(dtype).bits // 8
-    need = (2 * n * n + n * d) * item
+    need = (3 * n * n + n * d) * item  # H or its inverse, the Cholesky factor, one workspace
     if budget is None and device.type == "cuda":
         budget = 0.8 * torch.cuda.mem_get_info(device)[0]
     check_memory(need, what=f"An exact CG-score of {n} examples ({n}×{n} Gram matrix and its Cholesky factor)",
@@ -251,7 +257,7 @@ def _check_fits(n: int, d: int, dtype: torch.dtype, device: torch.device, budget
                  "score a subsample, or use dtype='float32'.", budget=budget)
 
 
-def _stochastic(Xn, codes, n_classes, ratio, n_repeats, seed, dtype, device, n_jobs, budget):
+def _stochastic(Xn, codes, n_classes, ratio, n_repeats, seed, dtype, device, n_jobs, budget, progress):
     """Paper Appendix A.2: per class, own examples vs ``ratio``× as many sampled others, averaged."""
     counts = np.bincount(codes, minlength=n_classes)
     sizes = [min(counts[c] + int(math.ceil(ratio * counts[c])), len(codes)) for c in range(n_classes)]
@@ -260,8 +266,9 @@ def _stochastic(Xn, codes, n_classes, ratio, n_repeats, seed, dtype, device, n_j
     # One seed per (class, repeat), drawn before dispatch: results do not depend on scheduling.
     seeds = np.random.SeedSequence(seed).spawn(n_classes * n_repeats)
     units = [(c, s) for c in range(n_classes) for s in seeds[c * n_repeats:(c + 1) * n_repeats]]
-    outs = Parallel(n_jobs=n_jobs)(delayed(_stochastic_unit)(Xn, codes, c, ratio, s, dtype, str(device))
-                                   for c, s in units)
+    jobs = Parallel(n_jobs=n_jobs, return_as="generator")(
+        delayed(_stochastic_unit)(Xn, codes, c, ratio, s, dtype, str(device)) for c, s in units)
+    outs = list(tqdm(jobs, total=len(units), desc="CG (class, repeat)", disable=not progress))
     n = len(codes)
     total = {k: np.zeros(n) for k in ("score", "partial_sq", "partial_label", "partial_diag")}
     count = np.zeros(n)
@@ -289,6 +296,6 @@ def _stochastic_unit(Xn, codes, c, ratio, seed_seq, dtype, device):
     idx = np.concatenate([own, rng.choice(others, k, replace=False)])
     Xt = torch.as_tensor(Xn[idx], dtype=dtype, device=device)
     y = torch.cat([torch.ones(own.size, dtype=dtype, device=device), -torch.ones(k, dtype=dtype, device=device)])
-    alpha, d, jitter = _solve(arccos_gram(Xt), y[:, None])
+    alpha, d, jitter = _solve(Xt, y[:, None])
     cols = _columns(alpha[: own.size, 0].cpu().numpy(), d[: own.size].cpu().numpy(), np.ones(own.size))
     return own, cols, jitter

@@ -208,3 +208,16 @@ def test_memory_estimate_refuses_and_names_alternative(rng):
 def test_cuda_matches_cpu(rng):
     X, y = blobs(rng)
     np.testing.assert_allclose(cg_score(X, y, device="cuda").scores, cg_score(X, y).scores, rtol=1e-8)
+
+
+def test_stochastic_on_dask_cluster_equals_local(rng):
+    distributed = pytest.importorskip("dask.distributed")
+    from joblib import parallel_config
+
+    X, y = blobs(rng)
+    local = cg_score(X, y, method="stochastic", ratio=0.5, n_repeats=2, random_state=9)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster):
+        with parallel_config(backend="dask"):
+            remote = cg_score(X, y, method="stochastic", ratio=0.5, n_repeats=2, random_state=9, n_jobs=2)
+    np.testing.assert_array_equal(remote.scores, local.scores)

@@ -39,3 +39,115 @@ def arccos_gram(Xa: torch.Tensor, Xb: torch.Tensor | None = None) -> torch.Tenso
     if Xb is None:
         H.diagonal().fill_(0.5)
     return H
+
+
+def empirical_ntk(model: torch.nn.Module, X1, X2=None, *, out1=None, out2=None, batch_size: int = 64,
+                  max_jacobian_bytes: float = 2 * 2**30) -> torch.Tensor:
+    """Empirical neural tangent kernel Θ(x, x') = ∇θf(x)·∇θf(x') at the model's current parameters.
+
+    Per-example Jacobians come from ``torch.func`` (``vmap`` over ``jacrev`` of a ``functional_call``),
+    ``batch_size`` examples at a time. When all Jacobians of ``X1`` and ``X2`` fit in
+    ``max_jacobian_bytes`` they are kept; otherwise the column blocks are recomputed for every row
+    block, so memory stays at two blocks of Jacobians whatever n is. The model is evaluated in eval
+    mode: BatchNorm uses its running statistics, as a network at initialization with fixed parameters.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Its parameters and buffers are read, never changed.
+    X1, X2 : Tensor of shape (n, *input_shape)
+        Inputs; ``X2=None`` computes the symmetric kernel of ``X1``.
+    out1, out2 : int Tensor of shape (n,), optional
+        Which output of each example to differentiate (DAVINZ uses the example's own class). None
+        means the model has a single output.
+    batch_size : int
+        Examples per Jacobian block.
+
+    Returns
+    -------
+    Tensor of shape (n1, n2)
+
+    Examples
+    --------
+    >>> net = torch.nn.Linear(3, 1)
+    >>> X = torch.eye(3)
+    >>> empirical_ntk(net, X)   # ∇θ(wᵀx + b) = (x, 1)
+    tensor([[2., 1., 1.],
+            [1., 2., 1.],
+            [1., 1., 2.]])
+    """
+    from torch.func import functional_call, jacrev, vmap
+
+    params = {k: v.detach() for k, v in model.named_parameters()}
+    buffers = {k: v.detach() for k, v in model.named_buffers()}
+    was_training = model.training
+    model.eval()
+
+    def f(p, x, c):
+        out = functional_call(model, (p, buffers), (x.unsqueeze(0),)).reshape(-1)
+        return out.gather(0, c.reshape(1))[0] if c is not None else out[0]  # gather: vmap-safe indexing
+
+    def jac(X, idx):
+        J = vmap(jacrev(f), in_dims=(None, 0, 0 if idx is not None else None))(params, X, idx)
+        return torch.cat([j.reshape(len(X), -1) for j in J.values()], dim=1)
+
+    def blocks(X, idx):
+        for s in range(0, len(X), batch_size):
+            yield s, jac(X[s:s + batch_size], None if idx is None else idx[s:s + batch_size])
+
+    symmetric = X2 is None
+    X2, out2 = (X1, out1) if symmetric else (X2, out2)
+    n_params = sum(p.numel() for p in params.values())
+    item = X1.element_size()
+    try:
+        K = torch.zeros(len(X1), len(X2), dtype=X1.dtype, device=X1.device)
+        if (len(X1) + (0 if symmetric else len(X2))) * n_params * item <= max_jacobian_bytes:
+            J1 = torch.cat([J for _, J in blocks(X1, out1)])
+            J2 = J1 if symmetric else torch.cat([J for _, J in blocks(X2, out2)])
+            K = J1 @ J2.T
+        else:  # recompute column blocks: O(n²/b) Jacobian blocks, but bounded memory
+            for s, Ja in blocks(X1, out1):
+                for t, Jb in blocks(X2, out2):
+                    K[s:s + len(Ja), t:t + len(Jb)] = Ja @ Jb.T
+    finally:
+        model.train(was_training)
+    return K
+
+
+def rbf_kernel(A: torch.Tensor, B: torch.Tensor, bandwidth: float) -> torch.Tensor:
+    """Gaussian kernel exp(−‖a − b‖² / (2σ²)) between the rows of ``A`` and ``B``."""
+    d2 = (A.square().sum(1)[:, None] + B.square().sum(1)[None, :] - 2 * A @ B.T).clamp_(min=0)
+    return torch.exp(-d2 / (2 * bandwidth**2))
+
+
+def median_bandwidth(Z: torch.Tensor, *, max_points: int = 1000, random_state: int = 0) -> float:
+    """Median heuristic: the median pairwise distance between rows (on at most ``max_points`` of them)."""
+    if len(Z) > max_points:
+        g = torch.Generator().manual_seed(random_state)
+        Z = Z[torch.randperm(len(Z), generator=g)[:max_points].to(Z.device)]
+    d = torch.cdist(Z, Z)
+    iu = torch.triu_indices(len(Z), len(Z), offset=1, device=Z.device)
+    med = float(d[iu[0], iu[1]].median()) if len(Z) > 1 else 1.0
+    return med if med > 0 else 1.0
+
+
+def mmd(T: torch.Tensor, S: torch.Tensor, *, bandwidth: float, estimator: str = "biased") -> float:
+    """Maximum mean discrepancy between the rows of ``T`` and ``S`` under an RBF kernel.
+
+    ``biased`` is the V-statistic (0 for identical sets); ``unbiased`` the U-statistic, which drops the
+    diagonals and can be negative. MMD² is clamped at 0 before the square root.
+
+    Examples
+    --------
+    >>> Z = torch.randn(5, 2, dtype=torch.float64)
+    >>> mmd(Z, Z, bandwidth=1.0)
+    0.0
+    """
+    kTT, kSS, kTS = rbf_kernel(T, T, bandwidth), rbf_kernel(S, S, bandwidth), rbf_kernel(T, S, bandwidth)
+    m, n = len(T), len(S)
+    if estimator == "unbiased":
+        mmd2 = ((kTT.sum() - kTT.trace()) / (m * (m - 1)) + (kSS.sum() - kSS.trace()) / (n * (n - 1))
+                - 2 * kTS.mean())
+    else:
+        mmd2 = kTT.mean() + kSS.mean() - 2 * kTS.mean()
+    return float(mmd2.clamp(min=0).sqrt())

@@ -1,0 +1,289 @@
+"""DAVINZ: data valuation at initialization (Wu, Shu, Low; ICML 2022).
+
+The value of a dataset S (a coalition of contributors) against a validation set T is::
+
+    ν(S) = −κ · sqrt(ŷᵀ Θ₀⁻¹ ŷ / m_S)  −  MMD(T, S)
+
+Θ₀ is the empirical NTK of the network at initialization on S, ŷ the residual of the targets
+against the network's output at initialization, m_S = |S|, and MMD an RBF-kernel maximum mean
+discrepancy on inputs (or supplied features). κ balances the two terms across contributors:
+κ = Σ_i MMD(T, S_i) / Σ_i sqrt(ŷ_iᵀΘ_iⁱ⁻¹ŷ_i / m_i). Contributors' values are semivalues of ν
+(see :mod:`trainfree.semivalues`); :class:`DavinzUtility` is such a utility.
+
+Everything is computed once over the union of the contributors' data: Θ₀, and the RBF kernel summed
+per pair of contributors and against T. A coalition's NTK term is then a solve on a principal
+sub-matrix of Θ₀, and its MMD comes from the pre-summed blocks in O(K²). Coalitions that grow by one
+contributor (along a permutation, or a coalition whose prefix was evaluated) extend the Cholesky
+factor by the new block instead of refactorising.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from ._validation import TrainfreeError, as_seed, check_array, check_param, resolve_device, resolve_dtype
+from .kernels import empirical_ntk, median_bandwidth, rbf_kernel
+
+
+def davinz_value(ntk_term: float, mmd_term: float, kappa: float) -> float:
+    """ν = −κ·ntk_term − mmd_term, with ntk_term = sqrt(ŷᵀΘ₀⁻¹ŷ/m) and mmd_term = MMD(T, S)."""
+    return -kappa * ntk_term - mmd_term
+
+
+class DavinzUtility:
+    """ν over coalitions of K contributors; a utility for :mod:`trainfree.semivalues`.
+
+    Parameters
+    ----------
+    contributors : sequence of (X_i, y_i)
+        Each contributor's inputs (n_i, *input_shape) and targets: class labels (classification)
+        or real numbers (regression). Each needs at least two examples.
+    X_val : array of shape (m_T, *input_shape)
+        The validation set T (its inputs: MMD compares input distributions).
+    model : nn.Module
+        The network at initialization. Classification uses, for each example, the output of its
+        own class (the model needs at least as many outputs as classes); regression the scalar output.
+    task : {"classification", "regression"}
+    kappa : "auto" or float
+        The paper's balancing factor, or a fixed value.
+    bandwidth : "median", float
+        RBF bandwidth σ: the median heuristic on the pooled inputs (default) or fixed (the paper uses 5).
+    mmd_estimator : {"biased", "unbiased"}
+    features, val_features : arrays, optional
+        Use these (one row per example, contributors stacked in order) instead of the inputs for MMD.
+    jitter : float
+        Added to Θ₀'s diagonal, relative to its mean diagonal; needed when examples outnumber parameters.
+    ntk_blocks : int
+        The paper's block-diagonal approximation: the union is split at random into this many blocks
+        and Θ₀ is kept only within blocks (1 = exact). Cuts NTK cost by about the number of blocks.
+    from_scratch : bool
+        Refactorise every coalition (no incremental Cholesky); for benchmarks and checks.
+    cache_bytes : float
+        Memory for cached Cholesky factors of evaluated coalitions.
+    device, dtype, random_state
+        Where and in what precision to compute; the seed of the block assignment.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> parts = [(rng.normal(size=(20, 4)), rng.integers(0, 2, 20)) for _ in range(3)]
+    >>> net = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 2))
+    >>> u = DavinzUtility(parts, rng.normal(size=(30, 4)), model=net)
+    >>> bool(abs(u((0, 1, 2)) - u.along_permutation((2, 0, 1))[-1]) < 1e-10)
+    True
+    """
+
+    def __init__(self, contributors: Sequence[tuple], X_val, *, model: nn.Module, task: str = "classification",
+                 kappa: str | float = "auto", bandwidth: str | float = "median", mmd_estimator: str = "biased",
+                 features=None, val_features=None, jitter: float = 1e-6, ntk_blocks: int = 1,
+                 from_scratch: bool = False, cache_bytes: float = 2**30, device: str | None = "cpu",
+                 dtype: str = "float64", random_state: int | None = 0) -> None:
+        t0 = time.perf_counter()
+        check_param("task", task, str, choices=("classification", "regression"))
+        check_param("mmd_estimator", mmd_estimator, str, choices=("biased", "unbiased"))
+        check_param("jitter", jitter, (int, float), low=0)
+        check_param("ntk_blocks", ntk_blocks, int, low=1)
+        if not isinstance(model, nn.Module):
+            raise TrainfreeError(f"model must be a torch.nn.Module at initialization, got {type(model).__name__}.")
+        if len(contributors) < 1:
+            raise TrainfreeError("No contributors given: pass a list of (X_i, y_i) pairs, one per contributor.")
+        self.device, self.dtype = resolve_device(device), resolve_dtype(dtype)
+        self.task, self.jitter, self.from_scratch, self.cache_bytes = task, jitter, from_scratch, cache_bytes
+        Xs, ys = self._check_contributors(contributors, X_val)
+        self.sizes = np.array([len(x) for x in Xs])
+        self.offsets = np.r_[0, np.cumsum(self.sizes)]
+        self.K = len(Xs)
+        X = torch.as_tensor(np.concatenate(Xs), dtype=self.dtype, device=self.device)
+        y = np.concatenate(ys)
+        model = model.to(device=self.device, dtype=self.dtype)
+        out_idx, self.residual = self._residual(model, X, y)
+        self.theta = self._ntk(model, X, out_idx, ntk_blocks, random_state)
+        t1 = time.perf_counter()
+        feats = X.reshape(len(X), -1) if features is None else torch.as_tensor(
+            check_array(features, name="features", ndim=2), dtype=self.dtype, device=self.device)
+        T = torch.as_tensor(check_array(X_val, name="X_val"), dtype=self.dtype, device=self.device)
+        T = T.reshape(len(T), -1) if val_features is None else torch.as_tensor(
+            check_array(val_features, name="val_features", ndim=2), dtype=self.dtype, device=self.device)
+        if feats.shape[1] != T.shape[1] or len(feats) != len(X):
+            raise TrainfreeError(f"features must have one row per contributor example ({len(X)}) and as many "
+                                 f"columns as val_features; got {tuple(feats.shape)} and {tuple(T.shape)}.")
+        self.bandwidth = (median_bandwidth(torch.cat([feats, T]), random_state=random_state or 0)
+                          if bandwidth == "median" else float(check_param("bandwidth", bandwidth, (int, float),
+                                                                            low=0, low_open=True)))
+        self._mmd_sums(feats, T, mmd_estimator)
+        t2 = time.perf_counter()
+        single = [self.terms((i,)) for i in range(self.K)]
+        self.kappa = (sum(m for _, m in single) / max(sum(n for n, _ in single), 1e-300)
+                      if kappa == "auto" else float(check_param("kappa", kappa, (int, float), low=0)))
+        self.settings = dict(task=task, kappa=self.kappa, kappa_mode="auto" if kappa == "auto" else "fixed",
+                             bandwidth=self.bandwidth, mmd_estimator=mmd_estimator, jitter=jitter,
+                             ntk_blocks=ntk_blocks, n_contributors=self.K, sizes=self.sizes.tolist(),
+                             n_val=len(T), dtype=str(self.dtype).removeprefix("torch."), device=str(self.device))
+        self.timings = {"ntk_s": t1 - t0, "mmd_s": t2 - t1}
+
+    # -- validation and set-up -------------------------------------------------------------------
+    def _check_contributors(self, contributors, X_val):
+        X_val = check_array(X_val, name="X_val", min_samples=1)
+        Xs, ys = [], []
+        for i, pair in enumerate(contributors):
+            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                raise TrainfreeError(f"Contributor {i} must be an (X, y) pair.")
+            Xi = check_array(pair[0], name=f"X of contributor {i}", min_samples=0)
+            yi = check_array(pair[1], name=f"y of contributor {i}", ndim=1, min_samples=0)
+            if len(Xi) < 2:
+                raise TrainfreeError(f"Contributor {i} has {len(Xi)} example(s); DAVINZ needs at least 2 per "
+                                     f"contributor (its NTK term divides by the dataset and a single point has no "
+                                     f"distribution to compare). Merge or drop that contributor.")
+            if len(yi) != len(Xi):
+                raise TrainfreeError(f"Contributor {i} has {len(Xi)} inputs but {len(yi)} targets.")
+            if Xi.shape[1:] != X_val.shape[1:]:
+                raise TrainfreeError(f"Inputs of contributor {i} have shape {Xi.shape[1:]} per example but the "
+                                     f"validation set has {X_val.shape[1:]}; S and T must share an input shape.")
+            if self.task == "classification" and (yi.min() < 0 or not np.all(yi == np.round(yi))):
+                raise TrainfreeError(f"Labels of contributor {i} must be integers 0..C-1 for classification; "
+                                     f"use task='regression' for real targets.")
+            Xs.append(Xi)
+            ys.append(yi)
+        return Xs, ys
+
+    def _residual(self, model, X, y):
+        try:
+            with torch.no_grad():
+                was = model.training
+                model.eval()
+                out = torch.cat([model(b) for b in X.split(512)])
+                model.train(was)
+        except RuntimeError as exc:
+            raise TrainfreeError(f"The model cannot take inputs of shape {tuple(X.shape[1:])}: {exc}. Pass "
+                                 f"inputs shaped as the model expects (e.g. images as (n, C, H, W)).") from None
+        out = out.reshape(len(X), -1)
+        if self.task == "regression":
+            if out.shape[1] != 1:
+                raise TrainfreeError(f"task='regression' needs a model with one output; it has {out.shape[1]}.")
+            return None, torch.as_tensor(y, dtype=self.dtype, device=self.device) - out[:, 0]
+        labels = torch.as_tensor(y.astype(np.int64), device=self.device)
+        if int(labels.max()) >= out.shape[1]:
+            raise TrainfreeError(f"The model outputs {out.shape[1]} values but labels go up to {int(labels.max())}; "
+                                 f"build it with one output per class ({int(labels.max()) + 1}).")
+        # Own-class output at init against a one-hot target of 1.
+        return labels, 1.0 - out.gather(1, labels[:, None])[:, 0]
+
+    def _ntk(self, model, X, out_idx, n_blocks, random_state):
+        if n_blocks == 1:
+            theta = empirical_ntk(model, X, out1=out_idx)
+        else:  # the paper's block-diagonal approximation over a random partition of the union
+            theta = torch.zeros(len(X), len(X), dtype=self.dtype, device=self.device)
+            order = torch.as_tensor(as_seed(random_state).permutation(len(X)), device=self.device)
+            for block in order.tensor_split(n_blocks):
+                sub = empirical_ntk(model, X[block], out1=None if out_idx is None else out_idx[block])
+                theta[block[:, None], block[None, :]] = sub
+        theta.diagonal().add_(self.jitter * float(theta.diagonal().mean()))
+        return theta
+
+    def _mmd_sums(self, feats, T, estimator):
+        k = lambda A, B: float(rbf_kernel(A, B, self.bandwidth).sum())  # noqa: E731
+        parts = [feats[self.offsets[i]:self.offsets[i + 1]] for i in range(self.K)]
+        self.m_T = len(T)
+        self.s_TT = k(T, T)
+        self.s_TS = np.array([k(T, P) for P in parts])
+        self.s_SS = np.array([[k(P, Q) for Q in parts] for P in parts])
+        self.unbiased = estimator == "unbiased"
+        if self.unbiased and (self.m_T < 2):
+            raise TrainfreeError("The unbiased MMD needs at least 2 validation examples.")
+
+    # -- the two terms ---------------------------------------------------------------------------
+    def mmd(self, coalition: Sequence[int]) -> float:
+        """MMD(T, S_C) from the pre-summed kernel blocks, O(K²). MMD(T, ∅) is ‖mean embedding of T‖."""
+        c = list(coalition)
+        mT = self.m_T
+        tt = (self.s_TT - mT) / (mT * (mT - 1)) if self.unbiased else self.s_TT / mT**2
+        if not c:
+            return float(np.sqrt(max(tt, 0.0)))
+        m = self.sizes[c].sum()
+        ss = self.s_SS[np.ix_(c, c)].sum()
+        ss = (ss - m) / (m * (m - 1)) if self.unbiased else ss / m**2  # RBF diagonal is 1
+        return float(np.sqrt(max(tt + ss - 2 * self.s_TS[c].sum() / (mT * m), 0.0)))
+
+    def _index(self, players: Sequence[int]) -> torch.Tensor:
+        return torch.cat([torch.arange(self.offsets[i], self.offsets[i + 1], device=self.device) for i in players])
+
+    def _factor(self, players: Sequence[int]):
+        """Cholesky factor L and z = L⁻¹ŷ of Θ₀ on the players' examples (in that order)."""
+        idx = self._index(players)
+        L, info = torch.linalg.cholesky_ex(self.theta[idx[:, None], idx[None, :]])
+        if int(info):
+            raise TrainfreeError("Θ₀ restricted to a coalition is not positive definite (more examples than the "
+                                 "network's parameters, or duplicates). Increase `jitter` (e.g. 1e-4).")
+        return L, torch.linalg.solve_triangular(L, self.residual[idx, None], upper=False)
+
+    def _extend(self, state, old: Sequence[int], new: int):
+        """Block-Cholesky update: add contributor ``new`` to the factor of ``old``."""
+        if not old:
+            return self._factor((new,))
+        L, z = state
+        I, J = self._index(old), self._index((new,))
+        L21 = torch.linalg.solve_triangular(L, self.theta[I[:, None], J[None, :]], upper=False).T
+        S = self.theta[J[:, None], J[None, :]] - L21 @ L21.T
+        L22, info = torch.linalg.cholesky_ex(S)
+        if int(info):
+            raise TrainfreeError("Θ₀ restricted to a coalition is not positive definite (more examples than the "
+                                 "network's parameters, or duplicates). Increase `jitter` (e.g. 1e-4).")
+        z2 = torch.linalg.solve_triangular(L22, self.residual[J, None] - L21 @ z, upper=False)
+        n_old, n_new = len(L), len(L22)
+        Lnew = torch.zeros(n_old + n_new, n_old + n_new, dtype=L.dtype, device=L.device)
+        Lnew[:n_old, :n_old], Lnew[n_old:, :n_old], Lnew[n_old:, n_old:] = L, L21, L22
+        return Lnew, torch.cat([z, z2])
+
+    def _ntk_term(self, players: Sequence[int], z: torch.Tensor) -> float:
+        return float(np.sqrt(float(z.square().sum()) / self.sizes[list(players)].sum()))
+
+    def terms(self, coalition: Sequence[int]) -> tuple[float, float]:
+        """(sqrt(ŷᵀΘ₀⁻¹ŷ/m), MMD(T, S)) of a coalition; the NTK term of ∅ is 0."""
+        c = tuple(sorted(coalition))
+        if not c:
+            return 0.0, self.mmd(c)
+        if self.from_scratch:
+            _, z = self._factor(c)
+        else:
+            _, z = self._cached_factor(c)
+        return self._ntk_term(c, z), self.mmd(c)
+
+    def _cached_factor(self, c: tuple[int, ...]):
+        cache = self.__dict__.setdefault("_cache", OrderedDict())
+        k = len(c)
+        while k > 0 and c[:k] not in cache:  # longest evaluated prefix
+            k -= 1
+        state = cache[c[:k]] if k else None
+        if k:
+            cache.move_to_end(c[:k])
+        for j in range(k, len(c)):
+            state = self._extend(state, c[:j], c[j])
+            cache[c[:j + 1]] = state
+        while sum(L.numel() * L.element_size() for L, _ in cache.values()) > self.cache_bytes and len(cache) > 1:
+            cache.popitem(last=False)
+        return state
+
+    def __call__(self, coalition: Sequence[int]) -> float:
+        ntk_term, mmd_term = self.terms(coalition)
+        return davinz_value(ntk_term, mmd_term, self.kappa)
+
+    def along_permutation(self, perm: Sequence[int]) -> np.ndarray:
+        """ν of the K + 1 prefixes of ``perm``, extending one Cholesky factor contributor by contributor."""
+        perm = [int(p) for p in perm]
+        values = [davinz_value(0.0, self.mmd(()), self.kappa)]
+        state = None
+        for j, p in enumerate(perm):
+            state = self._factor(perm[:j + 1]) if self.from_scratch else self._extend(state, perm[:j], p)
+            values.append(davinz_value(self._ntk_term(perm[:j + 1], state[1]), self.mmd(perm[:j + 1]), self.kappa))
+        return np.array(values)
+
+    def __getstate__(self):  # the factor cache is a per-process accelerator, not state worth shipping
+        state = dict(self.__dict__)
+        state.pop("_cache", None)
+        return state

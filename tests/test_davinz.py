@@ -1,0 +1,123 @@
+"""DAVINZ utility: every shortcut equals the direct NumPy computation of ν."""
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from trainfree import TrainfreeError
+from trainfree.davinz import DavinzUtility
+from trainfree.kernels import empirical_ntk
+from trainfree.semivalues import exact_shapley, permutation_shapley
+
+
+def net(d=4, out=3, seed=0):
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(d, 32), nn.ReLU(), nn.Linear(32, out))
+
+
+def parts(rng, K=3, n=12, d=4, C=3):
+    return [(rng.normal(loc=0.3 * k, size=(n + k, d)), rng.integers(0, C, n + k)) for k in range(K)]
+
+
+def direct_value(contribs, X_val, model, C, kappa, sigma, jitter):
+    """ν(S) from scratch with NumPy for one coalition (a list of contributors)."""
+    X = np.concatenate([c[0] for c in contribs])
+    y = np.concatenate([c[1] for c in contribs]).astype(int)
+    Xt = torch.as_tensor(X)
+    model = model.double().eval()
+    with torch.no_grad():
+        out = model(Xt).numpy()
+    r = 1.0 - out[np.arange(len(y)), y]
+    theta = empirical_ntk(model, Xt, out1=torch.as_tensor(y)).numpy()
+    theta = theta + jitter * np.eye(len(y))
+    ntk = np.sqrt(r @ np.linalg.solve(theta, r) / len(y))
+    k = lambda A, B: np.exp(-((A[:, None] - B[None]) ** 2).sum(-1) / (2 * sigma**2))  # noqa: E731
+    mmd2 = k(X_val, X_val).mean() + k(X, X).mean() - 2 * k(X_val, X).mean()
+    return -kappa * ntk - np.sqrt(max(mmd2, 0))
+
+
+def test_every_coalition_equals_direct_computation(rng):
+    C = parts(rng)
+    X_val = rng.normal(size=(15, 4))
+    u = DavinzUtility(C, X_val, model=net(), jitter=0.0, bandwidth=2.0, kappa=0.7)
+    for r in range(1, 4):
+        for coal in itertools.combinations(range(3), r):
+            ref = direct_value([C[i] for i in coal], X_val, net(), 3, 0.7, 2.0, 0.0)
+            assert u(coal) == pytest.approx(ref, rel=1e-9)
+
+
+def test_incremental_equals_from_scratch_on_every_prefix(rng):
+    C = parts(rng, K=4)
+    X_val = rng.normal(size=(10, 4))
+    inc = DavinzUtility(C, X_val, model=net())
+    scratch = DavinzUtility(C, X_val, model=net(), from_scratch=True)
+    for perm in [(0, 1, 2, 3), (3, 1, 0, 2), (2, 3, 1, 0)]:
+        a, b = inc.along_permutation(perm), scratch.along_permutation(perm)
+        np.testing.assert_allclose(a, b, rtol=1e-10)
+        for j in range(1, 5):  # the callable, through the prefix cache, agrees too
+            assert inc(perm[:j]) == pytest.approx(a[j], rel=1e-10)
+
+
+def test_kappa_auto_formula_and_empty_coalition(rng):
+    C = parts(rng)
+    X_val = rng.normal(size=(10, 4))
+    u = DavinzUtility(C, X_val, model=net())
+    terms = [u.terms((i,)) for i in range(3)]
+    assert u.kappa == pytest.approx(sum(m for _, m in terms) / sum(n for n, _ in terms))
+    k = np.exp(-((X_val[:, None] - X_val[None]) ** 2).sum(-1) / (2 * u.bandwidth**2))
+    assert u(()) == pytest.approx(-np.sqrt(k.mean()))
+
+
+def test_block_mmd_equals_direct_unbiased(rng):
+    C = parts(rng)
+    X_val = rng.normal(size=(9, 4))
+    u = DavinzUtility(C, X_val, model=net(), bandwidth=1.5, mmd_estimator="unbiased")
+    from trainfree.kernels import mmd
+
+    S = torch.as_tensor(np.concatenate([C[0][0], C[2][0]]))
+    assert u.mmd((0, 2)) == pytest.approx(mmd(torch.as_tensor(X_val), S, bandwidth=1.5, estimator="unbiased"))
+
+
+def test_one_block_equals_exact_and_blocks_zero_cross_terms(rng):
+    C = parts(rng)
+    X_val = rng.normal(size=(8, 4))
+    exact = DavinzUtility(C, X_val, model=net())
+    one = DavinzUtility(C, X_val, model=net(), ntk_blocks=1, random_state=3)
+    np.testing.assert_array_equal(exact.theta.numpy(), one.theta.numpy())
+    approx = DavinzUtility(C, X_val, model=net(), ntk_blocks=3, random_state=3)
+    assert (approx.theta.numpy() == 0).mean() > 0.5
+    assert np.isfinite(approx((0, 1, 2)))
+
+
+def test_regression_and_semivalues_run(rng):
+    C = [(rng.normal(size=(10, 3)), rng.normal(size=10)) for _ in range(3)]
+    u = DavinzUtility(C, rng.normal(size=(10, 3)), model=net(3, 1), task="regression")
+    exact = exact_shapley(u, 3)
+    mc = permutation_shapley(u, 3, max_permutations=200, tolerance=1e-9, random_state=0)
+    assert np.sum(exact.values) == pytest.approx(u((0, 1, 2)) - u(()))
+    assert np.all(np.abs(mc.values - exact.values) <= 4 * mc.stderr + 1e-9)
+
+
+def test_quantity_awareness(rng):
+    """More data of the validation distribution raises ν (the paper's Proposition 1)."""
+    X = rng.normal(size=(200, 4))
+    y = (X[:, 0] > 0).astype(int)
+    C = [(X[:40], y[:40]), (X[40:80], y[40:80]), (X[80:160], y[80:160])]
+    u = DavinzUtility(C, X[160:], model=net(out=2))
+    assert u((0,)) < u((0, 1)) < u((0, 1, 2))
+
+
+@pytest.mark.parametrize("contribs, X_val, model, match", [
+    ([(np.zeros((0, 4)), np.zeros(0))], np.zeros((5, 4)), None, "at least 2"),
+    ([(np.ones((1, 4)), np.zeros(1))], np.zeros((5, 4)), None, "at least 2"),
+    ([(np.random.rand(5, 4), np.zeros(5))], np.zeros((5, 3)), None, "share an input shape"),
+    ([(np.random.rand(5, 4), np.arange(5))], np.zeros((5, 4)), None, "outputs 3 values but labels go up to 4"),
+    ([(np.random.rand(5, 4), np.zeros(5))], np.full((5, 4), np.nan), None, "NaN"),
+    ([], np.zeros((5, 4)), None, "No contributors"),
+])
+def test_bad_input(contribs, X_val, model, match):
+    with pytest.raises(TrainfreeError, match=match):
+        DavinzUtility(contribs, X_val, model=model or net())

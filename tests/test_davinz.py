@@ -121,3 +121,39 @@ def test_quantity_awareness(rng):
 def test_bad_input(contribs, X_val, model, match):
     with pytest.raises(TrainfreeError, match=match):
         DavinzUtility(contribs, X_val, model=model or net())
+
+
+def test_all_outputs_equals_sum_of_per_class_kernels(rng):
+    C = parts(rng, K=2)
+    X_val = rng.normal(size=(8, 4))
+    u = DavinzUtility(C, X_val, model=net(), outputs="all", jitter=0.0, kappa=1.0, bandwidth=1.0)
+    X = torch.as_tensor(np.concatenate([c[0] for c in C]))
+    y = np.concatenate([c[1] for c in C]).astype(int)
+    model = net().double().eval()
+    with torch.no_grad():
+        f = model(X).numpy()
+    total = 0.0
+    for c in range(3):
+        theta = empirical_ntk(model, X, out1=torch.full((len(y),), c)).numpy()
+        r = (y == c) - f[:, c]
+        total += r @ np.linalg.solve(theta, r)
+    assert u.terms((0, 1))[0] == pytest.approx(np.sqrt(total / len(y)), rel=1e-9)
+    np.testing.assert_allclose(u.along_permutation((1, 0)), DavinzUtility(
+        C, X_val, model=net(), outputs="all", jitter=0.0, kappa=1.0, bandwidth=1.0,
+        from_scratch=True).along_permutation((1, 0)), rtol=1e-10)
+
+
+def test_all_outputs_sees_label_noise_own_class_does_not(rng):
+    """At init the own-class residual is ≈ 1 for every example: only outputs='all' sees flipped labels."""
+    X = np.concatenate([rng.normal(3 * c, 1.0, size=(40, 4)) for c in range(3)])
+    y = np.repeat(np.arange(3), 40)
+    perm = rng.permutation(120)
+    X, y = X[perm], y[perm]
+    noisy = y[:60].copy()
+    noisy[:30] = (noisy[:30] + 1) % 3
+    C = [(X[:60], noisy), (X[60:], y[60:])]
+    all_ = DavinzUtility(C, X, model=net(), outputs="all")
+    own = DavinzUtility(C, X, model=net(), outputs="own")
+    gap_all = all_.terms((0,))[0] / all_.terms((1,))[0]
+    gap_own = own.terms((0,))[0] / own.terms((1,))[0]
+    assert gap_all > 1.3 and abs(gap_own - 1) < 0.1

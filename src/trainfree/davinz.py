@@ -6,7 +6,8 @@ The value of a dataset S (a coalition of contributors) against a validation set 
 
 Θ₀ is the empirical NTK of the network at initialization on S, ŷ the residual of the targets
 against the network's output at initialization, m_S = |S|, and MMD an RBF-kernel maximum mean
-discrepancy on inputs (or supplied features). κ balances the two terms across contributors:
+discrepancy on inputs (or supplied features); with ``outputs="all"`` the quadratic form is summed over
+one NTK per class output with one-hot residuals (see :class:`DavinzUtility`). κ balances the two terms across contributors:
 κ = Σ_i MMD(T, S_i) / Σ_i sqrt(ŷ_iᵀΘ_iⁱ⁻¹ŷ_i / m_i). Contributors' values are semivalues of ν
 (see :mod:`trainfree.semivalues`); :class:`DavinzUtility` is such a utility.
 
@@ -52,6 +53,13 @@ class DavinzUtility:
     task : {"classification", "regression"}
     kappa : "auto" or float
         The paper's balancing factor, or a fixed value.
+    outputs : {"own", "all"}
+        Classification only. ``own`` (the paper's setting): one kernel, the NTK of each example's own-class
+        output, and ŷ_i = 1 − f_{y_i}(x_i). At initialization the logits are near 0, so ŷ ≈ 1 for every
+        example whatever its label and this term hardly sees label noise (see README). ``all``: one NTK
+        per output c (the block-diagonal-over-outputs approximation of the multi-output NTK, exact in
+        expectation over the random last layer) with one-hot residuals 1[y_i = c] − f_c(x_i), summed over
+        c: C times the cost, and it separates noisy from clean contributors.
     bandwidth : "median", float
         RBF bandwidth σ: the median heuristic on the pooled inputs (default) or fixed (the paper uses 5).
     mmd_estimator : {"biased", "unbiased"}
@@ -81,7 +89,7 @@ class DavinzUtility:
 
     def __init__(self, contributors: Sequence[tuple], X_val, *, model: nn.Module, task: str = "classification",
                  kappa: str | float = "auto", bandwidth: str | float = "median", mmd_estimator: str = "biased",
-                 features=None, val_features=None, jitter: float = 1e-6, ntk_blocks: int = 1,
+                 outputs: str = "own", features=None, val_features=None, jitter: float = 1e-6, ntk_blocks: int = 1,
                  from_scratch: bool = False, cache_bytes: float = 2**30, device: str | None = "cpu",
                  dtype: str = "float64", random_state: int | None = 0) -> None:
         t0 = time.perf_counter()
@@ -89,12 +97,14 @@ class DavinzUtility:
         check_param("mmd_estimator", mmd_estimator, str, choices=("biased", "unbiased"))
         check_param("jitter", jitter, (int, float), low=0)
         check_param("ntk_blocks", ntk_blocks, int, low=1)
+        check_param("outputs", outputs, str, choices=("own", "all"))
         if not isinstance(model, nn.Module):
             raise TrainfreeError(f"model must be a torch.nn.Module at initialization, got {type(model).__name__}.")
         if len(contributors) < 1:
             raise TrainfreeError("No contributors given: pass a list of (X_i, y_i) pairs, one per contributor.")
         self.device, self.dtype = resolve_device(device), resolve_dtype(dtype)
         self.task, self.jitter, self.from_scratch, self.cache_bytes = task, jitter, from_scratch, cache_bytes
+        self.outputs = outputs if task == "classification" else "own"
         Xs, ys = self._check_contributors(contributors, X_val)
         self.sizes = np.array([len(x) for x in Xs])
         self.offsets = np.r_[0, np.cumsum(self.sizes)]
@@ -122,7 +132,7 @@ class DavinzUtility:
         self.kappa = (sum(m for _, m in single) / max(sum(n for n, _ in single), 1e-300)
                       if kappa == "auto" else float(check_param("kappa", kappa, (int, float), low=0)))
         self.settings = dict(task=task, kappa=self.kappa, kappa_mode="auto" if kappa == "auto" else "fixed",
-                             bandwidth=self.bandwidth, mmd_estimator=mmd_estimator, jitter=jitter,
+                             bandwidth=self.bandwidth, mmd_estimator=mmd_estimator, jitter=jitter, outputs=self.outputs,
                              ntk_blocks=ntk_blocks, n_contributors=self.K, sizes=self.sizes.tolist(),
                              n_val=len(T), dtype=str(self.dtype).removeprefix("torch."), device=str(self.device))
         self.timings = {"ntk_s": t1 - t0, "mmd_s": t2 - t1}
@@ -166,24 +176,28 @@ class DavinzUtility:
         if self.task == "regression":
             if out.shape[1] != 1:
                 raise TrainfreeError(f"task='regression' needs a model with one output; it has {out.shape[1]}.")
-            return None, torch.as_tensor(y, dtype=self.dtype, device=self.device) - out[:, 0]
+            return [None], (torch.as_tensor(y, dtype=self.dtype, device=self.device) - out[:, 0])[None]
         labels = torch.as_tensor(y.astype(np.int64), device=self.device)
         if int(labels.max()) >= out.shape[1]:
             raise TrainfreeError(f"The model outputs {out.shape[1]} values but labels go up to {int(labels.max())}; "
                                  f"build it with one output per class ({int(labels.max()) + 1}).")
-        # Own-class output at init against a one-hot target of 1.
-        return labels, 1.0 - out.gather(1, labels[:, None])[:, 0]
+        if self.outputs == "own":  # own-class output at init against a one-hot target of 1
+            return [labels], (1.0 - out.gather(1, labels[:, None])[:, 0])[None]
+        onehot = torch.nn.functional.one_hot(labels, out.shape[1]).to(out.dtype)
+        return [torch.full_like(labels, c) for c in range(out.shape[1])], (onehot - out).T
 
     def _ntk(self, model, X, out_idx, n_blocks, random_state):
-        if n_blocks == 1:
-            theta = empirical_ntk(model, X, out1=out_idx)
-        else:  # the paper's block-diagonal approximation over a random partition of the union
-            theta = torch.zeros(len(X), len(X), dtype=self.dtype, device=self.device)
-            order = torch.as_tensor(as_seed(random_state).permutation(len(X)), device=self.device)
-            for block in order.tensor_split(n_blocks):
-                sub = empirical_ntk(model, X[block], out1=None if out_idx is None else out_idx[block])
-                theta[block[:, None], block[None, :]] = sub
-        theta.diagonal().add_(self.jitter * float(theta.diagonal().mean()))
+        """Θ₀ of shape (n_kernels, n, n): one kernel per differentiated output (see ``outputs``)."""
+        theta = torch.zeros(len(out_idx), len(X), len(X), dtype=self.dtype, device=self.device)
+        order = torch.as_tensor(as_seed(random_state).permutation(len(X)), device=self.device)
+        # n_blocks > 1: the paper's block-diagonal approximation over a random partition of the union.
+        blocks = [torch.arange(len(X), device=self.device)] if n_blocks == 1 else order.tensor_split(n_blocks)
+        for k, idx in enumerate(out_idx):
+            for block in blocks:
+                theta[k, block[:, None], block[None, :]] = empirical_ntk(
+                    model, X[block], out1=None if idx is None else idx[block])
+        self.jitter_abs = self.jitter * float(theta.diagonal(dim1=1, dim2=2).mean())
+        theta.diagonal(dim1=1, dim2=2).add_(self.jitter_abs)
         return theta
 
     def _mmd_sums(self, feats, T, estimator):
@@ -216,11 +230,11 @@ class DavinzUtility:
     def _factor(self, players: Sequence[int]):
         """Cholesky factor L and z = L⁻¹ŷ of Θ₀ on the players' examples (in that order)."""
         idx = self._index(players)
-        L, info = torch.linalg.cholesky_ex(self.theta[idx[:, None], idx[None, :]])
-        if int(info):
+        L, info = torch.linalg.cholesky_ex(self.theta[:, idx[:, None], idx[None, :]])
+        if info.any():
             raise TrainfreeError("Θ₀ restricted to a coalition is not positive definite (more examples than the "
                                  "network's parameters, or duplicates). Increase `jitter` (e.g. 1e-4).")
-        return L, torch.linalg.solve_triangular(L, self.residual[idx, None], upper=False)
+        return L, torch.linalg.solve_triangular(L, self.residual[:, idx, None], upper=False)
 
     def _extend(self, state, old: Sequence[int], new: int):
         """Block-Cholesky update: add contributor ``new`` to the factor of ``old``."""
@@ -228,17 +242,17 @@ class DavinzUtility:
             return self._factor((new,))
         L, z = state
         I, J = self._index(old), self._index((new,))
-        L21 = torch.linalg.solve_triangular(L, self.theta[I[:, None], J[None, :]], upper=False).T
-        S = self.theta[J[:, None], J[None, :]] - L21 @ L21.T
+        L21 = torch.linalg.solve_triangular(L, self.theta[:, I[:, None], J[None, :]], upper=False).mT
+        S = self.theta[:, J[:, None], J[None, :]] - L21 @ L21.mT
         L22, info = torch.linalg.cholesky_ex(S)
-        if int(info):
+        if info.any():
             raise TrainfreeError("Θ₀ restricted to a coalition is not positive definite (more examples than the "
                                  "network's parameters, or duplicates). Increase `jitter` (e.g. 1e-4).")
-        z2 = torch.linalg.solve_triangular(L22, self.residual[J, None] - L21 @ z, upper=False)
-        n_old, n_new = len(L), len(L22)
-        Lnew = torch.zeros(n_old + n_new, n_old + n_new, dtype=L.dtype, device=L.device)
-        Lnew[:n_old, :n_old], Lnew[n_old:, :n_old], Lnew[n_old:, n_old:] = L, L21, L22
-        return Lnew, torch.cat([z, z2])
+        z2 = torch.linalg.solve_triangular(L22, self.residual[:, J, None] - L21 @ z, upper=False)
+        n_old, n_new = L.shape[-1], L22.shape[-1]
+        Lnew = L.new_zeros(L.shape[0], n_old + n_new, n_old + n_new)
+        Lnew[:, :n_old, :n_old], Lnew[:, n_old:, :n_old], Lnew[:, n_old:, n_old:] = L, L21, L22
+        return Lnew, torch.cat([z, z2], dim=1)
 
     def _ntk_term(self, players: Sequence[int], z: torch.Tensor) -> float:
         return float(np.sqrt(float(z.square().sum()) / self.sizes[list(players)].sum()))
@@ -256,6 +270,7 @@ class DavinzUtility:
 
     def _cached_factor(self, c: tuple[int, ...]):
         cache = self.__dict__.setdefault("_cache", OrderedDict())
+        self.__dict__.setdefault("_cache_used", 0)
         k = len(c)
         while k > 0 and c[:k] not in cache:  # longest evaluated prefix
             k -= 1
@@ -265,8 +280,10 @@ class DavinzUtility:
         for j in range(k, len(c)):
             state = self._extend(state, c[:j], c[j])
             cache[c[:j + 1]] = state
-        while sum(L.numel() * L.element_size() for L, _ in cache.values()) > self.cache_bytes and len(cache) > 1:
-            cache.popitem(last=False)
+            self._cache_used += state[0].numel() * state[0].element_size()
+        while self._cache_used > self.cache_bytes and len(cache) > 1:
+            L, _ = cache.popitem(last=False)[1]
+            self._cache_used -= L.numel() * L.element_size()
         return state
 
     def __call__(self, coalition: Sequence[int]) -> float:
@@ -286,4 +303,5 @@ class DavinzUtility:
     def __getstate__(self):  # the factor cache is a per-process accelerator, not state worth shipping
         state = dict(self.__dict__)
         state.pop("_cache", None)
+        state.pop("_cache_used", None)
         return state

@@ -43,3 +43,24 @@ def test_cli_reports_clear_error(tmp_path, capsys):
 def test_cli_rejects_missing_out():
     with pytest.raises(SystemExit):
         main(["score", "cg", "--data", "digits"])
+
+
+def test_value_davinz_noisy_contributors_rank_lowest(tmp_path, capsys):
+    rc = main(["value", "davinz", "--data", "digits", "--n", "600", "--contributors", "4", "--split", "noisy",
+               "--noise-rate", "0.5", "--semivalue", "shapley", "--out", str(tmp_path)])
+    assert rc == 0
+    df = pd.read_csv(tmp_path / "values.csv")
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert list(df.columns[:3]) == ["value", "stderr", "player"] and len(df) == 4
+    assert summary["settings"]["outputs"] == "all" and summary["settings"]["n_contributors"] == 4
+    # One of four contributors has half its labels flipped: it must be worth the least.
+    assert df.loc[df["value"].idxmin(), "noise_rate"] == 0.5
+    assert "values.csv" in capsys.readouterr().out
+
+
+def test_value_davinz_monte_carlo_banzhaf_reports_stderr(tmp_path):
+    rc = main(["value", "davinz", "--data", "digits", "--n", "400", "--contributors", "3", "--max-exact", "2",
+               "--semivalue", "banzhaf", "--samples", "40", "--out", str(tmp_path)])
+    assert rc == 0
+    df = pd.read_csv(tmp_path / "values.csv")
+    assert (df["stderr"] > 0).all()

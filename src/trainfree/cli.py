@@ -1,6 +1,7 @@
 """Command-line interface: a thin layer over the library.
 
     trainfree score cg --data fmnist --n 10000 --noise 0.2 --out out/cg
+    trainfree value davinz --data digits --contributors 10 --split noisy --out out/davinz
 """
 
 from __future__ import annotations
@@ -59,6 +60,57 @@ def _score_cg(args: argparse.Namespace) -> dict:
     return summary
 
 
+def _value_davinz(args: argparse.Namespace) -> dict:
+    from . import semivalues
+    from .data import load, split_contributors
+    from .davinz import DavinzUtility
+    from .models import make_model
+
+    t0 = time.perf_counter()
+    data = load(args.data, n=args.n, random_state=args.seed)
+    rng = np.random.default_rng(args.seed)
+    order = rng.permutation(len(data.y))
+    n_val = max(int(round(args.val_fraction * len(order))), 2)
+    val, train = order[:n_val], order[n_val:]
+    rates = None
+    if args.split == "noisy":
+        n_noisy = max(int(round(0.3 * args.contributors)), 1)
+        rates = [args.noise_rate] * n_noisy + [0.0] * (args.contributors - n_noisy)
+    parts = split_contributors(data.X[train], data.y[train], args.contributors, how=args.split, noise_rates=rates,
+                               random_state=args.seed)
+    shape = data.image_shape if args.model == "cnn" else (data.X.shape[1],)
+    if args.model == "cnn" and shape is None:
+        raise TrainfreeError(f"--model cnn needs image data; {data.name} has no image shape. Use --model mlp.")
+    as_input = lambda A: A.reshape(len(A), *shape)  # noqa: E731
+    model = make_model(args.model, shape, max(len(data.classes), 1), random_state=args.seed)
+    print(f"Loaded {data.name}: {len(train)} examples in {args.contributors} contributors ({args.split}), "
+          f"{n_val} for validation; model {args.model}")
+    utility = DavinzUtility([(as_input(p.X), p.y) for p in parts], as_input(data.X[val]), model=model,
+                            outputs=args.outputs, device=args.device, random_state=args.seed)
+    K, exact = args.contributors, args.contributors <= args.max_exact
+    if args.semivalue == "loo":
+        res = semivalues.leave_one_out(utility, K)
+    elif args.semivalue == "shapley":
+        res = (semivalues.exact_shapley(utility, K) if exact else semivalues.permutation_shapley(
+            utility, K, max_permutations=args.samples, random_state=args.seed, checkpoint=args.checkpoint))
+    else:
+        res = (semivalues.exact_banzhaf(utility, K) if exact else semivalues.banzhaf_msr(
+            utility, K, n_samples=args.samples, random_state=args.seed, checkpoint=args.checkpoint))
+    res.columns["player"] = np.array([p.name for p in parts])
+    res.columns["size"] = np.array([len(p.y) for p in parts])
+    res.columns["noise_rate"] = np.array([p.noise_rate for p in parts])
+    res.columns["ntk_term"], res.columns["mmd_term"] = np.array([utility.terms((i,)) for i in range(K)]).T
+    res.settings.update(utility.settings, data=data.name, split=args.split, model=args.model)
+    res.timings.update(utility.timings, total_s=time.perf_counter() - t0)
+    out = Path(args.out)
+    path = res.save(out / "values.csv")
+    print(res.to_dataframe().sort_values("value").to_string(index=False, float_format=lambda v: f"{v:.5g}"))
+    summary = {"data": data.name, **res.metadata(), "values": str(path)}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
+    print(f"Wrote {path} and {out / 'summary.json'} ({time.perf_counter() - t0:.1f} s)")
+    return summary
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="trainfree", description="Value data before (or very early in) training.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -77,6 +129,26 @@ def build_parser() -> argparse.ArgumentParser:
     cg.add_argument("--seed", type=int, default=0)
     cg.add_argument("--out", required=True, help="output folder for scores.parquet and summary.json")
     cg.set_defaults(func=_score_cg)
+
+    value = sub.add_parser("value", help="value data contributors").add_subparsers(dest="value", required=True)
+    dv = value.add_parser("davinz", help="DAVINZ: contributor values at initialization (ICML 2022)")
+    dv.add_argument("--data", default="digits", help="fmnist, digits, mnist1d or a path")
+    dv.add_argument("--n", type=int, default=None, help="class-balanced subsample of this many examples")
+    dv.add_argument("--contributors", type=int, default=10)
+    dv.add_argument("--split", choices=["class", "random", "sizes", "noisy"], default="random")
+    dv.add_argument("--noise-rate", type=float, default=0.4, help="noisy split: flipped share for 30%% of contributors")
+    dv.add_argument("--semivalue", choices=["loo", "shapley", "banzhaf"], default="shapley")
+    dv.add_argument("--max-exact", type=int, default=12, help="exact enumeration up to this many contributors")
+    dv.add_argument("--samples", type=int, default=500, help="Monte Carlo permutations or coalitions above it")
+    dv.add_argument("--checkpoint", default=None, help="Monte Carlo checkpoint file (.npz): resume on re-run")
+    dv.add_argument("--model", choices=["mlp", "cnn"], default="mlp")
+    dv.add_argument("--outputs", choices=["all", "own"], default="all",
+                    help="NTK of every class output (sees label noise) or only the own-class output (the paper)")
+    dv.add_argument("--val-fraction", type=float, default=0.2)
+    dv.add_argument("--device", default="cpu")
+    dv.add_argument("--seed", type=int, default=0)
+    dv.add_argument("--out", required=True)
+    dv.set_defaults(func=_value_davinz)
     return p
 
 

@@ -1,0 +1,18 @@
+import numpy as np
+
+from trainfree.data import load
+from trainfree.experiments import davinz_groundtruth
+
+
+def test_groundtruth_small_run_is_consistent():
+    data = load("digits", random_state=0)
+    train, val, test = data.subset(np.arange(0, 1000)), data.subset(np.arange(1000, 1200)), data.subset(
+        np.arange(1200, 1797))
+    gt = davinz_groundtruth(train, val, test, n_datasets=5, sizes=(40, 200), noise=(0.0, 0.6), model="mlp",
+                            epochs=30, random_state=0)
+    assert gt.nu.shape == gt.test_metric.shape == (5,)
+    assert gt.kappa == np.sum(gt.mmd_term) / np.sum(gt.ntk_term)
+    np.testing.assert_allclose(gt.nu, -gt.kappa * gt.ntk_term - gt.mmd_term)
+    assert -1 <= gt.spearman <= 1 and gt.training_s > 0
+    # Trained accuracy is a real number of a trained network: far above chance (0.1) on digits.
+    assert gt.test_metric.max() > 0.6

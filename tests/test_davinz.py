@@ -157,3 +157,12 @@ def test_all_outputs_sees_label_noise_own_class_does_not(rng):
     gap_all = all_.terms((0,))[0] / all_.terms((1,))[0]
     gap_own = own.terms((0,))[0] / own.terms((1,))[0]
     assert gap_all > 1.3 and abs(gap_own - 1) < 0.1
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_matches_cpu(rng):
+    C = parts(rng)
+    X_val = rng.normal(size=(10, 4))
+    cpu = DavinzUtility(C, X_val, model=net(), outputs="all")
+    gpu = DavinzUtility(C, X_val, model=net(), outputs="all", device="cuda")
+    np.testing.assert_allclose(gpu.along_permutation((2, 0, 1)), cpu.along_permutation((2, 0, 1)), rtol=1e-8)

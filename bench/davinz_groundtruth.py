@@ -1,6 +1,7 @@
 """Is DAVINZ's ν a valid scoring function? Correlation with the test accuracy of trained networks.
 
 Usage: python bench/davinz_groundtruth.py --data fmnist --datasets 30 --seed 0 [--model cnn] [--outputs own|all]
+       python bench/davinz_groundtruth.py --data ising --model mlp   (regression: 2-D Ising energy per spin)
 Last line: {"pearson":..., "spearman":..., "davinz_s":..., "training_s":..., "datasets":...}
 """
 
@@ -11,7 +12,7 @@ import json
 
 import numpy as np
 
-from trainfree.data import load, load_fashion_mnist
+from trainfree.data import load, load_fashion_mnist, make_ising
 from trainfree.experiments import davinz_groundtruth
 
 
@@ -31,7 +32,8 @@ def main() -> None:
         pool = load_fashion_mnist(split="train", n=12000, random_state=args.seed)
         test = load_fashion_mnist(split="test", n=2000, random_state=args.seed)
     else:
-        full = load(args.data, random_state=args.seed)
+        full = (make_ising(4000, random_state=args.seed) if args.data == "ising"
+                else load(args.data, random_state=args.seed))
         order = np.random.default_rng(args.seed).permutation(len(full.y))
         pool, test = full.subset(order[: len(order) * 2 // 3]), full.subset(order[len(order) * 2 // 3:])
     val, train = pool.subset(np.arange(500)), pool.subset(np.arange(500, len(pool.y)))

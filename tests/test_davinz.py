@@ -166,3 +166,29 @@ def test_cuda_matches_cpu(rng):
     cpu = DavinzUtility(C, X_val, model=net(), outputs="all")
     gpu = DavinzUtility(C, X_val, model=net(), outputs="all", device="cuda")
     np.testing.assert_allclose(gpu.along_permutation((2, 0, 1)), cpu.along_permutation((2, 0, 1)), rtol=1e-8)
+
+
+def test_preference_awareness_domain_shift_lowers_value(rng):
+    """Data from another distribution than T is worth less (the paper's Theorem 1)."""
+    X = rng.normal(size=(160, 4))
+    y = (X[:, 0] > 0).astype(int)
+    shifted = X[40:80] + 3.0
+    C = [(X[:40], y[:40]), (shifted, y[40:80])]
+    u = DavinzUtility(C, X[80:], model=net(out=2))
+    assert u((1,)) < u((0,))
+    assert u.terms((1,))[1] > 3 * u.terms((0,))[1]
+
+
+def test_stability_small_label_noise_changes_values_little(rng):
+    """Flipping 2% of labels moves every contributor's Shapley value by far less than 40% does."""
+    X = rng.normal(size=(240, 4))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    base = [(X[i * 60:(i + 1) * 60], y[i * 60:(i + 1) * 60]) for i in range(3)]
+
+    def values(rate):
+        flipped = [(Xi, np.where(np.arange(60) < int(rate * 60), 1 - yi, yi)) for Xi, yi in base]
+        return exact_shapley(DavinzUtility(flipped, X[180:], model=net(out=2), outputs="all", kappa=1.0,
+                                           bandwidth=2.0), 3).values
+
+    clean, small, large = values(0.0), values(0.02), values(0.4)
+    assert np.max(np.abs(small - clean)) < 0.2 * np.max(np.abs(large - clean))

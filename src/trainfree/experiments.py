@@ -39,7 +39,8 @@ def davinz_groundtruth(train_set: Dataset, val_set: Dataset, test_set: Dataset, 
                        random_state: int = 0, progress: bool = False) -> GroundTruth:
     """The DAVINZ paper's "valid scoring function" study.
 
-    Draws ``n_datasets`` subsets of ``train_set`` of random size and label-noise rate; for each, ν at
+    Draws ``n_datasets`` subsets of ``train_set`` of random size and noise rate (flipped labels, or for
+    regression Gaussian target noise of that many standard deviations); for each, ν at
     initialization (κ balanced across the datasets, one RBF bandwidth from the validation set) and the
     test accuracy (regression: minus the MSE) of the same network trained from the same initialization
     until its training loss is below 1e-3 or ``epochs`` end. Returns both with Pearson and Spearman
@@ -58,10 +59,12 @@ def davinz_groundtruth(train_set: Dataset, val_set: Dataset, test_set: Dataset, 
     draws = []
     for _ in range(n_datasets):
         m = int(rng.integers(sizes[0], sizes[1] + 1))
-        rate = 0.0 if regression else float(rng.uniform(*noise))
+        rate = float(rng.uniform(*noise))
         idx = rng.choice(len(train_set.y), m, replace=False)
         y = train_set.y[idx]
-        if rate > 0:
+        if regression:  # quality: Gaussian target noise of `rate` × the target's standard deviation
+            y = y + rng.normal(0.0, rate * train_set.y.std(), size=m)
+        elif rate > 0:
             y, _ = inject_label_noise(y, rate, n_classes=n_out, random_state=int(rng.integers(2**31)))
         draws.append((idx, y, rate))
 

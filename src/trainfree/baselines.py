@@ -1,0 +1,124 @@
+"""Dataset-valuation baselines from the DAVINZ paper, as utilities over coalitions of contributors.
+
+- :class:`ValidationPerformance` (VP): train the network from one initialization on the coalition's
+  data and measure it on the validation set. The expensive ground truth that DAVINZ approximates.
+- :class:`InfluenceUtility` (IF): first-order influence of each example on the validation loss of a
+  multinomial logistic regression (Koh & Liang, 2017), summed over the coalition.
+- :class:`RobustVolume` (RV): the replication-robust volume of the coalition's (PCA) features
+  (Xu et al., 2021): no labels, no validation set.
+
+Each is a callable ``utility(coalition) -> float`` usable with :mod:`trainfree.semivalues`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from ._validation import TrainfreeError, check_array, check_param
+from .models import evaluate, train
+
+
+def _stack(contributors, coalition):
+    if not coalition:
+        raise TrainfreeError("This baseline is undefined on the empty coalition.")
+    return (np.concatenate([contributors[i][0] for i in coalition]),
+            np.concatenate([contributors[i][1] for i in coalition]))
+
+
+class ValidationPerformance:
+    """VP: validation accuracy (regression: −MSE) after training ``model``'s initialization on the coalition.
+
+    ν(∅) is the untrained network's validation performance.
+    """
+
+    def __init__(self, contributors: Sequence[tuple], X_val, y_val, *, model: nn.Module,
+                 task: str = "classification", epochs: int = 50, random_state: int = 0) -> None:
+        self.contributors, self.X_val, self.y_val = contributors, X_val, y_val
+        self.task, self.epochs, self.random_state = task, epochs, random_state
+        self.model, self.state0 = model, {k: v.clone() for k, v in model.state_dict().items()}
+
+    def __call__(self, coalition: Sequence[int]) -> float:
+        self.model.load_state_dict(self.state0)
+        if coalition:
+            X, y = _stack(self.contributors, coalition)
+            train(self.model, X, y, task=self.task, epochs=self.epochs, random_state=self.random_state)
+        score = evaluate(self.model, self.X_val, self.y_val, task=self.task)
+        self.model.load_state_dict(self.state0)
+        return score if self.task == "classification" else -score
+
+
+def _pca(Z: np.ndarray, k: int) -> np.ndarray:
+    """Top-k principal directions of Z (rows), for projecting high-dimensional inputs."""
+    _, _, Vt = np.linalg.svd(Z - Z.mean(0), full_matrices=False)
+    return Vt[:k].T
+
+
+class InfluenceUtility:
+    """IF: Σ over the coalition's examples z of ∇L_T(θ)ᵀ H⁻¹ ∇ℓ(z; θ), the first-order decrease in
+    validation loss from up-weighting z, for an L2-regularised multinomial logistic regression fitted
+    on all contributors' data (projected on ``n_components`` principal components, plus a bias).
+    """
+
+    def __init__(self, contributors: Sequence[tuple], X_val, y_val, *, n_components: int = 32,
+                 l2: float = 1e-3, max_iter: int = 200) -> None:
+        from sklearn.linear_model import LogisticRegression
+
+        check_param("l2", l2, (int, float), low=0, low_open=True)
+        X = np.concatenate([check_array(c[0]).reshape(len(c[0]), -1) for c in contributors])
+        y = np.concatenate([np.asarray(c[1]) for c in contributors]).astype(int)
+        Xv = check_array(X_val).reshape(len(X_val), -1)
+        yv = np.asarray(y_val).astype(int)
+        n_classes = int(max(y.max(), yv.max())) + 1
+        P = _pca(X, min(n_components, X.shape[1]))
+        mu = X.mean(0)
+        feat = lambda A: np.c_[(A - mu) @ P, np.ones(len(A))]  # noqa: E731
+        F, Fv = feat(X), feat(Xv)
+        clf = LogisticRegression(C=1.0 / (l2 * len(F)), fit_intercept=False, max_iter=max_iter).fit(F, y)
+        coef = clf.coef_ if len(clf.coef_) > 1 else np.r_[-clf.coef_, clf.coef_] / 2  # binary: one logit → softmax
+        W = np.zeros((n_classes, F.shape[1]))
+        W[clf.classes_] = coef
+        softmax = lambda Z: np.exp(Z - Z.max(1, keepdims=True)) / np.exp(Z - Z.max(1, keepdims=True)).sum(  # noqa: E731
+            1, keepdims=True)
+        p, pv = softmax(F @ W.T), softmax(Fv @ W.T)
+        g = ((p - np.eye(n_classes)[y])[:, :, None] * F[:, None, :]).reshape(len(F), -1)  # per-example ∇ℓ
+        g_val = ((pv - np.eye(n_classes)[yv])[:, :, None] * Fv[:, None, :]).reshape(len(Fv), -1).mean(0)
+        S = p[:, :, None] * (np.eye(n_classes)[None] - p[:, None, :])  # softmax Jacobians, (n, C, C)
+        H = np.einsum("nab,ni,nj->aibj", S, F, F).reshape(g.shape[1], g.shape[1]) / len(F)
+        H += l2 * np.eye(len(H))
+        self.per_example = g @ np.linalg.solve(H, g_val)
+        self.offsets = np.r_[0, np.cumsum([len(c[0]) for c in contributors])]
+
+    def __call__(self, coalition: Sequence[int]) -> float:
+        return float(sum(self.per_example[self.offsets[i]:self.offsets[i + 1]].sum() for i in coalition))
+
+
+class RobustVolume:
+    """RV: Vol(X̃) · Π_cubes (1 − α^{k+1}) / (1 − α) on standardised PCA features (Xu et al., 2021).
+
+    X̃ holds one representative per occupied cube of side ``omega`` (k examples in it), Vol(X̃) =
+    sqrt(det(X̃ᵀX̃)); the product rewards, with diminishing returns, replicated points instead of
+    letting them inflate the volume. Returned on a log scale, since volumes span many decades.
+    """
+
+    def __init__(self, contributors: Sequence[tuple], *, n_components: int = 4, omega: float = 0.5,
+                 alpha: float = 0.9) -> None:
+        check_param("alpha", alpha, (int, float), low=0, low_open=True, high=0.999999)
+        X = np.concatenate([check_array(c[0]).reshape(len(c[0]), -1) for c in contributors])
+        Z = (X - X.mean(0)) @ _pca(X, n_components)
+        self.Z = Z / Z.std(0)
+        self.omega, self.alpha = omega, alpha
+        self.offsets = np.r_[0, np.cumsum([len(c[0]) for c in contributors])]
+
+    def __call__(self, coalition: Sequence[int]) -> float:
+        if not coalition:
+            return 0.0  # no points: no volume, and no replication term
+        Z = np.concatenate([self.Z[self.offsets[i]:self.offsets[i + 1]] for i in coalition])
+        cubes, counts = np.unique(np.floor(Z / self.omega), axis=0, return_counts=True)
+        reps = (cubes + 0.5) * self.omega
+        sign, logdet = np.linalg.slogdet(reps.T @ reps)
+        log_vol = 0.5 * logdet if sign > 0 else -np.inf
+        return float(log_vol + np.log((1 - self.alpha ** (counts + 1)) / (1 - self.alpha)).sum())

@@ -45,8 +45,12 @@ def main() -> None:
               f"(ntk {gt.ntk_term[i]:.4f}, mmd {gt.mmd_term[i]:.4f})  test {gt.test_metric[i]:.4f}")
     print(f"κ = {gt.kappa:.4g}; Pearson {gt.pearson:.3f}, Spearman {gt.spearman:.3f}; "
           f"DAVINZ {gt.davinz_s:.1f} s vs training {gt.training_s:.1f} s")
+    for name, b in gt.baselines.items():
+        print(f"baseline {name}: Pearson {b['pearson']:.3f}, Spearman {b['spearman']:.3f}, {b['seconds']:.1f} s")
     print(json.dumps({"pearson": round(gt.pearson, 4), "spearman": round(gt.spearman, 4),
                       "davinz_s": round(gt.davinz_s, 2), "training_s": round(gt.training_s, 2),
+                      "baselines": {k: {m: round(v[m], 4) for m in ("pearson", "spearman", "seconds")}
+                                    for k, v in gt.baselines.items()},
                       "datasets": args.datasets, "model": args.model, "outputs": args.outputs}))
 
 

@@ -16,3 +16,6 @@ def test_groundtruth_small_run_is_consistent():
     assert -1 <= gt.spearman <= 1 and gt.training_s > 0
     # Trained accuracy is a real number of a trained network: far above chance (0.1) on digits.
     assert gt.test_metric.max() > 0.6
+    assert set(gt.baselines) == {"VP", "IF", "RV"}
+    # VP measures the same trained networks on another held-out split: it must track the ground truth.
+    assert gt.baselines["VP"]["spearman"] > 0.5

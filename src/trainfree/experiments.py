@@ -10,6 +10,7 @@ import torch
 from scipy.stats import pearsonr, spearmanr
 
 from ._validation import check_param
+from .baselines import InfluenceUtility, RobustVolume
 from .data import Dataset, inject_label_noise
 from .davinz import DavinzUtility, davinz_value
 from .kernels import median_bandwidth
@@ -31,6 +32,7 @@ class GroundTruth:
     spearman: float
     davinz_s: float
     training_s: float
+    baselines: dict[str, dict]  # name → {"values", "pearson", "spearman", "seconds"}
 
 
 def davinz_groundtruth(train_set: Dataset, val_set: Dataset, test_set: Dataset, *, n_datasets: int = 30,
@@ -44,7 +46,8 @@ def davinz_groundtruth(train_set: Dataset, val_set: Dataset, test_set: Dataset, 
     initialization (κ balanced across the datasets, one RBF bandwidth from the validation set) and the
     test accuracy (regression: minus the MSE) of the same network trained from the same initialization
     until its training loss is below 1e-3 or ``epochs`` end. Returns both with Pearson and Spearman
-    correlations and the time each side took.
+    correlations and the time each side took, and the same for the paper's baselines: VP (validation
+    accuracy of the trained network, which costs the training), IF and RV (see :mod:`trainfree.baselines`).
     """
     check_param("n_datasets", n_datasets, int, low=3)
     rng = np.random.default_rng(random_state)
@@ -80,18 +83,33 @@ def davinz_groundtruth(train_set: Dataset, val_set: Dataset, test_set: Dataset, 
     davinz_s = time.perf_counter() - t
 
     t = time.perf_counter()
-    metric = []
+    metric, vp = [], []
+    sign = -1.0 if regression else 1.0
     for idx, y, _ in _progress(draws, progress, "training"):
         net = make_model(model, shape, n_out)
         net.load_state_dict(state0)
         train(net, as_input(train_set.X[idx]), y, task=task, epochs=epochs, random_state=random_state)
-        score = evaluate(net, as_input(test_set.X), test_set.y, task=task)
-        metric.append(-score if regression else score)
+        metric.append(sign * evaluate(net, as_input(test_set.X), test_set.y, task=task))
+        vp.append(sign * evaluate(net, as_input(val_set.X), val_set.y, task=task))
     training_s = time.perf_counter() - t
     metric = np.array(metric)
+
+    def scored(values, seconds):
+        values = np.asarray(values, dtype=float)
+        return {"values": values, "pearson": float(pearsonr(values, metric)[0]),
+                "spearman": float(spearmanr(values, metric)[0]), "seconds": seconds}
+
+    baselines = {"VP": scored(vp, training_s)}
+    if not regression:  # the influence surrogate is a classifier
+        t = time.perf_counter()
+        vals = [InfluenceUtility([(train_set.X[i], y)], val_set.X, val_set.y)((0,)) for i, y, _ in draws]
+        baselines["IF"] = scored(vals, time.perf_counter() - t)
+    t = time.perf_counter()
+    baselines["RV"] = scored([RobustVolume([(train_set.X[i], y)])((0,)) for i, y, _ in draws],
+                             time.perf_counter() - t)
     return GroundTruth(np.array([len(d[0]) for d in draws]), np.array([d[2] for d in draws]), nu, terms[:, 0],
                        terms[:, 1], float(kappa), metric, float(pearsonr(nu, metric)[0]),
-                       float(spearmanr(nu, metric)[0]), davinz_s, training_s)
+                       float(spearmanr(nu, metric)[0]), davinz_s, training_s, baselines)
 
 
 def _progress(items, show: bool, desc: str):

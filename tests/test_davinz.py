@@ -192,3 +192,10 @@ def test_stability_small_label_noise_changes_values_little(rng):
 
     clean, small, large = values(0.0), values(0.02), values(0.4)
     assert np.max(np.abs(small - clean)) < 0.2 * np.max(np.abs(large - clean))
+
+
+def test_callers_model_is_left_untouched(rng):
+    model = net()
+    before = [p.clone() for p in model.parameters()]
+    DavinzUtility(parts(rng), rng.normal(size=(8, 4)), model=model)
+    assert all(p.dtype == torch.float32 and torch.equal(p, q) for p, q in zip(model.parameters(), before))

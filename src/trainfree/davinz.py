@@ -20,6 +20,7 @@ factor by the new block instead of refactorising.
 
 from __future__ import annotations
 
+import copy
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -111,7 +112,7 @@ class DavinzUtility:
         self.K = len(Xs)
         X = torch.as_tensor(np.concatenate(Xs), dtype=self.dtype, device=self.device)
         y = np.concatenate(ys)
-        model = model.to(device=self.device, dtype=self.dtype)
+        model = copy.deepcopy(model).to(device=self.device, dtype=self.dtype)  # never change the caller's model
         out_idx, self.residual = self._residual(model, X, y)
         self.theta = self._ntk(model, X, out_idx, ntk_blocks, random_state)
         t1 = time.perf_counter()

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import torch
+from scipy.special import softmax
 from torch import nn
 
 from ._validation import TrainfreeError, check_array, check_param
@@ -81,9 +81,7 @@ class InfluenceUtility:
         coef = clf.coef_ if len(clf.coef_) > 1 else np.r_[-clf.coef_, clf.coef_] / 2  # binary: one logit → softmax
         W = np.zeros((n_classes, F.shape[1]))
         W[clf.classes_] = coef
-        softmax = lambda Z: np.exp(Z - Z.max(1, keepdims=True)) / np.exp(Z - Z.max(1, keepdims=True)).sum(  # noqa: E731
-            1, keepdims=True)
-        p, pv = softmax(F @ W.T), softmax(Fv @ W.T)
+        p, pv = softmax(F @ W.T, axis=1), softmax(Fv @ W.T, axis=1)
         g = ((p - np.eye(n_classes)[y])[:, :, None] * F[:, None, :]).reshape(len(F), -1)  # per-example ∇ℓ
         g_val = ((pv - np.eye(n_classes)[yv])[:, :, None] * Fv[:, None, :]).reshape(len(Fv), -1).mean(0)
         S = p[:, :, None] * (np.eye(n_classes)[None] - p[:, None, :])  # softmax Jacobians, (n, C, C)

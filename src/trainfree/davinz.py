@@ -106,6 +106,7 @@ class DavinzUtility:
         self.device, self.dtype = resolve_device(device), resolve_dtype(dtype)
         self.task, self.jitter, self.from_scratch, self.cache_bytes = task, jitter, from_scratch, cache_bytes
         self.outputs = outputs if task == "classification" else "own"
+        self._reset_cache()
         Xs, ys = self._check_contributors(contributors, X_val)
         self.sizes = np.array([len(x) for x in Xs])
         self.offsets = np.r_[0, np.cumsum(self.sizes)]
@@ -269,9 +270,12 @@ class DavinzUtility:
             _, z = self._cached_factor(c)
         return self._ntk_term(c, z), self.mmd(c)
 
+    def _reset_cache(self) -> None:
+        self._cache: OrderedDict = OrderedDict()  # coalition prefix → (L, z), least recently used first
+        self._cache_used = 0
+
     def _cached_factor(self, c: tuple[int, ...]):
-        cache = self.__dict__.setdefault("_cache", OrderedDict())
-        self.__dict__.setdefault("_cache_used", 0)
+        cache = self._cache
         k = len(c)
         while k > 0 and c[:k] not in cache:  # longest evaluated prefix
             k -= 1
@@ -303,6 +307,5 @@ class DavinzUtility:
 
     def __getstate__(self):  # the factor cache is a per-process accelerator, not state worth shipping
         state = dict(self.__dict__)
-        state.pop("_cache", None)
-        state.pop("_cache_used", None)
+        state["_cache"], state["_cache_used"] = OrderedDict(), 0
         return state

@@ -22,14 +22,17 @@ def main() -> None:
     ap.add_argument("--datasets", type=int, default=30)
     ap.add_argument("--min-size", type=int, default=100)
     ap.add_argument("--max-size", type=int, default=600)
+    ap.add_argument("--size-scale", default="linear", choices=["linear", "log"])
     ap.add_argument("--max-noise", type=float, default=0.5)
+    ap.add_argument("--pool", type=int, default=12000, help="Fashion-MNIST training images to draw datasets from")
+    ap.add_argument("--device", default="cpu")
     ap.add_argument("--model", default="cnn", choices=["cnn", "mlp"])
     ap.add_argument("--outputs", default="own", choices=["own", "all"])
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     if args.data == "fmnist":
-        pool = load_fashion_mnist(split="train", n=12000, random_state=args.seed)
+        pool = load_fashion_mnist(split="train", n=args.pool, random_state=args.seed)
         test = load_fashion_mnist(split="test", n=2000, random_state=args.seed)
     else:
         full = (make_ising(4000, random_state=args.seed) if args.data == "ising"
@@ -38,7 +41,7 @@ def main() -> None:
         pool, test = full.subset(order[: len(order) * 2 // 3]), full.subset(order[len(order) * 2 // 3:])
     val, train = pool.subset(np.arange(500)), pool.subset(np.arange(500, len(pool.y)))
     gt = davinz_groundtruth(train, val, test, n_datasets=args.datasets, sizes=(args.min_size, args.max_size),
-                            noise=(0.0, args.max_noise), model=args.model, outputs=args.outputs,
+                            size_scale=args.size_scale, noise=(0.0, args.max_noise), device=args.device, model=args.model, outputs=args.outputs,
                             epochs=args.epochs, random_state=args.seed, progress=True)
     for i in np.argsort(gt.nu):
         print(f"size {gt.sizes[i]:5d} noise {gt.noise[i]:.2f}  ν {gt.nu[i]:+.4f} "
@@ -51,7 +54,8 @@ def main() -> None:
                       "davinz_s": round(gt.davinz_s, 2), "training_s": round(gt.training_s, 2),
                       "baselines": {k: {m: round(v[m], 4) for m in ("pearson", "spearman", "seconds")}
                                     for k, v in gt.baselines.items()},
-                      "datasets": args.datasets, "model": args.model, "outputs": args.outputs}))
+                      "datasets": args.datasets, "sizes": [args.min_size, args.max_size],
+                      "size_scale": args.size_scale, "max_noise": args.max_noise, "model": args.model, "outputs": args.outputs}))
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
 import numpy as np
+import pytest
 
+from trainfree._validation import TrainfreeError
 from trainfree.data import load
 from trainfree.experiments import davinz_groundtruth
 
@@ -19,3 +21,15 @@ def test_groundtruth_small_run_is_consistent():
     assert set(gt.baselines) == {"VP", "IF", "RV"}
     # VP measures the same trained networks on another held-out split: it must track the ground truth.
     assert gt.baselines["VP"]["spearman"] > 0.5
+
+
+def test_groundtruth_log_sizes_stay_in_range_and_bad_scale_is_refused():
+    data = load("digits", random_state=0)
+    train, val, test = data.subset(np.arange(0, 1000)), data.subset(np.arange(1000, 1200)), data.subset(
+        np.arange(1200, 1797))
+    gt = davinz_groundtruth(train, val, test, n_datasets=4, sizes=(20, 800), size_scale="log", noise=(0.0, 0.0),
+                            model="mlp", epochs=2, random_state=1)
+    assert gt.sizes.min() >= 20 and gt.sizes.max() <= 800
+    np.testing.assert_array_equal(gt.noise, 0.0)
+    with pytest.raises(TrainfreeError, match="size_scale"):
+        davinz_groundtruth(train, val, test, size_scale="cubic")

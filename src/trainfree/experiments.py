@@ -37,12 +37,13 @@ class GroundTruth:
 
 def davinz_groundtruth(train_set: Dataset, val_set: Dataset, test_set: Dataset, *, n_datasets: int = 30,
                        sizes: tuple[int, int] = (100, 600), noise: tuple[float, float] = (0.0, 0.5),
-                       model: str = "cnn", outputs: str = "own", epochs: int = 30,
-                       random_state: int = 0, progress: bool = False) -> GroundTruth:
+                       size_scale: str = "linear", model: str = "cnn", outputs: str = "own", epochs: int = 30,
+                       device: str | None = "cpu", random_state: int = 0, progress: bool = False) -> GroundTruth:
     """The DAVINZ paper's "valid scoring function" study.
 
-    Draws ``n_datasets`` subsets of ``train_set`` of random size and noise rate (flipped labels, or for
-    regression Gaussian target noise of that many standard deviations); for each, ν at
+    Draws ``n_datasets`` subsets of ``train_set`` of random size (uniform over ``sizes``, or log-uniform
+    with ``size_scale="log"``, closer to the paper's datasets of up to 10 000 images) and noise rate
+    (flipped labels, or for regression Gaussian target noise of that many standard deviations); for each, ν at
     initialization (κ balanced across the datasets, one RBF bandwidth from the validation set) and the
     test accuracy (regression: minus the MSE) of the same network trained from the same initialization
     until its training loss is below 1e-3 or ``epochs`` end. Returns both with Pearson and Spearman
@@ -50,6 +51,7 @@ def davinz_groundtruth(train_set: Dataset, val_set: Dataset, test_set: Dataset, 
     accuracy of the trained network, which costs the training), IF and RV (see :mod:`trainfree.baselines`).
     """
     check_param("n_datasets", n_datasets, int, low=3)
+    check_param("size_scale", size_scale, str, choices=("linear", "log"))
     rng = np.random.default_rng(random_state)
     regression = train_set.task == "regression"
     task = "regression" if regression else "classification"
@@ -61,7 +63,8 @@ def davinz_groundtruth(train_set: Dataset, val_set: Dataset, test_set: Dataset, 
     sigma = median_bandwidth(torch.as_tensor(val_set.X, dtype=torch.float64))
     draws = []
     for _ in range(n_datasets):
-        m = int(rng.integers(sizes[0], sizes[1] + 1))
+        m = (int(rng.integers(sizes[0], sizes[1] + 1)) if size_scale == "linear"
+             else int(round(np.exp(rng.uniform(np.log(sizes[0]), np.log(sizes[1]))))))
         rate = float(rng.uniform(*noise))
         idx = rng.choice(len(train_set.y), m, replace=False)
         y = train_set.y[idx]
@@ -75,7 +78,8 @@ def davinz_groundtruth(train_set: Dataset, val_set: Dataset, test_set: Dataset, 
     terms = []
     for idx, y, _ in _progress(draws, progress, "DAVINZ"):
         u = DavinzUtility([(as_input(train_set.X[idx]), y)], as_input(val_set.X), model=init, task=task,
-                          outputs=outputs, bandwidth=sigma, kappa=1.0, random_state=random_state)
+                          outputs=outputs, bandwidth=sigma, kappa=1.0, device=device,
+                          random_state=random_state)
         terms.append(u.terms((0,)))
     terms = np.array(terms)
     kappa = terms[:, 1].sum() / terms[:, 0].sum()  # the paper's κ, across the datasets
@@ -88,9 +92,9 @@ def davinz_groundtruth(train_set: Dataset, val_set: Dataset, test_set: Dataset, 
     for idx, y, _ in _progress(draws, progress, "training"):
         net = make_model(model, shape, n_out)
         net.load_state_dict(state0)
-        train(net, as_input(train_set.X[idx]), y, task=task, epochs=epochs, random_state=random_state)
-        metric.append(sign * evaluate(net, as_input(test_set.X), test_set.y, task=task))
-        vp.append(sign * evaluate(net, as_input(val_set.X), val_set.y, task=task))
+        train(net, as_input(train_set.X[idx]), y, task=task, epochs=epochs, device=device, random_state=random_state)
+        metric.append(sign * evaluate(net, as_input(test_set.X), test_set.y, task=task, device=device))
+        vp.append(sign * evaluate(net, as_input(val_set.X), val_set.y, task=task, device=device))
     training_s = time.perf_counter() - t
     metric = np.array(metric)
 

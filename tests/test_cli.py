@@ -60,7 +60,10 @@ def test_value_davinz_noisy_contributors_rank_lowest(tmp_path, capsys):
 
 def test_value_davinz_monte_carlo_banzhaf_reports_stderr(tmp_path):
     rc = main(["value", "davinz", "--data", "digits", "--n", "400", "--contributors", "3", "--max-exact", "2",
-               "--semivalue", "banzhaf", "--samples", "40", "--out", str(tmp_path)])
+               "--semivalue", "banzhaf", "--samples", "40", "--ntk-blocks", "2", "--ntk-permutations", "2",
+               "--out", str(tmp_path)])
     assert rc == 0
     df = pd.read_csv(tmp_path / "values.csv")
     assert (df["stderr"] > 0).all()
+    settings = json.loads((tmp_path / "summary.json").read_text())["settings"]
+    assert (settings["ntk_blocks"], settings["ntk_permutations"]) == (2, 2)

@@ -92,6 +92,27 @@ def test_one_block_equals_exact_and_blocks_zero_cross_terms(rng):
     assert np.isfinite(approx((0, 1, 2)))
 
 
+def test_block_permutations_average_the_quadratic_form_over_partitions(rng):
+    """ŷᵀΘ⁻¹ŷ with P partitions is the mean over them of the exact Θ masked to each partition's blocks."""
+    C = parts(rng)
+    X_val = rng.normal(size=(8, 4))
+    exact = DavinzUtility(C, X_val, model=net(), jitter=0.0)
+    u = DavinzUtility(C, X_val, model=net(), ntk_blocks=3, ntk_permutations=4, jitter=0.0, random_state=5)
+    theta, r = exact.theta[0].numpy(), exact.residual[0].numpy()
+    assign = u.block_assignment
+    assert assign.shape == (4, len(r)) and len({tuple(a) for a in assign}) == 4
+    coalition = (0, 2)
+    idx = np.r_[np.arange(exact.offsets[0], exact.offsets[1]), np.arange(exact.offsets[2], exact.offsets[3])]
+    quad = []
+    for a in assign:
+        masked = np.where(a[:, None] == a[None, :], theta, 0.0)[np.ix_(idx, idx)]
+        quad.append(r[idx] @ np.linalg.solve(masked, r[idx]))
+    assert u.terms(coalition)[0] == pytest.approx(np.sqrt(np.mean(quad) / len(idx)), rel=1e-8)
+    assert u.along_permutation((2, 0))[-1] == pytest.approx(u((0, 2)), rel=1e-10)
+    with pytest.raises(TrainfreeError, match="ntk_blocks > 1"):
+        DavinzUtility(C, X_val, model=net(), ntk_permutations=2)
+
+
 def test_regression_and_semivalues_run(rng):
     C = [(rng.normal(size=(10, 3)), rng.normal(size=10)) for _ in range(3)]
     u = DavinzUtility(C, rng.normal(size=(10, 3)), model=net(3, 1), task="regression")

@@ -86,7 +86,8 @@ def _value_davinz(args: argparse.Namespace) -> dict:
     print(f"Loaded {data.name}: {len(train)} examples in {args.contributors} contributors ({args.split}), "
           f"{n_val} for validation; model {args.model}")
     utility = DavinzUtility([(as_input(p.X), p.y) for p in parts], as_input(data.X[val]), model=model,
-                            outputs=args.outputs, device=args.device, random_state=args.seed)
+                            outputs=args.outputs, ntk_blocks=args.ntk_blocks,
+                            ntk_permutations=args.ntk_permutations, device=args.device, random_state=args.seed)
     K, exact = args.contributors, args.contributors <= args.max_exact
     if args.semivalue == "loo":
         res = semivalues.leave_one_out(utility, K)
@@ -144,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     dv.add_argument("--model", choices=["mlp", "cnn"], default="mlp")
     dv.add_argument("--outputs", choices=["all", "own"], default="all",
                     help="NTK of every class output (sees label noise) or only the own-class output (the paper)")
+    dv.add_argument("--ntk-blocks", type=int, default=1, help="block-diagonal NTK approximation (1 = exact)")
+    dv.add_argument("--ntk-permutations", type=int, default=1, help="random block partitions averaged")
     dv.add_argument("--val-fraction", type=float, default=0.2)
     dv.add_argument("--device", default="cpu")
     dv.add_argument("--seed", type=int, default=0)

@@ -71,6 +71,10 @@ class DavinzUtility:
     ntk_blocks : int
         The paper's block-diagonal approximation: the union is split at random into this many blocks
         and Θ₀ is kept only within blocks (1 = exact). Cuts NTK cost by about the number of blocks.
+    ntk_permutations : int
+        With ``ntk_blocks > 1``: average ŷᵀΘ₀⁻¹ŷ over this many random partitions into blocks, which
+        lowers the variance that one partition adds (memory and solves grow by the same factor).
+        ``block_assignment`` holds the block of every example under each partition.
     from_scratch : bool
         Refactorise every coalition (no incremental Cholesky); for benchmarks and checks.
     cache_bytes : float
@@ -91,13 +95,18 @@ class DavinzUtility:
     def __init__(self, contributors: Sequence[tuple], X_val, *, model: nn.Module, task: str = "classification",
                  kappa: str | float = "auto", bandwidth: str | float = "median", mmd_estimator: str = "biased",
                  outputs: str = "own", features=None, val_features=None, jitter: float = 1e-6, ntk_blocks: int = 1,
-                 from_scratch: bool = False, cache_bytes: float = 2**30, device: str | None = "cpu",
+                 ntk_permutations: int = 1, from_scratch: bool = False, cache_bytes: float = 2**30, device: str | None = "cpu",
                  dtype: str = "float64", random_state: int | None = 0) -> None:
         t0 = time.perf_counter()
         check_param("task", task, str, choices=("classification", "regression"))
         check_param("mmd_estimator", mmd_estimator, str, choices=("biased", "unbiased"))
         check_param("jitter", jitter, (int, float), low=0)
         check_param("ntk_blocks", ntk_blocks, int, low=1)
+        check_param("ntk_permutations", ntk_permutations, int, low=1)
+        if ntk_permutations > 1 and ntk_blocks == 1:
+            raise TrainfreeError("ntk_permutations > 1 averages over random partitions into blocks, but ntk_blocks=1 "
+                                 "keeps the exact kernel, which every partition shares. Set ntk_blocks > 1 or "
+                                 "ntk_permutations=1.")
         check_param("outputs", outputs, str, choices=("own", "all"))
         if not isinstance(model, nn.Module):
             raise TrainfreeError(f"model must be a torch.nn.Module at initialization, got {type(model).__name__}.")
@@ -114,8 +123,10 @@ class DavinzUtility:
         X = torch.as_tensor(np.concatenate(Xs), dtype=self.dtype, device=self.device)
         y = np.concatenate(ys)
         model = copy.deepcopy(model).to(device=self.device, dtype=self.dtype)  # never change the caller's model
-        out_idx, self.residual = self._residual(model, X, y)
-        self.theta = self._ntk(model, X, out_idx, ntk_blocks, random_state)
+        out_idx, residual = self._residual(model, X, y)
+        self.n_permutations = ntk_permutations
+        self.residual = residual.repeat(ntk_permutations, 1)  # one copy per partition, matching theta's kernels
+        self.theta = self._ntk(model, X, out_idx, ntk_blocks, ntk_permutations, random_state)
         t1 = time.perf_counter()
         feats = X.reshape(len(X), -1) if features is None else torch.as_tensor(
             check_array(features, name="features", ndim=2), dtype=self.dtype, device=self.device)
@@ -135,7 +146,7 @@ class DavinzUtility:
                       if kappa == "auto" else float(check_param("kappa", kappa, (int, float), low=0)))
         self.settings = dict(task=task, kappa=self.kappa, kappa_mode="auto" if kappa == "auto" else "fixed",
                              bandwidth=self.bandwidth, mmd_estimator=mmd_estimator, jitter=jitter, outputs=self.outputs,
-                             ntk_blocks=ntk_blocks, n_contributors=self.K, sizes=self.sizes.tolist(),
+                             ntk_blocks=ntk_blocks, ntk_permutations=ntk_permutations, n_contributors=self.K, sizes=self.sizes.tolist(),
                              n_val=len(T), dtype=str(self.dtype).removeprefix("torch."), device=str(self.device))
         self.timings = {"ntk_s": t1 - t0, "mmd_s": t2 - t1}
 
@@ -188,16 +199,21 @@ class DavinzUtility:
         onehot = torch.nn.functional.one_hot(labels, out.shape[1]).to(out.dtype)
         return [torch.full_like(labels, c) for c in range(out.shape[1])], (onehot - out).T
 
-    def _ntk(self, model, X, out_idx, n_blocks, random_state):
-        """Θ₀ of shape (n_kernels, n, n): one kernel per differentiated output (see ``outputs``)."""
-        theta = torch.zeros(len(out_idx), len(X), len(X), dtype=self.dtype, device=self.device)
-        order = torch.as_tensor(as_seed(random_state).permutation(len(X)), device=self.device)
-        # n_blocks > 1: the paper's block-diagonal approximation over a random partition of the union.
-        blocks = [torch.arange(len(X), device=self.device)] if n_blocks == 1 else order.tensor_split(n_blocks)
-        for k, idx in enumerate(out_idx):
-            for block in blocks:
-                theta[k, block[:, None], block[None, :]] = empirical_ntk(
-                    model, X[block], out1=None if idx is None else idx[block])
+    def _ntk(self, model, X, out_idx, n_blocks, n_perms, random_state):
+        """Θ₀ of shape (n_perms · n_outputs, n, n): per random partition, one kernel per differentiated output."""
+        n = len(X)
+        theta = torch.zeros(n_perms * len(out_idx), n, n, dtype=self.dtype, device=self.device)
+        rng = as_seed(random_state)
+        # n_blocks > 1: the paper's block-diagonal approximation over random partitions of the union.
+        self.block_assignment = np.zeros((n_perms, n), dtype=np.int64)
+        for p in range(n_perms):
+            order = torch.as_tensor(rng.permutation(n), device=self.device)
+            blocks = [torch.arange(n, device=self.device)] if n_blocks == 1 else order.tensor_split(n_blocks)
+            for b, block in enumerate(blocks):
+                self.block_assignment[p, block.cpu().numpy()] = b
+                for k, idx in enumerate(out_idx):
+                    theta[p * len(out_idx) + k, block[:, None], block[None, :]] = empirical_ntk(
+                        model, X[block], out1=None if idx is None else idx[block])
         self.jitter_abs = self.jitter * float(theta.diagonal(dim1=1, dim2=2).mean())
         theta.diagonal(dim1=1, dim2=2).add_(self.jitter_abs)
         return theta
@@ -257,7 +273,8 @@ class DavinzUtility:
         return Lnew, torch.cat([z, z2], dim=1)
 
     def _ntk_term(self, players: Sequence[int], z: torch.Tensor) -> float:
-        return float(np.sqrt(float(z.square().sum()) / self.sizes[list(players)].sum()))
+        # Summed over output kernels, averaged over block partitions.
+        return float(np.sqrt(float(z.square().sum()) / self.n_permutations / self.sizes[list(players)].sum()))
 
     def terms(self, coalition: Sequence[int]) -> tuple[float, float]:
         """(sqrt(ŷᵀΘ₀⁻¹ŷ/m), MMD(T, S)) of a coalition; the NTK term of ∅ is 0."""

@@ -43,7 +43,8 @@ def main() -> None:
         pool, test = full.subset(order[: len(order) * 2 // 3]), full.subset(order[len(order) * 2 // 3:])
     val, train = pool.subset(np.arange(500)), pool.subset(np.arange(500, len(pool.y)))
     gt = davinz_groundtruth(train, val, test, n_datasets=args.datasets, sizes=(args.min_size, args.max_size),
-                            size_scale=args.size_scale, noise=(0.0, args.max_noise), device=args.device, model=args.model, outputs=args.outputs,
+                            size_scale=args.size_scale, noise=(0.0, args.max_noise), device=args.device,
+                            model=args.model, outputs=args.outputs,
                             epochs=args.epochs, random_state=args.seed, progress=True)
     for i in np.argsort(gt.nu):
         print(f"size {gt.sizes[i]:5d} noise {gt.noise[i]:.2f}  ν {gt.nu[i]:+.4f} "
@@ -57,7 +58,8 @@ def main() -> None:
                       "baselines": {k: {m: round(v[m], 4) for m in ("pearson", "spearman", "seconds")}
                                     for k, v in gt.baselines.items()},
                       "datasets": args.datasets, "sizes": [args.min_size, args.max_size],
-                      "size_scale": args.size_scale, "max_noise": args.max_noise, "model": args.model, "outputs": args.outputs}))
+                      "size_scale": args.size_scale, "max_noise": args.max_noise, "model": args.model,
+                      "outputs": args.outputs}))
 
 
 if __name__ == "__main__":

@@ -95,8 +95,8 @@ class DavinzUtility:
     def __init__(self, contributors: Sequence[tuple], X_val, *, model: nn.Module, task: str = "classification",
                  kappa: str | float = "auto", bandwidth: str | float = "median", mmd_estimator: str = "biased",
                  outputs: str = "own", features=None, val_features=None, jitter: float = 1e-6, ntk_blocks: int = 1,
-                 ntk_permutations: int = 1, from_scratch: bool = False, cache_bytes: float = 2**30, device: str | None = "cpu",
-                 dtype: str = "float64", random_state: int | None = 0) -> None:
+                 ntk_permutations: int = 1, from_scratch: bool = False, cache_bytes: float = 2**30,
+                 device: str | None = "cpu", dtype: str = "float64", random_state: int | None = 0) -> None:
         t0 = time.perf_counter()
         check_param("task", task, str, choices=("classification", "regression"))
         check_param("mmd_estimator", mmd_estimator, str, choices=("biased", "unbiased"))
@@ -146,8 +146,8 @@ class DavinzUtility:
                       if kappa == "auto" else float(check_param("kappa", kappa, (int, float), low=0)))
         self.settings = dict(task=task, kappa=self.kappa, kappa_mode="auto" if kappa == "auto" else "fixed",
                              bandwidth=self.bandwidth, mmd_estimator=mmd_estimator, jitter=jitter, outputs=self.outputs,
-                             ntk_blocks=ntk_blocks, ntk_permutations=ntk_permutations, n_contributors=self.K, sizes=self.sizes.tolist(),
-                             n_val=len(T), dtype=str(self.dtype).removeprefix("torch."), device=str(self.device))
+                             ntk_blocks=ntk_blocks, ntk_permutations=ntk_permutations, n_contributors=self.K,
+                             sizes=self.sizes.tolist(), n_val=len(T), dtype=str(self.dtype).removeprefix("torch."), device=str(self.device))
         self.timings = {"ntk_s": t1 - t0, "mmd_s": t2 - t1}
 
     # -- validation and set-up -------------------------------------------------------------------

@@ -14,8 +14,8 @@ import json
 
 import numpy as np
 
-from trainfree.data import load, load_fashion_mnist, make_ising
-from trainfree.experiments import davinz_groundtruth
+from trainfree.experiments.groundtruth import davinz_groundtruth, groundtruth_splits
+from trainfree.report import groundtruth_report
 
 
 def main() -> None:
@@ -33,34 +33,24 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    if args.data == "fmnist":
-        pool = load_fashion_mnist(split="train", n=args.pool, random_state=args.seed)
-        test = load_fashion_mnist(split="test", n=2000, random_state=args.seed)
-    else:
-        full = (make_ising(4000, random_state=args.seed) if args.data == "ising"
-                else load(args.data, random_state=args.seed))
-        order = np.random.default_rng(args.seed).permutation(len(full.y))
-        pool, test = full.subset(order[: len(order) * 2 // 3]), full.subset(order[len(order) * 2 // 3:])
-    val, train = pool.subset(np.arange(500)), pool.subset(np.arange(500, len(pool.y)))
+    train, val, test = groundtruth_splits(args.data, pool=args.pool, val_size=500, test_size=2000,
+                                          random_state=args.seed)
     gt = davinz_groundtruth(train, val, test, n_datasets=args.datasets, sizes=(args.min_size, args.max_size),
                             size_scale=args.size_scale, noise=(0.0, args.max_noise), device=args.device,
-                            model=args.model, outputs=args.outputs,
-                            epochs=args.epochs, random_state=args.seed, progress=True)
-    for i in np.argsort(gt.nu):
-        print(f"size {gt.sizes[i]:5d} noise {gt.noise[i]:.2f}  ν {gt.nu[i]:+.4f} "
-              f"(ntk {gt.ntk_term[i]:.4f}, mmd {gt.mmd_term[i]:.4f})  test {gt.test_metric[i]:.4f}")
-    print(f"κ = {gt.kappa:.4g}; Pearson {gt.pearson:.3f}, Spearman {gt.spearman:.3f}; "
-          f"DAVINZ {gt.davinz_s:.1f} s vs training {gt.training_s:.1f} s")
-    for name, b in gt.baselines.items():
-        print(f"baseline {name}: Pearson {b['pearson']:.3f}, Spearman {b['spearman']:.3f}, {b['seconds']:.1f} s")
-    print(json.dumps({"pearson": round(gt.pearson, 4), "spearman": round(gt.spearman, 4),
-                      "davinz_s": round(gt.davinz_s, 2), "training_s": round(gt.training_s, 2),
-                      "baselines": {k: {m: round(v[m], 4) for m in ("pearson", "spearman", "seconds")}
-                                    for k, v in gt.baselines.items()},
+                            model=args.model, outputs=args.outputs, epochs=args.epochs, random_state=args.seed,
+                            progress=True)
+    for i in np.argsort(gt.values):
+        print(f"size {gt['size'][i]:5d} noise {gt['noise_rate'][i]:.2f}  ν {gt.values[i]:+.4f} "
+              f"(ntk {gt['ntk_term'][i]:.4f}, mmd {gt['mmd_term'][i]:.4f})  test {gt['test_metric'][i]:.4f}")
+    print(groundtruth_report(gt))
+    m, t = gt.metrics, gt.timings
+    print(json.dumps({"pearson": round(m["pearson"], 4), "spearman": round(m["spearman"], 4),
+                      "davinz_s": round(t["davinz_s"], 2), "training_s": round(t["training_s"], 2),
+                      "baselines": {k: {"pearson": round(m[f"{k}_pearson"], 4), "spearman": round(m[f"{k}_spearman"], 4)}
+                                    for k in ("VP", "IF", "RV") if f"{k}_pearson" in m},
                       "datasets": args.datasets, "sizes": [args.min_size, args.max_size],
                       "size_scale": args.size_scale, "max_noise": args.max_noise, "model": args.model,
                       "outputs": args.outputs}))
-
 
 if __name__ == "__main__":
     main()

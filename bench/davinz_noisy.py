@@ -1,28 +1,26 @@
-"""Noisy contributors: with K contributors of which some have flipped labels, do they get the lowest values?
+"""Do contributors with flipped labels get the lowest DAVINZ Shapley values?
 
-Usage: python bench/davinz_noisy.py --data digits --contributors 10 --noisy 3 --rate 0.4 [--per 100]
-Last line: {"noisy_lowest":..., "noisy_ranks":..., "values":..., "seconds":...}
+Usage: python bench/davinz_noisy.py [--contributors 10 --per 100 --rate 0.4 --outputs all|own --seed 0]
+Runs the same workflow as `trainfree value davinz --split noisy` (trainfree.experiments.value_contributors):
+30% of the contributors (3 of 10) get `rate` of their labels flipped; 300 examples are held out for validation.
+Last line: {"outputs":..., "noisy_lowest":..., "noisy_ranks":..., "values":..., "seconds":...}
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import time
 
 import numpy as np
 
-from trainfree.data import load, split_contributors
-from trainfree.davinz import DavinzUtility
-from trainfree.models import make_model
-from trainfree.semivalues import exact_shapley
+from trainfree.data import load
+from trainfree.experiments import value_contributors
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default="digits")
     ap.add_argument("--contributors", type=int, default=10)
-    ap.add_argument("--noisy", type=int, default=3)
     ap.add_argument("--rate", type=float, default=0.4)
     ap.add_argument("--per", type=int, default=100)
     ap.add_argument("--model", default="mlp", choices=["mlp", "cnn"])
@@ -31,25 +29,19 @@ def main() -> None:
     args = ap.parse_args()
     K, n_val = args.contributors, 300
     data = load(args.data, n=K * args.per + n_val, random_state=args.seed)
-    rates = [args.rate] * args.noisy + [0.0] * (K - args.noisy)
-    parts = split_contributors(data.X[:-n_val], data.y[:-n_val], K, how="noisy", noise_rates=rates,
-                               random_state=args.seed)
-    shape = data.image_shape if args.model == "cnn" else (data.X.shape[1],)
-    model = make_model(args.model, shape, len(data.classes), width=128, random_state=args.seed)
-    reshape = (lambda A: A.reshape(len(A), *shape))
-    t = time.perf_counter()
-    u = DavinzUtility([(reshape(p.X), p.y) for p in parts], reshape(data.X[-n_val:]), model=model, outputs=args.outputs)
-    res = exact_shapley(u, K)
-    seconds = time.perf_counter() - t
-    order = np.argsort(res.values)
-    noisy = [i for i, r in enumerate(rates) if r > 0]
+    res = value_contributors(data, n_contributors=K, split="noisy", noise_rate=args.rate, val_fraction=n_val / len(data),
+                             model=args.model, outputs=args.outputs, semivalue="shapley", random_state=args.seed)
+    values, rates = res.values, res["noise_rate"]
+    order = np.argsort(values)
+    noisy = np.flatnonzero(rates > 0)
     ranks = sorted(int(np.flatnonzero(order == i)[0]) for i in noisy)  # 0 = lowest value
     for i in order:
-        print(f"contributor {i}: noise {rates[i]:.0%}  Shapley {res.values[i]:+.5f}")
+        print(f"contributor {res['player'][i]}: noise {rates[i]:.0%}  Shapley {values[i]:+.5f}  "
+              f"(NTK term {res['ntk_term'][i]:.3f}, MMD term {res['mmd_term'][i]:.4f})")
     lowest = ranks == list(range(len(noisy)))
     print(f"noisy contributors {'are' if lowest else 'are NOT'} the {len(noisy)} lowest (ranks {ranks})")
-    print(json.dumps({"outputs": args.outputs, "noisy_lowest": lowest, "noisy_ranks": ranks, "values": np.round(res.values, 6).tolist(),
-                      "seconds": round(seconds, 2)}))
+    print(json.dumps({"outputs": args.outputs, "noisy_lowest": lowest, "noisy_ranks": ranks,
+                      "values": np.round(values, 6).tolist(), "seconds": round(res.timings["total_s"], 2)}))
 
 
 if __name__ == "__main__":

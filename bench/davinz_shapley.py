@@ -22,9 +22,9 @@ import numpy as np
 import torch
 
 from trainfree.data import load, split_contributors
-from trainfree.davinz import DavinzUtility, davinz_value
+from trainfree.valuation.davinz import DavinzUtility, davinz_value
 from trainfree.kernels import empirical_ntk, mmd
-from trainfree.models import make_model
+from trainfree.training import make_model
 from trainfree.semivalues import exact_shapley
 
 

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from trainfree import TrainfreeError
 from trainfree.kernels import arccos_gram
-from trainfree.scores import cg_score
+from trainfree.result import load_result
+from trainfree.scores import CGResult, cg_score
 from trainfree.scores.cg import one_vs_rest, unit_rows
 
 
@@ -161,11 +162,16 @@ def test_result_roundtrip(tmp_path, rng):
     X, y = blobs(rng)
     res = cg_score(X, y)
     path = res.save(tmp_path / "scores.parquet")
-    back = type(res).load(path)
+    back = load_result(path)
+    assert type(back) is CGResult
     np.testing.assert_array_equal(back.scores, res.scores)
-    assert back.settings["method"] == "exact" and "total_s" in back.timings
-    res.save(tmp_path / "scores.csv")
-    assert (tmp_path / "scores.csv.json").exists()
+    np.testing.assert_array_equal(back.flags, res.flags)
+    assert back.settings["method"] == "exact" and "total_s" in back.timings and back.seed is None
+    assert np.isnan(back.stderr).all() and list(back.columns)[:2] == ["score", "stderr"]
+    with pytest.raises(TrainfreeError, match="Parquet"):
+        res.save(tmp_path / "scores.csv")
+    with pytest.raises(ValueError, match="read-only"):
+        res.scores[0] = 1.0
 
 
 @pytest.mark.parametrize("X, y, match", [

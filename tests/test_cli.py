@@ -1,7 +1,8 @@
-"""The CLI, run in-process on small real data."""
+"""The CLI, run in-process on small real data: it parses, calls a workflow and prints; errors are one line."""
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -15,55 +16,86 @@ def test_score_cg_writes_scores_and_summary(tmp_path, capsys):
     df = pd.read_parquet(tmp_path / "scores.parquet")
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert len(df) == 400 and df["flipped"].sum() == 80
-    assert {"score", "partial_sq", "partial_label", "partial_diag", "flag_mislabel", "label", "index"} <= set(df)
-    assert summary["settings"]["method"] == "exact" and summary["seed"] is None
+    assert {"score", "stderr", "partial_sq", "partial_label", "partial_diag", "flag_mislabel", "label",
+            "row_id", "original_label"} <= set(df)
+    assert summary["settings"]["method"] == "exact" and summary["seed"] == 1
     # Digits are easy: the score must find the flipped labels far better than chance (0.5).
-    assert summary["noise_detection"]["auroc"] > 0.9
+    assert summary["metrics"]["auroc"] > 0.9
     assert "Noise detection: AUROC" in capsys.readouterr().out
 
 
 def test_score_cg_stochastic_from_npz(tmp_path, rng):
     X = rng.normal(size=(60, 5))
     y = (X[:, 0] > 0).astype(int)
-    import numpy as np
-
     np.savez(tmp_path / "d.npz", X=X, y=y)
     rc = main(["score", "cg", "--data", str(tmp_path / "d.npz"), "--method", "stochastic", "--ratio", "1",
                "--repeats", "2", "--out", str(tmp_path / "o")])
     assert rc == 0
     df = pd.read_parquet(tmp_path / "o" / "scores.parquet")
-    assert (df["n_scored"] == 2).all() and "stderr" in df
+    assert (df["n_scored"] == 2).all() and df["stderr"].notna().all()
 
 
-def test_cli_reports_clear_error(tmp_path, capsys):
-    assert main(["score", "cg", "--data", "no-such-set", "--out", str(tmp_path)]) == 2
-    assert "error: Unknown data set" in capsys.readouterr().err
+@pytest.mark.parametrize("argv, words", [
+    (["--data", "no-such-set"], "Unknown data set"),
+    (["--data", "digits", "--ratio", "nan", "--method", "stochastic"], "--ratio"),
+    (["--data", "digits", "--ratio", "inf"], "--ratio"),
+    (["--data", "digits", "--noise", "nan"], "--noise"),
+    (["--data", "digits", "--seed", "-1"], "--seed"),
+    (["--data", "digits", "--n-jobs", "0", "--method", "stochastic"], "--n-jobs"),
+    (["--data", "digits", "--device", "tpu"], "device"),
+])
+def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, capsys, argv, words):
+    assert main(["score", "cg", *argv, "--n", "100", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("trainfree: error:") and words in err
+    assert "Traceback" not in err
 
 
-def test_cli_rejects_missing_out():
-    with pytest.raises(SystemExit):
-        main(["score", "cg", "--data", "digits"])
+def test_cli_rejects_missing_out(capsys):
+    assert main(["score", "cg", "--data", "digits"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--out" in err
+
+
+def test_output_folder_is_checked_before_computing_and_never_silently_overwritten(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["score", "cg", "--data", "digits", "--n", "100", "--out", str(blocker)]) == 2
+    assert "is a file" in capsys.readouterr().err
+    out = str(tmp_path / "run")
+    assert main(["score", "cg", "--data", "digits", "--n", "100", "--out", out]) == 0
+    # The same command again is allowed (the resume path); a different one is refused, naming what differs.
+    assert main(["score", "cg", "--data", "digits", "--n", "100", "--out", out]) == 0
+    capsys.readouterr()
+    assert main(["score", "cg", "--data", "digits", "--n", "200", "--out", out]) == 2
+    assert "n: 100 then, 200 now" in capsys.readouterr().err
+    assert len(pd.read_parquet(tmp_path / "run" / "scores.parquet")) == 100
+    assert main(["score", "cg", "--data", "digits", "--n", "200", "--out", out, "--overwrite"]) == 0
+    assert len(pd.read_parquet(tmp_path / "run" / "scores.parquet")) == 200
 
 
 def test_value_davinz_noisy_contributors_rank_lowest(tmp_path, capsys):
     rc = main(["value", "davinz", "--data", "digits", "--n", "600", "--contributors", "4", "--split", "noisy",
-               "--noise-rate", "0.5", "--semivalue", "shapley", "--out", str(tmp_path)])
+               "--noise", "0.5", "--semivalue", "shapley", "--out", str(tmp_path)])
     assert rc == 0
-    df = pd.read_csv(tmp_path / "values.csv")
+    df = pd.read_parquet(tmp_path / "values.parquet")
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert list(df.columns[:3]) == ["value", "stderr", "player"] and len(df) == 4
     assert summary["settings"]["outputs"] == "all" and summary["settings"]["n_contributors"] == 4
     # One of four contributors has half its labels flipped: it must be worth the least.
     assert df.loc[df["value"].idxmin(), "noise_rate"] == 0.5
-    assert "values.csv" in capsys.readouterr().out
+    assert "values.parquet" in capsys.readouterr().out
 
 
-def test_value_davinz_monte_carlo_banzhaf_reports_stderr(tmp_path):
-    rc = main(["value", "davinz", "--data", "digits", "--n", "400", "--contributors", "3", "--max-exact", "2",
-               "--semivalue", "banzhaf", "--samples", "40", "--ntk-blocks", "2", "--ntk-permutations", "2",
-               "--out", str(tmp_path)])
-    assert rc == 0
-    df = pd.read_csv(tmp_path / "values.csv")
+def test_value_davinz_monte_carlo_banzhaf_reports_stderr_and_resumes(tmp_path):
+    argv = ["value", "davinz", "--data", "digits", "--n", "400", "--contributors", "3", "--max-exact", "2",
+            "--semivalue", "banzhaf", "--samples", "40", "--ntk-blocks", "2", "--ntk-permutations", "2",
+            "--out", str(tmp_path)]
+    assert main(argv) == 0
+    df = pd.read_parquet(tmp_path / "values.parquet")
     assert (df["stderr"] > 0).all()
     settings = json.loads((tmp_path / "summary.json").read_text())["settings"]
     assert (settings["ntk_blocks"], settings["ntk_permutations"]) == (2, 2)
+    assert (tmp_path / "checkpoint.npz").exists()
+    assert main(argv) == 0  # the finished checkpoint is resumed: same values
+    np.testing.assert_allclose(pd.read_parquet(tmp_path / "values.parquet")["value"], df["value"], rtol=1e-12)

@@ -16,9 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trainfree import TrainfreeError
-from trainfree.data import (FMNIST_CLASSES, FMNIST_DEFAULT_DIR, Dataset, domain_shift, inject_label_noise,
-                            ising_energy, load, load_digits_dataset, load_fashion_mnist, load_file,
-                            load_mnist1d, make_ising, read_idx, split_contributors)
+from trainfree.data import (Dataset, domain_shift, inject_label_noise, ising_energy, load, load_digits_dataset,
+                            load_fashion_mnist, load_file, load_mnist1d, make_ising, read_idx, split_contributors)
+from trainfree.data.sources import FMNIST_CLASSES, FMNIST_DEFAULT_DIR
 
 Image = pytest.importorskip("PIL.Image")
 
@@ -152,7 +152,7 @@ def test_dataset_validation_and_unpacking():
 def test_mnist1d_default_is_the_published_dataset():
     from mnist1d.data import get_dataset_args, make_dataset
 
-    ds = load_mnist1d()
+    ds = load_mnist1d(random_state=42)
     ref = make_dataset(get_dataset_args())
     assert ds.X.shape == (5000, 40) and ds.image_shape == (1, 40)
     np.testing.assert_allclose(ds.X[:4000], ref["x"], rtol=1e-6, atol=1e-6)

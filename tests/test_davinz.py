@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from trainfree import TrainfreeError
-from trainfree.davinz import DavinzUtility
+from trainfree.valuation.davinz import DavinzUtility
 from trainfree.kernels import empirical_ntk
 from trainfree.semivalues import exact_shapley, permutation_shapley
 

@@ -1,35 +1,76 @@
+"""Workflows: the ground-truth study, noise detection and contributor valuation, on small real data."""
+
 import numpy as np
 import pytest
+from scipy.stats import pearsonr, spearmanr
 
-from trainfree._validation import TrainfreeError
+from trainfree import TrainfreeError, load_result
 from trainfree.data import load
-from trainfree.experiments import davinz_groundtruth
+from trainfree.experiments import davinz_groundtruth, score_dataset, value_contributors
+from trainfree.metrics import auroc
 
 
-def test_groundtruth_small_run_is_consistent():
+def _digits_splits():
     data = load("digits", random_state=0)
-    train, val, test = data.subset(np.arange(0, 1000)), data.subset(np.arange(1000, 1200)), data.subset(
-        np.arange(1200, 1797))
+    return data.subset(np.arange(0, 1000)), data.subset(np.arange(1000, 1200)), data.subset(np.arange(1200, 1797))
+
+
+def test_groundtruth_small_run_is_consistent(tmp_path):
+    train, val, test = _digits_splits()
     gt = davinz_groundtruth(train, val, test, n_datasets=5, sizes=(40, 200), noise=(0.0, 0.6), model="mlp",
                             epochs=30, random_state=0)
-    assert gt.nu.shape == gt.test_metric.shape == (5,)
-    assert gt.kappa == np.sum(gt.mmd_term) / np.sum(gt.ntk_term)
-    np.testing.assert_allclose(gt.nu, -gt.kappa * gt.ntk_term - gt.mmd_term)
-    assert -1 <= gt.spearman <= 1 and gt.training_s > 0
+    nu, ntk, mmd, metric = gt.values, gt["ntk_term"], gt["mmd_term"], gt["test_metric"]
+    assert len(gt) == 5 and list(gt["player"]) == ["d0", "d1", "d2", "d3", "d4"]
+    # κ balances the two terms: κ·Σ ntk = Σ mmd, so the mean NTK part equals the mean MMD part.
+    np.testing.assert_allclose(gt.settings["kappa"] * ntk.sum(), mmd.sum(), rtol=1e-12)
+    np.testing.assert_allclose(nu, -gt.settings["kappa"] * ntk - mmd, rtol=1e-12)
+    # The correlations reported are those of the columns, recomputed independently.
+    np.testing.assert_allclose(gt.metrics["pearson"], pearsonr(nu, metric)[0], rtol=1e-12)
+    np.testing.assert_allclose(gt.metrics["RV_spearman"], spearmanr(gt["RV"], metric)[0], rtol=1e-12)
     # Trained accuracy is a real number of a trained network: far above chance (0.1) on digits.
-    assert gt.test_metric.max() > 0.6
-    assert set(gt.baselines) == {"VP", "IF", "RV"}
+    assert metric.max() > 0.6 and {"VP", "IF", "RV"} <= set(gt.columns)
     # VP measures the same trained networks on another held-out split: it must track the ground truth.
-    assert gt.baselines["VP"]["spearman"] > 0.5
+    assert gt.metrics["VP_spearman"] > 0.5
+    back = load_result(gt.save(tmp_path / "gt.parquet"))
+    np.testing.assert_allclose(back["test_metric"], metric)
+    assert back.metrics["pearson"] == pytest.approx(gt.metrics["pearson"])
 
 
 def test_groundtruth_log_sizes_stay_in_range_and_bad_scale_is_refused():
-    data = load("digits", random_state=0)
-    train, val, test = data.subset(np.arange(0, 1000)), data.subset(np.arange(1000, 1200)), data.subset(
-        np.arange(1200, 1797))
+    train, val, test = _digits_splits()
     gt = davinz_groundtruth(train, val, test, n_datasets=4, sizes=(20, 800), size_scale="log", noise=(0.0, 0.0),
                             model="mlp", epochs=2, random_state=1)
-    assert gt.sizes.min() >= 20 and gt.sizes.max() <= 800
-    np.testing.assert_array_equal(gt.noise, 0.0)
+    assert gt["size"].min() >= 20 and gt["size"].max() <= 800
+    np.testing.assert_array_equal(gt["noise_rate"], 0.0)
     with pytest.raises(TrainfreeError, match="size_scale"):
         davinz_groundtruth(train, val, test, size_scale="cubic")
+
+
+def test_score_dataset_measures_what_it_reports():
+    data = load("digits", n=400, random_state=3)
+    res = score_dataset(data, noise=0.25, random_state=5)
+    flipped = res["flipped"]
+    assert flipped.sum() == 100
+    # The flips are real: the reported label differs from the original exactly where flipped.
+    assert np.array_equal(res["label"] != res["original_label"], flipped)
+    assert res.metrics["auroc"] == pytest.approx(auroc(res.scores, flipped))
+    assert res.metrics["auroc"] > 0.9
+    # Rows are the dataset's rows, identified by their row in the source.
+    np.testing.assert_array_equal(res["row_id"], data.ids)
+    assert res.seed == 5
+    again = score_dataset(data, noise=0.25, random_state=np.int64(5))
+    np.testing.assert_array_equal(again["flipped"], flipped)
+
+
+def test_value_contributors_noisy_one_is_lowest_and_checkpoint_is_refused_for_exact(tmp_path):
+    data = load("digits", n=600, random_state=0)
+    res = value_contributors(data, n_contributors=4, split="noisy", noise_rate=0.5, outputs="all", random_state=0)
+    df = res.to_dataframe()
+    assert list(df.columns[:3]) == ["value", "stderr", "player"]
+    assert df.loc[df["value"].idxmin(), "noise_rate"] == 0.5
+    assert np.isnan(res.stderr).all()  # exact Shapley
+    with pytest.raises(TrainfreeError, match="checkpoint"):
+        value_contributors(data, n_contributors=3, checkpoint=tmp_path / "c.npz", random_state=0)
+    for bad in (0.0, -0.1, 1.0):
+        with pytest.raises(TrainfreeError, match="val_fraction"):
+            value_contributors(data, n_contributors=3, val_fraction=bad, random_state=0)

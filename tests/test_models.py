@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from trainfree import TrainfreeError
-from trainfree.models import evaluate, make_model, train
+from trainfree.training import evaluate, make_model, train
 
 
 def test_same_seed_same_initialisation_and_caller_stream_untouched():

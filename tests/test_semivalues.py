@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from joblib import parallel_config
 from scipy import integrate, stats
 
-from trainfree import TrainfreeError
-from trainfree.semivalues import (SemivalueResult, banzhaf_msr, banzhaf_weights, beta_shapley_weights,
+from trainfree import PlayerResult, TrainfreeError, load_result
+from trainfree.semivalues import (banzhaf_msr, banzhaf_weights, beta_shapley_weights,
                                   exact_banzhaf, exact_semivalue, exact_shapley, leave_one_out,
                                   permutation_shapley, shapley_weights)
 
@@ -382,10 +382,12 @@ def test_checkpoint_with_other_settings_is_refused(tmp_path):
 def test_result_columns_names_and_round_trip(tmp_path):
     game = random_game(3, seed=15)
     r = exact_shapley(game, 3, names=["a", "b", "c"])
-    assert isinstance(r, SemivalueResult)
+    assert isinstance(r, PlayerResult)
     assert list(r.columns) == ["value", "stderr", "player"]
-    assert list(r["player"]) == ["a", "b", "c"] and np.all(r.stderr == 0) and r.seed is None
-    loaded = SemivalueResult.load(r.save(tmp_path / "shapley.parquet"))
+    # Exact enumeration has no sampling error: NaN, not a misleading 0.
+    assert list(r["player"]) == ["a", "b", "c"] and np.isnan(r.stderr).all() and r.seed is None
+    loaded = load_result(r.save(tmp_path / "shapley.parquet"))
+    assert type(loaded) is PlayerResult
     np.testing.assert_allclose(loaded.values, r.values)
     assert loaded.n_evaluations == 8 and loaded.method == "exact_shapley"
     mc = permutation_shapley(game, 3, max_permutations=64, random_state=3)

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any
 
 import numpy as np
 import torch
 
+from ._errors import TrainfreeError
 
-class TrainfreeError(ValueError):
-    """Raised for invalid input; the message says what is wrong and how to fix it."""
+
 
 
 def check_param(name: str, value: Any, kind: type | tuple[type, ...], *, low: float | None = None,
@@ -26,9 +27,11 @@ def check_param(name: str, value: Any, kind: type | tuple[type, ...], *, low: fl
         if value not in choices:
             raise TrainfreeError(f"The {name!r} parameter must be one of {list(choices)}. Got {value!r} instead.")
         return value
-    if isinstance(value, bool) or not isinstance(value, kind):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, kind):
         tname = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
         raise TrainfreeError(f"The {name!r} parameter must be of type {tname}. Got {value!r} instead.")
+    if isinstance(value, numbers.Real) and not math.isfinite(value):
+        raise TrainfreeError(f"The {name!r} parameter must be a finite number. Got {value!r} instead.")
     bad_low = low is not None and (value <= low if low_open else value < low)
     bad_high = high is not None and value > high
     if bad_low or bad_high:
@@ -38,6 +41,22 @@ def check_param(name: str, value: Any, kind: type | tuple[type, ...], *, low: fl
         raise TrainfreeError(
             f"The {name!r} parameter must be in the range {bracket}{lo}, {hi}]. Got {value!r} instead.")
     return value
+
+
+def check_n_jobs(n_jobs: Any) -> int | None:
+    """``n_jobs`` as joblib takes it: None (one, or the active ``parallel_config``), a positive count, or -1 for all.
+
+    Examples
+    --------
+    >>> check_n_jobs(-1), check_n_jobs(None)
+    (-1, None)
+    """
+    if n_jobs is None:
+        return None
+    check_param("n_jobs", n_jobs, numbers.Integral)
+    if n_jobs == 0:
+        raise TrainfreeError("The 'n_jobs' parameter must not be 0. Use 1, a positive count, or -1 for all cores.")
+    return int(n_jobs)
 
 
 def check_array(X: Any, *, name: str = "X", ndim: int | None = None, min_samples: int = 1,
@@ -92,53 +111,3 @@ def check_labels(y: Any, n_samples: int, *, name: str = "y", min_classes: int = 
                              f"are required: a score that contrasts classes is undefined with one class. "
                              f"Include examples of other classes.")
     return codes.astype(np.int64), classes
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``None``/"auto" picks CUDA when present; asking for CUDA without one is an error, not a fallback."""
-    if device is None or device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise TrainfreeError("device='cuda' was requested but no CUDA GPU is available. Use device='cpu'.")
-    return dev
-
-
-def resolve_dtype(dtype: Any) -> torch.dtype:
-    """Map "float32"/"float64"/numpy/torch dtypes to a torch floating dtype."""
-    table = {"float32": torch.float32, "float64": torch.float64, np.float32: torch.float32,
-             np.float64: torch.float64, torch.float32: torch.float32, torch.float64: torch.float64}
-    key = np.dtype(dtype).type if isinstance(dtype, np.dtype) else dtype
-    if key not in table:
-        raise TrainfreeError(f"The 'dtype' parameter must be 'float32' or 'float64'. Got {dtype!r} instead.")
-    return table[key]
-
-
-def check_memory(n_bytes: float, *, what: str, alternative: str, budget: float | None = None) -> None:
-    """Refuse before allocating when an estimate exceeds the budget (default: 80% of available memory)."""
-    if budget is None:
-        budget = 0.8 * _available_memory()
-    if n_bytes > budget:
-        raise TrainfreeError(f"{what} needs about {n_bytes / 2**30:.1f} GiB but only {budget / 2**30:.1f} GiB is "
-                             f"available. {alternative}")
-
-
-def _available_memory() -> float:
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return float(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 8 * 2**30  # unknown platform: assume a modest machine
-
-
-def as_seed(random_state: int | np.random.Generator | None) -> np.random.Generator:
-    """Normalise ``random_state`` once into a Generator (scikit-learn style)."""
-    if isinstance(random_state, np.random.Generator):
-        return random_state
-    if random_state is None or isinstance(random_state, numbers.Integral):
-        return np.random.default_rng(random_state)
-    raise TrainfreeError(f"The 'random_state' parameter must be an int, None or a numpy Generator. "
-                         f"Got {random_state!r} instead.")

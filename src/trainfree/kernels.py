@@ -6,6 +6,8 @@ import math
 
 import torch
 
+from ._random import SeedLike, check_random_state, torch_generator
+
 
 def arccos_gram(Xa: torch.Tensor, Xb: torch.Tensor | None = None) -> torch.Tensor:
     """Arc-cosine (ReLU NTK, first layer) Gram matrix of unit-norm rows.
@@ -120,10 +122,10 @@ def rbf_kernel(A: torch.Tensor, B: torch.Tensor, bandwidth: float) -> torch.Tens
     return torch.exp(-d2 / (2 * bandwidth**2))
 
 
-def median_bandwidth(Z: torch.Tensor, *, max_points: int = 1000, random_state: int = 0) -> float:
+def median_bandwidth(Z: torch.Tensor, *, max_points: int = 1000, random_state: SeedLike = 0) -> float:
     """Median heuristic: the median pairwise distance between rows (on at most ``max_points`` of them)."""
     if len(Z) > max_points:
-        g = torch.Generator().manual_seed(random_state)
+        g = torch_generator(check_random_state(random_state))
         Z = Z[torch.randperm(len(Z), generator=g)[:max_points].to(Z.device)]
     d = torch.cdist(Z, Z)
     iu = torch.triu_indices(len(Z), len(Z), offset=1, device=Z.device)

@@ -1,55 +1,88 @@
-"""A small result object with provenance, shared by every score and valuation.
+"""Result objects: per-example scores and per-player values on one small, immutable base.
 
-Rows are examples (for per-example scores) or contributors (for valuations); columns are named
-NumPy arrays. Results are saved as Parquet or CSV plus a JSON sidecar of the settings: never pickle.
+Rows are examples (:class:`ExampleResult`, main column ``score``) or players such as data
+contributors or whole datasets (:class:`PlayerResult`, main column ``value``). Every result holds
+``stderr`` (NaN where a method has none), the settings and seed that produced it, timings in
+seconds (keys ending in ``_s``) and what an experiment measured of it (``metrics``). It is saved as
+Parquet plus a JSON sidecar, never pickle, and :func:`load_result` reads it back as the same type.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+import math
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from ._validation import TrainfreeError
+from ._errors import TrainfreeError
+
+_TYPES: dict[str, type[Result]] = {}
+_KEEP = object()
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class Result:
-    """Scores (one row per example or contributor) plus what produced them.
+    """Base of every result: named equal-length columns plus what produced them.
 
     Parameters
     ----------
     method : str
         Name of the method, e.g. ``"cg_score"``.
-    columns : dict of str to ndarray
-        Equal-length 1-D arrays; the first is the main score.
-    settings : dict
-        The parameters of the call, JSON-serialisable.
-    seed : int or None
-        The seed that reproduces the result.
-    timings : dict of str to float
-        Seconds spent per phase.
+    columns : mapping of str to ndarray
+        Equal-length 1-D arrays. The main column comes first; ``stderr`` is added (NaN) when absent.
+    settings : mapping
+        The parameters of the call and what the run did, JSON-serialisable.
+    seed : int, dict or None
+        The seed record that reproduces the result (see :func:`trainfree._random.seed_record`);
+        None for deterministic methods.
+    timings : mapping of str to float
+        Seconds per phase; every key ends in ``_s`` (``total_s`` for the whole call).
+    metrics : mapping
+        What an experiment measured of the result (e.g. AUROC against known flipped labels).
 
-    Examples
-    --------
-    >>> r = Result("demo", {"score": np.array([0.1, 0.2])}, settings={"k": 1})
-    >>> r.to_dataframe().shape
-    (2, 1)
+    Results are immutable: arrays are read-only, and :meth:`replace` returns a new result.
     """
 
     method: str
-    columns: dict[str, np.ndarray]
-    settings: dict[str, Any] = field(default_factory=dict)
-    seed: int | None = None
-    timings: dict[str, float] = field(default_factory=dict)
+    columns: Mapping[str, np.ndarray]
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    seed: int | dict | None = None
+    timings: Mapping[str, float] = field(default_factory=dict)
+    metrics: Mapping[str, Any] = field(default_factory=dict)
+
+    main_column: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _TYPES[cls.__name__] = cls
 
     def __post_init__(self) -> None:
-        lengths = {k: len(v) for k, v in self.columns.items()}
+        cols = {str(k): np.array(v) for k, v in self.columns.items()}  # a private copy the caller cannot change
+        if self.main_column:
+            if self.main_column not in cols:
+                raise TrainfreeError(f"A {type(self).__name__} needs a {self.main_column!r} column; got {list(cols)}.")
+            cols = {self.main_column: cols.pop(self.main_column), **cols}
+        lengths = {k: len(v) for k, v in cols.items()}
         if len(set(lengths.values())) > 1:
             raise TrainfreeError(f"Result columns must have equal lengths, got {lengths}.")
+        if self.main_column and "stderr" not in cols:
+            main = list(cols)
+            cols = {main[0]: cols[main[0]], "stderr": np.full(lengths[main[0]], np.nan),
+                    **{k: cols[k] for k in main[1:]}}
+        for arr in cols.values():
+            arr.setflags(write=False)
+        bad = [k for k in self.timings if not k.endswith("_s")]
+        if bad:
+            raise TrainfreeError(f"Timing keys must end in '_s' (seconds); got {bad}.")
+        object.__setattr__(self, "columns", types.MappingProxyType(cols))
+        object.__setattr__(self, "settings", types.MappingProxyType(dict(self.settings)))
+        object.__setattr__(self, "timings", types.MappingProxyType({k: float(v) for k, v in self.timings.items()}))
+        object.__setattr__(self, "metrics", types.MappingProxyType(dict(self.metrics)))
 
     def __len__(self) -> int:
         return len(next(iter(self.columns.values()))) if self.columns else 0
@@ -57,52 +90,149 @@ class Result:
     def __getitem__(self, name: str) -> np.ndarray:
         return self.columns[name]
 
+    @property
+    def stderr(self) -> np.ndarray:
+        """Standard error of the main column (NaN where the method defines none)."""
+        return self.columns["stderr"]
+
+    def replace(self, *, columns: Mapping[str, Any] | None = None, settings: Mapping[str, Any] | None = None,
+                timings: Mapping[str, float] | None = None, metrics: Mapping[str, Any] | None = None,
+                seed: Any = _KEEP) -> Result:
+        """A new result of the same type with columns, settings, timings or metrics added or overridden.
+
+        A workflow uses it to add what it knows (row identities, known flips, its own root ``seed``).
+        """
+        return replace(self, columns={**self.columns, **(columns or {})}, seed=self.seed if seed is _KEEP else seed,
+                       settings={**self.settings, **(settings or {})},
+                       timings={**self.timings, **(timings or {})}, metrics={**self.metrics, **(metrics or {})})
+
     def to_dataframe(self):
-        """Return the columns as a ``pandas.DataFrame``."""
+        """Return the columns as a ``pandas.DataFrame``, main column first."""
         import pandas as pd
 
         return pd.DataFrame({k: np.asarray(v) for k, v in self.columns.items()})
 
     def metadata(self) -> dict[str, Any]:
-        """Settings, seed and timings as a JSON-ready dict."""
-        return {"method": self.method, "settings": _jsonable(self.settings), "seed": self.seed,
-                "timings": _jsonable(self.timings), "n_rows": len(self)}
+        """Type, method, settings, seed, timings and metrics as a JSON-ready dict."""
+        return {"result_type": type(self).__name__, "method": self.method, "n_rows": len(self),
+                "settings": _jsonable(self.settings), "seed": _jsonable(self.seed),
+                "timings": _jsonable(self.timings), "metrics": _jsonable(self.metrics)}
+
+    def summary(self) -> str:
+        """One line on what the result holds."""
+        main = self.columns[self.main_column] if self.main_column else None
+        if main is None or not len(main):
+            return f"{self.method}: {len(self)} rows"
+        return (f"{self.method} (n={len(main)}): {self.main_column} mean {np.mean(main):.4g}, "
+                f"median {np.median(main):.4g}, min {np.min(main):.4g}, max {np.max(main):.4g}")
 
     def save(self, path: str | Path) -> Path:
-        """Write the table to ``.parquet`` or ``.csv`` and the metadata to ``<path>.json``."""
+        """Write the table to ``path`` (a ``.parquet`` file) and the metadata to ``<path>.json``."""
         path = Path(path)
+        if path.suffix != ".parquet":
+            raise TrainfreeError(f"Results are saved as Parquet: name the file '*.parquet', not {path.name!r}.")
         path.parent.mkdir(parents=True, exist_ok=True)
-        df = self.to_dataframe()
-        if path.suffix == ".parquet":
-            df.to_parquet(path, index=False)
-        elif path.suffix == ".csv":
-            df.to_csv(path, index=False)
-        else:
-            raise TrainfreeError(f"Cannot save results to {path.name!r}: use a .parquet or .csv file name.")
-        path.with_suffix(path.suffix + ".json").write_text(json.dumps(self.metadata(), indent=2))
+        self.to_dataframe().to_parquet(path, index=False)
+        _sidecar(path).write_text(json.dumps(self.metadata(), indent=2, allow_nan=True))
         return path
 
-    @classmethod
-    def load(cls, path: str | Path) -> "Result":
-        """Read a result written by :meth:`save`."""
-        import pandas as pd
 
-        path = Path(path)
-        df = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
-        meta = json.loads(path.with_suffix(path.suffix + ".json").read_text())
-        return cls(meta["method"], {c: df[c].to_numpy() for c in df.columns}, meta["settings"],
-                   meta["seed"], meta["timings"])
+def load_result(path: str | Path) -> Result:
+    """Read a result written by :meth:`Result.save`, as the type that wrote it.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> r = ExampleResult("demo", {"score": np.array([0.5, 1.5])}, timings={"total_s": 0.1})
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     back = load_result(r.save(os.path.join(d, "r.parquet")))
+    >>> type(back).__name__, back.scores.tolist(), bool(np.isnan(back.stderr).all())
+    ('ExampleResult', [0.5, 1.5], True)
+    """
+    import pandas as pd
+
+    path = Path(path)
+    try:
+        df = pd.read_parquet(path)
+        meta = json.loads(_sidecar(path).read_text())
+        cls = _TYPES[meta["result_type"]]
+    except (OSError, ValueError, KeyError) as exc:
+        raise TrainfreeError(f"Could not read a trainfree result from {path} and {_sidecar(path).name} ({exc}). "
+                             f"Pass a .parquet file written by Result.save, with its .json beside it.") from None
+    return cls(meta["method"], {c: df[c].to_numpy() for c in df.columns}, meta["settings"], meta["seed"],
+               meta["timings"], meta.get("metrics", {}))
+
+
+class ExampleResult(Result):
+    """One row per example: ``score`` first, then ``stderr`` and method-specific columns.
+
+    Examples
+    --------
+    >>> r = ExampleResult("demo", {"score": np.array([0.1, 0.2])}, settings={"k": 1})
+    >>> list(r.to_dataframe().columns)
+    ['score', 'stderr']
+    """
+
+    main_column: ClassVar[str] = "score"
+
+    @property
+    def scores(self) -> np.ndarray:
+        """The score of each example."""
+        return self.columns["score"]
+
+
+class PlayerResult(Result):
+    """One row per player (a contributor or a whole dataset): ``value``, ``stderr``, ``player``, ...
+
+    ``settings["n_evaluations"]`` counts utility evaluations where a semivalue produced it.
+
+    Examples
+    --------
+    >>> r = PlayerResult("demo", {"value": np.array([1.0, 2.0]), "player": np.array(["a", "b"])})
+    >>> r.values.tolist(), list(r.to_dataframe().columns)
+    ([1.0, 2.0], ['value', 'stderr', 'player'])
+    """
+
+    main_column: ClassVar[str] = "value"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if "player" not in self.columns:
+            raise TrainfreeError(f"A PlayerResult needs a 'player' column; got {list(self.columns)}.")
+
+    @property
+    def values(self) -> np.ndarray:
+        """The value of each player."""
+        return self.columns["value"]
+
+    @property
+    def n_evaluations(self) -> int:
+        """Number of utility values computed."""
+        return int(self.settings["n_evaluations"])
+
+    def summary(self) -> str:
+        order = np.argsort(self.values, kind="stable")
+        low = ", ".join(f"{self.columns['player'][i]} ({self.values[i]:.4g})" for i in order[:3])
+        se = self.stderr
+        err = "no standard errors" if np.isnan(se).all() else f"largest standard error {np.nanmax(se):.3g}"
+        return f"{self.method}: {len(self)} players; lowest values: {low}; {err}"
+
+
+def _sidecar(path: Path) -> Path:
+    return path.with_suffix(path.suffix + ".json")
 
 
 def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
+    if isinstance(obj, Mapping):
         return {str(k): _jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
     if isinstance(obj, np.ndarray):
-        return obj.tolist()
+        return _jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        return _jsonable(obj.item())
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None if math.isnan(obj) else str(obj)
     if isinstance(obj, (str, int, float, bool)) or obj is None:
         return obj
     return str(obj)

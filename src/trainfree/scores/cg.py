@@ -20,19 +20,21 @@ from __future__ import annotations
 
 import enum
 import math
+import numbers
 import time
 import warnings
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
-from .._validation import (TrainfreeError, as_seed, check_array, check_labels, check_memory, check_param,
-                           resolve_device, resolve_dtype)
+from .._device import check_memory, concurrent_units, resolve_device, resolve_dtype
+from .._errors import TrainfreeError
+from .._random import SeedLike, check_random_state, seed_record
+from .._validation import check_array, check_labels, check_n_jobs, check_param
 from ..kernels import arccos_gram
-from ..result import Result
+from ..result import ExampleResult
 
 
 class CGMethod(str, enum.Enum):
@@ -72,18 +74,14 @@ class Preprocess(str, enum.Enum):
 _JITTERS = (0.0, 1e-10, 1e-8, 1e-6, 1e-4, 1e-2)
 
 
-@dataclass
-class CGResult(Result):
+class CGResult(ExampleResult):
     """CG-scores with their partial terms, mislabel flags, settings, seed and timings.
 
     Columns: ``score``, ``partial_sq`` = (y₋ᵢᵀh_i)²/d_i, ``partial_label`` = 2y_i(y₋ᵢᵀh_i),
     ``partial_diag`` = y_i²d_i, ``flag_mislabel`` (partial_label > 0), ``label``; stochastic runs
-    add ``stderr`` (standard error over repeats) and ``n_scored`` (repeats that scored the example).
+    fill ``stderr`` (standard error over repeats; NaN for the exact score and with one repeat) and add
+    ``n_scored`` (repeats that scored the example).
     """
-
-    @property
-    def scores(self) -> np.ndarray:
-        return self.columns["score"]
 
     @property
     def flags(self) -> np.ndarray:
@@ -95,7 +93,7 @@ class CGResult(Result):
         return float(self.settings.get("jitter_used", 0.0))
 
     def summary(self) -> str:
-        """A short human summary of the scores."""
+        """One line: the method, the spread of the scores and how many examples the sign rule flags."""
         s = self.scores
         return (f"CG-score ({self.settings['method']}, n={len(s)}): mean {s.mean():.4g}, "
                 f"median {np.median(s):.4g}, max {s.max():.4g}; "
@@ -104,7 +102,7 @@ class CGResult(Result):
 
 def cg_score(X, y, *, method: str = "exact", preprocess: str = "center", ratio: float = 3.0,
              n_repeats: int = 10, device: str | None = "cpu", dtype: str = "float64",
-             random_state: int | None = None, n_jobs: int | None = None,
+             random_state: SeedLike = None, n_jobs: int | None = None,
              max_memory_bytes: float | None = None, progress: bool = False) -> CGResult:
     """Complexity-gap score of every example, with partial terms and the mislabel sign rule.
 
@@ -126,8 +124,9 @@ def cg_score(X, y, *, method: str = "exact", preprocess: str = "center", ratio: 
     device : {"cpu", "cuda", "auto"}, default="cpu"
     dtype : {"float64", "float32"}, default="float64"
         float32 halves memory and is faster on GPUs but H is ill-conditioned: prefer float64.
-    random_state : int or None
-        Seeds the stochastic subsamples (the exact method is deterministic).
+    random_state : None, int, Generator or SeedSequence
+        Seeds the stochastic subsamples and is recorded in the result; the exact method is
+        deterministic (its result's ``seed`` is None).
     n_jobs : int or None
         Stochastic only: parallel (class, repeat) work units through joblib.
     max_memory_bytes : float, optional
@@ -158,8 +157,10 @@ def cg_score(X, y, *, method: str = "exact", preprocess: str = "center", ratio: 
     method = CGMethod(check_param("method", method, str, choices=tuple(m.value for m in CGMethod)))
     preprocess = Preprocess(check_param("preprocess", preprocess, str,
                                         choices=tuple(p.value for p in Preprocess)))
-    check_param("ratio", ratio, (int, float), low=0, low_open=True)
-    check_param("n_repeats", n_repeats, int, low=1)
+    check_param("ratio", ratio, numbers.Real, low=0, low_open=True)
+    check_param("n_repeats", n_repeats, numbers.Integral, low=1)
+    n_jobs = check_n_jobs(n_jobs)
+    seed = check_random_state(random_state)
     dev, tdtype = resolve_device(device), resolve_dtype(dtype)
     Xn = unit_rows(X, preprocess)
     settings = dict(method=method.value, preprocess=preprocess.value, dtype=str(tdtype).removeprefix("torch."),
@@ -173,15 +174,15 @@ def cg_score(X, y, *, method: str = "exact", preprocess: str = "center", ratio: 
         own = torch.as_tensor(codes, device=dev)
         a = alpha[torch.arange(len(own), device=dev), own].cpu().numpy()
         cols = _columns(a, d.cpu().numpy(), np.ones(len(a)))
-        seed = None
+        record = None
     else:
-        seed = int(as_seed(random_state).integers(2**31)) if not isinstance(random_state, int) else random_state
-        settings.update(ratio=ratio, n_repeats=n_repeats)
+        record = seed_record(seed)
+        settings.update(ratio=float(ratio), n_repeats=int(n_repeats))
         cols, jitter = _stochastic(Xn, codes, classes.size, ratio, n_repeats, seed, tdtype, dev, n_jobs,
                                    max_memory_bytes, progress)
     settings["jitter_used"] = jitter
     cols["label"] = classes[codes]
-    return CGResult("cg_score", cols, settings, seed, {"total_s": time.perf_counter() - t0})
+    return CGResult("cg_score", cols, settings, record, {"total_s": time.perf_counter() - t0})
 
 
 def unit_rows(X: np.ndarray, preprocess: str | Preprocess = "center") -> np.ndarray:
@@ -247,12 +248,15 @@ def _columns(alpha: np.ndarray, d: np.ndarray, y: np.ndarray) -> dict[str, np.nd
 
 
 def _check_fits(n: int, d: int, dtype: torch.dtype, device: torch.device, budget: float | None,
-                alternative: str | None = None) -> None:
+                alternative: str | None = None, units: int = 1) -> None:
     item = torch.finfo(dtype).bits // 8
-    need = (3 * n * n + n * d) * item  # H or its inverse, the Cholesky factor, one workspace
+    need = (3 * n * n + n * d) * item * units  # H or its inverse, the Cholesky factor, one workspace; per unit
     if budget is None and device.type == "cuda":
         budget = 0.8 * torch.cuda.mem_get_info(device)[0]
-    check_memory(need, what=f"An exact CG-score of {n} examples ({n}×{n} Gram matrix and its Cholesky factor)",
+    what = f"An exact CG-score of {n} examples ({n}×{n} Gram matrix and its Cholesky factor)"
+    if units > 1:
+        what = f"{units} concurrent work units of {n} examples each ({n}×{n} Gram matrices and factors)"
+    check_memory(need, what=what,
                  alternative=alternative or "Use method='stochastic' (memory set by the largest class and `ratio`), "
                  "score a subsample, or use dtype='float32'.", budget=budget)
 
@@ -261,10 +265,10 @@ def _stochastic(Xn, codes, n_classes, ratio, n_repeats, seed, dtype, device, n_j
     """Paper Appendix A.2: per class, own examples vs ``ratio``× as many sampled others, averaged."""
     counts = np.bincount(codes, minlength=n_classes)
     sizes = [min(counts[c] + int(math.ceil(ratio * counts[c])), len(codes)) for c in range(n_classes)]
-    _check_fits(max(sizes), Xn.shape[1], dtype, device, budget,
-                alternative="Lower `ratio` or score a subsample of each class.")
-    # One seed per (class, repeat), drawn before dispatch: results do not depend on scheduling.
-    seeds = np.random.SeedSequence(seed).spawn(n_classes * n_repeats)
+    _check_fits(max(sizes), Xn.shape[1], dtype, device, budget, units=concurrent_units(n_jobs),
+                alternative="Lower `ratio`, lower `n_jobs` or score a subsample of each class.")
+    # One seed per (class, repeat), derived before dispatch: results do not depend on scheduling.
+    seeds = [np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, i)) for i in range(n_classes * n_repeats)]
     units = [(c, s) for c in range(n_classes) for s in seeds[c * n_repeats:(c + 1) * n_repeats]]
     jobs = Parallel(n_jobs=n_jobs, return_as="generator")(
         delayed(_stochastic_unit)(Xn, codes, c, ratio, s, dtype, str(device)) for c, s in units)
@@ -280,7 +284,8 @@ def _stochastic(Xn, codes, n_classes, ratio, n_repeats, seed, dtype, device, n_j
     sq_dev = np.zeros(n)  # second pass: no cancellation in the variance
     for idx, cols, _ in outs:
         sq_dev[idx] += (cols["score"] - mean["score"][idx]) ** 2
-    var = sq_dev / np.maximum(count - 1, 1)
+    # One repeat has no spread to measure: its standard error is undefined (NaN), not 0.
+    var = np.divide(sq_dev, count - 1, out=np.full(n, np.nan), where=count > 1)
     jitter = max(jit for _, _, jit in outs)
     mean["flag_mislabel"] = mean["partial_label"] > 0
     mean["stderr"] = np.sqrt(var / count)

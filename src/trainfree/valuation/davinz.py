@@ -9,7 +9,7 @@ against the network's output at initialization, m_S = |S|, and MMD an RBF-kernel
 discrepancy on inputs (or supplied features); with ``outputs="all"`` the quadratic form is summed over
 one NTK per class output with one-hot residuals (see :class:`DavinzUtility`). κ balances the two terms across contributors:
 κ = Σ_i MMD(T, S_i) / Σ_i sqrt(ŷ_iᵀΘ_iⁱ⁻¹ŷ_i / m_i). Contributors' values are semivalues of ν
-(see :mod:`trainfree.semivalues`); :class:`DavinzUtility` is such a utility.
+(see :mod:`trainfree.semivalues` and :func:`davinz_values`); :class:`DavinzUtility` is such a utility.
 
 Everything is computed once over the union of the contributors' data: Θ₀, and the RBF kernel summed
 per pair of contributors and against T. A coalition's NTK term is then a solve on a principal
@@ -21,6 +21,7 @@ factor by the new block instead of refactorising.
 from __future__ import annotations
 
 import copy
+import numbers
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -29,8 +30,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._validation import TrainfreeError, as_seed, check_array, check_param, resolve_device, resolve_dtype
-from .kernels import empirical_ntk, median_bandwidth, rbf_kernel
+from .._device import resolve_device, resolve_dtype
+from .._errors import TrainfreeError
+from .._random import SeedLike, check_random_state, child, int_seed, rng as make_rng, seed_record
+from .._validation import check_array, check_param
+from ..kernels import empirical_ntk, median_bandwidth, rbf_kernel
 
 
 def davinz_value(ntk_term: float, mmd_term: float, kappa: float) -> float:
@@ -96,13 +100,13 @@ class DavinzUtility:
                  kappa: str | float = "auto", bandwidth: str | float = "median", mmd_estimator: str = "biased",
                  outputs: str = "own", features=None, val_features=None, jitter: float = 1e-6, ntk_blocks: int = 1,
                  ntk_permutations: int = 1, from_scratch: bool = False, cache_bytes: float = 2**30,
-                 device: str | None = "cpu", dtype: str = "float64", random_state: int | None = 0) -> None:
+                 device: str | None = "cpu", dtype: str = "float64", random_state: SeedLike = 0) -> None:
         t0 = time.perf_counter()
         check_param("task", task, str, choices=("classification", "regression"))
         check_param("mmd_estimator", mmd_estimator, str, choices=("biased", "unbiased"))
         check_param("jitter", jitter, (int, float), low=0)
-        check_param("ntk_blocks", ntk_blocks, int, low=1)
-        check_param("ntk_permutations", ntk_permutations, int, low=1)
+        check_param("ntk_blocks", ntk_blocks, numbers.Integral, low=1)
+        check_param("ntk_permutations", ntk_permutations, numbers.Integral, low=1)
         if ntk_permutations > 1 and ntk_blocks == 1:
             raise TrainfreeError("ntk_permutations > 1 averages over random partitions into blocks, but ntk_blocks=1 "
                                  "keeps the exact kernel, which every partition shares. Set ntk_blocks > 1 or "
@@ -126,7 +130,9 @@ class DavinzUtility:
         out_idx, residual = self._residual(model, X, y)
         self.n_permutations = ntk_permutations
         self.residual = residual.repeat(ntk_permutations, 1)  # one copy per partition, matching theta's kernels
-        self.theta = self._ntk(model, X, out_idx, ntk_blocks, ntk_permutations, random_state)
+        seed = check_random_state(random_state)
+        self.seed = seed_record(seed)
+        self.theta = self._ntk(model, X, out_idx, ntk_blocks, ntk_permutations, seed)
         t1 = time.perf_counter()
         feats = X.reshape(len(X), -1) if features is None else torch.as_tensor(
             check_array(features, name="features", ndim=2), dtype=self.dtype, device=self.device)
@@ -136,7 +142,7 @@ class DavinzUtility:
         if feats.shape[1] != T.shape[1] or len(feats) != len(X):
             raise TrainfreeError(f"features must have one row per contributor example ({len(X)}) and as many "
                                  f"columns as val_features; got {tuple(feats.shape)} and {tuple(T.shape)}.")
-        self.bandwidth = (median_bandwidth(torch.cat([feats, T]), random_state=random_state or 0)
+        self.bandwidth = (median_bandwidth(torch.cat([feats, T]), random_state=seed)
                           if bandwidth == "median" else float(check_param("bandwidth", bandwidth, (int, float),
                                                                             low=0, low_open=True)))
         self._mmd_sums(feats, T, mmd_estimator)
@@ -199,11 +205,11 @@ class DavinzUtility:
         onehot = torch.nn.functional.one_hot(labels, out.shape[1]).to(out.dtype)
         return [torch.full_like(labels, c) for c in range(out.shape[1])], (onehot - out).T
 
-    def _ntk(self, model, X, out_idx, n_blocks, n_perms, random_state):
+    def _ntk(self, model, X, out_idx, n_blocks, n_perms, seed):
         """Θ₀ of shape (n_perms · n_outputs, n, n): per random partition, one kernel per differentiated output."""
         n = len(X)
         theta = torch.zeros(n_perms * len(out_idx), n, n, dtype=self.dtype, device=self.device)
-        rng = as_seed(random_state)
+        rng = make_rng(seed)
         # n_blocks > 1: the paper's block-diagonal approximation over random partitions of the union.
         self.block_assignment = np.zeros((n_perms, n), dtype=np.int64)
         for p in range(n_perms):

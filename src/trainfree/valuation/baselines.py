@@ -12,14 +12,17 @@ Each is a callable ``utility(coalition) -> float`` usable with :mod:`trainfree.s
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 import numpy as np
 from scipy.special import softmax
 from torch import nn
 
-from ._validation import TrainfreeError, check_array, check_param
-from .models import evaluate, train
+from .._errors import TrainfreeError
+from .._random import SeedLike, check_random_state
+from .._validation import check_array, check_param
+from ..training import evaluate, train
 
 
 def _stack(contributors, coalition):
@@ -32,23 +35,34 @@ def _stack(contributors, coalition):
 class ValidationPerformance:
     """VP: validation accuracy (regression: −MSE) after training ``model``'s initialization on the coalition.
 
-    ν(∅) is the untrained network's validation performance.
+    ν(∅) is the untrained network's validation performance. :meth:`fit` returns the trained copy,
+    so an experiment can measure the same network elsewhere (e.g. on a test set).
     """
 
     def __init__(self, contributors: Sequence[tuple], X_val, y_val, *, model: nn.Module,
-                 task: str = "classification", epochs: int = 50, random_state: int = 0) -> None:
+                 task: str = "classification", epochs: int = 50, device: str | None = "cpu",
+                 random_state: SeedLike = 0) -> None:
+        check_param("task", task, str, choices=("classification", "regression"))
         self.contributors, self.X_val, self.y_val = contributors, X_val, y_val
-        self.task, self.epochs, self.random_state = task, epochs, random_state
-        self.model, self.state0 = model, {k: v.clone() for k, v in model.state_dict().items()}
+        self.task, self.epochs, self.device = task, epochs, device
+        self.seed = check_random_state(random_state)
+        self.model = model
 
-    def __call__(self, coalition: Sequence[int]) -> float:
-        self.model.load_state_dict(self.state0)
+    def fit(self, coalition: Sequence[int]) -> nn.Module:
+        """A copy of the model at initialization, trained on the coalition's data (untrained for ∅)."""
+        net = copy.deepcopy(self.model)
         if coalition:
             X, y = _stack(self.contributors, coalition)
-            train(self.model, X, y, task=self.task, epochs=self.epochs, random_state=self.random_state)
-        score = evaluate(self.model, self.X_val, self.y_val, task=self.task)
-        self.model.load_state_dict(self.state0)
-        return score if self.task == "classification" else -score
+            train(net, X, y, task=self.task, epochs=self.epochs, device=self.device, random_state=self.seed)
+        return net
+
+    def score(self, net: nn.Module) -> float:
+        """Validation accuracy, or −MSE for regression: higher is better either way."""
+        value = evaluate(net, self.X_val, self.y_val, task=self.task, device=self.device)
+        return value if self.task == "classification" else -value
+
+    def __call__(self, coalition: Sequence[int]) -> float:
+        return self.score(self.fit(coalition))
 
 
 def _pca(Z: np.ndarray, k: int) -> np.ndarray:

@@ -1,0 +1,52 @@
+"""The ``trainfree`` command: parses flags, calls one library workflow, prints its report.
+
+    trainfree score cg --data fmnist --n 10000 --noise 0.2 --out out/cg
+    trainfree value davinz --data digits --contributors 10 --split noisy --out out/davinz
+    trainfree experiment groundtruth --data fmnist --datasets 30 --out out/gt
+
+Every command writes ``<out>/<name>.parquet`` (+ ``.json`` sidecar) and ``<out>/summary.json``.
+Bad input exits with code 2 and one line on stderr that names the flag and the fix.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from .._errors import TrainfreeError
+from ._common import Parser, cli_words
+from .experiment import add_experiment_commands
+from .score import add_score_commands
+from .value import add_value_commands
+
+
+def build_parser() -> Parser:
+    """The full parser: one sub-command per workflow, all sharing the common flags."""
+    p = Parser(prog="trainfree", description="Value data before (or very early in) training.")
+    sub = p.add_subparsers(dest="command", required=True)
+    add_score_commands(sub)
+    add_value_commands(sub)
+    add_experiment_commands(sub)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (0 ok, 2 bad input, 130 interrupted)."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # a usage error (already printed as one line) or --help
+        return int(exc.code or 0)
+    try:
+        args.func(args)
+    except TrainfreeError as exc:
+        print(f"trainfree: error: {cli_words(str(exc))}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("trainfree: interrupted; re-run the same command to resume where a checkpoint allows",
+              file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

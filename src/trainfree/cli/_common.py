@@ -1,0 +1,128 @@
+"""What every command shares: the parser class, the common flags, output folders and CLI wording."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from .._errors import TrainfreeError
+from ..result import Result, _jsonable
+
+# API parameter → CLI flag, so that errors raised by the library name what a CLI user can type.
+FLAGS = {"ratio": "--ratio", "n_repeats": "--repeats", "method": "--method", "preprocess": "--preprocess",
+         "dtype": "--dtype", "device": "--device", "n_jobs": "--n-jobs", "random_state": "--seed", "n": "--n",
+         "label_column": "--label-column", "noise": "--noise", "rate": "--noise", "noise_rate": "--noise",
+         "max_permutations": "--samples", "n_samples": "--samples", "max_exact": "--max-exact",
+         "n_contributors": "--contributors", "ntk_blocks": "--ntk-blocks", "ntk_permutations": "--ntk-permutations",
+         "val_fraction": "--val-fraction", "checkpoint": "--checkpoint", "outputs": "--outputs", "model": "--model",
+         "n_datasets": "--datasets", "epochs": "--epochs"}
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line and exit code 2, like every other bad input."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        print(f"trainfree: error: {message} (see: {self.prog} --help)", file=sys.stderr)
+        sys.exit(2)
+
+
+def cli_words(message: str) -> str:
+    """Rewrite a library message for the command line: ``the 'ratio' parameter`` → ``--ratio``."""
+    message = re.sub(r"[Tt]he '(\w+)' parameter",
+                     lambda m: f"{FLAGS[m.group(1)]}" if m.group(1) in FLAGS else m.group(0), message)
+    return re.sub(r"\b(\w+)=('[^']*'|[\w.+-]+)",
+                  lambda m: f"{FLAGS[m.group(1)]} {m.group(2).strip(chr(39))}" if m.group(1) in FLAGS
+                  else m.group(0), message)
+
+
+def finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def add_common(p: argparse.ArgumentParser, *, data: str, noise_help: str) -> None:
+    """The flags every command has: data, subsample, noise, seed, device, output."""
+    g = p.add_argument_group("common")
+    g.add_argument("--data", default=data, help="fmnist, digits, mnist1d, or a path: .npz, .csv, .parquet or an "
+                                                 "image folder with one sub-folder per class")
+    g.add_argument("--label-column", default="label", help="label column of a .csv/.parquet file")
+    g.add_argument("--n", type=int, default=None, help="class-balanced random subsample of this many rows")
+    g.add_argument("--noise", type=finite_float, default=None, help=noise_help)
+    g.add_argument("--seed", type=int, default=0, help="root seed; every random step draws from its own child")
+    g.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    g.add_argument("--out", required=True, help="output folder (created; refused if it holds another run's results)")
+    g.add_argument("--overwrite", action="store_true", help="replace the results of a different run in --out")
+    g.add_argument("--quiet", action="store_true", help="print only the paths written")
+
+
+def load_data(args: argparse.Namespace):
+    from ..data import load
+
+    return load(args.data, n=args.n, label_column=args.label_column, random_state=args.seed)
+
+
+IDENTITY_FILE = "run.json"
+_NOT_IDENTITY = {"overwrite", "quiet", "func", "out"}
+
+
+def prepare_output(args: argparse.Namespace, command: str) -> Path:
+    """Create and check ``--out`` before any computation, so a bad path never loses a finished run.
+
+    The folder remembers the command that wrote it (``run.json``): the same command may run
+    there again (that is how a checkpointed run resumes), another one only with ``--overwrite``.
+    """
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise TrainfreeError(f"--out {out} is a file; pass a folder path (it is created if missing).")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".trainfree-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise TrainfreeError(f"Cannot write to --out {out} ({exc.strerror or exc}). Pass a folder you can "
+                             f"write to.") from None
+    identity = {"command": command, **{k: v for k, v in vars(args).items() if k not in _NOT_IDENTITY}}
+    identity = _jsonable(identity)
+    marker = out / IDENTITY_FILE
+    if marker.exists():
+        try:
+            before = json.loads(marker.read_text())
+        except ValueError:
+            before = {}
+        changed = sorted(k for k in set(before) | set(identity) if before.get(k) != identity.get(k))
+        if changed and not args.overwrite:
+            what = ", ".join(f"{k}: {before.get(k)!r} then, {identity.get(k)!r} now" for k in changed[:4])
+            raise TrainfreeError(f"--out {out} holds results of a different run ({what}). Pass another --out, "
+                                 f"or --overwrite to replace them.")
+    elif any(out.iterdir()) and not args.overwrite:
+        raise TrainfreeError(f"--out {out} is not empty and holds no trainfree run. Pass an empty or new folder, "
+                             f"or --overwrite to write into it anyway.")
+    if args.overwrite and marker.exists():
+        for stale in out.glob("checkpoint*.npz"):  # never resume another run's draws
+            stale.unlink()
+    marker.write_text(json.dumps(identity, indent=2))
+    return out
+
+
+def write_outputs(out: Path, name: str, res: Result, extra: dict[str, Any] | None = None) -> tuple[Path, Path]:
+    """``<out>/<name>.parquet`` (+ sidecar) and ``<out>/summary.json`` (the metadata and ``extra``)."""
+    path = res.save(out / f"{name}.parquet")
+    summary = out / "summary.json"
+    summary.write_text(json.dumps(_jsonable({**res.metadata(), **(extra or {}), name: str(path)}), indent=2))
+    return path, summary
+
+
+def say(args: argparse.Namespace, text: str) -> None:
+    if not args.quiet:
+        print(text)

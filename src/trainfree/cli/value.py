@@ -1,0 +1,52 @@
+"""``trainfree value davinz``: contributor values at initialization."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from ._common import add_common, finite_float, load_data, prepare_output, say, write_outputs
+
+
+def add_value_commands(sub) -> None:
+    value = sub.add_parser("value", help="value data contributors").add_subparsers(dest="value", required=True)
+    dv = value.add_parser("davinz", help="DAVINZ: contributor values at initialization (ICML 2022)")
+    add_common(dv, data="digits", noise_help="--split noisy: share of labels flipped for 30%% of the "
+                                              "contributors (default 0.4)")
+    dv.add_argument("--contributors", type=int, default=10)
+    dv.add_argument("--split", choices=["class", "random", "sizes", "noisy"], default="random")
+    dv.add_argument("--semivalue", choices=["loo", "shapley", "banzhaf"], default="shapley")
+    dv.add_argument("--max-exact", type=int, default=12, help="exact enumeration up to this many contributors")
+    dv.add_argument("--samples", type=int, default=500, help="Monte Carlo permutations or coalitions above it")
+    dv.add_argument("--checkpoint", default=None,
+                    help="Monte Carlo checkpoint (.npz; default <out>/checkpoint.npz): re-run to resume")
+    dv.add_argument("--model", choices=["mlp", "cnn"], default="mlp")
+    dv.add_argument("--outputs", choices=["all", "own"], default="all",
+                    help="NTK of every class output (sees label noise) or only the own-class output (the paper)")
+    dv.add_argument("--ntk-blocks", type=int, default=1, help="block-diagonal NTK approximation (1 = exact)")
+    dv.add_argument("--ntk-permutations", type=int, default=1, help="random block partitions averaged")
+    dv.add_argument("--val-fraction", type=finite_float, default=0.2)
+    dv.add_argument("--n-jobs", type=int, default=None, help="parallel utility evaluations (-1: all cores)")
+    dv.set_defaults(func=value_davinz)
+
+
+def value_davinz(args: argparse.Namespace) -> None:
+    from ..experiments import value_contributors
+    from ..report import values_report
+
+    t0 = time.perf_counter()
+    out = prepare_output(args, "value davinz")
+    data = load_data(args)
+    monte_carlo = args.semivalue != "loo" and args.contributors > args.max_exact
+    checkpoint = args.checkpoint or (out / "checkpoint.npz" if monte_carlo else None)
+    say(args, f"Loaded {data.name}: {len(data)} examples, {len(data.classes)} classes; "
+              f"{args.contributors} contributors ({args.split}), model {args.model}")
+    res = value_contributors(data, n_contributors=args.contributors, split=args.split,
+                             noise_rate=0.4 if args.noise is None else args.noise, val_fraction=args.val_fraction,
+                             model=args.model, semivalue=args.semivalue, max_exact=args.max_exact,
+                             n_samples=args.samples, checkpoint=checkpoint, outputs=args.outputs,
+                             ntk_blocks=args.ntk_blocks, ntk_permutations=args.ntk_permutations, device=args.device,
+                             n_jobs=args.n_jobs, random_state=args.seed)
+    say(args, values_report(res))
+    path, summary = write_outputs(out, "values", res)
+    print(f"Wrote {path} and {summary} ({time.perf_counter() - t0:.1f} s)")

@@ -1,0 +1,19 @@
+"""Data: the dataset type, named sources and user files, label noise, contributor splits, synthetic data.
+
+Everything is read or generated locally: nothing here ever downloads. Every loader returns a
+:class:`Dataset` (flat float32 features, labels, class names, row identities, the shape of one
+example), which unpacks as ``X, y = load("digits")``.
+"""
+
+from .contributors import Contributor, domain_shift, n_affected, split_contributors
+from .corruption import inject_label_noise
+from .dataset import Dataset
+from .files import load_file
+from .sources import DATASETS, load, load_digits_dataset, load_fashion_mnist, load_mnist1d, read_idx
+from .synthetic import ising_energy, make_ising
+
+__all__ = [
+    "DATASETS", "Contributor", "Dataset", "domain_shift", "inject_label_noise", "ising_energy", "load",
+    "load_digits_dataset", "load_fashion_mnist", "load_file", "load_mnist1d", "make_ising", "n_affected", "read_idx",
+    "split_contributors",
+]

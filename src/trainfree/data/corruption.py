@@ -1,0 +1,97 @@
+"""Label noise: symmetric and class-conditional flips of exactly round(rate * n) labels."""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+import numpy as np
+
+from .._errors import TrainfreeError
+from .._random import SeedLike, check_random_state, rng as make_rng
+from .._validation import check_array, check_param
+
+def inject_label_noise(y: Any, rate: float, *, n_classes: int | None = None, mode: str = "symmetric",
+                       transition: Any = None,
+                       random_state: SeedLike = None) -> tuple[np.ndarray, np.ndarray]:
+    """Flip exactly ``round(rate * n)`` labels (half rounds up), chosen uniformly at random.
+
+    ``mode="symmetric"`` sends each flipped label to one of the other classes uniformly.
+    ``mode="class_conditional"`` sends a flipped label of class ``c`` to ``j`` with probability
+    ``transition[c, j]``; the matrix has a zero diagonal and rows summing to 1, and defaults to
+    "pair" noise ``c -> (c + 1) % n_classes``. A flip never keeps the class, so
+    ``flipped == (y_noisy != y)`` exactly.
+
+    Parameters
+    ----------
+    y : array-like of int, shape (n,)
+        Class codes in ``0..n_classes-1``.
+    rate : float in [0, 1]
+        Fraction of labels to flip.
+    n_classes : int, optional
+        Number of classes; default ``y.max() + 1``.
+    mode : {"symmetric", "class_conditional"}
+    transition : array-like of shape (n_classes, n_classes), optional
+        Where flipped labels go (class-conditional mode only).
+    random_state : None, int, Generator or SeedSequence
+
+    Returns
+    -------
+    y_noisy : ndarray of int64, shape (n,)
+    flipped : ndarray of bool, shape (n,)
+
+    Examples
+    --------
+    >>> y_noisy, flipped = inject_label_noise(np.array([0, 1, 2, 0]), 0.5, mode="class_conditional")
+    >>> int(flipped.sum()), bool(np.all(y_noisy[flipped] == (np.array([0, 1, 2, 0])[flipped] + 1) % 3))
+    (2, True)
+    """
+    y, C = _check_codes(y, n_classes)
+    check_param("rate", rate, numbers.Real, low=0, high=1)
+    check_param("mode", mode, str, choices=("symmetric", "class_conditional"))
+    rng = make_rng(check_random_state(random_state))
+    if mode == "symmetric" and transition is not None:
+        raise TrainfreeError("transition is used only with mode='class_conditional'; drop it or change the mode.")
+    n_flip = int(math.floor(rate * len(y) + 0.5))
+    idx = rng.choice(len(y), n_flip, replace=False)
+    y_noisy = y.copy()
+    if mode == "symmetric":
+        # A uniform non-zero offset modulo C is a uniform draw among the other classes.
+        y_noisy[idx] = (y[idx] + rng.integers(1, C, size=n_flip)) % C
+    else:
+        T = np.roll(np.eye(C), 1, axis=1) if transition is None else _check_transition(transition, C)
+        cdf = np.cumsum(T, axis=1)
+        cdf[:, -1] = 1.0  # rounding must not leave a gap above the last class
+        # Inverse CDF: the first class whose cumulative mass exceeds u; zero-mass classes are never hit.
+        y_noisy[idx] = (cdf[y[idx]] <= rng.random(n_flip)[:, None]).sum(axis=1)
+    flipped = np.zeros(len(y), dtype=bool)
+    flipped[idx] = True
+    return y_noisy, flipped
+
+
+def _check_codes(y: Any, n_classes: int | None) -> tuple[np.ndarray, int]:
+    y = np.asarray(y)
+    if y.ndim != 1 or y.dtype.kind not in "iu":
+        raise TrainfreeError(f"y must be a 1-D array of integer class codes 0..C-1, got dtype {y.dtype} and shape "
+                             f"{y.shape}. Encode labels with np.unique(y, return_inverse=True)[1].")
+    if len(y) and y.min() < 0:
+        raise TrainfreeError("y holds negative class codes. Encode labels with np.unique(y, return_inverse=True)[1].")
+    top = int(y.max()) + 1 if len(y) else 0
+    if n_classes is None:
+        n_classes = top
+    check_param("n_classes", n_classes, numbers.Integral, low=2)
+    if top > n_classes:
+        raise TrainfreeError(f"y holds class code {top - 1} but n_classes={n_classes}. Pass n_classes >= {top}.")
+    return y.astype(np.int64), int(n_classes)
+
+
+def _check_transition(transition: Any, C: int) -> np.ndarray:
+    T = check_array(transition, name="transition", ndim=2)
+    if T.shape != (C, C):
+        raise TrainfreeError(f"transition must have shape ({C}, {C}) for {C} classes, got {T.shape}.")
+    if (T < 0).any() or not np.allclose(T.sum(axis=1), 1.0, atol=1e-8) or np.diag(T).any():
+        raise TrainfreeError("transition rows must be probabilities over the other classes: non-negative, "
+                             "summing to 1, with a zero diagonal (rate already sets how many labels flip). "
+                             f"Row sums: {np.round(T.sum(axis=1), 6).tolist()}, diagonal: {np.diag(T).tolist()}.")
+    return T

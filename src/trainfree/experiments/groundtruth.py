@@ -1,0 +1,152 @@
+"""DAVINZ's ground-truth study: ν at initialization against the test accuracy of trained networks."""
+
+from __future__ import annotations
+
+import numbers
+import time
+
+import numpy as np
+import torch
+from scipy.stats import pearsonr, spearmanr
+
+from .._errors import TrainfreeError
+from .._random import SeedLike, check_random_state, child, rng as make_rng, seed_record
+from .._validation import check_param
+from ..data import Dataset, inject_label_noise
+from ..kernels import median_bandwidth
+from ..result import PlayerResult
+from ..training import evaluate, input_shape, make_model
+from ..valuation import DavinzUtility, InfluenceUtility, RobustVolume, ValidationPerformance, davinz_value
+
+
+def davinz_groundtruth(train_set: Dataset, val_set: Dataset, test_set: Dataset, *, n_datasets: int = 30,
+                       sizes: tuple[int, int] = (100, 600), noise: tuple[float, float] = (0.0, 0.5),
+                       size_scale: str = "linear", model: str = "cnn", outputs: str = "own", epochs: int = 30,
+                       device: str | None = "cpu", random_state: SeedLike = 0,
+                       progress: bool = False) -> PlayerResult:
+    """The DAVINZ paper's "valid scoring function" study.
+
+    Draws ``n_datasets`` subsets of ``train_set`` of random size (uniform over ``sizes``, or log-uniform
+    with ``size_scale="log"``, closer to the paper's datasets of up to 10 000 images) and noise rate
+    (flipped labels, or for regression Gaussian target noise of that many standard deviations); for each,
+    ν at initialization (κ balanced across the datasets, one RBF bandwidth from the validation set) and
+    the test accuracy (regression: minus the MSE) of the same network trained from the same
+    initialization until its training loss is below 1e-3 or ``epochs`` end.
+
+    Returns
+    -------
+    PlayerResult
+        One row per dataset (``player`` d0, d1, ...): ``value`` = ν, ``size``, ``noise_rate``,
+        ``ntk_term``, ``mmd_term``, ``test_metric`` and the paper's baselines ``VP`` (validation
+        accuracy of the trained network, which costs the training), ``IF`` (classification only) and
+        ``RV``. ``metrics`` holds the Pearson and Spearman correlation of each with ``test_metric``
+        (``pearson``/``spearman`` for ν, ``VP_pearson``, ...), ``settings["kappa"]`` the balancing
+        factor, and ``timings`` the seconds of DAVINZ, training and each baseline.
+    """
+    t0 = time.perf_counter()
+    check_param("n_datasets", n_datasets, numbers.Integral, low=3)
+    check_param("size_scale", size_scale, str, choices=("linear", "log"))
+    check_param("epochs", epochs, numbers.Integral, low=1)
+    seed = check_random_state(random_state)
+    regression = train_set.task == "regression"
+    task = "regression" if regression else "classification"
+    shape = input_shape(model, train_set.image_shape, train_set.X.shape[1], name=train_set.name)
+    n_out = 1 if regression else len(train_set.classes)
+    as_input = lambda A: A.reshape(len(A), *shape)  # noqa: E731
+    init = make_model(model, shape, n_out, random_state=child(seed, "model"))
+    sigma = median_bandwidth(torch.as_tensor(val_set.X, dtype=torch.float64), random_state=child(seed, "bandwidth"))
+    draws = _draw_datasets(train_set, n_datasets, sizes, noise, size_scale, n_out, child(seed, "datasets"))
+
+    t = time.perf_counter()
+    terms = []
+    for idx, y, _ in _progress(draws, progress, "DAVINZ"):
+        u = DavinzUtility([(as_input(train_set.X[idx]), y)], as_input(val_set.X), model=init, task=task,
+                          outputs=outputs, bandwidth=sigma, kappa=1.0, device=device, random_state=0)
+        terms.append(u.terms((0,)))
+    terms = np.array(terms)
+    kappa = terms[:, 1].sum() / terms[:, 0].sum()  # the paper's κ, across the datasets
+    nu = np.array([davinz_value(a, b, kappa) for a, b in terms])
+    timings = {"davinz_s": time.perf_counter() - t}
+
+    t = time.perf_counter()
+    metric, vp = [], []
+    sign = -1.0 if regression else 1.0
+    train_seed = child(seed, "training")
+    for idx, y, _ in _progress(draws, progress, "training"):
+        vp_utility = ValidationPerformance([(as_input(train_set.X[idx]), y)], as_input(val_set.X), val_set.y,
+                                           model=init, task=task, epochs=epochs, device=device,
+                                           random_state=train_seed)
+        net = vp_utility.fit((0,))
+        metric.append(sign * evaluate(net, as_input(test_set.X), test_set.y, task=task, device=device))
+        vp.append(vp_utility.score(net))
+    timings["training_s"] = time.perf_counter() - t
+    columns = {"value": nu, "player": np.array([f"d{k}" for k in range(len(draws))]),
+               "size": np.array([len(d[0]) for d in draws]), "noise_rate": np.array([d[2] for d in draws]),
+               "ntk_term": terms[:, 0], "mmd_term": terms[:, 1], "test_metric": np.array(metric), "VP": np.array(vp)}
+    if not regression:  # the influence surrogate is a classifier
+        t = time.perf_counter()
+        columns["IF"] = np.array([InfluenceUtility([(train_set.X[i], y)], val_set.X, val_set.y)((0,))
+                                  for i, y, _ in draws])
+        timings["IF_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    columns["RV"] = np.array([RobustVolume([(train_set.X[i], y)])((0,)) for i, y, _ in draws])
+    timings["RV_s"] = time.perf_counter() - t
+    timings["total_s"] = time.perf_counter() - t0
+    metrics = {"pearson": float(pearsonr(nu, metric)[0]), "spearman": float(spearmanr(nu, metric)[0])}
+    for name in ("VP", "IF", "RV"):
+        if name in columns:
+            metrics[f"{name}_pearson"] = float(pearsonr(columns[name], metric)[0])
+            metrics[f"{name}_spearman"] = float(spearmanr(columns[name], metric)[0])
+    settings = {"n_datasets": int(n_datasets), "sizes": list(sizes), "noise": list(noise), "size_scale": size_scale,
+                "model": model, "outputs": outputs, "epochs": int(epochs), "device": str(device), "task": task,
+                "kappa": float(kappa), "bandwidth": float(sigma), "data": train_set.name}
+    return PlayerResult("davinz_groundtruth", columns, settings, seed_record(seed), timings, metrics)
+
+
+def _draw_datasets(train_set: Dataset, n_datasets: int, sizes: tuple[int, int], noise: tuple[float, float],
+                   size_scale: str, n_classes: int, seed: np.random.SeedSequence) -> list:
+    """(row indices, targets, noise rate) of each random dataset."""
+    rng = make_rng(seed)
+    draws = []
+    for k in range(n_datasets):
+        m = (int(rng.integers(sizes[0], sizes[1] + 1)) if size_scale == "linear"
+             else int(round(np.exp(rng.uniform(np.log(sizes[0]), np.log(sizes[1]))))))
+        rate = float(rng.uniform(*noise))
+        idx = rng.choice(len(train_set.y), m, replace=False)
+        y = train_set.y[idx]
+        if train_set.task == "regression":  # quality: Gaussian target noise of `rate` × the target's std
+            y = y + rng.normal(0.0, rate * train_set.y.std(), size=m)
+        elif rate > 0:
+            y, _ = inject_label_noise(y, rate, n_classes=n_classes, random_state=child(seed, f"noise/{k}"))
+        draws.append((idx, y, rate))
+    return draws
+
+
+def _progress(items, show: bool, desc: str):
+    from tqdm.auto import tqdm
+
+    return tqdm(items, desc=desc, disable=not show)
+
+
+def groundtruth_splits(data: str, *, pool: int = 12000, val_size: int = 500, test_size: int = 2000,
+                       random_state: SeedLike = 0) -> tuple[Dataset, Dataset, Dataset]:
+    """The study's train, validation and test sets.
+
+    Fashion-MNIST: ``pool`` training images (the first ``val_size`` of them for validation, the rest
+    to draw datasets from) and ``test_size`` test images. ``"ising"``: 4 000 generated lattices;
+    other data: all of it; both split 2/3 pool, 1/3 test.
+    """
+    from ..data import load, load_fashion_mnist, make_ising
+
+    seed = check_random_state(random_state)
+    if data == "fmnist":
+        full = load_fashion_mnist(split="train", n=pool, random_state=child(seed, "pool"))
+        test = load_fashion_mnist(split="test", n=test_size, random_state=child(seed, "test"))
+    else:
+        every = make_ising(4000, random_state=child(seed, "ising")) if data == "ising" else load(data)
+        order = make_rng(child(seed, "holdout")).permutation(len(every))
+        full, test = every.subset(order[: len(order) * 2 // 3]), every.subset(order[len(order) * 2 // 3:])
+    if len(full) <= val_size + 3:
+        raise TrainfreeError(f"The pool holds {len(full)} rows; {val_size} go to validation and the rest must "
+                             f"hold the datasets. Use a larger pool (--n) or a smaller validation set.")
+    return full.subset(np.arange(val_size, len(full))), full.subset(np.arange(val_size)), test

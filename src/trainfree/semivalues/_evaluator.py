@@ -1,0 +1,105 @@
+"""Evaluates coalitions through joblib, each at most once, and checks what the utility returns."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from joblib import Parallel, delayed, effective_n_jobs
+
+from .._errors import TrainfreeError
+from .._validation import check_n_jobs
+from ._common import Utility
+
+class Evaluator:
+    """Evaluates coalitions (bitmasks) at most once each, through joblib, and counts evaluations."""
+
+    def __init__(self, utility: Utility, n_players: int, n_jobs: int | None) -> None:
+        if not callable(utility):
+            raise TrainfreeError(f"utility must be a callable taking a sorted tuple of player indices and "
+                                 f"returning a float; got {type(utility).__name__}.")
+        self.utility, self.n_players, self.n_jobs = utility, n_players, check_n_jobs(n_jobs)
+        self.incremental = callable(getattr(utility, "along_permutation", None))
+        self.cache: dict[int, float] = {}
+        self.n_evaluations = 0
+
+    def coalitions(self, masks: list[int]) -> np.ndarray:
+        """Utility of each coalition given as a bitmask (bit i set = player i in)."""
+        todo = [m for m in dict.fromkeys(masks) if m not in self.cache]
+        if todo:
+            values = _dispatch(_evaluate_chunk, self.utility, [_members(m, self.n_players) for m in todo],
+                               self.n_jobs)
+            self.cache.update(zip(todo, values))
+            self.n_evaluations += len(todo)
+        return np.array([self.cache[m] for m in masks], dtype=float)
+
+    def prefixes(self, perms: np.ndarray) -> np.ndarray:
+        """Utility of every prefix of every permutation, shape ``(n_perms, K + 1)``."""
+        K = self.n_players
+        if self.incremental:
+            rows = _dispatch(_along_chunk, self.utility, [tuple(p) for p in perms.tolist()], self.n_jobs)
+            self.n_evaluations += len(rows) * (K + 1)
+            return np.array(rows)
+        masks = []
+        for perm in perms.tolist():
+            mask = 0
+            masks.append(mask)
+            for i in perm:
+                mask |= 1 << i
+                masks.append(mask)
+        return self.coalitions(masks).reshape(len(perms), K + 1)
+
+
+def _dispatch(func: Callable, utility: Utility, items: list, n_jobs: int | None) -> list:
+    """Run ``func(utility, chunk)`` over chunks of ``items`` with joblib; results in input order."""
+    workers = effective_n_jobs(n_jobs)
+    n_chunks = min(len(items), 4 * workers) if workers > 1 else 1
+    bounds = np.linspace(0, len(items), n_chunks + 1).astype(int)
+    parts = Parallel(n_jobs=n_jobs)(delayed(func)(utility, items[a:b]) for a, b in zip(bounds[:-1], bounds[1:]))
+    return [value for part in parts for value in part]
+
+
+def _evaluate_chunk(utility: Utility, coalitions: list[tuple[int, ...]]) -> list[float]:
+    return [_as_value(utility(c), c) for c in coalitions]
+
+
+def _along_chunk(utility: Any, perms: list[tuple[int, ...]]) -> list[np.ndarray]:
+    rows = []
+    for perm in perms:
+        try:
+            row = np.asarray(utility.along_permutation(perm), dtype=float)
+        except (TypeError, ValueError):
+            row = None
+        if row is None or row.shape != (len(perm) + 1,):
+            raise TrainfreeError(f"utility.along_permutation must return {len(perm) + 1} floats (the utility of "
+                                 f"perm[:0], ..., perm[:K]) for perm={perm}.")
+        bad = np.flatnonzero(~np.isfinite(row))
+        if bad.size:
+            coalition = tuple(sorted(perm[:bad[0]]))
+            raise TrainfreeError(f"The utility returned {row[bad[0]]} for coalition {coalition} (via "
+                                 f"along_permutation); utility values must be finite.")
+        rows.append(row)
+    return rows
+
+
+def _as_value(out: Any, coalition: tuple[int, ...]) -> float:
+    try:
+        value = float(out) if np.ndim(out) == 0 else None
+    except (TypeError, ValueError):
+        value = None
+    if value is None:
+        raise TrainfreeError(f"The utility must return one float; it returned {type(out).__name__} {out!r:.80} "
+                             f"for coalition {coalition}.")
+    if not math.isfinite(value):
+        raise TrainfreeError(f"The utility returned {value} for coalition {coalition}; utility values must be "
+                             f"finite. Fix the utility for that coalition (e.g. define the empty coalition).")
+    return value
+
+
+def _members(mask: int, n_players: int) -> tuple[int, ...]:
+    """Sorted player indices of a bitmask."""
+    bits = np.unpackbits(np.frombuffer(mask.to_bytes((n_players + 7) // 8, "little"), np.uint8),
+                         bitorder="little")
+    return tuple(np.flatnonzero(bits).tolist())

@@ -1,0 +1,135 @@
+"""A resumable Monte Carlo run: running moments, per-batch seeds and an atomically written checkpoint."""
+
+from __future__ import annotations
+
+import json
+import numbers
+import os
+import tempfile
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._errors import TrainfreeError
+from .._random import check_random_state, from_record, seed_record
+from ._evaluator import Evaluator
+
+class Moments:
+    """Per-player count, mean and sum of squared deviations, merged batch by batch (Chan et al.).
+
+    Kept instead of sums and sums of squares, whose difference cancels when |mean| >> std.
+    """
+
+    def __init__(self, count: np.ndarray, mean: np.ndarray, m2: np.ndarray) -> None:
+        self.count, self.mean, self.m2 = count, mean, m2
+
+    def add(self, x: np.ndarray, member: np.ndarray | None = None) -> None:
+        """Add the rows of ``x`` (n, K), only where ``member`` is true when given."""
+        w = np.ones(x.shape) if member is None else member.astype(float)
+        n_b = w.sum(axis=0)
+        mean_b = np.divide((w * x).sum(axis=0), n_b, out=np.zeros_like(n_b), where=n_b > 0)
+        m2_b = (w * (x - mean_b) ** 2).sum(axis=0)
+        n = self.count + n_b
+        delta = mean_b - self.mean
+        frac = np.divide(n_b, n, out=np.zeros_like(n), where=n > 0)
+        self.mean = self.mean + delta * frac
+        self.m2 = self.m2 + m2_b + delta ** 2 * self.count * frac
+        self.count = n
+
+    def stderr(self) -> np.ndarray:
+        var = np.divide(self.m2, self.count - 1, out=np.full_like(self.m2, np.inf), where=self.count > 1)
+        return np.sqrt(var / np.maximum(self.count, 1))
+
+
+class Run:
+    """A resumable Monte Carlo run: its identity, its moments, how far it got, and its checkpoint."""
+
+    def __init__(self, path: Path | None, identity: dict[str, Any], moments: dict[str, Moments]) -> None:
+        self.path, self.identity, self.moments = path, identity, moments
+        self.n_batches = self.n_samples = self.prior_evaluations = 0
+
+    @property
+    def seed(self) -> int | dict:
+        """The seed record of the run (see :func:`trainfree._random.seed_record`)."""
+        return self.identity["seed"]
+
+    @classmethod
+    def start(cls, checkpoint: str | Path | None, random_state: Any, names: tuple[str, ...],
+              **identity: Any) -> "Run":
+        """Fresh run, or resume from ``checkpoint`` when it exists and was written by the same settings."""
+        path = None if checkpoint is None else Path(checkpoint)
+        saved = _read_checkpoint(path) if path is not None and path.exists() else None
+        if random_state is None and saved is not None:
+            seed = json.loads(str(saved["identity"]))["seed"]
+        else:
+            seed = seed_record(check_random_state(random_state))
+        K = identity["n_players"]
+        run = cls(path, {**identity, "seed": seed},
+                  {name: Moments(np.zeros(K), np.zeros(K), np.zeros(K)) for name in names})
+        if saved is not None:
+            run._restore(saved)
+        return run
+
+    def loop(self, step: Callable[[np.random.Generator, int], None], converged: Callable[[], bool],
+             batch_size: int, max_samples: int, evaluator: Evaluator) -> None:
+        """Run batches until ``converged()`` or ``max_samples``, checkpointing after each one."""
+        while self.n_samples < max_samples and not converged():
+            n = min(batch_size, max_samples - self.n_samples)
+            # One seed per batch index: a resumed run draws exactly what the interrupted one would have.
+            root = from_record(self.seed)
+            step(np.random.default_rng(np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key,
+                                                                                       self.n_batches))), n)
+            self.n_batches += 1
+            self.n_samples += n
+            if self.path is not None:
+                self._save(self.n_evaluations(evaluator))
+
+    def n_evaluations(self, evaluator: Evaluator) -> int:
+        return self.prior_evaluations + evaluator.n_evaluations
+
+    def _save(self, n_evaluations: int) -> None:
+        arrays: dict[str, Any] = {"identity": np.array(json.dumps(self.identity, sort_keys=True)),
+                                  "progress": np.array([self.n_batches, self.n_samples, n_evaluations])}
+        for name, m in self.moments.items():
+            arrays.update({f"{name}.count": m.count, f"{name}.mean": m.mean, f"{name}.m2": m.m2})
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Temp file + os.replace: an interruption mid-write never leaves a truncated checkpoint.
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name + ".", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.savez(fh, **arrays)
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def _restore(self, saved: dict[str, np.ndarray]) -> None:
+        stored = json.loads(str(saved["identity"]))
+        for key, now in self.identity.items():
+            if stored.get(key) != now:
+                raise TrainfreeError(
+                    f"Checkpoint {self.path} was written by a different run ({key}: saved {stored.get(key)!r}, "
+                    f"now {now!r}). Pass the same settings to resume, or use a new checkpoint path to start afresh.")
+        try:
+            for name, m in self.moments.items():
+                m.count, m.mean, m.m2 = (saved[f"{name}.{field}"] for field in ("count", "mean", "m2"))
+        except KeyError:
+            raise TrainfreeError(f"Checkpoint {self.path} lacks saved moments; it is not a checkpoint of this "
+                                 f"method. Use a new checkpoint path.") from None
+        self.n_batches, self.n_samples, self.prior_evaluations = (int(x) for x in saved["progress"])
+
+
+def _read_checkpoint(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            saved = {key: data[key] for key in data.files}
+        json.loads(str(saved["identity"]))
+        if saved["progress"].shape != (3,):
+            raise ValueError("bad progress record")
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        raise TrainfreeError(f"Could not read checkpoint {path} ({exc}). It is not a trainfree semivalue "
+                             f"checkpoint: delete it or pass another path.") from None
+    return saved

@@ -66,14 +66,12 @@ class Result:
         if self.main_column:
             if self.main_column not in cols:
                 raise TrainfreeError(f"A {type(self).__name__} needs a {self.main_column!r} column; got {list(cols)}.")
-            cols = {self.main_column: cols.pop(self.main_column), **cols}
         lengths = {k: len(v) for k, v in cols.items()}
         if len(set(lengths.values())) > 1:
             raise TrainfreeError(f"Result columns must have equal lengths, got {lengths}.")
-        if self.main_column and "stderr" not in cols:
-            main = list(cols)
-            cols = {main[0]: cols[main[0]], "stderr": np.full(lengths[main[0]], np.nan),
-                    **{k: cols[k] for k in main[1:]}}
+        if self.main_column:  # main column, then its standard error (NaN where the method has none)
+            stderr = cols.pop("stderr", np.full(lengths[self.main_column], np.nan))
+            cols = {self.main_column: cols.pop(self.main_column), "stderr": stderr, **cols}
         for arr in cols.values():
             arr.setflags(write=False)
         bad = [k for k in self.timings if not k.endswith("_s")]

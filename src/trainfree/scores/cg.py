@@ -72,6 +72,7 @@ class Preprocess(str, enum.Enum):
 
 
 _JITTERS = (0.0, 1e-10, 1e-8, 1e-6, 1e-4, 1e-2)
+ZERO_NORM_RTOL = 1e-8  # a centred row this small relative to its inputs is rounding noise, not a direction
 
 
 class CGResult(ExampleResult):
@@ -186,16 +187,40 @@ def cg_score(X, y, *, method: str = "exact", preprocess: str = "center", ratio: 
 
 
 def unit_rows(X: np.ndarray, preprocess: str | Preprocess = "center") -> np.ndarray:
-    """Flatten, optionally mean-centre, and scale every row to unit L2 norm."""
+    """Flatten, optionally mean-centre, and scale every row to unit L2 norm.
+
+    Rows are divided by their largest absolute entry before the norm is taken, so values near the
+    float64 limit (≥ 1e155, whose squares overflow) keep their direction. Centring subtracts two
+    close numbers when a row is near the column mean; a centred row whose norm is below
+    ``ZERO_NORM_RTOL`` times the norms it was computed from is rounding noise, not a direction, and
+    is refused with its row numbers (as is any all-zero row).
+
+    Examples
+    --------
+    >>> unit_rows(np.array([[3e200, 4e200], [1.0, 0.0]]), "raw")
+    array([[0.6, 0.8],
+           [1. , 0. ]])
+    """
     X = X.reshape(X.shape[0], -1).astype(np.float64)
-    if Preprocess(preprocess) is Preprocess.CENTER:
-        X = X - X.mean(axis=0)
+    centre = Preprocess(preprocess) is Preprocess.CENTER
+    if centre:
+        X = X / max(float(np.abs(X).max()), np.finfo(np.float64).tiny)  # a common scale: the mean cannot overflow
+        mean = X.mean(axis=0)
+        scale_before = np.linalg.norm(X, axis=1) + np.linalg.norm(mean)  # what the subtraction's error scales with
+        X = X - mean
+    peak = np.abs(X).max(axis=1, keepdims=True)
+    X = X / np.where(peak > 0, peak, 1.0)
     norms = np.linalg.norm(X, axis=1)
-    zero = np.flatnonzero(norms == 0)
-    if zero.size:
-        raise TrainfreeError(f"{zero.size} row(s) of X have zero norm after preprocessing (first: row {zero[0]}); "
-                             f"they have no direction to compare. Drop them, or use preprocess='raw' if "
-                             f"centring zeroed them.")
+    bad = peak[:, 0] == 0
+    if centre:
+        bad |= norms * peak[:, 0] <= ZERO_NORM_RTOL * scale_before
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        listed = ", ".join(str(i) for i in rows[:5]) + (", ..." if rows.size > 5 else "")
+        hint = (" (centring subtracts the column mean, so a row equal to it vanishes); drop them, or use "
+                "preprocess='raw'." if centre else "; drop them.")
+        raise TrainfreeError(f"{rows.size} row(s) of X have (near-)zero norm after preprocessing: row(s) {listed}. "
+                             f"They have no direction to compare{hint}")
     return X / norms[:, None]
 
 

@@ -34,6 +34,7 @@ from .._errors import TrainfreeError
 from .._random import SeedLike, check_random_state, seed_record
 from .._validation import check_array, check_labels, check_n_jobs, check_param
 from ..kernels import arccos_gram
+from ..linalg import jittered_cholesky
 from ..result import ExampleResult
 
 
@@ -71,7 +72,6 @@ class Preprocess(str, enum.Enum):
     CENTER = "center"
 
 
-_JITTERS = (0.0, 1e-10, 1e-8, 1e-6, 1e-4, 1e-2)
 ZERO_NORM_RTOL = 1e-8  # a centred row this small relative to its inputs is rounding noise, not a direction
 
 
@@ -238,30 +238,15 @@ def _solve(Xt: torch.Tensor, Y: torch.Tensor) -> tuple[torch.Tensor, torch.Tenso
     ``cholesky_inverse`` (the factor, an identity workspace and the inverse).
     """
     H = arccos_gram(Xt)
-    scale, tiny = float(H.diagonal().mean()), 10 * torch.finfo(H.dtype).eps ** 0.5
-    added = 0.0
-    for jitter in _JITTERS:
-        H.diagonal().add_((jitter - added) * scale)  # in place: no second n×n matrix
-        added = jitter
-        L, info = torch.linalg.cholesky_ex(H)
-        # Duplicate rows make H singular only up to ~sqrt(eps): arccos has an infinite slope at 1, so
-        # rounding moves their entries by ~1e-8. Cholesky then succeeds with a tiny pivot and returns
-        # huge, meaningless scores; a pivot² below 10·sqrt(eps)·scale therefore counts as a failure.
-        if int(info) == 0 and float(L.diagonal().min()) ** 2 > tiny * scale:
-            break
-        del L
-    else:
-        raise TrainfreeError("The Gram matrix H is singular even with a diagonal jitter of "
-                             f"{_JITTERS[-1]:g}×mean(diag): X has (near-)duplicate rows with conflicting labels. "
-                             "Remove duplicates, e.g. with np.unique(X, axis=0, return_index=True).")
+    L, jitter = jittered_cholesky(H)
     del H
     if jitter:
         warnings.warn(f"H was not positive definite (duplicate or near-duplicate rows); added a diagonal jitter "
-                      f"of {jitter * scale:.3g}. Scores of duplicated examples are then not leave-one-out exact.",
+                      f"of {jitter:.3g}. Scores of duplicated examples are then not leave-one-out exact.",
                       stacklevel=3)
     alpha = torch.cholesky_solve(Y, L)
     d = torch.cholesky_inverse(L).diagonal().clone()  # diag(H⁻¹); the full inverse is freed at once
-    return alpha, d, jitter * scale
+    return alpha, d, jitter
 
 
 def _columns(alpha: np.ndarray, d: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:

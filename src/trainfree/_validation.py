@@ -111,3 +111,33 @@ def check_labels(y: Any, n_samples: int, *, name: str = "y", min_classes: int = 
                              f"are required: a score that contrasts classes is undefined with one class. "
                              f"Include examples of other classes.")
     return codes.astype(np.int64), classes
+
+
+def check_codes(y: Any, n_classes: int | None = None, *, name: str = "y", min_classes: int = 0,
+                n_classes_name: str = "n_classes") -> tuple[np.ndarray, int]:
+    """Validate integer class codes ``0..C-1``; return them as int64 with ``C`` (``n_classes`` or max + 1).
+
+    The one rule for code arrays (label noise, contributor splits, the dataset type); raw labels of
+    any kind go through :func:`check_labels` instead, which encodes them.
+
+    Examples
+    --------
+    >>> check_codes(np.array([0, 2, 1]))
+    (array([0, 2, 1]), 3)
+    """
+    y = np.asarray(y)
+    if y.ndim != 1 or y.dtype.kind not in "iub":
+        raise TrainfreeError(f"{name} must be a 1-D array of integer class codes 0..C-1, got dtype {y.dtype} and "
+                             f"shape {y.shape}. Encode labels with np.unique(y, return_inverse=True)[1].")
+    if len(y) and y.min() < 0:
+        raise TrainfreeError(f"{name} holds negative class codes. Encode labels with "
+                             f"np.unique(y, return_inverse=True)[1].")
+    top = int(y.max()) + 1 if len(y) else 0
+    if n_classes is None:
+        n_classes = top
+    check_param("n_classes", n_classes, numbers.Integral, low=min_classes)
+    if top > n_classes:
+        given = f"n_classes={n_classes}" if n_classes_name == "n_classes" else f"{n_classes} {n_classes_name}"
+        raise TrainfreeError(f"{name} holds class code {top - 1} but {given} was given. Pass one per class "
+                             f"({top}).")
+    return y.astype(np.int64), int(n_classes)

@@ -12,8 +12,8 @@ import numpy as np
 
 from .._errors import TrainfreeError
 from .._random import SeedLike, check_random_state, child, rng as make_rng
-from .._validation import check_param
-from .corruption import _check_codes, inject_label_noise
+from .._validation import check_codes, check_param
+from .corruption import inject_label_noise
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Contributor:
@@ -106,7 +106,7 @@ def split_contributors(X: Any, y: Any, n_contributors: int, *, how: str = "rando
         raise TrainfreeError(f"noise_rates must give one rate per contributor ({K}), got {len(np.atleast_1d(rates))}.")
     for r in rates:
         check_param("noise_rates", float(r), numbers.Real, low=0, high=1)
-    C = _check_codes(y, None)[1] if rates.any() else 0
+    C = check_codes(y, min_classes=2)[1] if rates.any() else 0
 
     if how == "class":
         if y.dtype.kind == "f" and not np.all(y == np.round(y)):

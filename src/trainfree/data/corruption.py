@@ -10,7 +10,7 @@ import numpy as np
 
 from .._errors import TrainfreeError
 from .._random import SeedLike, check_random_state, rng as make_rng
-from .._validation import check_array, check_param
+from .._validation import check_array, check_codes, check_param
 
 def inject_label_noise(y: Any, rate: float, *, n_classes: int | None = None, mode: str = "symmetric",
                        transition: Any = None,
@@ -47,7 +47,7 @@ def inject_label_noise(y: Any, rate: float, *, n_classes: int | None = None, mod
     >>> int(flipped.sum()), bool(np.all(y_noisy[flipped] == (np.array([0, 1, 2, 0])[flipped] + 1) % 3))
     (2, True)
     """
-    y, C = _check_codes(y, n_classes)
+    y, C = check_codes(y, n_classes, min_classes=2)
     check_param("rate", rate, numbers.Real, low=0, high=1)
     check_param("mode", mode, str, choices=("symmetric", "class_conditional"))
     rng = make_rng(check_random_state(random_state))
@@ -68,22 +68,6 @@ def inject_label_noise(y: Any, rate: float, *, n_classes: int | None = None, mod
     flipped = np.zeros(len(y), dtype=bool)
     flipped[idx] = True
     return y_noisy, flipped
-
-
-def _check_codes(y: Any, n_classes: int | None) -> tuple[np.ndarray, int]:
-    y = np.asarray(y)
-    if y.ndim != 1 or y.dtype.kind not in "iu":
-        raise TrainfreeError(f"y must be a 1-D array of integer class codes 0..C-1, got dtype {y.dtype} and shape "
-                             f"{y.shape}. Encode labels with np.unique(y, return_inverse=True)[1].")
-    if len(y) and y.min() < 0:
-        raise TrainfreeError("y holds negative class codes. Encode labels with np.unique(y, return_inverse=True)[1].")
-    top = int(y.max()) + 1 if len(y) else 0
-    if n_classes is None:
-        n_classes = top
-    check_param("n_classes", n_classes, numbers.Integral, low=2)
-    if top > n_classes:
-        raise TrainfreeError(f"y holds class code {top - 1} but n_classes={n_classes}. Pass n_classes >= {top}.")
-    return y.astype(np.int64), int(n_classes)
 
 
 def _check_transition(transition: Any, C: int) -> np.ndarray:

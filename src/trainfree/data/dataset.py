@@ -12,7 +12,7 @@ import numpy as np
 
 from .._errors import TrainfreeError
 from .._random import SeedLike, check_random_state, rng as make_rng
-from .._validation import check_param
+from .._validation import check_codes, check_param
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -66,15 +66,8 @@ class Dataset:
             raise TrainfreeError(f"Dataset.y must have shape ({len(X)},) to match X, got {y.shape}.")
         classes = tuple(str(c) for c in self.classes)
         if y.dtype.kind in "iub":
-            y = y.astype(np.int64)
-            if len(y) and y.min() < 0:
-                raise TrainfreeError("Dataset.y class codes must be >= 0. Encode labels with "
-                                     "np.unique(y, return_inverse=True)[1].")
-            if not classes and len(y):
-                classes = tuple(str(c) for c in range(int(y.max()) + 1))
-            if len(y) and y.max() >= len(classes):
-                raise TrainfreeError(f"Dataset.y holds code {int(y.max())} but only {len(classes)} class "
-                                     f"names were given. Pass one name per class.")
+            y, n_classes = check_codes(y, len(classes) or None, name="Dataset.y", n_classes_name="class names")
+            classes = classes or tuple(str(c) for c in range(n_classes))
         elif y.dtype.kind == "f":
             if classes:
                 raise TrainfreeError("Float targets mean regression, which has no classes: pass classes=() "

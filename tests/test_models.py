@@ -36,3 +36,16 @@ def test_training_fits_a_separable_problem_and_regression(rng):
     reg = make_model("mlp", (4,), 1, width=32)
     train(reg, X, t, task="regression", epochs=300, lr=1e-2, tol=1e-3)
     assert evaluate(reg, X, t, task="regression") < 0.05
+
+
+def test_epoch_callbacks_see_every_epoch_and_can_stop_training():
+    X = np.random.default_rng(0).normal(size=(32, 4)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(int)
+    losses = []
+    net = make_model("mlp", (4,), 2, width=16, random_state=0)
+    log = train(net, X, y, epochs=5, tol=0.0, callbacks=[lambda e, m, loss: losses.append((e, loss))])
+    assert [e for e, _ in losses] == [1, 2, 3, 4, 5] and log.epochs == 5
+    assert losses[-1][1] == log.train_loss and losses[-1][1] < losses[0][1]  # it trains
+    net = make_model("mlp", (4,), 2, width=16, random_state=0)
+    log = train(net, X, y, epochs=5, tol=0.0, callbacks=[lambda e, m, loss: e == 2])
+    assert log.epochs == 2 and not log.converged

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,6 +12,9 @@ from torch import nn
 from .._device import resolve_device
 from .._random import SeedLike, check_random_state, torch_generator
 from .._validation import check_param
+
+
+EpochCallback = Callable[[int, nn.Module, float], "bool | None"]
 
 
 @dataclass
@@ -24,11 +28,23 @@ class TrainLog:
 
 def train(model: nn.Module, X, y, *, task: str = "classification", epochs: int = 100, lr: float = 1e-3,
           batch_size: int = 128, tol: float = 1e-3, device: str | None = "cpu",
-          random_state: SeedLike = 0) -> TrainLog:
+          random_state: SeedLike = 0, callbacks: Sequence[EpochCallback] = ()) -> TrainLog:
     """Train ``model`` in place with Adam until the training loss is below ``tol`` or ``epochs`` end.
 
     Classification minimises cross-entropy over integer labels; regression the mean squared error of
-    the scalar output. Mini-batch order is seeded by ``random_state``.
+    the scalar output. Mini-batch order is seeded by ``random_state``. After every epoch each of
+    ``callbacks`` is called as ``callback(epoch, model, train_loss)`` (model in train mode); this
+    is where per-epoch scores (forgetting events, EL2N over training) hook in. A callback that
+    returns True stops training after that epoch.
+
+    Examples
+    --------
+    >>> from trainfree.training import make_model
+    >>> net, seen = make_model("mlp", (4,), 2, width=8), []
+    >>> X, y = np.eye(4, dtype=np.float32), np.array([0, 1, 0, 1])
+    >>> log = train(net, X, y, epochs=3, tol=0.0, callbacks=[lambda e, m, loss: seen.append(e)])
+    >>> seen, log.epochs
+    ([1, 2, 3], 3)
     """
     check_param("task", task, str, choices=("classification", "regression"))
     dev = resolve_device(device)
@@ -50,8 +66,11 @@ def train(model: nn.Module, X, y, *, task: str = "classification", epochs: int =
             opt.step()
             total += float(loss.detach()) * len(idx)
         loss_value = total / len(Xt)
+        stop = [bool(cb(epoch, model, loss_value)) for cb in callbacks]
         if loss_value < tol:
             return TrainLog(epoch, loss_value, True)
+        if any(stop):
+            return TrainLog(epoch, loss_value, False)
     return TrainLog(epochs, loss_value, False)
 
 

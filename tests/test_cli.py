@@ -99,3 +99,18 @@ def test_value_davinz_monte_carlo_banzhaf_reports_stderr_and_resumes(tmp_path):
     assert (tmp_path / "checkpoint.npz").exists()
     assert main(argv) == 0  # the finished checkpoint is resumed: same values
     np.testing.assert_allclose(pd.read_parquet(tmp_path / "values.parquet")["value"], df["value"], rtol=1e-12)
+
+
+def test_experiment_groundtruth_small(tmp_path, capsys):
+    rc = main(["experiment", "groundtruth", "--data", "digits", "--model", "mlp", "--datasets", "4", "--min-size",
+               "40", "--max-size", "120", "--epochs", "3", "--val-size", "100", "--quiet", "--out", str(tmp_path)])
+    assert rc == 0
+    df = pd.read_parquet(tmp_path / "groundtruth.parquet")
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert len(df) == 4 and {"value", "test_metric", "VP", "IF", "RV", "size"} <= set(df)
+    assert df["size"].between(40, 120).all()
+    from scipy.stats import pearsonr
+
+    assert summary["metrics"]["pearson"] == pytest.approx(pearsonr(df["value"], df["test_metric"])[0], rel=1e-9)
+    assert summary["result_type"] == "PlayerResult"
+    assert capsys.readouterr().out.startswith("Wrote")  # --quiet prints only the paths

@@ -32,12 +32,22 @@ class Parser(argparse.ArgumentParser):
 
 
 def cli_words(message: str) -> str:
-    """Rewrite a library message for the command line: ``the 'ratio' parameter`` → ``--ratio``."""
+    """Rewrite a library message for the command line: ``the 'ratio' parameter`` → ``--ratio``.
+
+    Examples
+    --------
+    >>> cli_words("The 'ratio' parameter must be positive. Use method='stochastic' or n=None.")
+    '--ratio must be positive. Use --method stochastic or no --n.'
+    """
     message = re.sub(r"[Tt]he '(\w+)' parameter",
                      lambda m: f"{FLAGS[m.group(1)]}" if m.group(1) in FLAGS else m.group(0), message)
-    return re.sub(r"\b(\w+)=('[^']*'|[\w.+-]+)",
-                  lambda m: f"{FLAGS[m.group(1)]} {m.group(2).strip(chr(39))}" if m.group(1) in FLAGS
-                  else m.group(0), message)
+    def flag(m: re.Match) -> str:
+        name, value = m.group(1), m.group(2).strip("'")
+        if name not in FLAGS:
+            return m.group(0)
+        return f"no {FLAGS[name]}" if value == "None" else f"{FLAGS[name]} {value}"
+
+    return re.sub(r"\b(\w+)=('[^']*'|[\w.+-]+)", flag, message)
 
 
 def finite_float(text: str) -> float:

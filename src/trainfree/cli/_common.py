@@ -47,7 +47,7 @@ def cli_words(message: str) -> str:
             return m.group(0)
         return f"no {FLAGS[name]}" if value == "None" else f"{FLAGS[name]} {value}"
 
-    return re.sub(r"\b(\w+)=('[^']*'|[\w.+-]+)", flag, message)
+    return re.sub(r"\b(\w+)=('[^']*'|[\w+-]+(?:\.[\w+-]+)*)", flag, message)
 
 
 def finite_float(text: str) -> float:

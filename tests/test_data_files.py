@@ -156,6 +156,20 @@ def test_damaged_files_name_the_file_and_the_fix(suffix, damage, tmp_path, capsy
     both_fail(capsys, tmp_path, path, rf"bad\{suffix}.*(write it again|write the data again|fill in their labels)")
 
 
+def test_csv_rows_longer_than_the_header(tmp_path, capsys):
+    (path := tmp_path / "long.csv").write_text("a,label\n1,x,3,4\n2,y\n")
+    both_fail(capsys, tmp_path, path, r"long\.csv has rows with more fields than its header")
+
+
+def test_parquet_index_variants(tmp_path):
+    df = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0], "label": ["x", "y", "x", "y"]})
+    df.set_axis(pd.MultiIndex.from_tuples([("p", 1), ("p", 2), ("q", 1), ("q", 2)])).to_parquet(tmp_path / "m.parquet")
+    assert load_file(tmp_path / "m.parquet").ids.tolist() == ["p/1", "p/2", "q/1", "q/2"]
+    df.set_axis([5, 5, 6, 7]).to_parquet(tmp_path / "d.parquet")
+    with pytest.warns(UserWarning, match="repeated values"):
+        assert load_file(tmp_path / "d.parquet").ids.tolist() == [0, 1, 2, 3]
+
+
 def test_header_only_csv_has_no_rows(tmp_path, capsys):
     (path := tmp_path / "header.csv").write_text("a,b,label\n")
     both_fail(capsys, tmp_path, path, r"header\.csv has no data rows")

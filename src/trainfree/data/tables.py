@@ -76,10 +76,13 @@ def _identity(df: Any, path: Path, label_column: str, csv: bool) -> tuple[Any, n
         warnings.warn(f"{path.name}: its unnamed first column looks like the index that DataFrame.to_csv() "
                       f"writes, so it identifies the rows instead of being a feature (write the file with "
                       f"index=False to avoid this).", UserWarning, stacklevel=4)
-    if isinstance(index, pd.MultiIndex):
-        ids = np.array(["/".join(map(str, key)) for key in index], dtype=object)
-    else:
-        ids = index.to_numpy()
+    if csv and isinstance(index, pd.MultiIndex):
+        # pandas makes the surplus leading fields an index when rows are longer than the header.
+        raise TrainfreeError(f"{path} has rows with more fields than its header ({len(df.columns)} column names); "
+                             f"fix those rows or add the missing column names.")
+    if isinstance(index, pd.MultiIndex):  # one flat id per row, e.g. "p/1", so results can store it
+        index = pd.Index(["/".join(map(str, key)) for key in index], dtype=object)
+    ids = index.to_numpy()
     if index.hasnans or not index.is_unique:
         warnings.warn(f"{path.name}: its index has missing or repeated values, so rows are identified by their "
                       f"row number instead.", UserWarning, stacklevel=4)

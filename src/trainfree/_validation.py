@@ -100,11 +100,15 @@ def check_labels(y: Any, n_samples: int, *, name: str = "y", min_classes: int = 
         raise TrainfreeError(f"X and {name} have inconsistent numbers of samples: {n_samples} rows in X "
                              f"but {y.shape[0]} labels in {name}. Pass one label per row.")
     if y.dtype.kind == "f":
-        if not np.isfinite(y).all():
-            raise TrainfreeError(f"{name} contains NaN or infinite labels. Drop those rows or fix the labels.")
-        if not np.all(y == np.round(y)):
-            raise TrainfreeError(f"{name} has non-integer float labels; class labels must be discrete. "
-                                 f"For regression targets use a regression utility instead.")
+        bad = np.flatnonzero(~np.isfinite(y))
+        if bad.size:
+            raise TrainfreeError(f"{name} holds {bad.size} NaN or infinite label(s), the first at row {bad[0]}; "
+                                 f"drop those rows or fill in their labels.")
+        frac = np.flatnonzero(y != np.round(y))
+        if frac.size:
+            raise TrainfreeError(f"{name} holds non-integer real numbers (e.g. {y[frac[0]]:g} at row {frac[0]}), but "
+                                 f"class labels are needed here: bin them into classes (e.g. with pandas.cut) or "
+                                 f"encode them as integer class codes.")
     classes, codes = np.unique(y, return_inverse=True)
     if classes.size < min_classes:
         raise TrainfreeError(f"{name} has {classes.size} class(es) ({classes.tolist()}) but at least {min_classes} "

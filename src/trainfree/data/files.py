@@ -3,30 +3,37 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from .._errors import TrainfreeError
-from .._validation import check_array, check_labels
+from ._arrays import HOW_TO_SAVE, from_arrays, unreadable
 from .dataset import Dataset
+from .images import IMAGE_SUFFIXES, load_image_folder
+from .tables import load_table
 
-_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
-_GRAY_MODES = {"1", "L", "LA", "I", "I;16", "F"}
 
 def load_file(path: str | Path, *, label_column: str = "label") -> Dataset:
     """Load a data set from a file or an image folder.
 
-    * ``.npz``: arrays ``X`` (n, ...) and ``y`` (n,); ``X`` with more than two dimensions is
-      flattened and its trailing shape kept as ``image_shape``.
+    * ``.npz``: arrays ``X`` (n, ...) and ``y`` (n,), and optionally ``ids`` (n,): unique integers
+      or strings naming each row (default: the row number); ``X`` with more than two dimensions is
+      flattened and its trailing shape kept as ``image_shape``. Nothing is ever unpickled: object
+      arrays are refused.
     * ``.csv`` / ``.parquet``: one row per example; ``label_column`` holds the labels and every
-      other column must be numeric.
-    * a folder with one sub-folder of images per class (class names are the sorted folder names).
+      other column must be numeric. A row's id is its row number (0-based, header not counted);
+      a Parquet file keeps the pandas index it was written with. An unnamed first column, as
+      ``DataFrame.to_csv()`` writes by default, is taken as that index, with a warning.
+    * a folder with one sub-folder of images per class (class names are the sorted folder names;
+      hidden files and folders are skipped). A row's id is the image's path relative to the folder.
       All images must have the same size; they are read as grayscale when all are grayscale, else
-      all as RGB (channels first), and 8-bit values are scaled to [0, 1].
+      all as RGB (channels first), and 8-bit values are scaled to [0, 1]. Links that lead out of
+      the folder are refused.
 
     Values of ``.npz`` and tables are kept as stored. Labels are encoded as codes of the sorted
-    unique labels; float labels that are not all whole numbers are regression targets.
+    unique labels; float labels that are not all whole numbers are regression targets. Missing
+    labels, NaN or infinite features, empty and damaged files raise a :class:`TrainfreeError`
+    that names the file, the first offending row and the fix.
 
     Examples
     --------
@@ -34,111 +41,73 @@ def load_file(path: str | Path, *, label_column: str = "label") -> Dataset:
     >>> load_file("toy.npz").classes  # doctest: +SKIP
     ('cat', 'dog')
     """
-    path = Path(path)
+    path = Path(path).expanduser()
     if not path.exists():
         raise TrainfreeError(f"No such file or folder: {path}. Pass an existing .npz, .csv or .parquet file "
                              f"or a folder with one sub-folder of images per class.")
     if path.is_dir():
-        return _load_image_folder(path)
+        try:
+            return load_image_folder(path)
+        except PermissionError as exc:
+            raise TrainfreeError(f"Permission denied reading {exc.filename or path}; make it readable (e.g. "
+                                 f"chmod -R u+rX) or copy the images.") from None
     suffix = path.suffix.lower()
+    if suffix not in HOW_TO_SAVE:
+        hint = " (a single image: put it in a class sub-folder of an image folder)" if suffix in IMAGE_SUFFIXES else ""
+        raise TrainfreeError(f"Cannot load {path.name!r}: supported are .npz, .csv, .parquet files and image "
+                             f"folders{hint}.")
+    if path.stat().st_size == 0:
+        raise TrainfreeError(f"{path} is empty (0 bytes); write the data again, e.g. with {HOW_TO_SAVE[suffix]}.")
     if suffix == ".npz":
         return _load_npz(path)
-    if suffix in (".csv", ".parquet", ".pq"):
-        return _load_table(path, label_column)
-    raise TrainfreeError(f"Cannot load {path.name!r}: supported are .npz, .csv, .parquet files and image folders.")
-
-
-def _from_arrays(X: Any, y: Any, name: str, *, image_shape: tuple[int, ...] | None = None,
-                 ids: Any = None) -> Dataset:
-    X = check_array(X, name=f"X of {name}", dtype=np.float32)
-    if X.ndim < 2:
-        raise TrainfreeError(f"X of {name} must have one row per example (2-D or more), got shape {X.shape}.")
-    if X.ndim > 2 and image_shape is None:
-        image_shape = X.shape[1:]
-    X = X.reshape(len(X), -1)
-    y = np.asarray(y)
-    if y.dtype.kind == "f" and y.shape == (len(X),) and np.isfinite(y).all() and not np.all(y == np.round(y)):
-        return Dataset(X, y, (), image_shape, name, ids=ids)
-    codes, classes = check_labels(y, len(X), name=f"y of {name}", min_classes=1)
-    return Dataset(X, codes, tuple(str(c) for c in classes), image_shape, name, ids=ids)
+    return load_table(path, label_column)
 
 
 def _load_npz(path: Path) -> Dataset:
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            keys = sorted(npz.files)
-            if "X" not in keys or "y" not in keys:
-                raise TrainfreeError(f"{path.name} must hold arrays named 'X' and 'y'; found keys {keys}. "
-                                     f"Save it with np.savez(path, X=X, y=y).")
-            X, y = npz["X"], npz["y"]
-    except (OSError, ValueError) as exc:
-        if isinstance(exc, TrainfreeError):
-            raise
-        raise TrainfreeError(f"Could not read {path} as .npz ({exc}). Save numeric or string arrays with "
-                             f"np.savez(path, X=X, y=y); object arrays are refused (no pickle).") from None
-    return _from_arrays(X, y, path.name)
+        npz = np.load(path, allow_pickle=False)
+    except ValueError:
+        # Neither a zip archive nor a .npy array: NumPy would fall back to pickle, which is refused.
+        raise unreadable(path, "not a zip archive of arrays") from None
+    except MemoryError:
+        raise
+    except Exception as exc:  # zipfile, zlib, struct, EOF...: whatever the damage, the file is at fault
+        raise unreadable(path, exc) from None
+    if not isinstance(npz, np.lib.npyio.NpzFile):
+        raise TrainfreeError(f"{path} holds a single array ({npz.shape}), not named arrays X and y; save them "
+                             f"together with np.savez(path, X=X, y=y).")
+    with npz:
+        keys = sorted(npz.files)
+        if "X" not in keys or "y" not in keys:
+            raise TrainfreeError(f"{path.name} must hold arrays named 'X' and 'y'; found keys {keys}. "
+                                 f"Save it with np.savez(path, X=X, y=y).")
+        arrays = {key: _member(npz, key, path) for key in ("X", "y", "ids") if key in keys}
+    ids = _npz_ids(arrays.get("ids"), len(arrays["X"]) if arrays["X"].ndim else 0, path)
+    return from_arrays(arrays["X"], arrays["y"], path.name, ids=ids)
 
 
-def _load_table(path: Path, label_column: str) -> Dataset:
-    import pandas as pd
-    from pandas.api.types import is_numeric_dtype
-
-    df = pd.read_csv(path) if path.suffix.lower() == ".csv" else pd.read_parquet(path)
-    if label_column not in df.columns:
-        raise TrainfreeError(f"{path.name} has no label column {label_column!r}; its columns are "
-                             f"{list(df.columns)}. Pass label_column=<name of the label column>.")
-    features = df.drop(columns=[label_column])
-    if features.shape[1] == 0:
-        raise TrainfreeError(f"{path.name} holds only the label column; add feature columns.")
-    bad = [str(c) for c in features.columns if not is_numeric_dtype(features[c])]
-    if bad:
-        raise TrainfreeError(f"{path.name} has non-numeric feature column(s) {bad}. Encode them as numbers "
-                             f"(e.g. pandas.get_dummies) or drop them.")
-    return _from_arrays(features.to_numpy(dtype=np.float64), df[label_column].to_numpy(), path.name,
-                        ids=df.index.to_numpy())
-
-
-def _load_image_folder(folder: Path) -> Dataset:
+def _member(npz: np.lib.npyio.NpzFile, key: str, path: Path) -> np.ndarray:
+    """One array of the archive; members are read lazily, so damage can surface only here."""
     try:
-        from PIL import Image, UnidentifiedImageError
-    except ImportError:
-        raise TrainfreeError("Reading an image folder needs Pillow: pip install pillow.") from None
-    class_dirs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if not class_dirs:
-        raise TrainfreeError(f"{folder} has no sub-folders: put the images of each class in its own sub-folder, "
-                             f"e.g. {folder}/cat/1.png and {folder}/dog/2.png.")
-    files, labels = [], []
-    for code, d in enumerate(class_dirs):
-        found = sorted(f for f in d.iterdir() if f.is_file() and f.suffix.lower() in _IMAGE_SUFFIXES)
-        if not found:
-            raise TrainfreeError(f"Class folder {d} holds no images ({', '.join(sorted(_IMAGE_SUFFIXES))}).")
-        files += found
-        labels += [code] * len(found)
+        return npz[key]
+    except ValueError as exc:
+        if "allow_pickle" in str(exc):
+            raise TrainfreeError(f"Array {key!r} of {path} is an object array, which trainfree refuses to "
+                                 f"unpickle; save numbers or strings instead (e.g. {key}.astype(str)).") from None
+        raise unreadable(path, exc) from None
+    except MemoryError:
+        raise
+    except Exception as exc:
+        raise unreadable(path, exc) from None
 
-    def open_image(f: Path) -> Image.Image:
-        try:
-            return Image.open(f)
-        except (OSError, UnidentifiedImageError) as exc:
-            raise TrainfreeError(f"Could not read image {f} ({exc}). Remove or replace it.") from None
 
-    # First pass reads headers only: sizes and modes decide before any pixel is decoded.
-    size, gray = None, True
-    for f in files:
-        with open_image(f) as img:
-            if size is None:
-                size = img.size
-            elif img.size != size:
-                raise TrainfreeError(f"Images must all have the same size: {f} is {img.size[0]}x{img.size[1]} but "
-                                     f"{files[0]} is {size[0]}x{size[1]} (width x height). Resize them first, "
-                                     f"e.g. with PIL.Image.resize.")
-            gray &= img.mode in _GRAY_MODES
-    mode = "L" if gray else "RGB"
-    pixels = []
-    for f in files:
-        with open_image(f) as img:
-            arr = np.asarray(img.convert(mode), dtype=np.float32) / np.float32(255)
-        pixels.append(arr[None] if gray else arr.transpose(2, 0, 1))
-    X = np.stack(pixels)
-    ids = np.array([f.relative_to(folder).as_posix() for f in files], dtype=object)
-    return Dataset(X.reshape(len(X), -1), np.array(labels), tuple(d.name for d in class_dirs), X.shape[1:],
-                   folder.name, ids=ids)
+def _npz_ids(ids: np.ndarray | None, n: int, path: Path) -> np.ndarray | None:
+    if ids is None:
+        return None
+    if ids.shape != (n,) or ids.dtype.kind not in "iuU":
+        raise TrainfreeError(f"Array 'ids' of {path} must hold one integer or string per row of X ({n},), got "
+                             f"{ids.dtype} of shape {ids.shape}; fix it or save the file without ids.")
+    if len(np.unique(ids)) != n:
+        raise TrainfreeError(f"Array 'ids' of {path} repeats values, so it cannot identify rows; make them "
+                             f"unique or save the file without ids.")
+    return ids

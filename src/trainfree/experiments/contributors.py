@@ -62,8 +62,9 @@ def value_contributors(data: Dataset, *, n_contributors: int = 10, split: str = 
     """
     t0 = time.perf_counter()
     if data.task != "classification":
-        raise TrainfreeError(f"{data.name} has real-valued targets; contributor valuation here needs class labels. "
-                             f"Use DavinzUtility(task='regression') directly for regression.")
+        raise TrainfreeError(f"The labels of {data.name} are real numbers, but contributor valuation here needs "
+                             f"class labels: bin them into classes (e.g. with pandas.cut), or value regression "
+                             f"data from Python with DavinzUtility(task='regression').")
     check_param("n_contributors", n_contributors, numbers.Integral, low=1)
     check_param("val_fraction", val_fraction, numbers.Real, low=0, high=1, low_open=True)
     if val_fraction >= 1:

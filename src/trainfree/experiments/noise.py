@@ -54,8 +54,10 @@ def score_dataset(data: Dataset, *, noise: float = 0.0, random_state: SeedLike =
     t0 = time.perf_counter()
     check_param("noise", noise, numbers.Real, low=0, high=1)
     if data.task != "classification":
-        raise TrainfreeError(f"{data.name} has real-valued targets (regression), but the CG-score contrasts "
-                             f"classes. Pass class labels (integers or names).")
+        example = data.y[data.y != np.round(data.y)][:1].tolist() or data.y[:1].tolist() or [np.nan]
+        raise TrainfreeError(f"The labels of {data.name} are real numbers (e.g. {example[0]:g}), but the CG-score "
+                             f"needs class labels: bin them into classes (e.g. with pandas.cut) or encode them as "
+                             f"integers or names.")
     seed = check_random_state(random_state)
     y, flipped = data.y, None
     if noise > 0:

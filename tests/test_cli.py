@@ -114,3 +114,10 @@ def test_experiment_groundtruth_small(tmp_path, capsys):
     assert summary["metrics"]["pearson"] == pytest.approx(pearsonr(df["value"], df["test_metric"])[0], rel=1e-9)
     assert summary["result_type"] == "PlayerResult"
     assert capsys.readouterr().out.startswith("Wrote")  # --quiet prints only the paths
+
+
+def test_a_failed_run_does_not_lock_its_output_folder(tmp_path, capsys):
+    out = str(tmp_path / "o")
+    assert main(["score", "cg", "--data", str(tmp_path / "typo.csv"), "--out", out]) == 2
+    assert "No such file" in capsys.readouterr().err
+    assert main(["score", "cg", "--data", "digits", "--n", "100", "--out", out]) == 0

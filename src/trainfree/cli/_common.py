@@ -111,7 +111,9 @@ def prepare_output(args: argparse.Namespace, command: str) -> Path:
         except ValueError:
             before = {}
         changed = sorted(k for k in set(before) | set(identity) if before.get(k) != identity.get(k))
-        if changed and not args.overwrite:
+        # A run that failed before writing anything (e.g. a mistyped --data) leaves only its marker.
+        produced = [p for p in out.iterdir() if p.name != IDENTITY_FILE]
+        if changed and produced and not args.overwrite:
             what = ", ".join(f"{k}: {before.get(k)!r} then, {identity.get(k)!r} now" for k in changed[:4])
             raise TrainfreeError(f"--out {out} holds results of a different run ({what}). Pass another --out, "
                                  f"or --overwrite to replace them.")

@@ -99,7 +99,7 @@ def check_ntk_memory(n: int, n_kernels: int, n_block: int, n_params: int, dtype:
     jacobians = (jac_all if jac_all <= max_jacobian_bytes else 128 * n_params * item) + n_block * n_block * item
     if budget is None and device.type == "cuda":
         budget = 0.8 * torch.cuda.mem_get_info(device)[0]
-    fixes = [f"value fewer examples (memory grows as n²; n={n} now)"]
+    fixes = [f"value fewer examples (memory grows as the square of their number, {n} now)"]
     if outputs == "all" and n_outputs > 1:
         fixes.append(f"use outputs='own' (one kernel instead of {n_outputs})")
     if ntk_permutations > 1:

@@ -310,3 +310,16 @@ def test_checkpoint_of_another_davinz_problem_is_refused(rng, tmp_path):
     with pytest.raises(TrainfreeError, match=r"different run \(fingerprint\.settings\.kappa: saved [\d.]+, now "
                                              r"[\d.]+; fingerprint\.theta: saved \[[\d., ]+"):
         permutation_shapley(DavinzUtility(C, X_val, model=net(seed=1)), 3, **kw)
+
+
+def test_memory_budget_on_cuda_is_the_free_gpu_memory(monkeypatch):
+    from trainfree.valuation._davinz_checks import check_ntk_memory
+
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (10 * 2**20, 80 * 2**30))
+    kw = dict(outputs="own", n_outputs=1, ntk_permutations=1, max_jacobian_bytes=2 * 2**30)
+    # 1000 examples: 3 × 8 MB of kernels in float64 exceed 80% of 10 MiB free on the GPU; float32 does not.
+    with pytest.raises(TrainfreeError, match=r"DAVINZ's NTK on 1000 examples.*only 0.0 GiB is available.*float32"):
+        check_ntk_memory(1000, 1, 1000, 10, torch.float64, torch.device("cuda"), None, **kw)
+    check_ntk_memory(300, 1, 300, 10, torch.float32, torch.device("cuda"), None, **kw)
+    # An explicit budget wins over the device's free memory.
+    check_ntk_memory(1000, 1, 1000, 10, torch.float64, torch.device("cuda"), 2**30, **kw)

@@ -373,6 +373,58 @@ def test_interrupted_run_resumes_to_the_same_values(tmp_path, method, kw):
     assert again.seen == [(), tuple(range(K))]
 
 
+@pytest.mark.parametrize("method,kw", [
+    (permutation_shapley, dict(max_permutations=160, tolerance=None, batch_size=16)),
+    (banzhaf_msr, dict(n_samples=400, batch_size=40)),
+])
+def test_interrupt_while_writing_keeps_the_previous_checkpoint(tmp_path, monkeypatch, method, kw):
+    K = 6
+    table = np.random.default_rng(17).normal(size=2**K)
+    reference = method(TableGame(table), K, random_state=5, **kw)
+    ckpt = tmp_path / "run.npz"
+    real_savez, saves = np.savez, []
+
+    def savez(fh, **arrays):  # the third save is cut off by Ctrl-C after writing part of the file
+        saves.append(1)
+        if len(saves) == 3:
+            fh.write(b"PK\x03\x04 half a zip")
+            raise KeyboardInterrupt
+        real_savez(fh, **arrays)
+
+    monkeypatch.setattr(np, "savez", savez)
+    with pytest.raises(KeyboardInterrupt):
+        method(TableGame(table), K, random_state=5, checkpoint=ckpt, **kw)
+    monkeypatch.setattr(np, "savez", real_savez)
+    assert [p.name for p in tmp_path.iterdir()] == ["run.npz"]  # the temp file is gone
+    with np.load(ckpt) as saved:
+        assert saved["progress"][0] == 2  # the last complete write
+    resumed = method(TableGame(table), K, random_state=5, checkpoint=ckpt, **kw)
+    np.testing.assert_array_equal(resumed.values, reference.values)
+    np.testing.assert_array_equal(resumed.stderr, reference.stderr)
+
+
+def test_interrupted_incremental_run_resumes_to_the_same_values(tmp_path):
+    K = 7
+    table = np.random.default_rng(18).normal(size=2**K)
+
+    class Interrupting(IncrementalGame):
+        def along_permutation(self, perm):
+            if self.along_calls >= 50:
+                raise KeyboardInterrupt
+            return super().along_permutation(perm)
+
+    kw = dict(max_permutations=128, tolerance=None, batch_size=16, random_state=8)
+    reference = permutation_shapley(IncrementalGame(table), K, **kw)
+    ckpt = tmp_path / "run.npz"
+    with pytest.raises(KeyboardInterrupt):
+        permutation_shapley(Interrupting(table), K, checkpoint=ckpt, **kw)
+    with np.load(ckpt) as saved:
+        assert saved["progress"][0] == 3  # 50 permutations: three full batches of 16 were saved
+    resumed = permutation_shapley(IncrementalGame(table), K, checkpoint=ckpt, **kw)
+    np.testing.assert_array_equal(resumed.values, reference.values)
+    np.testing.assert_array_equal(resumed.stderr, reference.stderr)
+
+
 def test_checkpoint_with_other_settings_is_refused(tmp_path):
     game = random_game(4, seed=14)
     ckpt = tmp_path / "run.npz"

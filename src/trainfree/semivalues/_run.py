@@ -63,13 +63,13 @@ class Run:
         """Fresh run, or resume from ``checkpoint`` when it exists and was written for the same problem.
 
         ``identity`` holds the settings that change the draws or the values (method, n_players,
-        batch_size, ...). With a checkpoint the utility is fingerprinted too (see :func:`problem_identity`),
+        batch_size, ...). With a checkpoint the utility is fingerprinted too (see :func:`utility_fingerprint`),
         so a checkpoint of another utility is refused instead of being averaged with this one.
         """
         path = None if checkpoint is None else Path(checkpoint)
         saved = _read_checkpoint(path) if path is not None and path.exists() else None
         stored = None if saved is None else json.loads(str(saved["identity"]))
-        if random_state is None and stored is not None:
+        if random_state is None and stored is not None and "seed" in stored:
             seed = stored["seed"]
         else:
             seed = seed_record(check_random_state(random_state))

@@ -121,3 +121,22 @@ def test_a_failed_run_does_not_lock_its_output_folder(tmp_path, capsys):
     assert main(["score", "cg", "--data", str(tmp_path / "typo.csv"), "--out", out]) == 2
     assert "No such file" in capsys.readouterr().err
     assert main(["score", "cg", "--data", "digits", "--n", "100", "--out", out]) == 0
+
+
+def test_value_davinz_checkpoint_of_another_problem_is_refused(tmp_path, capsys):
+    ckpt = str(tmp_path / "run.npz")
+    base = ["value", "davinz", "--data", "digits", "--contributors", "3", "--max-exact", "2", "--samples", "40",
+            "--checkpoint", ckpt]
+    assert main(base + ["--n", "300", "--outputs", "all", "--out", str(tmp_path / "o1")]) == 0
+    first = pd.read_parquet(tmp_path / "o1" / "values.parquet")
+    capsys.readouterr()
+    # Another data size and kernel with the same checkpoint: refused (it used to average both problems).
+    assert main(base + ["--n", "400", "--outputs", "own", "--out", str(tmp_path / "o2")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("trainfree: error: Checkpoint ")
+    assert "fingerprint.settings.outputs: saved 'all', now 'own'" in err and "new checkpoint path" in err
+    assert not (tmp_path / "o2" / "values.parquet").exists()
+    # The same command resumes the finished run: the same values.
+    assert main(base + ["--n", "300", "--outputs", "all", "--out", str(tmp_path / "o3")]) == 0
+    np.testing.assert_allclose(pd.read_parquet(tmp_path / "o3" / "values.parquet")["value"], first["value"],
+                               rtol=1e-12)

@@ -220,3 +220,106 @@ def test_callers_model_is_left_untouched(rng):
     before = [p.clone() for p in model.parameters()]
     DavinzUtility(parts(rng), rng.normal(size=(8, 4)), model=model)
     assert all(p.dtype == torch.float32 and torch.equal(p, q) for p, q in zip(model.parameters(), before))
+
+
+def test_one_class_data_is_refused(rng):
+    C = [(rng.normal(size=(8, 4)), np.full(8, 2)) for _ in range(3)]
+    with pytest.raises(TrainfreeError, match=r"All contributors' labels are class 2: .*constant.*at least two "
+                                             r"classes, or use task='regression'"):
+        DavinzUtility(C, rng.normal(size=(6, 4)), model=net())
+    C[1] = (C[1][0], np.r_[np.full(7, 2), 0])  # one example of another class is enough
+    assert np.isfinite(DavinzUtility(C, rng.normal(size=(6, 4)), model=net())((0, 1, 2)))
+
+
+def test_more_ntk_blocks_than_examples_is_refused(rng):
+    C = parts(rng, K=2, n=5)  # 5 + 6 = 11 examples
+    with pytest.raises(TrainfreeError, match=r"ntk_blocks=12 exceeds the 11 examples .* ntk_blocks <= 11"):
+        DavinzUtility(C, rng.normal(size=(6, 4)), model=net(), ntk_blocks=12)
+    u = DavinzUtility(C, rng.normal(size=(6, 4)), model=net(), ntk_blocks=11)  # one example per block
+    assert np.isfinite(u((0, 1)))
+
+
+@pytest.mark.parametrize("call", [lambda u: u((0, 7)), lambda u: u((-1,)), lambda u: u.terms((3,)),
+                                  lambda u: u.mmd((0, -2)), lambda u: u.along_permutation((0, 5, 1))])
+def test_coalitions_outside_the_players_are_refused(rng, call):
+    u = DavinzUtility(parts(rng), rng.normal(size=(6, 4)), model=net())
+    with pytest.raises(TrainfreeError, match=r"Coalition \(.*\) has player indices \[-?\d\] outside 0..2: this "
+                                             r"utility has 3 contributors"):
+        call(u)
+
+
+def test_malformed_coalitions_are_refused(rng):
+    u = DavinzUtility(parts(rng), rng.normal(size=(6, 4)), model=net())
+    with pytest.raises(TrainfreeError, match=r"Coalition \(0, 0\) lists a player more than once"):
+        u((0, 0))
+    with pytest.raises(TrainfreeError, match="integer player indices"):
+        u((0.5,))
+    assert u((np.int64(1), 0)) == pytest.approx(u((0, 1)), rel=1e-12)  # numpy ints and any order are fine
+
+
+def test_semivalues_refuse_more_players_than_contributors(rng):
+    u = DavinzUtility(parts(rng), rng.normal(size=(6, 4)), model=net())
+    assert u.n_players == 3
+    with pytest.raises(TrainfreeError, match=r"utility has 3 players .* but n_players=5"):
+        exact_shapley(u, 5)
+    with pytest.raises(TrainfreeError, match=r"utility has 3 players .* but n_players=2"):
+        permutation_shapley(u, 2)
+
+
+def test_memory_is_checked_before_the_ntk_is_allocated(rng):
+    C, X_val = parts(rng), rng.normal(size=(6, 4))  # 12 + 13 + 14 = 39 examples, 259 parameters
+    with pytest.raises(TrainfreeError, match=r"DAVINZ's NTK on 39 examples \(3 kernel\(s\) of 39×39 float64.*"
+                                             r"needs about .* but only .* available\. To fit, value fewer examples .*"
+                                             r"outputs='own' .*dtype='float32'"):
+        DavinzUtility(C, X_val, model=net(), outputs="all", max_memory_bytes=1000)
+    # The estimate: Θ₀ and two factors of its size, plus the Jacobians and one block kernel.
+    need = 3 * 3 * 39**2 * 8 + 39 * 259 * 8 + 39**2 * 8
+    with pytest.raises(TrainfreeError, match="needs about"):
+        DavinzUtility(C, X_val, model=net(), outputs="all", max_memory_bytes=need - 1)
+    u = DavinzUtility(C, X_val, model=net(), outputs="all", max_memory_bytes=need)
+    assert u.theta.numel() * u.theta.element_size() * 3 <= need
+    # outputs='own' in float32 needs a sixth of the kernels' memory and passes where 'all' did not.
+    small = DavinzUtility(C, X_val, model=net(), dtype="float32", max_memory_bytes=need // 3)
+    assert small.theta.shape == (1, 39, 39)
+
+
+def test_fingerprint_identifies_the_problem(rng):
+    C, X_val = parts(rng), rng.normal(size=(6, 4))
+    fp = DavinzUtility(C, X_val, model=net()).fingerprint()
+    assert fp == DavinzUtility(C, X_val, model=net()).fingerprint()  # same inputs, same machine: same bits
+    assert fp["class"] == "DavinzUtility" and fp["settings"]["sizes"] == [12, 13, 14]
+    others = [DavinzUtility(C, X_val, model=net(seed=1)),  # another initialization
+              DavinzUtility(C, X_val, model=net(), outputs="all"),
+              DavinzUtility([C[0], C[2], C[1]], X_val, model=net()),  # contributors reordered
+              DavinzUtility(C[:1] + [(C[1][0], (C[1][1] + 1) % 3)] + C[2:], X_val, model=net())]  # labels changed
+    for other in others:
+        assert other.fingerprint() != fp
+
+
+def test_checkpoint_of_another_davinz_problem_is_refused(rng, tmp_path):
+    C, X_val = parts(rng), rng.normal(size=(6, 4))
+    ckpt = tmp_path / "run.npz"
+    kw = dict(max_permutations=16, tolerance=None, batch_size=8, random_state=0, checkpoint=ckpt)
+    first = permutation_shapley(DavinzUtility(C, X_val, model=net()), 3, **kw)
+    # The same problem, rebuilt, resumes to the saved values.
+    again = permutation_shapley(DavinzUtility(C, X_val, model=net()), 3, **kw)
+    np.testing.assert_allclose(again.values, first.values, rtol=1e-12)
+    with pytest.raises(TrainfreeError, match=r"different run \(fingerprint\.settings\.outputs: saved 'own', "
+                                             r"now 'all'.*new checkpoint path"):
+        permutation_shapley(DavinzUtility(C, X_val, model=net(), outputs="all"), 3, **kw)
+    with pytest.raises(TrainfreeError, match=r"different run \(fingerprint\.settings\.kappa: saved [\d.]+, now "
+                                             r"[\d.]+; fingerprint\.theta: saved \[[\d., ]+"):
+        permutation_shapley(DavinzUtility(C, X_val, model=net(seed=1)), 3, **kw)
+
+
+def test_memory_budget_on_cuda_is_the_free_gpu_memory(monkeypatch):
+    from trainfree.valuation._davinz_checks import check_ntk_memory
+
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (10 * 2**20, 80 * 2**30))
+    kw = dict(outputs="own", n_outputs=1, ntk_permutations=1, max_jacobian_bytes=2 * 2**30)
+    # 1000 examples: 3 × 8 MB of kernels in float64 exceed 80% of 10 MiB free on the GPU; float32 does not.
+    with pytest.raises(TrainfreeError, match=r"DAVINZ's NTK on 1000 examples.*only 0.0 GiB is available.*float32"):
+        check_ntk_memory(1000, 1, 1000, 10, torch.float64, torch.device("cuda"), None, **kw)
+    check_ntk_memory(300, 1, 300, 10, torch.float32, torch.device("cuda"), None, **kw)
+    # An explicit budget wins over the device's free memory.
+    check_ntk_memory(1000, 1, 1000, 10, torch.float64, torch.device("cuda"), 2**30, **kw)

@@ -1,6 +1,7 @@
 """Semivalues: closed-form games, brute-force definitions, Monte Carlo error bars, parallel and resume."""
 
 import itertools
+import json
 import math
 import threading
 
@@ -65,6 +66,18 @@ class InterruptingGame(TableGame):
     def __call__(self, coalition):
         if self.calls >= self.stop_after:
             raise KeyboardInterrupt
+        return super().__call__(coalition)
+
+
+class RecordingGame(TableGame):
+    """Records every coalition it is asked for, in order."""
+
+    def __init__(self, table):
+        super().__init__(table)
+        self.seen = []
+
+    def __call__(self, coalition):
+        self.seen.append(coalition)
         return super().__call__(coalition)
 
 
@@ -353,10 +366,63 @@ def test_interrupted_run_resumes_to_the_same_values(tmp_path, method, kw):
     np.testing.assert_array_equal(resumed.stderr, reference.stderr)
     assert resumed.n_evaluations == n_evaluations + resumed_game.calls
     assert [p.name for p in tmp_path.iterdir()] == ["run.npz"]  # no temp files left behind
-    # A finished run reloads without evaluating anything; random_state=None adopts the saved seed.
-    again = TableGame(table)
+    # A finished run reloads evaluating only the two probes that check it is the same utility (the empty and
+    # the grand coalition); random_state=None adopts the saved seed.
+    again = RecordingGame(table)
     np.testing.assert_array_equal(method(again, K, checkpoint=ckpt, **kw).values, reference.values)
-    assert again.calls == 0
+    assert again.seen == [(), tuple(range(K))]
+
+
+@pytest.mark.parametrize("method,kw", [
+    (permutation_shapley, dict(max_permutations=160, tolerance=None, batch_size=16)),
+    (banzhaf_msr, dict(n_samples=400, batch_size=40)),
+])
+def test_interrupt_while_writing_keeps_the_previous_checkpoint(tmp_path, monkeypatch, method, kw):
+    K = 6
+    table = np.random.default_rng(17).normal(size=2**K)
+    reference = method(TableGame(table), K, random_state=5, **kw)
+    ckpt = tmp_path / "run.npz"
+    real_savez, saves = np.savez, []
+
+    def savez(fh, **arrays):  # the third save is cut off by Ctrl-C after writing part of the file
+        saves.append(1)
+        if len(saves) == 3:
+            fh.write(b"PK\x03\x04 half a zip")
+            raise KeyboardInterrupt
+        real_savez(fh, **arrays)
+
+    monkeypatch.setattr(np, "savez", savez)
+    with pytest.raises(KeyboardInterrupt):
+        method(TableGame(table), K, random_state=5, checkpoint=ckpt, **kw)
+    monkeypatch.setattr(np, "savez", real_savez)
+    assert [p.name for p in tmp_path.iterdir()] == ["run.npz"]  # the temp file is gone
+    with np.load(ckpt) as saved:
+        assert saved["progress"][0] == 2  # the last complete write
+    resumed = method(TableGame(table), K, random_state=5, checkpoint=ckpt, **kw)
+    np.testing.assert_array_equal(resumed.values, reference.values)
+    np.testing.assert_array_equal(resumed.stderr, reference.stderr)
+
+
+def test_interrupted_incremental_run_resumes_to_the_same_values(tmp_path):
+    K = 7
+    table = np.random.default_rng(18).normal(size=2**K)
+
+    class Interrupting(IncrementalGame):
+        def along_permutation(self, perm):
+            if self.along_calls >= 50:
+                raise KeyboardInterrupt
+            return super().along_permutation(perm)
+
+    kw = dict(max_permutations=128, tolerance=None, batch_size=16, random_state=8)
+    reference = permutation_shapley(IncrementalGame(table), K, **kw)
+    ckpt = tmp_path / "run.npz"
+    with pytest.raises(KeyboardInterrupt):
+        permutation_shapley(Interrupting(table), K, checkpoint=ckpt, **kw)
+    with np.load(ckpt) as saved:
+        assert saved["progress"][0] == 3  # 50 permutations: three full batches of 16 were saved
+    resumed = permutation_shapley(IncrementalGame(table), K, checkpoint=ckpt, **kw)
+    np.testing.assert_array_equal(resumed.values, reference.values)
+    np.testing.assert_array_equal(resumed.stderr, reference.stderr)
 
 
 def test_checkpoint_with_other_settings_is_refused(tmp_path):
@@ -375,6 +441,73 @@ def test_checkpoint_with_other_settings_is_refused(tmp_path):
     bad.write_text("not a checkpoint")
     with pytest.raises(TrainfreeError, match="Could not read checkpoint"):
         permutation_shapley(game, 4, random_state=0, checkpoint=bad)
+
+
+class FingerprintGame(TableGame):
+    def __init__(self, table, fingerprint):
+        super().__init__(table)
+        self._fingerprint = fingerprint
+
+    def fingerprint(self):
+        return self._fingerprint
+
+
+@pytest.mark.parametrize("method,kw", [
+    (permutation_shapley, dict(max_permutations=64, tolerance=None, batch_size=16)),
+    (banzhaf_msr, dict(n_samples=64, batch_size=16)),
+])
+def test_checkpoint_of_another_utility_is_refused(tmp_path, method, kw):
+    table = np.random.default_rng(31).normal(size=2**5)
+    ckpt = tmp_path / "run.npz"
+    first = method(TableGame(table), 5, random_state=3, checkpoint=ckpt, **kw)
+    with np.load(ckpt) as saved:
+        identity = json.loads(str(saved["identity"]))
+    np.testing.assert_allclose(identity["probe"], [table[0], table[-1]], rtol=0, atol=0)
+    # Every value doubled: resuming would average two different games. Refused, naming what differs.
+    with pytest.raises(TrainfreeError, match=r"different run \(probe: saved \[.*\], now \[.*\]\).*new checkpoint path"):
+        method(TableGame(2 * table), 5, random_state=3, checkpoint=ckpt, **kw)
+    # Only the grand coalition differs: still refused.
+    other = table.copy()
+    other[-1] += 0.5
+    with pytest.raises(TrainfreeError, match="probe"):
+        method(TableGame(other), 5, random_state=3, checkpoint=ckpt, **kw)
+    # Float noise far below the tolerance is the same problem: it resumes to the saved values.
+    noisy = table * (1 + 1e-12)
+    np.testing.assert_allclose(method(TableGame(noisy), 5, random_state=3, checkpoint=ckpt, **kw).values,
+                               first.values, rtol=1e-9)
+
+
+def test_checkpoint_compares_the_utilitys_fingerprint(tmp_path):
+    table = np.random.default_rng(32).normal(size=2**4)
+    ckpt = tmp_path / "run.npz"
+    kw = dict(max_permutations=32, tolerance=None, batch_size=16, random_state=0, checkpoint=ckpt)
+    fp = {"data": "abc", "n": np.int64(40), "scale": 1.5, "shape": (3, 4)}
+    ref = permutation_shapley(FingerprintGame(table, fp), 4, **kw)
+    # The same fingerprint (floats within the tolerance) resumes; another one is refused, naming the key.
+    same = permutation_shapley(FingerprintGame(table, {**fp, "scale": 1.5 * (1 + 1e-9)}), 4, **kw)
+    np.testing.assert_allclose(same.values, ref.values, rtol=1e-12)
+    with pytest.raises(TrainfreeError, match=r"fingerprint.n: saved 40, now 41"):
+        permutation_shapley(FingerprintGame(table, {**fp, "n": 41}), 4, **kw)
+    with pytest.raises(TrainfreeError, match=r"fingerprint.scale: saved 1.5, now 1.6"):
+        permutation_shapley(FingerprintGame(table, {**fp, "scale": 1.6}), 4, **kw)
+    with pytest.raises(TrainfreeError, match=r"fingerprint: saved \{.*\}, now 'other'"):
+        permutation_shapley(FingerprintGame(table, "other"), 4, **kw)
+    # A utility without a fingerprint is not the fingerprinted one either.
+    with pytest.raises(TrainfreeError, match="fingerprint"):
+        permutation_shapley(TableGame(table), 4, **kw)
+    with pytest.raises(TrainfreeError, match=r"fingerprint\(\) must return a str or a dict"):
+        permutation_shapley(FingerprintGame(table, 3.0), 4, **{**kw, "checkpoint": tmp_path / "new.npz"})
+
+
+def test_stopping_settings_may_change_to_extend_a_run(tmp_path):
+    game = random_game(5, seed=33)
+    ckpt = tmp_path / "run.npz"
+    kw = dict(tolerance=None, batch_size=16, random_state=4)
+    permutation_shapley(game, 5, max_permutations=64, checkpoint=ckpt, **kw)
+    longer = permutation_shapley(game, 5, max_permutations=128, checkpoint=ckpt, **kw)
+    np.testing.assert_allclose(longer.values, permutation_shapley(game, 5, max_permutations=128, **kw).values,
+                               rtol=1e-12, atol=1e-15)
+    assert longer.settings["n_permutations"] == 128
 
 
 # ------------------------------------------------------------------------------------------ result
@@ -400,6 +533,45 @@ def test_result_columns_names_and_round_trip(tmp_path):
 def test_bad_n_players(n_players):
     with pytest.raises(TrainfreeError, match="n_players"):
         exact_shapley(lambda c: 0.0, n_players)
+
+
+@pytest.mark.parametrize("method", [exact_shapley, exact_banzhaf, leave_one_out,
+                                    lambda u, n: exact_semivalue(u, n, weights=shapley_weights(n)),
+                                    lambda u, n: permutation_shapley(u, n, max_permutations=8),
+                                    lambda u, n: banzhaf_msr(u, n, n_samples=8)])
+def test_n_players_beyond_the_utilitys_players_is_refused(method):
+    table = np.random.default_rng(40).normal(size=2**3)
+    # The utility declares its players: another n_players is refused before any evaluation.
+    game = TableGame(table)
+    with pytest.raises(TrainfreeError, match=r"utility has 3 players \(its n_players attribute\) but n_players=5"):
+        method(game, 5)
+    assert game.calls == 0
+    # It does not: its IndexError (a table) or KeyError (a dict) names the coalition and the likely cause.
+    bare = lambda c: table[sum(1 << i for i in c)]  # noqa: E731
+    with pytest.raises(TrainfreeError, match=r"IndexError.*for coalition \(.*\): n_players may exceed the utility's "
+                                             r"players \(n_players=5: players 0..4\)"):
+        method(bare, 5)
+    values = {tuple(i for i in range(3) if m >> i & 1): v for m, v in enumerate(table)}
+    with pytest.raises(TrainfreeError, match=r"KeyError.*for coalition \(.*\): n_players may exceed"):
+        method(lambda c: values[c], 4)
+
+
+def test_incremental_utility_indexing_past_its_players_is_refused():
+    table = np.random.default_rng(41).normal(size=2**3)
+    game = IncrementalGame(table)
+    del game.n_players
+    with pytest.raises(TrainfreeError, match=r"IndexError.*for permutation \(.*\) \(via along_permutation\): "
+                                             r"n_players may exceed"):
+        permutation_shapley(game, 4, max_permutations=8)
+
+
+def test_an_index_error_of_a_utility_with_matching_n_players_is_its_own():
+    class Buggy(TableGame):
+        def __call__(self, coalition):
+            raise IndexError("bug inside the utility")
+
+    with pytest.raises(IndexError, match="bug inside the utility"):
+        exact_shapley(Buggy(np.zeros(8)), 3)
 
 
 def test_utility_must_be_callable():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +21,12 @@ class Evaluator:
         if not callable(utility):
             raise TrainfreeError(f"utility must be a callable taking a sorted tuple of player indices and "
                                  f"returning a float; got {type(utility).__name__}.")
+        declared = getattr(utility, "n_players", None)
+        if declared is not None and (not isinstance(declared, numbers.Integral) or int(declared) != n_players):
+            raise TrainfreeError(f"The utility has {declared!r} players (its n_players attribute) but n_players="
+                                 f"{n_players} was passed. Pass n_players={declared!r}, the utility's own count.")
+        # Without a declared count, a utility indexing past its players is most likely given too many.
+        self.hint = n_players if declared is None else None
         self.utility, self.n_players, self.n_jobs = utility, n_players, check_n_jobs(n_jobs)
         self.incremental = callable(getattr(utility, "along_permutation", None))
         self.cache: dict[int, float] = {}
@@ -30,7 +37,7 @@ class Evaluator:
         todo = [m for m in dict.fromkeys(masks) if m not in self.cache]
         if todo:
             values = _dispatch(_evaluate_chunk, self.utility, [_members(m, self.n_players) for m in todo],
-                               self.n_jobs)
+                               self.n_jobs, self.hint)
             self.cache.update(zip(todo, values))
             self.n_evaluations += len(todo)
         return np.array([self.cache[m] for m in masks], dtype=float)
@@ -39,7 +46,7 @@ class Evaluator:
         """Utility of every prefix of every permutation, shape ``(n_perms, K + 1)``."""
         K = self.n_players
         if self.incremental:
-            rows = _dispatch(_along_chunk, self.utility, [tuple(p) for p in perms.tolist()], self.n_jobs)
+            rows = _dispatch(_along_chunk, self.utility, [tuple(p) for p in perms.tolist()], self.n_jobs, self.hint)
             self.n_evaluations += len(rows) * (K + 1)
             return np.array(rows)
         masks = []
@@ -52,24 +59,45 @@ class Evaluator:
         return self.coalitions(masks).reshape(len(perms), K + 1)
 
 
-def _dispatch(func: Callable, utility: Utility, items: list, n_jobs: int | None) -> list:
-    """Run ``func(utility, chunk)`` over chunks of ``items`` with joblib; results in input order."""
+def _dispatch(func: Callable, utility: Utility, items: list, n_jobs: int | None, hint: int | None) -> list:
+    """Run ``func(utility, chunk, hint)`` over chunks of ``items`` with joblib; results in input order."""
     workers = effective_n_jobs(n_jobs)
     n_chunks = min(len(items), 4 * workers) if workers > 1 else 1
     bounds = np.linspace(0, len(items), n_chunks + 1).astype(int)
-    parts = Parallel(n_jobs=n_jobs)(delayed(func)(utility, items[a:b]) for a, b in zip(bounds[:-1], bounds[1:]))
+    parts = Parallel(n_jobs=n_jobs)(delayed(func)(utility, items[a:b], hint) for a, b in zip(bounds[:-1], bounds[1:]))
     return [value for part in parts for value in part]
 
 
-def _evaluate_chunk(utility: Utility, coalitions: list[tuple[int, ...]]) -> list[float]:
-    return [_as_value(utility(c), c) for c in coalitions]
+def _evaluate_chunk(utility: Utility, coalitions: list[tuple[int, ...]], hint: int | None) -> list[float]:
+    values = []
+    for c in coalitions:
+        try:
+            out = utility(c)
+        except (IndexError, KeyError) as exc:
+            _too_many_players(exc, f"coalition {c}", hint)
+        values.append(_as_value(out, c))
+    return values
 
 
-def _along_chunk(utility: Any, perms: list[tuple[int, ...]]) -> list[np.ndarray]:
+def _too_many_players(exc: Exception, what: str, n_players: int | None) -> None:
+    """An IndexError/KeyError of a utility without ``n_players``: name the coalition and the likely cause.
+
+    ``n_players`` is None when the utility declared its count (which matched): then the error is its own.
+    """
+    if n_players is None:
+        raise exc
+    raise TrainfreeError(f"The utility raised {type(exc).__name__}({exc}) for {what}: n_players may exceed the "
+                         f"utility's players (n_players={n_players}: players 0..{n_players - 1}). Pass the utility's number "
+                         f"of players as n_players, or give the utility an n_players attribute.") from exc
+
+
+def _along_chunk(utility: Any, perms: list[tuple[int, ...]], hint: int | None) -> list[np.ndarray]:
     rows = []
     for perm in perms:
         try:
             row = np.asarray(utility.along_permutation(perm), dtype=float)
+        except (IndexError, KeyError) as exc:
+            _too_many_players(exc, f"permutation {perm} (via along_permutation)", hint)
         except (TypeError, ValueError):
             row = None
         if row is None or row.shape != (len(perm) + 1,):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import numbers
 import os
 import tempfile
@@ -58,18 +59,35 @@ class Run:
 
     @classmethod
     def start(cls, checkpoint: str | Path | None, random_state: Any, names: tuple[str, ...],
-              **identity: Any) -> "Run":
-        """Fresh run, or resume from ``checkpoint`` when it exists and was written by the same settings."""
+              evaluator: Evaluator, **identity: Any) -> "Run":
+        """Fresh run, or resume from ``checkpoint`` when it exists and was written for the same problem.
+
+        ``identity`` holds the settings that change the draws or the values (method, n_players,
+        batch_size, ...). With a checkpoint the utility is fingerprinted too (see :func:`utility_fingerprint`),
+        so a checkpoint of another utility is refused instead of being averaged with this one.
+        """
         path = None if checkpoint is None else Path(checkpoint)
         saved = _read_checkpoint(path) if path is not None and path.exists() else None
-        if random_state is None and saved is not None:
-            seed = json.loads(str(saved["identity"]))["seed"]
+        stored = None if saved is None else json.loads(str(saved["identity"]))
+        if random_state is None and stored is not None and "seed" in stored:
+            seed = stored["seed"]
         else:
             seed = seed_record(check_random_state(random_state))
         K = identity["n_players"]
         run = cls(path, {**identity, "seed": seed},
                   {name: Moments(np.zeros(K), np.zeros(K), np.zeros(K)) for name in names})
-        if saved is not None:
+        if path is None:
+            return run
+        # Settings first (cheap, and the probes below assume the right n_players), then the problem itself.
+        if stored is not None:
+            run._check_identity(stored, list(run.identity))
+        run.identity["fingerprint"] = utility_fingerprint(evaluator.utility)
+        if stored is not None:
+            run._check_identity(stored, ["fingerprint"])
+        # The utility on the empty and the grand coalition: cached, so at most two extra evaluations.
+        run.identity["probe"] = evaluator.coalitions([0, (1 << K) - 1]).tolist()
+        if stored is not None:
+            run._check_identity(stored, ["probe"])
             run._restore(saved)
         return run
 
@@ -106,13 +124,17 @@ class Run:
             Path(tmp).unlink(missing_ok=True)
             raise
 
+    def _check_identity(self, stored: dict[str, Any], keys: list[str]) -> None:
+        diffs = [d for key in keys for d in _differences(stored.get(key), self.identity[key], key)]
+        diffs.sort(key=lambda d: _has_float(d[1]) or _has_float(d[2]))  # settings before derived numbers
+        if diffs:
+            listed = "; ".join(f"{key}: saved {_short(a)}, now {_short(b)}" for key, a, b in diffs[:3])
+            more = f"; and {len(diffs) - 3} more" if len(diffs) > 3 else ""
+            raise TrainfreeError(
+                f"Checkpoint {self.path} was written by a different run ({listed}{more}). Pass the same settings "
+                f"and utility to resume, or use a new checkpoint path (or delete it) to start afresh.")
+
     def _restore(self, saved: dict[str, np.ndarray]) -> None:
-        stored = json.loads(str(saved["identity"]))
-        for key, now in self.identity.items():
-            if stored.get(key) != now:
-                raise TrainfreeError(
-                    f"Checkpoint {self.path} was written by a different run ({key}: saved {stored.get(key)!r}, "
-                    f"now {now!r}). Pass the same settings to resume, or use a new checkpoint path to start afresh.")
         try:
             for name, m in self.moments.items():
                 m.count, m.mean, m.m2 = (saved[f"{name}.{field}"] for field in ("count", "mean", "m2"))
@@ -133,3 +155,62 @@ def _read_checkpoint(path: Path) -> dict[str, np.ndarray]:
         raise TrainfreeError(f"Could not read checkpoint {path} ({exc}). It is not a trainfree semivalue "
                              f"checkpoint: delete it or pass another path.") from None
     return saved
+
+
+# Relative tolerance for floats in the identity (fingerprints, probe values): a resumed run recomputes
+# them, and the same problem may differ in the last bits (thread counts, BLAS); another problem does not.
+RTOL = 1e-6
+
+
+def utility_fingerprint(utility: Any) -> Any:
+    """``utility.fingerprint()`` when the utility defines one (a str or a JSON-able dict), else None."""
+    method = getattr(utility, "fingerprint", None)
+    if not callable(method):
+        return None
+    fp = method()
+    if not isinstance(fp, (str, dict)):
+        raise TrainfreeError(f"utility.fingerprint() must return a str or a dict describing the problem; it "
+                             f"returned {type(fp).__name__}. Fix the utility's fingerprint method.")
+    try:
+        return json.loads(json.dumps(fp, default=_plain))
+    except (TypeError, ValueError) as exc:
+        raise TrainfreeError(f"utility.fingerprint() must return JSON-able values (str, numbers, lists, dicts): "
+                             f"{exc}. Fix the utility's fingerprint method.") from None
+
+
+def _plain(x: Any) -> Any:
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    raise TypeError(f"{type(x).__name__} is not JSON-able")
+
+
+def _differences(saved: Any, now: Any, where: str) -> list[tuple[str, Any, Any]]:
+    """Where ``saved`` and ``now`` differ: floats within ``RTOL``, everything else (ints, str, seeds) exactly."""
+    if isinstance(saved, dict) and isinstance(now, dict):
+        return [d for key in [*now, *(k for k in saved if k not in now)]
+                for d in _differences(saved.get(key), now.get(key), f"{where}.{key}")]
+    if isinstance(saved, list) and isinstance(now, list) and len(saved) == len(now):
+        if all(_is_number(a) and _is_number(b) for a, b in zip(saved, now)):
+            return [] if all(not _differences(a, b, where) for a, b in zip(saved, now)) else [(where, saved, now)]
+        return [d for i, (a, b) in enumerate(zip(saved, now)) for d in _differences(a, b, f"{where}[{i}]")]
+    if _is_number(saved) and _is_number(now) and (isinstance(saved, float) or isinstance(now, float)):
+        same = math.isclose(saved, now, rel_tol=RTOL, abs_tol=1e-12) or (math.isnan(saved) and math.isnan(now))
+        return [] if same else [(where, saved, now)]
+    return [] if saved == now and type(saved) is type(now) else [(where, saved, now)]
+
+
+def _has_float(x: Any) -> bool:
+    if isinstance(x, dict):
+        return any(_has_float(v) for v in x.values())
+    return any(_has_float(v) for v in x) if isinstance(x, list) else isinstance(x, float)
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, numbers.Real) and not isinstance(x, bool)
+
+
+def _short(x: Any, width: int = 60) -> str:
+    text = repr(x)
+    return text if len(text) <= width else text[:width - 3] + "..."

@@ -53,7 +53,11 @@ def permutation_shapley(utility: Utility, n_players: int, *, max_permutations: i
     n_jobs : int, optional
         joblib workers for utility evaluations; results do not depend on it.
     checkpoint : str or Path, optional
-        ``.npz`` file saved after every batch and resumed from when it exists.
+        ``.npz`` file saved after every batch and resumed from when it exists. It records what
+        changes the draws or the values (method, n_players, batch_size, antithetic, seed) and the
+        problem: the utility on the empty and the grand coalition (two evaluations) and, when the
+        utility defines ``fingerprint()``, its fingerprint. A checkpoint of another run is refused;
+        the stopping settings (max/min_permutations, tolerance, scale) may change between runs.
     names : sequence, optional
         Player names for the ``player`` column.
 
@@ -79,7 +83,7 @@ def permutation_shapley(utility: Utility, n_players: int, *, max_permutations: i
     _check_optional_positive("scale", scale)
     player = player_column(names, K)
     evaluator = Evaluator(utility, K, n_jobs)
-    run = Run.start(checkpoint, random_state, ("marginal",), method="permutation_shapley", n_players=K,
+    run = Run.start(checkpoint, random_state, ("marginal",), evaluator, method="permutation_shapley", n_players=K,
                      batch_size=int(batch_size), antithetic=antithetic)
     marginal = run.moments["marginal"]
     min_samples = max(2, -(-int(min_permutations) // per))
@@ -145,7 +149,7 @@ def banzhaf_msr(utility: Utility, n_players: int, *, n_samples: int = 1000, batc
     check_param("batch_size", batch_size, numbers.Integral, low=1)
     player = player_column(names, K)
     evaluator = Evaluator(utility, K, n_jobs)
-    run = Run.start(checkpoint, random_state, ("inside", "outside"), method="banzhaf_msr", n_players=K,
+    run = Run.start(checkpoint, random_state, ("inside", "outside"), evaluator, method="banzhaf_msr", n_players=K,
                      batch_size=int(batch_size))
     inside, outside = run.moments["inside"], run.moments["outside"]
 

@@ -7,7 +7,8 @@
 - :class:`RobustVolume` (RV): the replication-robust volume of the coalition's (PCA) features
   (Xu et al., 2021): no labels, no validation set.
 
-Each is a callable ``utility(coalition) -> float`` usable with :mod:`trainfree.semivalues`.
+Each is a callable ``utility(coalition) -> float`` usable with :mod:`trainfree.semivalues`, with an
+``n_players`` attribute (the number of contributors) that the semivalues check against theirs.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class ValidationPerformance:
                  random_state: SeedLike = 0) -> None:
         check_param("task", task, str, choices=("classification", "regression"))
         self.contributors, self.X_val, self.y_val = contributors, X_val, y_val
+        self.n_players = len(contributors)
         self.task, self.epochs, self.device = task, epochs, device
         self.seed = check_random_state(random_state)
         self.model = model
@@ -103,6 +105,7 @@ class InfluenceUtility:
         H += l2 * np.eye(len(H))
         self.per_example = g @ np.linalg.solve(H, g_val)
         self.offsets = np.r_[0, np.cumsum([len(c[0]) for c in contributors])]
+        self.n_players = len(contributors)
 
     def __call__(self, coalition: Sequence[int]) -> float:
         return float(sum(self.per_example[self.offsets[i]:self.offsets[i + 1]].sum() for i in coalition))
@@ -124,6 +127,7 @@ class RobustVolume:
         self.Z = Z / Z.std(0)
         self.omega, self.alpha = omega, alpha
         self.offsets = np.r_[0, np.cumsum([len(c[0]) for c in contributors])]
+        self.n_players = len(contributors)
 
     def __call__(self, coalition: Sequence[int]) -> float:
         if not coalition:

@@ -41,7 +41,9 @@ def davinz_values(contributors: Sequence[tuple], X_val: Any, *, model: nn.Module
         with ``n_samples`` draws, resumable from ``checkpoint``.
     max_exact, n_samples : int
     checkpoint : str or Path, optional
-        Monte Carlo only: saved after every batch and resumed from; refused for exact methods.
+        Monte Carlo only: saved after every batch and resumed from; refused for exact methods, and
+        on resume when it was written for another problem (data, model, ``utility_options``: see
+        :meth:`DavinzUtility.fingerprint`) or other Monte Carlo settings.
     names : sequence, optional
         Contributor names for the ``player`` column (default ``c0, c1, ...``).
     random_state : None, int, Generator or SeedSequence

@@ -35,6 +35,9 @@ from .._errors import TrainfreeError
 from .._random import SeedLike, check_random_state, child, int_seed, rng as make_rng, seed_record
 from .._validation import check_array, check_param
 from ..kernels import empirical_ntk, median_bandwidth, rbf_kernel
+from ._davinz_checks import check_blocks, check_coalition, check_contributors, check_ntk_memory, fingerprint
+
+JACOBIAN_BYTES = 2 * 2**30  # Jacobians of one NTK block are kept up to this size, else recomputed in row blocks
 
 
 def davinz_value(ntk_term: float, mmd_term: float, kappa: float) -> float:
@@ -85,6 +88,15 @@ class DavinzUtility:
         Memory for cached Cholesky factors of evaluated coalitions.
     device, dtype, random_state
         Where and in what precision to compute; the seed of the block assignment.
+    max_memory_bytes : float, optional
+        Memory budget for Θ₀, the Cholesky factors of the full coalition and the Jacobians, checked
+        before allocating; default 80% of the available memory (of the GPU on CUDA).
+
+    Attributes
+    ----------
+    n_players : int
+        The number of contributors K; semivalues refuse another ``n_players``. Coalitions are sorted
+        tuples of indices in ``0..K-1``; others are refused.
 
     Examples
     --------
@@ -100,7 +112,8 @@ class DavinzUtility:
                  kappa: str | float = "auto", bandwidth: str | float = "median", mmd_estimator: str = "biased",
                  outputs: str = "own", features=None, val_features=None, jitter: float = 1e-6, ntk_blocks: int = 1,
                  ntk_permutations: int = 1, from_scratch: bool = False, cache_bytes: float = 2**30,
-                 device: str | None = "cpu", dtype: str = "float64", random_state: SeedLike = 0) -> None:
+                 device: str | None = "cpu", dtype: str = "float64", max_memory_bytes: float | None = None,
+                 random_state: SeedLike = 0) -> None:
         t0 = time.perf_counter()
         check_param("task", task, str, choices=("classification", "regression"))
         check_param("mmd_estimator", mmd_estimator, str, choices=("biased", "unbiased"))
@@ -114,20 +127,24 @@ class DavinzUtility:
         check_param("outputs", outputs, str, choices=("own", "all"))
         if not isinstance(model, nn.Module):
             raise TrainfreeError(f"model must be a torch.nn.Module at initialization, got {type(model).__name__}.")
-        if len(contributors) < 1:
-            raise TrainfreeError("No contributors given: pass a list of (X_i, y_i) pairs, one per contributor.")
         self.device, self.dtype = resolve_device(device), resolve_dtype(dtype)
         self.task, self.jitter, self.from_scratch, self.cache_bytes = task, jitter, from_scratch, cache_bytes
         self.outputs = outputs if task == "classification" else "own"
         self._reset_cache()
-        Xs, ys = self._check_contributors(contributors, X_val)
+        Xs, ys = check_contributors(contributors, X_val, task)
         self.sizes = np.array([len(x) for x in Xs])
         self.offsets = np.r_[0, np.cumsum(self.sizes)]
         self.K = len(Xs)
+        check_blocks(ntk_blocks, int(self.sizes.sum()))
         X = torch.as_tensor(np.concatenate(Xs), dtype=self.dtype, device=self.device)
         y = np.concatenate(ys)
         model = copy.deepcopy(model).to(device=self.device, dtype=self.dtype)  # never change the caller's model
         out_idx, residual = self._residual(model, X, y)
+        n = len(X)
+        check_ntk_memory(n, ntk_permutations * len(out_idx), -(-n // ntk_blocks),
+                         sum(p.numel() for p in model.parameters()), self.dtype, self.device, max_memory_bytes,
+                         outputs=self.outputs, n_outputs=len(out_idx), ntk_permutations=ntk_permutations,
+                         max_jacobian_bytes=JACOBIAN_BYTES)
         self.n_permutations = ntk_permutations
         self.residual = residual.repeat(ntk_permutations, 1)  # one copy per partition, matching theta's kernels
         seed = check_random_state(random_state)
@@ -156,31 +173,7 @@ class DavinzUtility:
                              sizes=self.sizes.tolist(), n_val=len(T), dtype=str(self.dtype).removeprefix("torch."), device=str(self.device))
         self.timings = {"ntk_s": t1 - t0, "mmd_s": t2 - t1}
 
-    # -- validation and set-up -------------------------------------------------------------------
-    def _check_contributors(self, contributors, X_val):
-        X_val = check_array(X_val, name="X_val", min_samples=1)
-        Xs, ys = [], []
-        for i, pair in enumerate(contributors):
-            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-                raise TrainfreeError(f"Contributor {i} must be an (X, y) pair.")
-            Xi = check_array(pair[0], name=f"X of contributor {i}", min_samples=0)
-            yi = check_array(pair[1], name=f"y of contributor {i}", ndim=1, min_samples=0)
-            if len(Xi) < 2:
-                raise TrainfreeError(f"Contributor {i} has {len(Xi)} example(s); DAVINZ needs at least 2 per "
-                                     f"contributor (its NTK term divides by the dataset and a single point has no "
-                                     f"distribution to compare). Merge or drop that contributor.")
-            if len(yi) != len(Xi):
-                raise TrainfreeError(f"Contributor {i} has {len(Xi)} inputs but {len(yi)} targets.")
-            if Xi.shape[1:] != X_val.shape[1:]:
-                raise TrainfreeError(f"Inputs of contributor {i} have shape {Xi.shape[1:]} per example but the "
-                                     f"validation set has {X_val.shape[1:]}; S and T must share an input shape.")
-            if self.task == "classification" and (yi.min() < 0 or not np.all(yi == np.round(yi))):
-                raise TrainfreeError(f"Labels of contributor {i} must be integers 0..C-1 for classification; "
-                                     f"use task='regression' for real targets.")
-            Xs.append(Xi)
-            ys.append(yi)
-        return Xs, ys
-
+    # -- set-up ----------------------------------------------------------------------------------
     def _residual(self, model, X, y):
         try:
             with torch.no_grad():
@@ -219,7 +212,7 @@ class DavinzUtility:
                 self.block_assignment[p, block.cpu().numpy()] = b
                 for k, idx in enumerate(out_idx):
                     theta[p * len(out_idx) + k, block[:, None], block[None, :]] = empirical_ntk(
-                        model, X[block], out1=None if idx is None else idx[block])
+                        model, X[block], out1=None if idx is None else idx[block], max_jacobian_bytes=JACOBIAN_BYTES)
         self.jitter_abs = self.jitter * float(theta.diagonal(dim1=1, dim2=2).mean())
         theta.diagonal(dim1=1, dim2=2).add_(self.jitter_abs)
         return theta
@@ -238,7 +231,7 @@ class DavinzUtility:
     # -- the two terms ---------------------------------------------------------------------------
     def mmd(self, coalition: Sequence[int]) -> float:
         """MMD(T, S_C) from the pre-summed kernel blocks, O(K²). MMD(T, ∅) is ‖mean embedding of T‖."""
-        c = list(coalition)
+        c = check_coalition(coalition, self.K)
         mT = self.m_T
         tt = (self.s_TT - mT) / (mT * (mT - 1)) if self.unbiased else self.s_TT / mT**2
         if not c:
@@ -284,7 +277,7 @@ class DavinzUtility:
 
     def terms(self, coalition: Sequence[int]) -> tuple[float, float]:
         """(sqrt(ŷᵀΘ₀⁻¹ŷ/m), MMD(T, S)) of a coalition; the NTK term of ∅ is 0."""
-        c = tuple(sorted(coalition))
+        c = tuple(sorted(check_coalition(coalition, self.K)))
         if not c:
             return 0.0, self.mmd(c)
         if self.from_scratch:
@@ -320,13 +313,22 @@ class DavinzUtility:
 
     def along_permutation(self, perm: Sequence[int]) -> np.ndarray:
         """ν of the K + 1 prefixes of ``perm``, extending one Cholesky factor contributor by contributor."""
-        perm = [int(p) for p in perm]
+        perm = check_coalition(perm, self.K)
         values = [davinz_value(0.0, self.mmd(()), self.kappa)]
         state = None
         for j, p in enumerate(perm):
             state = self._factor(perm[:j + 1]) if self.from_scratch else self._extend(state, perm[:j], p)
             values.append(davinz_value(self._ntk_term(perm[:j + 1], state[1]), self.mmd(perm[:j + 1]), self.kappa))
         return np.array(values)
+
+    @property
+    def n_players(self) -> int:
+        """The number of contributors K (the semivalue protocol's player count)."""
+        return self.K
+
+    def fingerprint(self) -> dict:
+        """Settings and summaries of Θ₀, ŷ and the MMD sums: checkpoints refuse another problem's run."""
+        return fingerprint(self)
 
     def __getstate__(self):  # the factor cache is a per-process accelerator, not state worth shipping
         state = dict(self.__dict__)

@@ -18,6 +18,7 @@ from .._errors import TrainfreeError
 from .._random import check_random_state, from_record, seed_record
 from ._evaluator import Evaluator
 
+
 class Moments:
     """Per-player count, mean and sum of squared deviations, merged batch by batch (Chan et al.).
 

@@ -123,17 +123,17 @@ def _linear_sq(m: nn.Linear, a: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
     B = len(a)
     out = torch.zeros(B, dtype=d.dtype, device=d.device)
     if a.dim() == 2:
-        d2 = d.square().sum(1)
+        d2 = _sumsq(d)
         if m.weight.requires_grad:
-            out += d2 * a.square().sum(1)
+            out += d2 * _sumsq(a)
         if m.bias is not None and m.bias.requires_grad:
             out += d2
         return out
     a, d = a.reshape(B, -1, a.shape[-1]), d.reshape(B, -1, d.shape[-1])  # extra dims: a sum over positions
     if m.weight.requires_grad:
-        out += torch.bmm(d.transpose(1, 2), a).square().sum((1, 2))
+        out += _sumsq(torch.bmm(d.transpose(1, 2), a))
     if m.bias is not None and m.bias.requires_grad:
-        out += d.sum(1).square().sum(1)
+        out += _sumsq(d.sum(1))
     return out
 
 
@@ -150,10 +150,27 @@ def conv_strategy(out_ch: int, in_kk: int, positions: int, groups: int = 1) -> s
     return "gram" if groups == 1 and gram < matrix else "matrix"
 
 
+def _unfold(m: nn.Conv2d, a: torch.Tensor) -> torch.Tensor:
+    """Unfolded input (B, in·k·k, L) as a strided view copied once: several times faster than F.unfold on CPU."""
+    if m.padding != "valid" and any(m.padding):
+        ph, pw = m.padding
+        a = F.pad(a, (pw, pw, ph, ph))
+    a = a.contiguous()
+    B, C, H, W = a.shape
+    (kh, kw), (sh, sw), (dh, dw) = m.kernel_size, m.stride, m.dilation
+    Ho, Wo = (H - dh * (kh - 1) - 1) // sh + 1, (W - dw * (kw - 1) - 1) // sw + 1
+    s = a.stride()
+    view = a.as_strided((B, C, kh, kw, Ho, Wo), (s[0], s[1], s[2] * dh, s[3] * dw, s[2] * sh, s[3] * sw))
+    return view.reshape(B, C * kh * kw, Ho * Wo)
+
+
+def _sumsq(t: torch.Tensor) -> torch.Tensor:
+    return torch.linalg.vector_norm(t.flatten(1), dim=1).square()  # fused: no squared copy of t
+
+
 def _conv_sq(m: nn.Conv2d, a: torch.Tensor, d: torch.Tensor, strategy: str | None = None) -> torch.Tensor:
     B, g = len(a), m.groups
-    padding = 0 if m.padding == "valid" else m.padding
-    U = F.unfold(a, m.kernel_size, dilation=m.dilation, padding=padding, stride=m.stride)  # (B, in·k·k, L)
+    U = _unfold(m, a)  # (B, in·k·k, L)
     D = d.reshape(B, d.shape[1], -1)  # (B, out, L)
     out = torch.zeros(B, dtype=d.dtype, device=d.device)
     if m.weight.requires_grad:
@@ -161,12 +178,12 @@ def _conv_sq(m: nn.Conv2d, a: torch.Tensor, d: torch.Tensor, strategy: str | Non
         if strategy == "gram":
             out += (torch.bmm(U.transpose(1, 2), U) * torch.bmm(D.transpose(1, 2), D)).sum((1, 2))
         elif g == 1:
-            out += torch.bmm(D, U.transpose(1, 2)).square().sum((1, 2))
+            out += _sumsq(torch.bmm(D, U.transpose(1, 2)))
         else:
             Ug, Dg = U.reshape(B, g, -1, U.shape[2]), D.reshape(B, g, -1, D.shape[2])
-            out += torch.einsum("bgol,bgil->bgoi", Dg, Ug).square().sum((1, 2, 3))
+            out += _sumsq(torch.einsum("bgol,bgil->bgoi", Dg, Ug))
     if m.bias is not None and m.bias.requires_grad:
-        out += D.sum(2).square().sum(1)
+        out += _sumsq(D.sum(2))
     return out
 
 

@@ -93,8 +93,10 @@ def _fast_batch(model: nn.Module, xb: torch.Tensor, yb: torch.Tensor, clone: boo
 
     def hook(module, inputs, output):
         records.append((module, inputs[0].detach(), output, output._version))
+        if output.dim() == 4 and output.device.type == "cpu":  # CPU max-pooling is ~5x faster on NHWC
+            output = output.contiguous(memory_format=torch.channels_last)
         # A later in-place op (ReLU(inplace=True)) would overwrite the tensor we differentiate: hand it a copy.
-        return output.clone() if clone else output
+        return output.clone() if clone and output is records[-1][2] else output
 
     layers = [m for m in model.modules() if any(p.requires_grad for p in m.parameters(recurse=False))]
     handles = [m.register_forward_hook(hook) for m in layers]
@@ -151,11 +153,11 @@ def conv_strategy(out_ch: int, in_kk: int, positions: int, groups: int = 1) -> s
 
 
 def _unfold(m: nn.Conv2d, a: torch.Tensor) -> torch.Tensor:
-    """Unfolded input (B, in·k·k, L) as a strided view copied once: several times faster than F.unfold on CPU."""
+    """Unfolded input (B, in·k·k, L): a strided view (any memory layout) copied once, several times faster
+    than F.unfold on CPU."""
     if m.padding != "valid" and any(m.padding):
         ph, pw = m.padding
         a = F.pad(a, (pw, pw, ph, ph))
-    a = a.contiguous()
     B, C, H, W = a.shape
     (kh, kw), (sh, sw), (dh, dw) = m.kernel_size, m.stride, m.dilation
     Ho, Wo = (H - dh * (kh - 1) - 1) // sh + 1, (W - dw * (kw - 1) - 1) // sw + 1

@@ -9,13 +9,16 @@ the layer's input a_i alone, so its squared norm follows from one batched backwa
 * ``nn.Conv2d``: with U_i the unfolded input (in·k·k × L positions) and D_i the output gradient
   (out × L), g_i = D_i U_iᵀ. Its squared Frobenius norm is either formed directly (B small
   out × in·k·k matrices, cost out·in·k²·L per example) or taken as ⟨D_iᵀD_i, U_iᵀU_i⟩ (two L × L
-  Gram matrices, cost L²·(out + in·k²)). Each layer uses whichever costs fewer flops: for the
-  reference CNN on 28×28 images the direct matrix is 20-60× cheaper (L = 576 and 64 positions,
-  few channels); the Gram form wins only for many channels on few positions.
+  Gram matrices, cost L²·(out + in·k²)). Each layer uses whichever costs fewer flops. For the
+  reference CNN on 28×28 images the direct matrix is 59× cheaper in the first layer (L = 576
+  positions, 16 × 25 weights) and 2× in the second (L = 64, 32 × 400), and its B small matrices
+  take less memory than B L × L Grams; the Gram form wins only for many channels on few positions.
+  On CPU the unfolding is a strided view copied once (several times faster than ``F.unfold``),
+  and conv outputs are made NHWC so the network's max-pooling runs ~5× faster.
 
 Only the output gradients are requested from autograd (``torch.autograd.grad`` w.r.t. the layer
 outputs), so no parameter gradient is ever computed. Networks with other parameterised layers
-(BatchNorm, ...) or 'same'/non-zero padding fall back to ``torch.func.vmap(grad(...))``, exact but
+(BatchNorm, ...), 'same' padding or a non-zero padding_mode fall back to ``torch.func.vmap(grad(...))``, exact but
 slower; networks that reuse a layer fall back to a per-example backward loop.
 """
 

@@ -1,5 +1,7 @@
 """Per-example data scores: one module per score family."""
 
 from .cg import CGMethod, CGResult, Preprocess, cg_score
+from .datadiet import el2n_score, forgetting_events, forgetting_score, grand_score
 
-__all__ = ["CGMethod", "CGResult", "Preprocess", "cg_score"]
+__all__ = ["CGMethod", "CGResult", "Preprocess", "cg_score", "el2n_score", "forgetting_events", "forgetting_score",
+           "grand_score"]

@@ -15,6 +15,7 @@ from .._validation import check_param
 
 
 EpochCallback = Callable[[int, nn.Module, float], "bool | None"]
+BatchCallback = Callable[[int, torch.Tensor, torch.Tensor], None]
 
 
 @dataclass
@@ -28,14 +29,18 @@ class TrainLog:
 
 def train(model: nn.Module, X, y, *, task: str = "classification", epochs: int = 100, lr: float = 1e-3,
           batch_size: int = 128, tol: float = 1e-3, device: str | None = "cpu",
-          random_state: SeedLike = 0, callbacks: Sequence[EpochCallback] = ()) -> TrainLog:
+          random_state: SeedLike = 0, callbacks: Sequence[EpochCallback] = (),
+          batch_callbacks: Sequence[BatchCallback] = ()) -> TrainLog:
     """Train ``model`` in place with Adam until the training loss is below ``tol`` or ``epochs`` end.
 
     Classification minimises cross-entropy over integer labels; regression the mean squared error of
     the scalar output. Mini-batch order is seeded by ``random_state``. After every epoch each of
     ``callbacks`` is called as ``callback(epoch, model, train_loss)`` (model in train mode); this
     is where per-epoch scores (forgetting events, EL2N over training) hook in. A callback that
-    returns True stops training after that epoch.
+    returns True stops training after that epoch. Each of ``batch_callbacks`` is called for every
+    mini-batch as ``callback(epoch, idx, outputs)``: the example indices of the batch and the
+    detached outputs of that step's training forward pass (before the update), so per-batch
+    statistics such as forgetting events cost no extra forward pass.
 
     Examples
     --------
@@ -61,7 +66,10 @@ def train(model: nn.Module, X, y, *, task: str = "classification", epochs: int =
         for idx in torch.randperm(len(Xt), generator=gen).split(batch_size):
             idx = idx.to(dev)
             opt.zero_grad()
-            loss = loss_fn(model(Xt[idx]), yt[idx])
+            out = model(Xt[idx])
+            loss = loss_fn(out, yt[idx])
+            for bcb in batch_callbacks:
+                bcb(epoch, idx, out.detach())
             loss.backward()
             opt.step()
             total += float(loss.detach()) * len(idx)

@@ -12,8 +12,6 @@ import torch
 from ._errors import TrainfreeError
 
 
-
-
 def check_param(name: str, value: Any, kind: type | tuple[type, ...], *, low: float | None = None,
                 high: float | None = None, low_open: bool = False, choices: tuple | None = None) -> Any:
     """Validate a scalar parameter against a type, an interval or a set of choices.

@@ -11,9 +11,11 @@ from typing import Any
 import numpy as np
 
 from .._errors import TrainfreeError
-from .._random import SeedLike, check_random_state, child, rng as make_rng
+from .._random import SeedLike, check_random_state, child
+from .._random import rng as make_rng
 from .._validation import check_codes, check_param
 from .corruption import inject_label_noise
+
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Contributor:

@@ -9,8 +9,10 @@ from typing import Any
 import numpy as np
 
 from .._errors import TrainfreeError
-from .._random import SeedLike, check_random_state, rng as make_rng
+from .._random import SeedLike, check_random_state
+from .._random import rng as make_rng
 from .._validation import check_array, check_codes, check_param
+
 
 def inject_label_noise(y: Any, rate: float, *, n_classes: int | None = None, mode: str = "symmetric",
                        transition: Any = None,

@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 
 from .._errors import TrainfreeError
-from .._random import SeedLike, check_random_state, rng as make_rng
+from .._random import SeedLike, check_random_state
+from .._random import rng as make_rng
 from .._validation import check_codes, check_param
 
 

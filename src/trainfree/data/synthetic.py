@@ -8,9 +8,11 @@ from typing import Any
 import numpy as np
 
 from .._errors import TrainfreeError
-from .._random import SeedLike, check_random_state, rng as make_rng
+from .._random import SeedLike, check_random_state
+from .._random import rng as make_rng
 from .._validation import check_param
 from .dataset import Dataset
+
 
 def ising_energy(spins: Any) -> np.ndarray:
     """Energy per spin of 2-D Ising configurations: ``-sum over bonds s_i s_j / L**2`` (J = 1, no field).

@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 
 from .._errors import TrainfreeError
-from .._random import SeedLike, check_random_state, child, rng as make_rng, seed_record
+from .._random import SeedLike, check_random_state, child, seed_record
+from .._random import rng as make_rng
 from .._validation import check_param
 from ..data import Dataset, split_contributors
 from ..result import PlayerResult

@@ -10,7 +10,8 @@ import torch
 from scipy.stats import pearsonr, spearmanr
 
 from .._errors import TrainfreeError
-from .._random import SeedLike, check_random_state, child, rng as make_rng, seed_record
+from .._random import SeedLike, check_random_state, child, seed_record
+from .._random import rng as make_rng
 from .._validation import check_param
 from ..data import Dataset, inject_label_noise
 from ..kernels import median_bandwidth

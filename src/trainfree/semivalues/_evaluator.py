@@ -14,6 +14,7 @@ from .._errors import TrainfreeError
 from .._validation import check_n_jobs
 from ._common import Utility
 
+
 class Evaluator:
     """Evaluates coalitions (bitmasks) at most once each, through joblib, and counts evaluations."""
 

@@ -17,6 +17,7 @@ from ._common import Utility, check_players, player_column, player_result
 from ._evaluator import Evaluator
 from ._run import Run
 
+
 def permutation_shapley(utility: Utility, n_players: int, *, max_permutations: int = 1000,
                         tolerance: float | None = 0.01, min_permutations: int = 32, scale: float | None = None,
                         antithetic: bool = False, batch_size: int = 32,

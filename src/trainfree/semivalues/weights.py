@@ -10,6 +10,7 @@ from scipy.special import betaln, gammaln
 from .._validation import check_param
 from ._common import check_players
 
+
 def shapley_weights(n_players: int) -> np.ndarray:
     """Shapley weight ``k! (K-k-1)! / K!`` of a coalition of size ``k = 0..K-1`` not containing ``i``.
 

@@ -13,7 +13,6 @@ from .._device import resolve_device
 from .._random import SeedLike, check_random_state, torch_generator
 from .._validation import check_param
 
-
 EpochCallback = Callable[[int, nn.Module, float], "bool | None"]
 BatchCallback = Callable[[int, torch.Tensor, torch.Tensor], None]
 

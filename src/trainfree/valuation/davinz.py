@@ -32,7 +32,8 @@ from torch import nn
 
 from .._device import resolve_device, resolve_dtype
 from .._errors import TrainfreeError
-from .._random import SeedLike, check_random_state, child, int_seed, rng as make_rng, seed_record
+from .._random import SeedLike, check_random_state, seed_record
+from .._random import rng as make_rng
 from .._validation import check_array, check_param
 from ..kernels import empirical_ntk, median_bandwidth, rbf_kernel
 from ._davinz_checks import check_blocks, check_coalition, check_contributors, check_ntk_memory, fingerprint

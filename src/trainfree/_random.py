@@ -70,6 +70,21 @@ def child(seed: np.random.SeedSequence, consumer: str) -> np.random.SeedSequence
                                   pool_size=seed.pool_size)
 
 
+def unit_child(seed: np.random.SeedSequence, index: int) -> np.random.SeedSequence:
+    """The ``index``-th child for numbered work units (Monte Carlo batches, stochastic repeats).
+
+    The same sequence as ``seed.spawn(...)[index]`` of a fresh ``seed``, without ``spawn``'s
+    hidden counter: a resumed or re-dispatched unit gets exactly its original stream.
+
+    Examples
+    --------
+    >>> s = np.random.SeedSequence(3)
+    >>> unit_child(s, 1).spawn_key == np.random.SeedSequence(3).spawn(2)[1].spawn_key
+    True
+    """
+    return np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, int(index)), pool_size=seed.pool_size)
+
+
 def rng(seed: np.random.SeedSequence) -> np.random.Generator:
     """A NumPy Generator drawing from ``seed``."""
     return np.random.default_rng(seed)

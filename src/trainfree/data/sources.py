@@ -12,6 +12,7 @@ import numpy as np
 
 from .._errors import TrainfreeError
 from .._random import SeedLike, check_random_state, child, int_seed
+from .._random import rng as make_rng
 from .._validation import check_param
 from .dataset import Dataset, _check_n, _stratified_indices
 from .files import load_file
@@ -106,7 +107,7 @@ def load_fashion_mnist(*, split: str = "train", n: int | None = None,
         idx = np.arange(len(labels))
     else:
         _check_n(n, len(labels))
-        idx = _stratified_indices(labels, n, np.random.default_rng(check_random_state(random_state)))
+        idx = _stratified_indices(labels, n, make_rng(check_random_state(random_state)))
     # Subsample before converting, so a small n never materialises 60,000 float images.
     X = images[idx].reshape(len(idx), -1).astype(np.float32) / np.float32(255)
     return Dataset(X, labels[idx], FMNIST_CLASSES, (1, *images.shape[1:]), f"fmnist-{split}", ids=idx)

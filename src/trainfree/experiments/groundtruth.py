@@ -62,7 +62,8 @@ def davinz_groundtruth(train_set: Dataset, val_set: Dataset, test_set: Dataset, 
     terms = []
     for idx, y, _ in _progress(draws, progress, "DAVINZ"):
         u = DavinzUtility([(as_input(train_set.X[idx]), y)], as_input(val_set.X), model=init, task=task,
-                          outputs=outputs, bandwidth=sigma, kappa=1.0, device=device, random_state=0)
+                          outputs=outputs, bandwidth=sigma, kappa=1.0, device=device,
+                          random_state=child(seed, "davinz"))
         terms.append(u.terms((0,)))
     terms = np.array(terms)
     kappa = terms[:, 1].sum() / terms[:, 0].sum()  # the paper's κ, across the datasets

@@ -31,7 +31,8 @@ from tqdm.auto import tqdm
 
 from .._device import check_memory, concurrent_units, resolve_device, resolve_dtype
 from .._errors import TrainfreeError
-from .._random import SeedLike, check_random_state, seed_record
+from .._random import SeedLike, check_random_state, seed_record, unit_child
+from .._random import rng as make_rng
 from .._validation import check_array, check_labels, check_n_jobs, check_param
 from ..kernels import arccos_gram
 from ..linalg import jittered_cholesky
@@ -278,7 +279,7 @@ def _stochastic(Xn, codes, n_classes, ratio, n_repeats, seed, dtype, device, n_j
     _check_fits(max(sizes), Xn.shape[1], dtype, device, budget, units=concurrent_units(n_jobs),
                 alternative="Lower `ratio`, lower `n_jobs` or score a subsample of each class.")
     # One seed per (class, repeat), derived before dispatch: results do not depend on scheduling.
-    seeds = [np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, i)) for i in range(n_classes * n_repeats)]
+    seeds = [unit_child(seed, i) for i in range(n_classes * n_repeats)]
     units = [(c, s) for c in range(n_classes) for s in seeds[c * n_repeats:(c + 1) * n_repeats]]
     jobs = Parallel(n_jobs=n_jobs, return_as="generator")(
         delayed(_stochastic_unit)(Xn, codes, c, ratio, s, dtype, str(device)) for c, s in units)
@@ -304,7 +305,7 @@ def _stochastic(Xn, codes, n_classes, ratio, n_repeats, seed, dtype, device, n_j
 
 
 def _stochastic_unit(Xn, codes, c, ratio, seed_seq, dtype, device):
-    rng = np.random.default_rng(seed_seq)
+    rng = make_rng(seed_seq)
     own = np.flatnonzero(codes == c)
     others = np.flatnonzero(codes != c)
     k = min(int(math.ceil(ratio * own.size)), others.size)

@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from .._errors import TrainfreeError
-from .._random import check_random_state, from_record, seed_record
+from .._random import check_random_state, from_record, seed_record, unit_child
+from .._random import rng as make_rng
 from ._evaluator import Evaluator
 
 
@@ -99,8 +100,7 @@ class Run:
             n = min(batch_size, max_samples - self.n_samples)
             # One seed per batch index: a resumed run draws exactly what the interrupted one would have.
             root = from_record(self.seed)
-            step(np.random.default_rng(np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key,
-                                                                                       self.n_batches))), n)
+            step(make_rng(unit_child(root, self.n_batches)), n)
             self.n_batches += 1
             self.n_samples += n
             if self.path is not None:

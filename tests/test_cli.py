@@ -140,3 +140,16 @@ def test_value_davinz_checkpoint_of_another_problem_is_refused(tmp_path, capsys)
     assert main(base + ["--n", "300", "--outputs", "all", "--out", str(tmp_path / "o3")]) == 0
     np.testing.assert_allclose(pd.read_parquet(tmp_path / "o3" / "values.parquet")["value"], first["value"],
                                rtol=1e-12)
+
+
+@pytest.mark.parametrize("argv, flag, api", [
+    (["value", "davinz", "--data", "digits", "--n", "200", "--samples", "1", "--max-exact", "1"], "--samples",
+     "n_samples"),
+    (["value", "davinz", "--data", "digits", "--n", "200", "--contributors", "0"], "--contributors", "n_contributors"),
+    (["score", "cg", "--data", "digits", "--n", "100", "--repeats", "0", "--method", "stochastic"], "--repeats",
+     "n_repeats"),
+])
+def test_cli_errors_name_the_flag_not_the_api_parameter(tmp_path, capsys, argv, flag, api):
+    assert main([*argv, "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert flag in err and api not in err and err.count("\n") == 1

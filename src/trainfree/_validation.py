@@ -13,7 +13,8 @@ from ._errors import TrainfreeError
 
 
 def check_param(name: str, value: Any, kind: type | tuple[type, ...], *, low: float | None = None,
-                high: float | None = None, low_open: bool = False, choices: tuple | None = None) -> Any:
+                high: float | None = None, low_open: bool = False, high_open: bool = False,
+                choices: tuple | None = None) -> Any:
     """Validate a scalar parameter against a type, an interval or a set of choices.
 
     Examples
@@ -31,13 +32,14 @@ def check_param(name: str, value: Any, kind: type | tuple[type, ...], *, low: fl
     if isinstance(value, numbers.Real) and not math.isfinite(value):
         raise TrainfreeError(f"The {name!r} parameter must be a finite number. Got {value!r} instead.")
     bad_low = low is not None and (value <= low if low_open else value < low)
-    bad_high = high is not None and value > high
+    bad_high = high is not None and (value >= high if high_open else value > high)
     if bad_low or bad_high:
         lo = "-inf" if low is None else low
         hi = "inf" if high is None else high
         bracket = "(" if low_open or low is None else "["
         raise TrainfreeError(
-            f"The {name!r} parameter must be in the range {bracket}{lo}, {hi}]. Got {value!r} instead.")
+            f"The {name!r} parameter must be in the range {bracket}{lo}, {hi}{')' if high_open or high is None else ']'}. "
+            f"Got {value!r} instead.")
     return value
 
 

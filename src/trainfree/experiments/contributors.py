@@ -67,10 +67,7 @@ def value_contributors(data: Dataset, *, n_contributors: int = 10, split: str = 
                              f"class labels: bin them into classes (e.g. with pandas.cut), or value regression "
                              f"data from Python with DavinzUtility(task='regression').")
     check_param("n_contributors", n_contributors, numbers.Integral, low=1)
-    check_param("val_fraction", val_fraction, numbers.Real, low=0, high=1, low_open=True)
-    if val_fraction >= 1:
-        raise TrainfreeError(f"The 'val_fraction' parameter (--val-fraction) must be below 1, got {val_fraction}: "
-                             f"the contributors need the remaining rows. Use e.g. 0.2.")
+    check_param("val_fraction", val_fraction, numbers.Real, low=0, high=1, low_open=True, high_open=True)
     check_param("model", model, str, choices=("mlp", "cnn"))
     seed = check_random_state(random_state)
     n_val = int(round(val_fraction * len(data)))

@@ -153,3 +153,25 @@ def test_cli_errors_name_the_flag_not_the_api_parameter(tmp_path, capsys, argv, 
     assert main([*argv, "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert flag in err and api not in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("score, extra", [("grand", ["--epoch", "0"]), ("el2n", ["--epoch", "2"]),
+                                          ("forgetting", ["--epochs", "4"])])
+def test_data_diet_scores_from_the_cli(tmp_path, score, extra):
+    out = tmp_path / score
+    rc = main(["score", score, "--data", "digits", "--n", "200", "--noise", "0.2", "--model", "mlp", "--seeds", "2",
+               *extra, "--quiet", "--out", str(out)])
+    assert rc == 0
+    df = pd.read_parquet(out / "scores.parquet")
+    summary = json.loads((out / "summary.json").read_text())
+    assert len(df) == 200 and df["flipped"].sum() == 40 and {"row_id", "label", "stderr"} <= set(df)
+    from trainfree.metrics import auroc
+
+    # The AUROC reported is that of the saved scores against the saved flips.
+    assert summary["metrics"]["auroc"] == pytest.approx(auroc(df["score"], df["flipped"]), rel=1e-12)
+    assert summary["settings"]["n_seeds"] == 2 and summary["seed"] == 0
+
+
+def test_cnn_scores_need_images(tmp_path, capsys):
+    assert main(["score", "grand", "--data", "digits", "--n", "100", "--out", str(tmp_path / "o")]) == 2
+    assert "--model mlp" in capsys.readouterr().err

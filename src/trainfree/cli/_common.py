@@ -20,7 +20,7 @@ FLAGS = {"ratio": "--ratio", "n_repeats": "--repeats", "method": "--method", "pr
          "max_permutations": "--samples", "n_samples": "--samples", "max_exact": "--max-exact",
          "n_contributors": "--contributors", "ntk_blocks": "--ntk-blocks", "ntk_permutations": "--ntk-permutations",
          "val_fraction": "--val-fraction", "checkpoint": "--checkpoint", "outputs": "--outputs", "model": "--model",
-         "n_datasets": "--datasets", "epochs": "--epochs"}
+         "n_datasets": "--datasets", "epochs": "--epochs", "epoch": "--epoch", "n_seeds": "--seeds"}
 
 
 class Parser(argparse.ArgumentParser):
@@ -82,7 +82,7 @@ def load_data(args: argparse.Namespace):
 
 
 IDENTITY_FILE = "run.json"
-_NOT_IDENTITY = {"overwrite", "quiet", "func", "out"}
+_NOT_IDENTITY = {"overwrite", "quiet", "func", "out", "options"}
 
 
 def prepare_output(args: argparse.Namespace, command: str) -> Path:

@@ -1,4 +1,4 @@
-"""``trainfree score cg``: per-example scores of a data set."""
+"""``trainfree score cg|grand|el2n|forgetting``: per-example scores of a data set."""
 
 from __future__ import annotations
 
@@ -7,31 +7,44 @@ import time
 
 from ._common import add_common, finite_float, load_data, prepare_output, say, write_outputs
 
+NOISE_HELP = "share of labels to flip on purpose (symmetric), to measure how well the score finds them, e.g. 0.2"
+
 
 def add_score_commands(sub) -> None:
     score = sub.add_parser("score", help="per-example scores").add_subparsers(dest="score", required=True)
-    cg = score.add_parser("cg", help="complexity-gap score (ICLR 2023)")
-    add_common(cg, data="fmnist", noise_help="share of labels to flip on purpose (symmetric), to measure "
-                                              "how well the score finds them, e.g. 0.2")
+    cg = score.add_parser("cg", help="complexity-gap score (ICLR 2023), no training")
+    add_common(cg, data="fmnist", noise_help=NOISE_HELP)
     cg.add_argument("--method", choices=["exact", "stochastic"], default="exact")
     cg.add_argument("--preprocess", choices=["center", "raw"], default="center")
     cg.add_argument("--ratio", type=finite_float, default=3.0, help="stochastic: others sampled per own-class example")
     cg.add_argument("--repeats", type=int, default=10, help="stochastic: subsamples averaged")
     cg.add_argument("--dtype", choices=["float64", "float32"], default="float64")
     cg.add_argument("--n-jobs", type=int, default=None, help="stochastic: parallel work units (-1: all cores)")
-    cg.set_defaults(func=score_cg)
+    cg.set_defaults(func=score_examples, options=lambda a: dict(
+        method=a.method, preprocess=a.preprocess, ratio=a.ratio, n_repeats=a.repeats, dtype=a.dtype,
+        n_jobs=a.n_jobs, progress=not a.quiet))
+    for name, what, epoch in (("grand", "GraNd: per-example gradient norm (Data Diet, NeurIPS 2021)", 0),
+                              ("el2n", "EL2N: error vector norm early in training (Data Diet)", 5),
+                              ("forgetting", "forgetting events during training (Toneva et al.)", 20)):
+        p = score.add_parser(name, help=what)
+        add_common(p, data="fmnist", noise_help=NOISE_HELP)
+        p.add_argument("--model", choices=["cnn", "mlp"], default="cnn", help="cnn needs image data")
+        p.add_argument("--seeds", type=int, default=10 if name != "forgetting" else 5, help="networks averaged")
+        p.add_argument("--epochs" if name == "forgetting" else "--epoch", type=int, default=epoch,
+                       help="epochs of training" if name == "forgetting" else "epochs trained before scoring")
+        p.set_defaults(func=score_examples, options=lambda a: dict(
+            model=a.model, n_seeds=a.seeds, **({"epochs": a.epochs} if a.score == "forgetting" else {"epoch": a.epoch})))
 
 
-def score_cg(args: argparse.Namespace) -> None:
+def score_examples(args: argparse.Namespace) -> None:
     from ..experiments import score_dataset
     from ..report import noise_report
 
     t0 = time.perf_counter()
-    out = prepare_output(args, "score cg")
+    out = prepare_output(args, f"score {args.score}")
     data = load_data(args)
-    res = score_dataset(data, noise=args.noise or 0.0, method=args.method, preprocess=args.preprocess,
-                        ratio=args.ratio, n_repeats=args.repeats, device=args.device, dtype=args.dtype,
-                        n_jobs=args.n_jobs, progress=not args.quiet, random_state=args.seed)
+    res = score_dataset(data, score=args.score, noise=args.noise or 0.0, device=args.device, random_state=args.seed,
+                        **args.options(args))
     say(args, noise_report(res))
     path, summary = write_outputs(out, "scores", res)
     print(f"Wrote {path} and {summary} ({time.perf_counter() - t0:.1f} s)")

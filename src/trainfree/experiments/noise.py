@@ -14,35 +14,44 @@ from .._validation import check_param
 from ..data import Dataset, inject_label_noise
 from ..metrics import auroc, noise_found_at, sign_rule_report
 from ..result import ExampleResult
-from ..scores import cg_score
+from ..scores import cg_score, el2n_score, forgetting_score, grand_score
+from ..training import input_shape
 
 FRACTIONS = (0.05, 0.1, 0.2, 0.3, 0.5)
+SCORES = {"cg": cg_score, "grand": grand_score, "el2n": el2n_score, "forgetting": forgetting_score}
 
 
-def score_dataset(data: Dataset, *, noise: float = 0.0, random_state: SeedLike = None,
-                  **cg_options: Any) -> ExampleResult:
-    """CG-score every row of ``data``, after flipping a share ``noise`` of its labels when asked.
+def score_dataset(data: Dataset, *, score: str = "cg", noise: float = 0.0, random_state: SeedLike = None,
+                  **score_options: Any) -> ExampleResult:
+    """Score every row of ``data``, after flipping a share ``noise`` of its labels when asked.
 
     The result's rows are ``data``'s rows in order and carry their identity (``row_id``), the label
     as the source wrote it (``label``: the class name, noisy where flipped) and, with noise, the
-    original label and the ``flipped`` mask. With noise, ``metrics`` holds how well the score finds
-    the flipped labels: AUROC of the score and of its label term, the share of flipped labels among
-    the top ``f`` by score (``found_at``), and the sign rule's rates (the CG-score paper's Table 2).
+    original label and the ``flipped`` mask. With noise, ``metrics`` holds how well a high score
+    finds the flipped labels: AUROC and the share of flipped labels among the top ``f`` by score
+    (``found_at``); for the CG-score also the AUROC of its label term and the sign rule's rates
+    (the CG-score paper's Table 2).
 
     Parameters
     ----------
     data : Dataset
         Classification data (see :func:`trainfree.data.load`).
+    score : {"cg", "grand", "el2n", "forgetting"}
+        :func:`~trainfree.scores.cg_score` or a Data Diet score (:func:`~trainfree.scores.grand_score`,
+        :func:`~trainfree.scores.el2n_score`, :func:`~trainfree.scores.forgetting_score`); the
+        Data Diet scores' default ``model="cnn"`` gets the rows reshaped to ``data.image_shape``.
     noise : float in [0, 1]
         Share of labels flipped symmetrically before scoring.
     random_state : None, int, Generator or SeedSequence
         Root seed: the label noise and the score's own draws come from separate children of it.
-    **cg_options
-        Passed to :func:`trainfree.scores.cg_score` (``method``, ``ratio``, ``device``, ...).
+    **score_options
+        Passed to the score (``method``, ``ratio``, ``device``; ``model``, ``n_seeds``, ``epoch``, ...).
 
     Returns
     -------
-    CGResult
+    ExampleResult
+        The score's own result (a :class:`~trainfree.scores.CGResult` for ``"cg"``) with the columns
+        and metrics above.
 
     Examples
     --------
@@ -52,17 +61,22 @@ def score_dataset(data: Dataset, *, noise: float = 0.0, random_state: SeedLike =
     (True, 60)
     """
     t0 = time.perf_counter()
+    check_param("score", score, str, choices=tuple(SCORES))
     check_param("noise", noise, numbers.Real, low=0, high=1)
     if data.task != "classification":
         example = data.y[data.y != np.round(data.y)][:1].tolist() or data.y[:1].tolist() or [np.nan]
-        raise TrainfreeError(f"The labels of {data.name} are real numbers (e.g. {example[0]:g}), but the CG-score "
-                             f"needs class labels: bin them into classes (e.g. with pandas.cut) or encode them as "
+        raise TrainfreeError(f"The labels of {data.name} are real numbers (e.g. {example[0]:g}), but the scores "
+                             f"need class labels: bin them into classes (e.g. with pandas.cut) or encode them as "
                              f"integers or names.")
     seed = check_random_state(random_state)
     y, flipped = data.y, None
     if noise > 0:
         y, flipped = inject_label_noise(data.y, noise, n_classes=len(data.classes), random_state=child(seed, "noise"))
-    res = cg_score(data.X, y, random_state=child(seed, "score"), **cg_options)
+    X = data.X
+    if score != "cg":  # the networks take images (cnn) or flat rows (mlp)
+        X = X.reshape(len(X), *input_shape(score_options.get("model", "cnn"), data.image_shape, X.shape[1],
+                                           name=data.name))
+    res = SCORES[score](X, y, random_state=child(seed, "score"), **score_options)
     names = np.asarray(data.classes, dtype=object)
     # The score encodes labels itself; report the class names the user knows, in the source's row order.
     columns: dict[str, Any] = {"label": names[y], "row_id": data.ids}
@@ -71,10 +85,11 @@ def score_dataset(data: Dataset, *, noise: float = 0.0, random_state: SeedLike =
         columns.update(original_label=data.labels, flipped=flipped)
         fractions = sorted({*FRACTIONS, float(noise)})
         metrics = {"noise": float(noise), "auroc": auroc(res.scores, flipped),
-                   "auroc_partial_label": auroc(res["partial_label"], flipped),
-                   "found_at": noise_found_at(res.scores, flipped, fractions=fractions),
-                   **sign_rule_report(res.flags, flipped)}
+                   "found_at": noise_found_at(res.scores, flipped, fractions=fractions)}
+        if "flag_mislabel" in res.columns:  # the CG-score's label term and sign rule
+            metrics.update(auroc_partial_label=auroc(res["partial_label"], flipped),
+                           **sign_rule_report(res["flag_mislabel"], flipped))
     return res.replace(columns=columns, metrics=metrics,
-                       settings={"data": data.name, "noise": float(noise), "data_classes": list(data.classes)},
+                       settings={"data": data.name, "score": score, "noise": float(noise),
+                                 "data_classes": list(data.classes)},
                        timings={"workflow_s": time.perf_counter() - t0}, seed=seed_record(seed))
-

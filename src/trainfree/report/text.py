@@ -19,15 +19,18 @@ def noise_report(res: ExampleResult) -> str:
     CG-score (exact, n=200): ...
     """
     s = res.settings
-    lines = [f"Scored {s.get('data', 'data')}: {len(res)} examples, {len(s['classes'])} classes"
+    lines = [f"Scored {s.get('data', 'data')}: {len(res)} examples, {len(s['data_classes'])} classes"
              + (f"; {int(res['flipped'].sum())} labels flipped on purpose ({s['noise']:.0%})" if "flipped" in res.columns
                 else ""), res.summary()]
     m = res.metrics
     if "auroc" in m:
         noise = m["noise"]
-        lines.append(f"Noise detection: AUROC {m['auroc']:.3f}; the top {noise:.0%} by score hold "
-                     f"{m['found_at'][noise]:.1%} of the flipped labels; the sign rule flags "
-                     f"{m['noisy_positive_frac']:.1%} of flipped and {m['clean_positive_frac']:.1%} of clean examples.")
+        line = (f"Noise detection: AUROC {m['auroc']:.3f}; the top {noise:.0%} by score hold "
+                f"{m['found_at'][noise]:.1%} of the flipped labels")
+        if "noisy_positive_frac" in m:
+            line += (f"; the sign rule flags {m['noisy_positive_frac']:.1%} of flipped and "
+                     f"{m['clean_positive_frac']:.1%} of clean examples")
+        lines.append(line + ".")
     return "\n".join(lines)
 
 

@@ -19,6 +19,7 @@ from ..training import input_shape
 
 FRACTIONS = (0.05, 0.1, 0.2, 0.3, 0.5)
 SCORES = {"cg": cg_score, "grand": grand_score, "el2n": el2n_score, "forgetting": forgetting_score}
+SCORE_NAMES = {"cg": "CG-score", "grand": "GraNd score", "el2n": "EL2N score", "forgetting": "forgetting score"}
 
 
 def score_dataset(data: Dataset, *, score: str = "cg", noise: float = 0.0, random_state: SeedLike = None,
@@ -65,9 +66,9 @@ def score_dataset(data: Dataset, *, score: str = "cg", noise: float = 0.0, rando
     check_param("noise", noise, numbers.Real, low=0, high=1)
     if data.task != "classification":
         example = data.y[data.y != np.round(data.y)][:1].tolist() or data.y[:1].tolist() or [np.nan]
-        raise TrainfreeError(f"The labels of {data.name} are real numbers (e.g. {example[0]:g}), but the scores "
-                             f"need class labels: bin them into classes (e.g. with pandas.cut) or encode them as "
-                             f"integers or names.")
+        raise TrainfreeError(f"The labels of {data.name} are real numbers (e.g. {example[0]:g}), but the "
+                             f"{SCORE_NAMES[score]} needs class labels: bin them into classes (e.g. with pandas.cut) "
+                             f"or encode them as integers or names.")
     seed = check_random_state(random_state)
     y, flipped = data.y, None
     if noise > 0:

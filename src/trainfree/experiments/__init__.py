@@ -3,10 +3,14 @@
 - :func:`score_dataset`: CG-score a data set, optionally with known flipped labels, and measure detection.
 - :func:`value_contributors`: split a data set among contributors and value them with DAVINZ.
 - :func:`davinz_groundtruth`: the DAVINZ paper's study of ν against trained test accuracy.
+- :func:`pruning_curve`: prune by a score, retrain on a fixed step budget, test accuracy (Data Diet);
+  :func:`prune_order`, :func:`window` and :func:`score_correlations` beside it.
 """
 
 from .contributors import value_contributors
 from .groundtruth import davinz_groundtruth
 from .noise import score_dataset
+from .pruning import prune_order, pruning_curve, score_correlations, window
 
-__all__ = ["davinz_groundtruth", "score_dataset", "value_contributors"]
+__all__ = ["davinz_groundtruth", "prune_order", "pruning_curve", "score_correlations", "score_dataset",
+           "value_contributors", "window"]

@@ -1,0 +1,314 @@
+"""Data pruning: remove a share of the training set by a score, retrain, and measure test accuracy.
+
+The Data Diet protocol (Paul et al., NeurIPS 2021): rank the examples by a score computed before or
+early in training, drop the lowest-scored (``keep_hard``) or the highest-scored (``keep_easy``, the
+CG-score paper's Fig. 2b) share, and train a fresh network on what is left for the same number of
+optimiser steps as the full set would take. Also: how the scores agree with each other and with the
+input norm (the CG-score paper's Table 1).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from .._errors import TrainfreeError
+from .._random import SeedLike, check_random_state, child, seed_record
+from .._random import rng as make_rng
+from .._validation import check_param
+from ..data import Dataset
+from ..result import PlayerResult
+from ..training import evaluate, input_shape, make_model, train
+
+DIRECTIONS = ("keep_hard", "keep_easy")
+
+
+def _as_scores(scores: Any, name: str = "scores") -> np.ndarray:
+    s = np.asarray(getattr(scores, "scores", scores), dtype=float)
+    if s.ndim != 1 or not len(s):
+        raise TrainfreeError(f"The {name} must be one number per example (a non-empty 1-D array); got shape "
+                             f"{s.shape}. Pass one score per training row.")
+    if not np.isfinite(s).all():
+        raise TrainfreeError(f"The {name} hold {int((~np.isfinite(s)).sum())} NaN or infinite values; score "
+                             f"every row with a finite number (e.g. replace NaN with the median).")
+    return s
+
+
+def _check_fraction(fraction: Any, name: str = "fraction") -> float:
+    if isinstance(fraction, (bool, np.bool_)) or not isinstance(fraction, numbers.Real) \
+            or not 0 < float(fraction) < 1:
+        raise TrainfreeError(f"The {name!r} parameter must be a share strictly between 0 and 1; got {fraction!r}. "
+                             f"Pass e.g. 0.3 to prune 30% of the data.")
+    return float(fraction)
+
+
+def _ranked(scores: np.ndarray, descending: bool, seed: np.random.SeedSequence) -> np.ndarray:
+    """Row indices by score (ascending or descending), ties in random order."""
+    tie = make_rng(seed).random(len(scores))
+    return np.lexsort((tie, -scores if descending else scores))
+
+
+def _balanced_counts(counts: np.ndarray, fraction: float) -> np.ndarray:
+    """Rows to remove from each class: ``fraction`` of each, rounded by largest remainder to the total."""
+    quota = fraction * counts
+    take = np.floor(quota).astype(int)
+    left = int(round(fraction * counts.sum())) - int(take.sum())
+    order = np.argsort(-(quota - take), kind="stable")
+    take[order[:left]] += 1
+    return take
+
+
+def prune_order(scores, y, *, fraction: float, direction: str = "keep_hard", class_balanced: bool = False,
+                random_state: SeedLike = None) -> np.ndarray:
+    """The row indices kept after removing a share ``fraction`` of the data by score.
+
+    Parameters
+    ----------
+    scores : array of shape (n,) or ExampleResult
+        One score per row.
+    y : array of shape (n,)
+        Class labels (used only with ``class_balanced``).
+    fraction : float in (0, 1)
+        Share removed: ``round(fraction * n)`` rows.
+    direction : {"keep_hard", "keep_easy"}
+        ``keep_hard`` removes the lowest scores (Data Diet); ``keep_easy`` the highest (CG-score Fig. 2b).
+    class_balanced : bool
+        Remove the same share within each class, so the class proportions stay as they were (the
+        per-class counts are rounded by largest remainder to the same total).
+    random_state : None, int, Generator or SeedSequence
+        Breaks ties between equal scores.
+
+    Returns
+    -------
+    ndarray of int
+        The kept row indices, ascending.
+
+    Examples
+    --------
+    >>> prune_order([0.3, 0.1, 0.9, 0.5], [0, 0, 1, 1], fraction=0.5).tolist()
+    [2, 3]
+    >>> prune_order([0.3, 0.1, 0.9, 0.5], [0, 0, 1, 1], fraction=0.5, class_balanced=True).tolist()
+    [0, 2]
+    """
+    s = _as_scores(scores)
+    y = np.asarray(y)
+    if y.shape != s.shape:
+        raise TrainfreeError(f"There are {len(s)} scores but {y.size} labels; pass one label per scored row.")
+    fraction = _check_fraction(fraction)
+    check_param("direction", direction, str, choices=DIRECTIONS)
+    seed = check_random_state(random_state)
+    order = _ranked(s, direction == "keep_easy", seed)  # the rows to remove come first
+    if not class_balanced:
+        return np.sort(order[int(round(fraction * len(s))):])
+    classes, codes = np.unique(y, return_inverse=True)
+    remove = _balanced_counts(np.bincount(codes, minlength=len(classes)), fraction)
+    ranked_codes = codes[order]
+    pos_in_class = np.empty(len(s), dtype=int)
+    for c in range(len(classes)):
+        members = ranked_codes == c
+        pos_in_class[members] = np.arange(members.sum())
+    return np.sort(order[pos_in_class >= remove[ranked_codes]])
+
+
+def window(scores, *, offset: float, width: float, random_state: SeedLike = None) -> np.ndarray:
+    """The rows whose rank, by score descending, lies in ``[offset, offset + width)`` (fractions of n).
+
+    Rank ``r`` (0 = highest score) is selected when ``round(offset*n) <= r < round((offset+width)*n)``;
+    ties between equal scores are broken by ``random_state``. The Data Diet paper's sliding window.
+
+    Examples
+    --------
+    >>> window([0.1, 0.9, 0.5, 0.7], offset=0.25, width=0.5).tolist()
+    [2, 3]
+    """
+    s = _as_scores(scores)
+    check_param("offset", offset, numbers.Real, low=0, high=1)
+    check_param("width", width, numbers.Real, low=0, high=1, low_open=True)
+    if offset + width > 1 + 1e-12:
+        raise TrainfreeError(f"The window [{offset:g}, {offset + width:g}) runs past the last rank; keep "
+                             f"offset + width <= 1.")
+    start, stop = int(round(offset * len(s))), int(round(min(offset + width, 1.0) * len(s)))
+    return np.sort(_ranked(s, True, check_random_state(random_state))[start:stop])
+
+
+def budget_epochs(epochs: int, n_full: int, n_kept: int, batch_size: int = 128) -> int:
+    """Epochs on ``n_kept`` rows that take at least as many optimiser steps as ``epochs`` on ``n_full``.
+
+    The fewest epochs with ``epochs_k * ceil(n_kept / batch_size) >= epochs * ceil(n_full / batch_size)``;
+    about ``ceil(epochs * n_full / n_kept)`` (the Data Diet's fixed iteration budget).
+
+    Examples
+    --------
+    >>> budget_epochs(5, 3000, 1500), budget_epochs(5, 3000, 3000)
+    (10, 5)
+    """
+    full = epochs * math.ceil(n_full / batch_size)
+    return int(math.ceil(full / math.ceil(n_kept / batch_size)))
+
+
+def pruning_curve(train_set: Dataset, test_set: Dataset, scores: Mapping[str, Any], *,
+                  fractions: Sequence[float] = (0.1, 0.3, 0.5, 0.7), directions: Sequence[str] = DIRECTIONS,
+                  class_balanced: bool = False, include_random: bool = True, model: str = "cnn", epochs: int = 5,
+                  lr: float = 1e-3, batch_size: int = 128, n_runs: int = 2, device: str | None = "cpu",
+                  random_state: SeedLike = None) -> PlayerResult:
+    """Test accuracy after pruning ``train_set`` by each score, direction and share (Data Diet's Fig. 1).
+
+    Every network, for every score, direction and share, trains for a fixed budget of optimiser steps:
+    as many as ``epochs`` epochs of the full training set take, i.e. ``epochs_k = ceil(epochs *
+    steps(n_full) / steps(n_kept))`` epochs on the ``n_kept`` rows (:func:`budget_epochs`). Run ``k``
+    draws its initial weights and mini-batch order from ``child(seed, f"run/{k}")``, the same for every
+    score, so the comparison between scores is paired.
+
+    Parameters
+    ----------
+    train_set, test_set : Dataset
+        Classification data; ``scores`` rank the rows of ``train_set``.
+    scores : mapping of str to array of shape (n,) or ExampleResult
+        The scores to prune by, by name.
+    fractions : sequence of float in (0, 1)
+        Shares of the training set removed.
+    directions : sequence of {"keep_hard", "keep_easy"}
+        See :func:`prune_order`.
+    class_balanced : bool
+        Prune the same share within each class.
+    include_random : bool
+        Add the baseline ``random``: a uniformly random subset of each size (direction ``random``),
+        a new one per run.
+    model : {"cnn", "mlp"}
+        The network (:func:`~trainfree.training.make_model`); ``cnn`` needs image data.
+    epochs, lr, batch_size : int, float, int
+        Epochs of the full set that fix the step budget; Adam's learning rate; mini-batch size.
+    n_runs : int
+        Networks trained per row; ``stderr`` is over runs (NaN for one run).
+    device : str
+    random_state : None, int, Generator or SeedSequence
+
+    Returns
+    -------
+    PlayerResult
+        One row per (score, direction, fraction): ``value`` = mean test accuracy, ``stderr``, ``player``
+        ``"{score}/{direction}/{fraction}"``, ``score``, ``direction``, ``fraction_pruned``, ``n_kept``,
+        ``epochs`` (the budget's epochs on the kept rows). ``metrics``: ``full_accuracy`` (mean over runs
+        on the whole training set) and its ``full_stderr``.
+
+    Examples
+    --------
+    >>> from trainfree.data import load
+    >>> d = load("digits", n=200, random_state=0)
+    >>> tr, te = d.subset(np.arange(150)), d.subset(np.arange(150, 200))
+    >>> res = pruning_curve(tr, te, {"norm": np.linalg.norm(tr.X, axis=1)}, fractions=(0.5,), model="mlp",
+    ...                     epochs=1, n_runs=1, random_state=0)
+    >>> res["player"].tolist()
+    ['norm/keep_hard/0.5', 'norm/keep_easy/0.5', 'random/random/0.5']
+    """
+    t0 = time.perf_counter()
+    if train_set.task != "classification" or test_set.task != "classification":
+        raise TrainfreeError("Pruning curves measure test accuracy and need class labels; pass classification "
+                             "data (see trainfree.data.load).")
+    ranked = {str(k): _as_scores(v, f"{k!r} scores") for k, v in scores.items()}
+    for name, s in ranked.items():
+        if len(s) != len(train_set):
+            raise TrainfreeError(f"The {name!r} scores have {len(s)} values but the training set has "
+                                 f"{len(train_set)} rows; score the same rows you prune.")
+    if not ranked and not include_random:
+        raise TrainfreeError("No scores to prune by: pass at least one score or include_random=True.")
+    fractions = [_check_fraction(f, "fractions") for f in fractions]
+    for d in directions:
+        check_param("direction", d, str, choices=DIRECTIONS)
+    for name, value, low in (("epochs", epochs, 1), ("n_runs", n_runs, 1), ("batch_size", batch_size, 1)):
+        check_param(name, value, numbers.Integral, low=low)
+    seed = check_random_state(random_state)
+    shape = input_shape(model, train_set.image_shape, train_set.X.shape[1], name=train_set.name)
+    X, y = train_set.X.reshape(len(train_set), *shape), train_set.y
+    X_test = test_set.X.reshape(len(test_set), *shape)
+    n, n_out = len(train_set), len(train_set.classes)
+
+    def fit(idx: np.ndarray, k: int) -> float:
+        run = child(seed, f"run/{k}")
+        net = make_model(model, shape, n_out, random_state=child(run, "init"))
+        train(net, X[idx], y[idx], epochs=budget_epochs(epochs, n, len(idx), batch_size), lr=lr,
+              batch_size=batch_size, tol=0.0, device=device, random_state=child(run, "batches"))
+        return evaluate(net, X_test, test_set.y, device=device)
+
+    plan = [(name, d, f) for name in ranked for d in directions for f in fractions]
+    if include_random:
+        plan += [("random", "random", f) for f in fractions]
+    rows: list[dict[str, Any]] = []
+    t = time.perf_counter()
+    full = np.array([fit(np.arange(n), k) for k in range(n_runs)])
+    timings = {"full_s": time.perf_counter() - t}
+    t = time.perf_counter()
+    for name, d, f in plan:
+        accs, kept = [], 0
+        for k in range(n_runs):
+            if name == "random":
+                s = make_rng(child(child(seed, f"run/{k}"), f"random/{f}")).random(n)
+                idx = prune_order(s, y, fraction=f, class_balanced=class_balanced, random_state=0)
+            else:
+                idx = prune_order(ranked[name], y, fraction=f, direction=d, class_balanced=class_balanced,
+                                  random_state=child(seed, "ties"))
+            kept = len(idx)
+            accs.append(fit(idx, k))
+        rows.append({"value": float(np.mean(accs)), "stderr": _sem(accs), "player": f"{name}/{d}/{f:g}",
+                     "score": name, "direction": d, "fraction_pruned": f, "n_kept": kept,
+                     "epochs": budget_epochs(epochs, n, kept, batch_size)})
+    timings.update(pruned_s=time.perf_counter() - t, total_s=time.perf_counter() - t0)
+    columns = {c: np.array([r[c] for r in rows]) for c in rows[0]}
+    settings = {"data": train_set.name, "n_train": n, "n_test": len(test_set), "fractions": fractions,
+                "directions": list(directions), "class_balanced": bool(class_balanced), "model": model,
+                "epochs": int(epochs), "lr": float(lr), "batch_size": int(batch_size), "n_runs": int(n_runs),
+                "device": str(device), "budget": "fixed optimiser steps: those of `epochs` epochs on the full set"}
+    metrics = {"full_accuracy": float(full.mean()), "full_stderr": _sem(full), "full_runs": full.tolist()}
+    return PlayerResult("pruning_curve", columns, settings, seed_record(seed), timings, metrics)
+
+
+def _sem(values) -> float:
+    v = np.asarray(values, dtype=float)
+    return float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else float("nan")
+
+
+def score_correlations(scores: Mapping[str, Any], X=None) -> PlayerResult:
+    """Spearman rank correlation between every pair of scores, and of each with the input norm ‖x‖.
+
+    The CG-score paper's Table 1; the Data Diet paper notes that GraNd at initialisation follows ‖x‖.
+
+    Parameters
+    ----------
+    scores : mapping of str to array of shape (n,) or ExampleResult
+    X : array of shape (n, ...), optional
+        The inputs; when given, ``input_norm`` (the Euclidean norm of each flattened row) joins the scores.
+
+    Returns
+    -------
+    PlayerResult
+        One row per unordered pair: ``value`` = Spearman ρ, ``player`` ``"a ~ b"``, ``score_a``, ``score_b``.
+
+    Examples
+    --------
+    >>> s = np.array([0.1, 0.4, 0.2, 0.9])
+    >>> score_correlations({"s": s, "neg": -s}).values.tolist()
+    [-1.0]
+    """
+    from scipy.stats import spearmanr
+
+    named = {str(k): _as_scores(v, f"{k!r} scores") for k, v in scores.items()}
+    if X is not None:
+        X = np.asarray(X, dtype=float)
+        named["input_norm"] = np.linalg.norm(X.reshape(len(X), -1), axis=1)
+    lengths = {k: len(v) for k, v in named.items()}
+    if len(set(lengths.values())) > 1:
+        raise TrainfreeError(f"The scores have different lengths {lengths}; pass one value per row for each.")
+    if len(named) < 2:
+        raise TrainfreeError("A correlation needs two scores: pass at least two, or one score and X.")
+    names = list(named)
+    pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
+    rho = [float(spearmanr(named[a], named[b])[0]) for a, b in pairs]
+    return PlayerResult("score_correlations", {"value": np.array(rho), "player": np.array([f"{a} ~ {b}" for a, b in pairs]),
+                                               "score_a": np.array([a for a, _ in pairs]),
+                                               "score_b": np.array([b for _, b in pairs])},
+                        {"n": int(next(iter(lengths.values()))), "scores": names, "method": "spearman"})

@@ -1,10 +1,11 @@
-"""``trainfree experiment groundtruth``: DAVINZ's ν against trained test accuracy."""
+"""``trainfree experiment groundtruth|prune``: DAVINZ's ν against trained test accuracy; Data Diet pruning."""
 
 from __future__ import annotations
 
 import argparse
 import time
 
+from .._errors import TrainfreeError
 from ._common import add_common, prepare_output, say, write_outputs
 
 
@@ -23,6 +24,19 @@ def add_experiment_commands(sub) -> None:
     gt.add_argument("--val-size", type=int, default=500, help="rows held out for the validation set")
     gt.add_argument("--test-size", type=int, default=2000, help="rows held out for the test set")
     gt.set_defaults(func=groundtruth)
+    pr = exp.add_parser("prune", help="prune by a score, retrain on a fixed step budget, test accuracy (Data Diet)")
+    add_common(pr, data="fmnist", noise_help="not used")
+    pr.add_argument("--scores", default="cg,el2n,random",
+                    help="comma-separated: cg, el2n, grand, forgetting, input_norm, random")
+    pr.add_argument("--fractions", default="0.1,0.3,0.5,0.7", help="comma-separated shares pruned, each in (0, 1)")
+    pr.add_argument("--directions", default="keep_hard,keep_easy", help="keep_hard (drop low scores), keep_easy")
+    pr.add_argument("--class-balanced", action="store_true", help="prune the same share within each class")
+    pr.add_argument("--model", choices=["mlp", "cnn"], default="cnn")
+    pr.add_argument("--epochs", type=int, default=5, help="epochs of the full set: the step budget of every run")
+    pr.add_argument("--runs", type=int, default=2, help="paired networks per pruned set")
+    pr.add_argument("--seeds", type=int, default=3, help="networks averaged by the Data Diet scores")
+    pr.add_argument("--test-size", type=int, default=2000, help="fmnist: test images")
+    pr.set_defaults(func=prune)
 
 
 def groundtruth(args: argparse.Namespace) -> None:
@@ -39,4 +53,37 @@ def groundtruth(args: argparse.Namespace) -> None:
                              random_state=args.seed, progress=not args.quiet)
     say(args, groundtruth_report(res))
     path, summary = write_outputs(out, "groundtruth", res)
+    print(f"Wrote {path} and {summary} ({time.perf_counter() - t0:.1f} s)")
+
+
+def _floats(text: str, flag: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise TrainfreeError(f"{flag} takes comma-separated numbers, got {text!r}; pass e.g. {flag} 0.3,0.5.") from None
+
+
+def prune(args: argparse.Namespace) -> None:
+    from ..experiments.pruning import PRUNE_SCORES, pruning_curve, pruning_scores, pruning_splits
+    from ..report import pruning_report
+
+    t0 = time.perf_counter()
+    names = [s.strip() for s in args.scores.split(",") if s.strip()]
+    fractions = _floats(args.fractions, "--fractions")
+    bad = [f for f in fractions if not 0 < f < 1]
+    if bad:
+        raise TrainfreeError(f"--fractions must lie strictly between 0 and 1, got {bad[0]:g}; pass e.g. 0.3,0.5.")
+    unknown = [s for s in names if s not in PRUNE_SCORES] or ([] if names else ["(none)"])
+    if unknown:
+        raise TrainfreeError(f"--scores: unknown score {unknown[0]!r}; choose from {','.join(PRUNE_SCORES)}.")
+    directions = tuple(d.strip() for d in args.directions.split(","))
+    out = prepare_output(args, "experiment prune")
+    train, test = pruning_splits(args.data, n=args.n or (3000 if args.data == "fmnist" else None), test_size=args.test_size, random_state=args.seed)
+    scores = pruning_scores(train, names, model=args.model, n_seeds=args.seeds, device=args.device,
+                            random_state=args.seed)
+    res = pruning_curve(train, test, scores, fractions=fractions, directions=directions,
+                        class_balanced=args.class_balanced, include_random="random" in names, model=args.model,
+                        epochs=args.epochs, n_runs=args.runs, device=args.device, random_state=args.seed)
+    say(args, pruning_report(res))
+    path, summary = write_outputs(out, "pruning", res)
     print(f"Wrote {path} and {summary} ({time.perf_counter() - t0:.1f} s)")

@@ -312,3 +312,55 @@ def score_correlations(scores: Mapping[str, Any], X=None) -> PlayerResult:
                                                "score_a": np.array([a for a, _ in pairs]),
                                                "score_b": np.array([b for _, b in pairs])},
                         {"n": int(next(iter(lengths.values()))), "scores": names, "method": "spearman"})
+
+
+PRUNE_SCORES = ("cg", "el2n", "grand", "forgetting", "input_norm", "random")
+
+
+def pruning_scores(data: Dataset, names: Sequence[str], *, model: str = "cnn", n_seeds: int = 3, el2n_epoch: int = 3,
+                   grand_epoch: int = 0, forgetting_epochs: int = 10, device: str | None = "cpu",
+                   random_state: SeedLike = None) -> dict[str, np.ndarray]:
+    """The named scores of every row of ``data``, for :func:`pruning_curve` (``"random"`` is left to it).
+
+    ``cg``, ``el2n``, ``grand`` and ``forgetting`` come from :func:`score_dataset` (no label noise,
+    ``n_seeds`` networks of ``model`` for the Data Diet scores); ``input_norm`` is ‖x‖.
+
+    Examples
+    --------
+    >>> from trainfree.data import load
+    >>> sorted(pruning_scores(load("digits", n=100, random_state=0), ["cg", "input_norm", "random"]))
+    ['cg', 'input_norm']
+    """
+    from .noise import score_dataset
+
+    unknown = [s for s in names if s not in PRUNE_SCORES]
+    if unknown or not names:
+        raise TrainfreeError(f"Unknown score {unknown[0] if unknown else '(none)'!r}: choose from "
+                             f"{', '.join(PRUNE_SCORES)}.")
+    seed = check_random_state(random_state)
+    nets = dict(model=model, n_seeds=n_seeds, device=device)
+    options = {"cg": {}, "el2n": dict(epoch=el2n_epoch, **nets), "grand": dict(epoch=grand_epoch, **nets),
+               "forgetting": dict(epochs=forgetting_epochs, **nets)}
+    out = {}
+    for name in names:
+        if name == "input_norm":
+            out[name] = np.linalg.norm(data.X, axis=1)
+        elif name != "random":
+            out[name] = np.asarray(score_dataset(data, score=name, random_state=seed, **options[name]).scores)
+    return out
+
+
+def pruning_splits(data: str, *, n: int | None = 3000, test_size: int = 2000,
+                   random_state: SeedLike = 0) -> tuple[Dataset, Dataset]:
+    """Training and test sets: Fashion-MNIST's ``n`` training and ``test_size`` test images; other data
+    (:func:`~trainfree.data.load`, ``n`` rows) split 2/3 training, 1/3 test."""
+    from ..data import load, load_fashion_mnist
+
+    seed = check_random_state(random_state)
+    if data == "fmnist":
+        return (load("fmnist", n=n, random_state=seed),
+                load_fashion_mnist(split="test", n=test_size, random_state=child(seed, "test")))
+    every = load(data, n=n, random_state=seed)
+    order = make_rng(child(seed, "holdout")).permutation(len(every))
+    cut = len(order) * 2 // 3
+    return every.subset(order[:cut]), every.subset(order[cut:])

@@ -53,3 +53,33 @@ def groundtruth_report(res: PlayerResult) -> str:
     head = (f"{len(res)} datasets of {int(np.min(sizes))}–{int(np.max(sizes))} examples; "
             f"training took {t['training_s']:.1f} s, κ = {res.settings['kappa']:.4g}")
     return "\n".join([head, *rows])
+
+
+def pruning_report(res: PlayerResult) -> str:
+    """Test accuracy after pruning: one line per score and direction, one column per share pruned.
+
+    Examples
+    --------
+    >>> r = PlayerResult("pruning_curve", {"value": np.array([0.8, 0.7]), "player": np.array(["a", "b"]),
+    ...     "score": np.array(["cg", "cg"]), "direction": np.array(["keep_hard"] * 2),
+    ...     "fraction_pruned": np.array([0.3, 0.5]), "n_kept": np.array([70, 50])},
+    ...     settings={"epochs": 5, "n_runs": 1, "n_train": 100}, metrics={"full_accuracy": 0.9})
+    >>> print(pruning_report(r))
+    100 training rows, step budget of 5 epochs on the full set, 1 run(s); full data: test accuracy 0.9000
+    score/direction         pruned 30%    pruned 50%
+    cg/keep_hard                0.8000        0.7000
+    """
+    s = res.settings
+    fractions = sorted({float(f) for f in res["fraction_pruned"]})
+    lines = [f"{s['n_train']} training rows, step budget of {s['epochs']} epochs on the full set, "
+             f"{s['n_runs']} run(s); full data: test accuracy {res.metrics['full_accuracy']:.4f}",
+             f"{'score/direction':<20}" + "".join(f"{f'pruned {f:.0%}':>14}" for f in fractions)]
+    keys = list(dict.fromkeys(zip(res["score"].tolist(), res["direction"].tolist())))
+    for score, direction in keys:
+        cells = []
+        for f in fractions:
+            hit = (res["score"] == score) & (res["direction"] == direction) & np.isclose(res["fraction_pruned"], f)
+            v, e = res.values[hit][0], res.stderr[hit][0]
+            cells.append(f"{v:>14.4f}" if not np.isfinite(e) else f"{f'{v:.4f}±{e:.3f}':>14}")
+        lines.append(f"{score + '/' + direction:<20}" + "".join(cells))
+    return "\n".join(lines)

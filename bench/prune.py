@@ -75,8 +75,10 @@ def main() -> None:
     table: dict[str, dict[str, list[float]]] = {}
     for (score, direction), g in df.groupby(["score", "direction"], sort=False):
         g = g.sort_values("fraction_pruned")
-        table[f"{score}/{direction}"] = {"accuracy": g["value"].round(4).tolist(), "stderr": [None if not np.isfinite(e) else round(float(e), 4) for e in g["stderr"]]}
-        cells = "".join(f"{v:>8.4f}±{e:<5.3f}" if np.isfinite(e) else f"{v:>14.4f}" for v, e in zip(g["value"], g["stderr"]))
+        errs = [round(float(e), 4) if np.isfinite(e) else None for e in g["stderr"]]
+        table[f"{score}/{direction}"] = {"accuracy": g["value"].round(4).tolist(), "stderr": errs}
+        cells = "".join(f"{v:>8.4f}±{e:<5.3f}" if np.isfinite(e) else f"{v:>14.4f}"
+                        for v, e in zip(g["value"], g["stderr"]))
         print(f"{score + '/' + direction:<28}{cells}")
     print("\nSpearman correlations between scores (and with the input norm):")
     for p, v in zip(corr["player"], corr.values):

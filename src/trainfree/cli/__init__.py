@@ -3,6 +3,7 @@
     trainfree score cg --data fmnist --n 10000 --noise 0.2 --out out/cg
     trainfree value davinz --data digits --contributors 10 --split noisy --out out/davinz
     trainfree experiment groundtruth --data fmnist --datasets 30 --out out/gt
+    trainfree experiment prune --data fmnist --n 3000 --scores cg,el2n,random --fractions 0.3,0.5 --out out/prune
 
 Every command writes ``<out>/<name>.parquet`` (+ ``.json`` sidecar) and ``<out>/summary.json``.
 Bad input exits with code 2 and one line on stderr that names the flag and the fix.

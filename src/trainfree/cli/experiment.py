@@ -80,7 +80,8 @@ def prune(args: argparse.Namespace) -> None:
     if not set(directions) <= {"keep_hard", "keep_easy"}:
         raise TrainfreeError(f"--directions takes keep_hard and/or keep_easy, got {args.directions!r}.")
     out = prepare_output(args, "experiment prune")
-    train, test = pruning_splits(args.data, n=args.n or (3000 if args.data == "fmnist" else None), test_size=args.test_size, random_state=args.seed)
+    n = args.n or (3000 if args.data == "fmnist" else None)
+    train, test = pruning_splits(args.data, n=n, test_size=args.test_size, random_state=args.seed)
     scores = pruning_scores(train, names, model=args.model, n_seeds=args.seeds, device=args.device,
                             random_state=args.seed)
     res = pruning_curve(train, test, scores, fractions=fractions, directions=directions,

@@ -308,9 +308,9 @@ def score_correlations(scores: Mapping[str, Any], X=None) -> PlayerResult:
     names = list(named)
     pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
     rho = [float(spearmanr(named[a], named[b])[0]) for a, b in pairs]
-    return PlayerResult("score_correlations", {"value": np.array(rho), "player": np.array([f"{a} ~ {b}" for a, b in pairs]),
-                                               "score_a": np.array([a for a, _ in pairs]),
-                                               "score_b": np.array([b for _, b in pairs])},
+    columns = {"value": np.array(rho), "player": np.array([f"{a} ~ {b}" for a, b in pairs]),
+               "score_a": np.array([a for a, _ in pairs]), "score_b": np.array([b for _, b in pairs])}
+    return PlayerResult("score_correlations", columns,
                         {"n": int(next(iter(lengths.values()))), "scores": names, "method": "spearman"})
 
 

@@ -1,4 +1,4 @@
-"""``trainfree score cg|grand|el2n|forgetting``: per-example scores of a data set."""
+"""``trainfree score cg|cg-prime|cg-features|grand|el2n|forgetting``: per-example scores of a data set."""
 
 from __future__ import annotations
 
@@ -23,6 +23,19 @@ def add_score_commands(sub) -> None:
     cg.set_defaults(func=score_examples, options=lambda a: dict(
         method=a.method, preprocess=a.preprocess, ratio=a.ratio, n_repeats=a.repeats, dtype=a.dtype,
         n_jobs=a.n_jobs, progress=not a.quiet))
+    prime = score.add_parser("cg-prime", help="CG′: the CG-score with H instead of its inverse, no training")
+    add_common(prime, data="fmnist", noise_help=NOISE_HELP)
+    prime.add_argument("--preprocess", choices=["center", "raw"], default="center")
+    prime.add_argument("--dtype", choices=["float64", "float32"], default="float64")
+    prime.set_defaults(func=score_examples, options=lambda a: dict(preprocess=a.preprocess, dtype=a.dtype))
+    feat = score.add_parser("cg-features", help="CG-score of penultimate features after a few epochs (CG appendix H)")
+    add_common(feat, data="fmnist", noise_help=NOISE_HELP)
+    feat.add_argument("--model", choices=["cnn", "mlp"], default="cnn", help="cnn needs image data")
+    feat.add_argument("--seeds", type=int, default=1, help="networks averaged")
+    feat.add_argument("--epochs", type=int, default=3, help="epochs trained before the features are read")
+    feat.add_argument("--preprocess", choices=["center", "raw"], default="center")
+    feat.set_defaults(func=score_examples, options=lambda a: dict(
+        model=a.model, n_seeds=a.seeds, epochs=a.epochs, preprocess=a.preprocess))
     for name, what, epoch in (("grand", "GraNd: per-example gradient norm (Data Diet, NeurIPS 2021)", 0),
                               ("el2n", "EL2N: error vector norm early in training (Data Diet)", 5),
                               ("forgetting", "forgetting events during training (Toneva et al.)", 20)):

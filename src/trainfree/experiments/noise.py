@@ -14,12 +14,15 @@ from .._validation import check_param
 from ..data import Dataset, inject_label_noise
 from ..metrics import auroc, noise_found_at, sign_rule_report
 from ..result import ExampleResult
-from ..scores import cg_score, el2n_score, forgetting_score, grand_score
+from ..scores import cg_features_score, cg_prime_score, cg_score, el2n_score, forgetting_score, grand_score
 from ..training import input_shape
 
 FRACTIONS = (0.05, 0.1, 0.2, 0.3, 0.5)
-SCORES = {"cg": cg_score, "grand": grand_score, "el2n": el2n_score, "forgetting": forgetting_score}
-SCORE_NAMES = {"cg": "CG-score", "grand": "GraNd score", "el2n": "EL2N score", "forgetting": "forgetting score"}
+SCORES = {"cg": cg_score, "cg-prime": cg_prime_score, "cg-features": cg_features_score, "grand": grand_score,
+          "el2n": el2n_score, "forgetting": forgetting_score}
+SCORE_NAMES = {"cg": "CG-score", "cg-prime": "CG′ score", "cg-features": "feature-space CG-score",
+               "grand": "GraNd score", "el2n": "EL2N score", "forgetting": "forgetting score"}
+TRAINING_FREE = ("cg", "cg-prime")  # scored on flat rows; the others train a network on images or rows
 
 
 def score_dataset(data: Dataset, *, score: str = "cg", noise: float = 0.0, random_state: SeedLike = None,
@@ -37,10 +40,12 @@ def score_dataset(data: Dataset, *, score: str = "cg", noise: float = 0.0, rando
     ----------
     data : Dataset
         Classification data (see :func:`trainfree.data.load`).
-    score : {"cg", "grand", "el2n", "forgetting"}
-        :func:`~trainfree.scores.cg_score` or a Data Diet score (:func:`~trainfree.scores.grand_score`,
-        :func:`~trainfree.scores.el2n_score`, :func:`~trainfree.scores.forgetting_score`); the
-        Data Diet scores' default ``model="cnn"`` gets the rows reshaped to ``data.image_shape``.
+    score : {"cg", "cg-prime", "cg-features", "grand", "el2n", "forgetting"}
+        :func:`~trainfree.scores.cg_score`, :func:`~trainfree.scores.cg_prime_score`,
+        :func:`~trainfree.scores.cg_features_score` or a Data Diet score
+        (:func:`~trainfree.scores.grand_score`, :func:`~trainfree.scores.el2n_score`,
+        :func:`~trainfree.scores.forgetting_score`); the scores that train a network (default
+        ``model="cnn"``) get the rows reshaped to ``data.image_shape``.
     noise : float in [0, 1]
         Share of labels flipped symmetrically before scoring.
     random_state : None, int, Generator or SeedSequence
@@ -74,7 +79,7 @@ def score_dataset(data: Dataset, *, score: str = "cg", noise: float = 0.0, rando
     if noise > 0:
         y, flipped = inject_label_noise(data.y, noise, n_classes=len(data.classes), random_state=child(seed, "noise"))
     X = data.X
-    if score != "cg":  # the networks take images (cnn) or flat rows (mlp)
+    if score not in TRAINING_FREE:  # the networks take images (cnn) or flat rows (mlp)
         X = X.reshape(len(X), *input_shape(score_options.get("model", "cnn"), data.image_shape, X.shape[1],
                                            name=data.name))
     res = SCORES[score](X, y, random_state=child(seed, "score"), **score_options)
@@ -87,7 +92,7 @@ def score_dataset(data: Dataset, *, score: str = "cg", noise: float = 0.0, rando
         fractions = sorted({*FRACTIONS, float(noise)})
         metrics = {"noise": float(noise), "auroc": auroc(res.scores, flipped),
                    "found_at": noise_found_at(res.scores, flipped, fractions=fractions)}
-        if "flag_mislabel" in res.columns:  # the CG-score's label term and sign rule
+        if "flag_mislabel" in res.columns:  # the (feature-space) CG-score's label term and sign rule
             metrics.update(auroc_partial_label=auroc(res["partial_label"], flipped),
                            **sign_rule_report(res["flag_mislabel"], flipped))
     return res.replace(columns=columns, metrics=metrics,

@@ -1,0 +1,103 @@
+"""train(): optimizer, learning-rate schedule and a fixed step budget; the defaults are unchanged."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from trainfree import TrainfreeError
+from trainfree._random import check_random_state, torch_generator
+from trainfree.training import TrainLog, make_model, train
+
+
+@pytest.fixture
+def data(rng):
+    X = rng.normal(size=(50, 6)).astype(np.float32)
+    return X, (X[:, 0] + X[:, 1] > 0).astype(int)
+
+
+def _params(net):
+    return [p.detach().clone() for p in net.parameters()]
+
+
+@pytest.mark.parametrize("max_steps, epochs", [(10, 2), (7, 1), (1, 1), (22, 4)])
+def test_max_steps_is_honoured_exactly(data, max_steps, epochs):
+    X, y = data  # 50 rows in batches of 8: 7 steps per epoch
+    batches, ends = [], []
+    log = train(make_model("mlp", (6,), 2, width=8), X, y, batch_size=8, epochs=1, tol=0.0, max_steps=max_steps,
+                batch_callbacks=[lambda e, idx, out: batches.append(e)],
+                callbacks=[lambda e, m, loss: ends.append(e)])
+    assert len(batches) == log.steps == max_steps
+    assert log.epochs == epochs and ends == list(range(1, epochs + 1))  # `epochs=1` is overridden by the budget
+    assert math.isfinite(log.train_loss)
+
+
+def test_steps_recorded_without_budget(data):
+    X, y = data
+    log = train(make_model("mlp", (6,), 2, width=8), X, y, batch_size=8, epochs=3, tol=0.0)
+    assert log.steps == 21 and log.epochs == 3
+    assert TrainLog(1, 0.5, False).steps == 0  # old constructions still work
+
+
+def test_cosine_schedule_ends_near_zero_and_step_schedule_decays_twice(data):
+    X, y = data
+    lr = 0.01
+    log = train(make_model("mlp", (6,), 2, width=8), X, y, batch_size=8, lr=lr, tol=0.0, max_steps=40,
+                schedule="cosine")
+    # The last of T = 40 steps runs at lr·(1 + cos(39π/40))/2 ≈ 0.0015·lr; the next would be 0.
+    assert log.last_lr == pytest.approx(lr * 0.5 * (1 + math.cos(math.pi * 39 / 40)))
+    assert log.last_lr < 0.002 * lr
+    log = train(make_model("mlp", (6,), 2, width=8), X, y, batch_size=8, lr=lr, tol=0.0, epochs=4, schedule="step")
+    assert log.last_lr == pytest.approx(lr * 0.01)
+    log = train(make_model("mlp", (6,), 2, width=8), X, y, batch_size=8, lr=lr, tol=0.0, epochs=2)
+    assert log.last_lr == lr
+
+
+def test_sgd_trains(data):
+    X, y = data
+    losses = []
+    net = make_model("mlp", (6,), 2, width=16)
+    train(net, X, y, optimizer="sgd", lr=0.05, batch_size=10, epochs=15, tol=0.0,
+          callbacks=[lambda e, m, loss: losses.append(loss)])
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_sgd_is_nesterov_with_weight_decay(data, monkeypatch):
+    made = {}
+    real = torch.optim.SGD
+
+    def spy(params, **kw):
+        made.update(kw)
+        return real(params, **kw)
+
+    monkeypatch.setattr(torch.optim, "SGD", spy)
+    train(make_model("mlp", (6,), 2, width=8), *data, optimizer="sgd", epochs=1)
+    assert made == {"lr": 1e-3, "momentum": 0.9, "nesterov": True, "weight_decay": 5e-4}
+
+
+def test_defaults_are_bitwise_unchanged(data):
+    X, y = data
+    a, b, ref = (make_model("mlp", (6,), 2, width=8, random_state=4) for _ in range(3))
+    la = train(a, X, y, batch_size=8, epochs=3, tol=0.0, random_state=5)
+    lb = train(b, X, y, batch_size=8, epochs=3, tol=0.0, random_state=5, optimizer="adam", schedule=None,
+               max_steps=None)
+    # The loop as it was before these options: Adam, seeded order, no scheduler.
+    opt, gen = torch.optim.Adam(ref.parameters(), lr=1e-3), torch_generator(check_random_state(5))
+    Xt, yt = torch.as_tensor(X), torch.as_tensor(y).long()
+    for _ in range(3):
+        for idx in torch.randperm(len(Xt), generator=gen).split(8):
+            opt.zero_grad()
+            nn.CrossEntropyLoss()(ref(Xt[idx]), yt[idx]).backward()
+            opt.step()
+    for pa, pb, pr in zip(_params(a), _params(b), _params(ref)):
+        assert torch.equal(pa, pb) and torch.equal(pa, pr)
+    assert la.train_loss == lb.train_loss
+
+
+@pytest.mark.parametrize("kw, words", [({"optimizer": "rmsprop"}, "optimizer"), ({"schedule": "linear"}, "schedule"),
+                                       ({"max_steps": 0}, "max_steps")])
+def test_bad_options_are_refused(data, kw, words):
+    with pytest.raises(TrainfreeError, match=words):
+        train(make_model("mlp", (6,), 2, width=8), *data, epochs=1, **kw)

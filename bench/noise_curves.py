@@ -1,7 +1,8 @@
 """Which per-example score finds flipped labels best? Every score side by side on the same noisy data.
 
 Usage: python bench/noise_curves.py --data fmnist --n 3000 --noise 0.2 --seed 0 [--seeds 3 --device cpu]
-Scores: CG (exact, no training), GraNd at initialisation, EL2N after 5 epochs, forgetting over 15 epochs
+Scores: CG (exact, no training), CG′ (H instead of H⁻¹), feature-space CG (penultimate features
+after 3 epochs, one network), GraNd at initialisation, EL2N after 5 epochs, forgetting over 15 epochs
 (small CNN, `--seeds` networks each), the input norm ‖x‖ and random, all through
 trainfree.experiments.score_dataset with the same root seed, hence the same flipped labels.
 Last line: {"noise":..., "scores": {name: {"auroc":..., "found_at": {...}, "seconds":...}}}
@@ -31,6 +32,8 @@ def main() -> None:
     args = ap.parse_args()
     data = load(args.data, n=args.n, random_state=args.seed)
     runs = {"CG (exact)": dict(score="cg"),
+            "CG′": dict(score="cg-prime"),
+            "feature CG, epoch 3": dict(score="cg-features", model=args.model, n_seeds=1, epochs=3),
             "GraNd, init": dict(score="grand", model=args.model, n_seeds=args.seeds, epoch=0),
             "EL2N, epoch 5": dict(score="el2n", model=args.model, n_seeds=args.seeds, epoch=5),
             "forgetting, 15 epochs": dict(score="forgetting", model=args.model, n_seeds=args.seeds, epochs=15)}

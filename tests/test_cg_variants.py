@@ -8,12 +8,12 @@ import pytest
 import torch
 
 from trainfree import TrainfreeError
+from trainfree._random import check_random_state, child
 from trainfree.cli import main
 from trainfree.data import load
 from trainfree.experiments import score_dataset
 from trainfree.kernels import arccos_gram
-from trainfree.scores import cg_features_score, cg_prime_score, cg_score
-from trainfree.scores import cg_variants
+from trainfree.scores import cg_features_score, cg_prime_score, cg_score, cg_variants
 from trainfree.scores.cg import one_vs_rest, unit_rows
 from trainfree.scores.cg_variants import penultimate_features
 from trainfree.training import make_model
@@ -79,7 +79,6 @@ def test_penultimate_features_are_the_last_linear_input(rng):
 def test_cg_features_equals_cg_on_the_features_of_the_same_network(rng):
     X, y = rng.normal(size=(40, 6)).astype(np.float32), np.arange(40) % 2
     res = cg_features_score(X, y, model="mlp", epochs=0, random_state=3)
-    from trainfree._random import check_random_state, child
     net = make_model("mlp", (6,), 2, random_state=child(check_random_state(3), "seed/0"))
     ref = cg_score(penultimate_features(net, torch.as_tensor(X)), y)
     np.testing.assert_allclose(res.scores, ref.scores, rtol=1e-8)

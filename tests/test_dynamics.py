@@ -147,3 +147,33 @@ def test_error_barrier_runs_and_seeds(digits):
         error_barrier(tr, te, spawn_epoch=3, epochs=2)
     with pytest.raises(TrainfreeError, match="subset_indices"):
         error_barrier(tr, te, [len(tr)], epochs=1)
+
+
+def test_cli_dynamics_end_to_end_on_digits(tmp_path, capsys):
+    import json
+
+    import pandas as pd
+
+    from trainfree.cli import main
+
+    rc = main(["experiment", "dynamics", "--data", "digits", "--n", "300", "--groups", "4", "--epochs", "2",
+               "--width", "16", "--kernel-m", "4", "--noise", "0.2", "--out", str(tmp_path)])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "loss at epoch 0..2" in out and "v(0)" in out
+    df = pd.read_parquet(tmp_path / "dynamics.parquet")
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert len(df) == 4 * 3 and list(df.columns[:3]) == ["value", "stderr", "player"]
+    assert sum(summary["metrics"]["flipped_per_group"]) == 40  # 20% of the 200 training rows
+    assert summary["settings"]["score"] == "cg"
+
+
+@pytest.mark.parametrize("argv, words", [(["--noise", "1.5"], "--noise"), (["--groups", "0"], "--groups"),
+                                         (["--score", "bogus"], "--score")])
+def test_cli_dynamics_bad_input_is_one_line_exit_2(tmp_path, capsys, argv, words):
+    from trainfree.cli import main
+
+    rc = main(["experiment", "dynamics", "--data", "digits", *argv, "--out", str(tmp_path / "o")])
+    assert rc == 2
+    err = capsys.readouterr().err.strip()
+    assert words in err and "\n" not in err

@@ -23,7 +23,12 @@ import time
 import numpy as np
 
 from trainfree.data import inject_label_noise, load, load_fashion_mnist
-from trainfree.experiments import error_barrier, group_dynamics, score_dataset, score_groups
+from trainfree.experiments import (
+    error_barrier,
+    group_dynamics,
+    score_dataset,
+    score_groups,
+)
 from trainfree.experiments.pruning import budget_epochs
 
 

@@ -1,12 +1,19 @@
 """Training dynamics by score group: partition, kernel distance, group loss/velocity, error barrier."""
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
 
 from trainfree import TrainfreeError
 from trainfree.data import load
-from trainfree.experiments import error_barrier, group_dynamics, kernel_distance, score_groups
+from trainfree.experiments import (
+    error_barrier,
+    group_dynamics,
+    kernel_distance,
+    score_groups,
+)
 from trainfree.experiments.dynamics import interpolate, logit_gram
 from trainfree.training import make_model
 
@@ -28,7 +35,7 @@ def test_score_groups_partition(rng, n, k):
     assert max(sizes) - min(sizes) <= 1
     assert set(groups[0].tolist()) >= {int(np.argmax(s))}
     # every score in an earlier group is at least every score in a later one
-    for a, b in zip(groups, groups[1:]):
+    for a, b in itertools.pairwise(groups):
         assert s[a].min() >= s[b].max()
 
 
@@ -99,7 +106,7 @@ def test_group_dynamics_shape_and_final_loss(digits):
 def test_group_dynamics_seeds_reproduce(digits):
     tr, _ = digits
     s = np.arange(len(tr), dtype=float)
-    kw = dict(n_groups=3, width=8, epochs=2, kernel_size=3)
+    kw = {"n_groups": 3, "width": 8, "epochs": 2, "kernel_size": 3}
     a = group_dynamics(tr, s, random_state=1, **kw)
     b = group_dynamics(tr, s, random_state=1, **kw)
     c = group_dynamics(tr, s, random_state=2, **kw)
@@ -135,7 +142,7 @@ def test_error_barrier_identical_children_is_zero(digits):
 
 def test_error_barrier_runs_and_seeds(digits):
     tr, te = digits
-    kw = dict(spawn_epoch=0, epochs=2, n_points=3, width=16, n_runs=2)
+    kw = {"spawn_epoch": 0, "epochs": 2, "n_points": 3, "width": 16, "n_runs": 2}
     a = error_barrier(tr, te, random_state=3, **kw)
     b = error_barrier(tr, te, random_state=3, **kw)
     assert np.array_equal(a.values, b.values) and a.metrics == b.metrics

@@ -43,7 +43,7 @@ def report(res) -> str:
 
 
 def dynamics(args: argparse.Namespace) -> None:
-    from .._random import child, check_random_state
+    from .._random import check_random_state, child
     from ..data import inject_label_noise
     from ..experiments import group_dynamics, score_dataset, score_groups
     from ..experiments.pruning import pruning_splits

@@ -318,7 +318,7 @@ def error_barrier(train_set: Dataset, test_set: Dataset, subset_indices=None, *,
     X, y = train_set.X.reshape(len(train_set), *shape)[idx], train_set.y[idx]
     X_test = test_set.X.reshape(len(test_set), *shape)
     alphas = np.linspace(0.0, 1.0, n_points)
-    fit = dict(lr=lr, batch_size=batch_size, tol=0.0, device=device)
+    fit = {"lr": lr, "batch_size": batch_size, "tol": 0.0, "device": device}
     curves = []
     for k in range(n_runs):
         run = child(seed, f"run/{k}")

@@ -4,6 +4,7 @@
     trainfree value davinz --data digits --contributors 10 --split noisy --out out/davinz
     trainfree experiment groundtruth --data fmnist --datasets 30 --out out/gt
     trainfree experiment prune --data fmnist --n 3000 --scores cg,el2n,random --fractions 0.3,0.5 --out out/prune
+    trainfree experiment dynamics --data fmnist --n 2000 --epochs 5 --out out/dynamics
 
 Every command writes ``<out>/<name>.parquet`` (+ ``.json`` sidecar) and ``<out>/summary.json``.
 Bad input exits with code 2 and one line on stderr that names the flag and the fix.
@@ -16,6 +17,7 @@ from collections.abc import Sequence
 
 from .._errors import TrainfreeError
 from ._common import Parser, cli_words
+from .dynamics import add_dynamics_command
 from .experiment import add_experiment_commands
 from .score import add_score_commands
 from .value import add_value_commands
@@ -27,7 +29,7 @@ def build_parser() -> Parser:
     sub = p.add_subparsers(dest="command", required=True)
     add_score_commands(sub)
     add_value_commands(sub)
-    add_experiment_commands(sub)
+    add_dynamics_command(add_experiment_commands(sub))
     return p
 
 

@@ -9,7 +9,8 @@ from .._errors import TrainfreeError
 from ._common import add_common, prepare_output, say, write_outputs
 
 
-def add_experiment_commands(sub) -> None:
+def add_experiment_commands(sub):
+    """Register ``experiment`` and its sub-commands; returns them, for commands defined elsewhere."""
     exp = sub.add_parser("experiment", help="experiments that test a score").add_subparsers(dest="experiment",
                                                                                              required=True)
     gt = exp.add_parser("groundtruth", help="DAVINZ ν at initialization vs the test accuracy after training")
@@ -37,6 +38,7 @@ def add_experiment_commands(sub) -> None:
     pr.add_argument("--seeds", type=int, default=3, help="networks averaged by the Data Diet scores")
     pr.add_argument("--test-size", type=int, default=2000, help="fmnist: test images")
     pr.set_defaults(func=prune)
+    return exp
 
 
 def groundtruth(args: argparse.Namespace) -> None:

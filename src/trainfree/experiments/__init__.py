@@ -5,12 +5,15 @@
 - :func:`davinz_groundtruth`: the DAVINZ paper's study of ν against trained test accuracy.
 - :func:`pruning_curve`: prune by a score, retrain on a fixed step budget, test accuracy (Data Diet);
   :func:`prune_order`, :func:`window` and :func:`score_correlations` beside it.
+- :func:`group_dynamics`: per-score-group loss, accuracy and kernel velocity during training (CG-score
+  Fig. 4); :func:`error_barrier` (linear mode connectivity), :func:`score_groups`, :func:`kernel_distance`.
 """
 
 from .contributors import value_contributors
+from .dynamics import error_barrier, group_dynamics, kernel_distance, score_groups
 from .groundtruth import davinz_groundtruth
 from .noise import score_dataset
 from .pruning import prune_order, pruning_curve, score_correlations, window
 
-__all__ = ["davinz_groundtruth", "prune_order", "pruning_curve", "score_correlations", "score_dataset",
-           "value_contributors", "window"]
+__all__ = ["davinz_groundtruth", "error_barrier", "group_dynamics", "kernel_distance", "prune_order",
+           "pruning_curve", "score_correlations", "score_dataset", "score_groups", "value_contributors", "window"]

@@ -1,0 +1,76 @@
+"""``trainfree experiment dynamics``: per-score-group loss, accuracy and kernel velocity during training."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+
+import numpy as np
+
+from .._errors import TrainfreeError
+from ._common import add_common, prepare_output, say, write_outputs
+
+SCORES = ("cg", "el2n", "grand", "forgetting")
+
+
+def add_dynamics_command(exp) -> None:
+    """Register ``dynamics`` under the ``experiment`` sub-commands ``exp``."""
+    dy = exp.add_parser("dynamics", help="loss, accuracy and NTK velocity of score groups while training "
+                                         "(CG-score Fig. 4)")
+    add_common(dy, data="fmnist", noise_help="share of training labels flipped before scoring (default 0)")
+    dy.add_argument("--score", choices=SCORES, default="cg", help="the score that groups the rows")
+    dy.add_argument("--groups", type=int, default=10, help="equal groups by score, group 0 = highest")
+    dy.add_argument("--model", choices=["mlp", "cnn"], default="mlp")
+    dy.add_argument("--width", type=int, default=128, help="hidden width of the mlp")
+    dy.add_argument("--epochs", type=int, default=5)
+    dy.add_argument("--kernel-m", type=int, default=50, help="rows per group in the NTK Gram (0: no velocity)")
+    dy.add_argument("--test-size", type=int, default=1000, help="fmnist: test images")
+    dy.set_defaults(func=dynamics)
+
+
+def report(res) -> str:
+    """Per group: loss at every epoch, final accuracy and the kernel velocity after the first epoch."""
+    E = int(res.settings["epochs"]) + 1
+    loss, acc, vel = (res[c].reshape(-1, E) for c in ("value", "accuracy", "velocity"))
+    head = f"loss at epoch 0..{E - 1}"
+    lines = [f"{'group':<7}{'score mean':>11}  {head:<{7 * E}}{'acc':>7}{'v(0)':>9}{'v(1)':>9}"]
+    for g in range(len(loss)):
+        v = [f"{x:9.4f}" if np.isfinite(x) else f"{'-':>9}" for x in vel[g, :2]]  # E >= 2: two entries
+        lines.append(f"{g:<7}{res['score_mean'][g * E]:>11.4g}  " + "".join(f"{x:7.3f}" for x in loss[g])
+                     + f"{acc[g, -1]:7.3f}" + "".join(v))
+    return "\n".join(lines)
+
+
+def dynamics(args: argparse.Namespace) -> None:
+    from .._random import check_random_state, child
+    from ..data import inject_label_noise
+    from ..experiments import group_dynamics, score_dataset, score_groups
+    from ..experiments.pruning import pruning_splits
+
+    t0 = time.perf_counter()
+    noise = args.noise or 0.0
+    if not 0 <= noise < 1:
+        raise TrainfreeError(f"--noise is a share of labels in [0, 1), got {noise:g}; pass e.g. --noise 0.2.")
+    if args.groups < 1 or args.epochs < 1 or args.kernel_m < 0:
+        raise TrainfreeError("--groups and --epochs must be at least 1 and --kernel-m at least 0; pass e.g. "
+                             "--groups 10 --epochs 5 --kernel-m 50.")
+    out = prepare_output(args, "experiment dynamics")
+    n = args.n or (2000 if args.data == "fmnist" else None)
+    train, test = pruning_splits(args.data, n=n, test_size=args.test_size, random_state=args.seed)
+    seed = check_random_state(args.seed)
+    flipped = np.zeros(len(train), bool)
+    if noise > 0:  # flip once, so the score and the training see the same labels
+        y, flipped = inject_label_noise(train.y, noise, n_classes=len(train.classes),
+                                        random_state=child(seed, "noise"))
+        train = dataclasses.replace(train, y=y)
+    options = {} if args.score == "cg" else {"model": args.model, "device": args.device}
+    scores = score_dataset(train, score=args.score, random_state=child(seed, "score"), **options).scores
+    res = group_dynamics(train, scores, test_set=test, n_groups=args.groups, model=args.model, width=args.width,
+                         epochs=args.epochs, kernel_size=args.kernel_m, device=args.device,
+                         random_state=child(seed, "dynamics"))
+    res = res.replace(settings={"score": args.score, "noise": noise},
+                      metrics={"flipped_per_group": [int(flipped[g].sum()) for g in score_groups(scores, args.groups)]})
+    say(args, report(res))
+    path, summary = write_outputs(out, "dynamics", res)
+    print(f"Wrote {path} and {summary} ({time.perf_counter() - t0:.1f} s)")

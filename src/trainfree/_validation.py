@@ -145,3 +145,26 @@ def check_codes(y: Any, n_classes: int | None = None, *, name: str = "y", min_cl
         raise TrainfreeError(f"{name} holds class code {top - 1} but {given} was given. Pass one per class "
                              f"({top}).")
     return y.astype(np.int64), int(n_classes)
+
+
+def check_examples(X: Any, y: Any, *, flatten: bool = True, dtype: Any = np.float64
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Inputs with one row per example and their class labels, as every per-example score takes them.
+
+    Returns ``(X, codes, classes)``: ``X`` finite, at least 2-D (flattened to (n, d) when
+    ``flatten``), and the label codes and class values of :func:`check_labels`.
+
+    Examples
+    --------
+    >>> X, codes, classes = check_examples(np.zeros((3, 2, 2)), ["b", "a", "b"])
+    >>> X.shape, codes.tolist(), classes.tolist()
+    ((3, 4), [1, 0, 1], ['a', 'b'])
+    """
+    X = check_array(X, name="X", min_samples=2, dtype=dtype)
+    if X.ndim < 2:
+        raise TrainfreeError(f"Expected X with one row per example (2-D or more), got shape {X.shape}. "
+                             f"Reshape it with X.reshape(-1, 1) for one feature.")
+    if flatten:
+        X = X.reshape(X.shape[0], -1)
+    codes, classes = check_labels(y, X.shape[0])
+    return X, codes, classes

@@ -33,7 +33,7 @@ from .._device import check_memory, concurrent_units, resolve_device, resolve_dt
 from .._errors import TrainfreeError
 from .._random import SeedLike, check_random_state, seed_record, unit_child
 from .._random import rng as make_rng
-from .._validation import check_array, check_labels, check_n_jobs, check_param
+from .._validation import check_examples, check_n_jobs, check_param
 from ..kernels import arccos_gram
 from ..linalg import jittered_cholesky
 from ..result import ExampleResult
@@ -150,12 +150,7 @@ def cg_score(X, y, *, method: str = "exact", preprocess: str = "center", ratio: 
     (40,)
     """
     t0 = time.perf_counter()
-    X = check_array(X, name="X", min_samples=2)
-    if X.ndim < 2:
-        raise TrainfreeError(f"Expected X with one row per example (2-D or more), got shape {X.shape}. "
-                             f"Reshape it with X.reshape(-1, 1) for one feature.")
-    X = X.reshape(X.shape[0], -1)
-    codes, classes = check_labels(y, X.shape[0])
+    X, codes, classes = check_examples(X, y)
     method = CGMethod(check_param("method", method, str, choices=tuple(m.value for m in CGMethod)))
     preprocess = Preprocess(check_param("preprocess", preprocess, str,
                                         choices=tuple(p.value for p in Preprocess)))

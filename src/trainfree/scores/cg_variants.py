@@ -30,7 +30,7 @@ from torch import nn
 from .._device import check_memory, resolve_device, resolve_dtype
 from .._errors import TrainfreeError
 from .._random import SeedLike, check_random_state
-from .._validation import check_array, check_labels, check_param
+from .._validation import check_examples, check_param
 from ..kernels import arccos_gram
 from ..result import ExampleResult
 from .cg import Preprocess, cg_score, one_vs_rest, unit_rows
@@ -78,12 +78,7 @@ def cg_prime_score(X, y, *, preprocess: str = "center", device: str | None = "cp
     ((40,), True)
     """
     t0 = time.perf_counter()
-    X = check_array(X, name="X", min_samples=2)
-    if X.ndim < 2:
-        raise TrainfreeError(f"Expected X with one row per example (2-D or more), got shape {X.shape}. "
-                             f"Reshape it with X.reshape(-1, 1) for one feature.")
-    X = X.reshape(X.shape[0], -1)
-    codes, classes = check_labels(y, X.shape[0])
+    X, codes, classes = check_examples(X, y)
     preprocess = Preprocess(check_param("preprocess", preprocess, str, choices=tuple(p.value for p in Preprocess)))
     check_random_state(random_state)
     dev, tdtype = resolve_device(device), resolve_dtype(dtype)

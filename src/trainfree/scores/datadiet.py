@@ -29,7 +29,7 @@ from torch import nn
 from .._device import resolve_device, resolve_dtype
 from .._errors import TrainfreeError
 from .._random import SeedLike, check_random_state, child, seed_record
-from .._validation import check_array, check_labels, check_param
+from .._validation import check_examples, check_param
 from ..result import ExampleResult
 from ..training import make_model, train
 from ._per_example_grad import grad_norms
@@ -269,11 +269,7 @@ class _Setup:
     def __init__(self, name, X, y, model, n_seeds, epoch, lr, batch_size, device, random_state):
         self.t0 = time.perf_counter()
         self.name = name
-        self.X = check_array(X, name="X", min_samples=2, dtype=np.float32)
-        if self.X.ndim < 2:
-            raise TrainfreeError(f"Expected X with one row per example (2-D or more), got shape {self.X.shape}. "
-                                 f"Reshape it with X.reshape(-1, 1) for one feature.")
-        self.codes, self.classes = check_labels(y, self.X.shape[0])
+        self.X, self.codes, self.classes = check_examples(X, y, flatten=False, dtype=np.float32)
         check_param("n_seeds", n_seeds, numbers.Integral, low=1)
         check_param("epoch", epoch, numbers.Integral, low=0)
         check_param("lr", lr, numbers.Real, low=0, low_open=True)

@@ -175,3 +175,14 @@ def test_data_diet_scores_from_the_cli(tmp_path, score, extra):
 def test_cnn_scores_need_images(tmp_path, capsys):
     assert main(["score", "grand", "--data", "digits", "--n", "100", "--out", str(tmp_path / "o")]) == 2
     assert "--model mlp" in capsys.readouterr().err
+
+
+def test_experiment_noise_compares_scores_on_the_same_flips(tmp_path, capsys):
+    out = tmp_path / "nz"
+    assert main(["experiment", "noise", "--data", "digits", "--n", "200", "--scores", "cg,input_norm,random",
+                 "--noise", "0.25", "--out", str(out)]) == 0
+    df = pd.read_parquet(out / "noise.parquet")
+    assert df["player"].tolist() == ["cg", "input_norm", "random"] and "found_at_0.25" in df
+    assert df["value"].iloc[0] > 0.9  # CG finds flipped digits far better than chance
+    assert capsys.readouterr().out.splitlines()[1].startswith("cg")  # best first
+    assert main(["experiment", "noise", "--data", "digits", "--scores", "nope", "--out", str(tmp_path / "b")]) == 2

@@ -6,7 +6,7 @@ from scipy.stats import pearsonr, spearmanr
 
 from trainfree import TrainfreeError, load_result
 from trainfree.data import load
-from trainfree.experiments import davinz_groundtruth, score_dataset, value_contributors
+from trainfree.experiments import compare_noise_detection, davinz_groundtruth, score_dataset, value_contributors
 from trainfree.metrics import auroc
 
 
@@ -74,3 +74,17 @@ def test_value_contributors_noisy_one_is_lowest_and_checkpoint_is_refused_for_ex
     for bad in (0.0, -0.1, 1.0):
         with pytest.raises(TrainfreeError, match="val_fraction"):
             value_contributors(data, n_contributors=3, val_fraction=bad, random_state=0)
+
+
+def test_compare_noise_detection_uses_the_same_flips_for_every_score():
+    data = load("digits", n=300, random_state=1)
+    res = compare_noise_detection(data, ["cg", "input_norm", "random"], noise=0.2, random_state=4)
+    assert res["player"].tolist() == ["cg", "input_norm", "random"]
+    # The flips are score_dataset's for the same root seed, and the AUROC is recomputed from them.
+    cg = score_dataset(data, noise=0.2, random_state=4)
+    assert res.values[0] == pytest.approx(auroc(cg.scores, cg["flipped"]), rel=1e-12)
+    assert res.values[1] == pytest.approx(auroc(np.linalg.norm(data.X, axis=1), cg["flipped"]), rel=1e-12)
+    assert res.values[0] > 0.9 and abs(res.values[2] - 0.5) < 0.15
+    assert res["found_at_0.2"][0] == pytest.approx(cg.metrics["found_at"][0.2])
+    with pytest.raises(TrainfreeError, match="Unknown score 'cgg'"):
+        compare_noise_detection(data, ["cgg"])

@@ -1,4 +1,5 @@
-"""``trainfree experiment groundtruth|prune``: DAVINZ's ν against trained test accuracy; Data Diet pruning."""
+"""``trainfree experiment groundtruth|prune|noise``: DAVINZ's ν against trained test accuracy; Data Diet
+pruning; every score's label-noise detection side by side."""
 
 from __future__ import annotations
 
@@ -38,7 +39,30 @@ def add_experiment_commands(sub):
     pr.add_argument("--seeds", type=int, default=3, help="networks averaged by the Data Diet scores")
     pr.add_argument("--test-size", type=int, default=2000, help="fmnist: test images")
     pr.set_defaults(func=prune)
+    nz = exp.add_parser("noise", help="every score side by side on the same flipped labels")
+    add_common(nz, data="fmnist", noise_help="share of labels flipped (default 0.2)")
+    nz.add_argument("--scores", default="cg,el2n,forgetting,input_norm,random",
+                    help="comma-separated: cg, cg-prime, cg-features, grand, el2n, forgetting, input_norm, random")
+    nz.add_argument("--model", choices=["mlp", "cnn"], default="cnn", help="network of the trained scores")
+    nz.add_argument("--seeds", type=int, default=3, help="networks averaged by the Data Diet scores")
+    nz.set_defaults(func=noise)
     return exp
+
+
+def noise(args: argparse.Namespace) -> None:
+    from ..data import load
+    from ..experiments import compare_noise_detection
+    from ..report import noise_comparison_report
+
+    t0 = time.perf_counter()
+    out = prepare_output(args, "experiment noise")
+    data = load(args.data, n=args.n, label_column=args.label_column, random_state=args.seed)
+    res = compare_noise_detection(data, [s.strip() for s in args.scores.split(",") if s.strip()],
+                                  noise=0.2 if args.noise is None else args.noise, model=args.model,
+                                  n_seeds=args.seeds, device=args.device, random_state=args.seed)
+    say(args, noise_comparison_report(res))
+    path, summary = write_outputs(out, "noise", res)
+    print(f"Wrote {path} and {summary} ({time.perf_counter() - t0:.1f} s)")
 
 
 def groundtruth(args: argparse.Namespace) -> None:

@@ -1,6 +1,7 @@
 """Workflows that the CLI, the benchmarks and the tests share, each returning a result object.
 
-- :func:`score_dataset`: CG-score a data set, optionally with known flipped labels, and measure detection.
+- :func:`score_dataset`: score a data set with any per-example score, optionally with known flipped labels,
+  and measure detection; :func:`compare_noise_detection` puts every score side by side on the same flips.
 - :func:`value_contributors`: split a data set among contributors and value them with DAVINZ.
 - :func:`davinz_groundtruth`: the DAVINZ paper's study of ν against trained test accuracy.
 - :func:`pruning_curve`: prune by a score, retrain on a fixed step budget, test accuracy (Data Diet);
@@ -12,8 +13,8 @@
 from .contributors import value_contributors
 from .dynamics import error_barrier, group_dynamics, kernel_distance, score_groups
 from .groundtruth import davinz_groundtruth
-from .noise import score_dataset
+from .noise import compare_noise_detection, score_dataset
 from .pruning import prune_order, pruning_curve, score_correlations, window
 
-__all__ = ["davinz_groundtruth", "error_barrier", "group_dynamics", "kernel_distance", "prune_order",
+__all__ = ["compare_noise_detection", "davinz_groundtruth", "error_barrier", "group_dynamics", "kernel_distance", "prune_order",
            "pruning_curve", "score_correlations", "score_dataset", "score_groups", "value_contributors", "window"]

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import numbers
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from .._errors import TrainfreeError
 from .._random import SeedLike, check_random_state, child, seed_record
+from .._random import rng as make_rng
 from .._validation import check_param
 from ..data import Dataset, inject_label_noise
 from ..metrics import auroc, noise_found_at, sign_rule_report
-from ..result import ExampleResult
+from ..result import ExampleResult, PlayerResult
 from ..scores import cg_features_score, cg_prime_score, cg_score, el2n_score, forgetting_score, grand_score
 from ..training import input_shape
 
@@ -99,3 +101,65 @@ def score_dataset(data: Dataset, *, score: str = "cg", noise: float = 0.0, rando
                        settings={"data": data.name, "score": score, "noise": float(noise),
                                  "data_classes": list(data.classes)},
                        timings={"workflow_s": time.perf_counter() - t0}, seed=seed_record(seed))
+
+
+BASELINES = ("input_norm", "random")
+
+
+def compare_noise_detection(data: Dataset, names: Sequence[str] = ("cg", "el2n", "forgetting", "input_norm",
+                                                                    "random"), *, noise: float = 0.2,
+                            model: str = "cnn", n_seeds: int = 3, device: str | None = "cpu",
+                            random_state: SeedLike = None) -> PlayerResult:
+    """Every named score on the same flipped labels: how well a high score finds them.
+
+    Each score goes through :func:`score_dataset` with the same root seed, hence the same flips.
+    The Data Diet scores use ``n_seeds`` networks of ``model`` (GraNd at initialisation, EL2N after
+    5 epochs, forgetting over 15, feature-space CG after 3); ``input_norm`` (‖x‖) and ``random``
+    are the baselines an informative score must beat.
+
+    Returns
+    -------
+    PlayerResult
+        One row per score: ``value`` = AUROC, ``player`` = its name, ``found_at_<f>`` = share of
+        the flipped labels among the top ``f`` by score, ``seconds``.
+
+    Examples
+    --------
+    >>> from trainfree.data import load
+    >>> res = compare_noise_detection(load("digits", n=200, random_state=0), ["cg", "random"], random_state=0)
+    >>> res.to_dataframe()["player"].tolist(), bool(res.values[0] > res.values[1])
+    (['cg', 'random'], True)
+    """
+    t0 = time.perf_counter()
+    unknown = [s for s in names if s not in SCORES and s not in BASELINES]
+    if unknown or not names:
+        raise TrainfreeError(f"Unknown score {unknown[0] if unknown else '(none)'!r}: choose from "
+                             f"{', '.join([*SCORES, *BASELINES])}.")
+    check_param("noise", noise, numbers.Real, low=0, high=1, low_open=True)
+    seed = check_random_state(random_state)
+    nets = dict(model=model, n_seeds=n_seeds, device=device)
+    options = {"cg": {}, "cg-prime": {}, "cg-features": dict(nets, epochs=3), "grand": dict(nets, epoch=0),
+               "el2n": dict(nets, epoch=5), "forgetting": dict(nets, epochs=15)}
+    fractions = sorted({*FRACTIONS, float(noise)})
+    rows, flipped = [], None
+    for name in names:
+        t = time.perf_counter()
+        if name in SCORES:
+            res = score_dataset(data, score=name, noise=noise, random_state=seed, **options[name])
+            flipped, scores = res["flipped"], res.scores
+        else:
+            if flipped is None:  # the flips score_dataset makes for this seed, without scoring anything
+                flipped = inject_label_noise(data.y, noise, n_classes=len(data.classes),
+                                             random_state=child(seed, "noise"))[1]
+            scores = (np.linalg.norm(data.X, axis=1) if name == "input_norm"
+                      else make_rng(child(seed, "random")).random(len(data)))
+        rows.append((name, auroc(scores, flipped), noise_found_at(scores, flipped, fractions=fractions),
+                     time.perf_counter() - t))
+    columns: dict[str, Any] = {"value": np.array([r[1] for r in rows]), "player": np.array([r[0] for r in rows])}
+    for f in fractions:
+        columns[f"found_at_{f:g}"] = np.array([r[2][f] for r in rows])
+    columns["seconds"] = np.array([r[3] for r in rows])
+    settings = {"data": data.name, "n_rows": len(data), "noise": float(noise), "model": model,
+                "n_seeds": int(n_seeds), "device": str(device)}
+    return PlayerResult("compare_noise_detection", columns, settings, seed_record(seed),
+                        {"total_s": time.perf_counter() - t0}, {"noise": float(noise)})

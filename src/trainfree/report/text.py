@@ -83,3 +83,15 @@ def pruning_report(res: PlayerResult) -> str:
             cells.append(f"{v:>14.4f}" if not np.isfinite(e) else f"{f'{v:.4f}±{e:.3f}':>14}")
         lines.append(f"{score + '/' + direction:<20}" + "".join(cells))
     return "\n".join(lines)
+
+
+def noise_comparison_report(res: PlayerResult) -> str:
+    """Each score's AUROC and found-at-k for the flipped labels, best first."""
+    noise = res.settings["noise"]
+    df = res.to_dataframe().sort_values("value", ascending=False, kind="stable")
+    found = f"found_at_{noise:g}"
+    head = (f"{res.settings['data']}: {res.settings['n_rows']} examples, {noise:.0%} of the labels flipped; "
+            f"AUROC and the share of flipped labels among the top {noise:.0%} by each score")
+    rows = [f"{p:<14} AUROC {v:.3f}  found {f:.3f}  ({s:.1f} s)"
+            for p, v, f, s in zip(df["player"], df["value"], df[found], df["seconds"])]
+    return "\n".join([head, *rows])

@@ -7,7 +7,7 @@ import argparse
 import time
 
 from .._errors import TrainfreeError
-from ._common import add_common, prepare_output, say, write_outputs
+from ._common import add_common, load_data, prepare_output, say, write_outputs
 
 
 def add_experiment_commands(sub):
@@ -50,13 +50,12 @@ def add_experiment_commands(sub):
 
 
 def noise(args: argparse.Namespace) -> None:
-    from ..data import load
     from ..experiments import compare_noise_detection
     from ..report import noise_comparison_report
 
     t0 = time.perf_counter()
     out = prepare_output(args, "experiment noise")
-    data = load(args.data, n=args.n, label_column=args.label_column, random_state=args.seed)
+    data = load_data(args)
     res = compare_noise_detection(data, [s.strip() for s in args.scores.split(",") if s.strip()],
                                   noise=0.2 if args.noise is None else args.noise, model=args.model,
                                   n_seeds=args.seeds, device=args.device, random_state=args.seed)

@@ -104,6 +104,33 @@ def score_dataset(data: Dataset, *, score: str = "cg", noise: float = 0.0, rando
 
 
 BASELINES = ("input_norm", "random")
+# How long each trained score trains by default, and under which option name.
+TRAINING_LENGTH = {"cg-features": ("epochs", 3), "grand": ("epoch", 0), "el2n": ("epoch", 5),
+                   "forgetting": ("epochs", 15)}
+
+
+def check_score_names(names: Sequence[str], allowed: Sequence[str]) -> None:
+    """Refuse an empty list or a name outside ``allowed``, listing the choices."""
+    unknown = [s for s in names if s not in allowed]
+    if unknown or not names:
+        raise TrainfreeError(f"Unknown score {unknown[0] if unknown else '(none)'!r}: choose from "
+                             f"{', '.join(allowed)}.")
+
+
+def score_options(name: str, *, model: str = "cnn", n_seeds: int = 3, device: str | None = "cpu",
+                  epochs: int | None = None) -> dict[str, Any]:
+    """The :func:`score_dataset` options of score ``name``: none for the training-free CG scores, else the
+    networks and how long they train (``epochs``, or the default of :data:`TRAINING_LENGTH`).
+
+    Examples
+    --------
+    >>> score_options("cg"), score_options("el2n", epochs=3)["epoch"]
+    ({}, 3)
+    """
+    if name not in TRAINING_LENGTH:
+        return {}
+    key, default = TRAINING_LENGTH[name]
+    return {"model": model, "n_seeds": n_seeds, "device": device, key: default if epochs is None else epochs}
 
 
 def compare_noise_detection(data: Dataset, names: Sequence[str] = ("cg", "el2n", "forgetting", "input_norm",
@@ -131,21 +158,16 @@ def compare_noise_detection(data: Dataset, names: Sequence[str] = ("cg", "el2n",
     (['cg', 'random'], True)
     """
     t0 = time.perf_counter()
-    unknown = [s for s in names if s not in SCORES and s not in BASELINES]
-    if unknown or not names:
-        raise TrainfreeError(f"Unknown score {unknown[0] if unknown else '(none)'!r}: choose from "
-                             f"{', '.join([*SCORES, *BASELINES])}.")
+    check_score_names(names, [*SCORES, *BASELINES])
     check_param("noise", noise, numbers.Real, low=0, high=1, low_open=True)
     seed = check_random_state(random_state)
-    nets = dict(model=model, n_seeds=n_seeds, device=device)
-    options = {"cg": {}, "cg-prime": {}, "cg-features": dict(nets, epochs=3), "grand": dict(nets, epoch=0),
-               "el2n": dict(nets, epoch=5), "forgetting": dict(nets, epochs=15)}
     fractions = sorted({*FRACTIONS, float(noise)})
     rows, flipped = [], None
     for name in names:
         t = time.perf_counter()
         if name in SCORES:
-            res = score_dataset(data, score=name, noise=noise, random_state=seed, **options[name])
+            res = score_dataset(data, score=name, noise=noise, random_state=seed,
+                                **score_options(name, model=model, n_seeds=n_seeds, device=device))
             flipped, scores = res["flipped"], res.scores
         else:
             if flipped is None:  # the flips score_dataset makes for this seed, without scoring anything

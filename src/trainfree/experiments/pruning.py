@@ -331,22 +331,18 @@ def pruning_scores(data: Dataset, names: Sequence[str], *, model: str = "cnn", n
     >>> sorted(pruning_scores(load("digits", n=100, random_state=0), ["cg", "input_norm", "random"]))
     ['cg', 'input_norm']
     """
-    from .noise import score_dataset
+    from .noise import check_score_names, score_dataset, score_options
 
-    unknown = [s for s in names if s not in PRUNE_SCORES]
-    if unknown or not names:
-        raise TrainfreeError(f"Unknown score {unknown[0] if unknown else '(none)'!r}: choose from "
-                             f"{', '.join(PRUNE_SCORES)}.")
+    check_score_names(names, PRUNE_SCORES)
     seed = check_random_state(random_state)
-    nets = dict(model=model, n_seeds=n_seeds, device=device)
-    options = {"cg": {}, "el2n": dict(epoch=el2n_epoch, **nets), "grand": dict(epoch=grand_epoch, **nets),
-               "forgetting": dict(epochs=forgetting_epochs, **nets)}
+    epochs = {"el2n": el2n_epoch, "grand": grand_epoch, "forgetting": forgetting_epochs}
     out = {}
     for name in names:
         if name == "input_norm":
             out[name] = np.linalg.norm(data.X, axis=1)
         elif name != "random":
-            out[name] = np.asarray(score_dataset(data, score=name, random_state=seed, **options[name]).scores)
+            options = score_options(name, model=model, n_seeds=n_seeds, device=device, epochs=epochs.get(name))
+            out[name] = np.asarray(score_dataset(data, score=name, random_state=seed, **options).scores)
     return out
 
 

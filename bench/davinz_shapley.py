@@ -22,10 +22,10 @@ import numpy as np
 import torch
 
 from trainfree.data import load, split_contributors
-from trainfree.valuation.davinz import DavinzUtility, davinz_value
 from trainfree.kernels import empirical_ntk, mmd
-from trainfree.training import make_model
 from trainfree.semivalues import exact_shapley
+from trainfree.training import make_model
+from trainfree.valuation.davinz import DavinzUtility, davinz_value
 
 
 class FromScratch:

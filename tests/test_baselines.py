@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from trainfree.valuation.baselines import InfluenceUtility, RobustVolume, ValidationPerformance
 from trainfree.training import evaluate, make_model
+from trainfree.valuation.baselines import InfluenceUtility, RobustVolume, ValidationPerformance
 
 
 def blobs(rng, n=60, d=3):

@@ -84,7 +84,21 @@ def test_value_davinz_noisy_contributors_rank_lowest(tmp_path, capsys):
     assert summary["settings"]["outputs"] == "all" and summary["settings"]["n_contributors"] == 4
     # One of four contributors has half its labels flipped: it must be worth the least.
     assert df.loc[df["value"].idxmin(), "noise_rate"] == 0.5
-    assert "values.parquet" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "values.parquet" in printed
+    # Which ν was computed, and why: printed and saved (the CLI default is not the paper's ν).
+    assert "ν computed with --outputs all: an extension of the paper's ν" in printed
+    assert summary["settings"]["nu"].startswith("an extension") and summary["settings"]["kappa_mode"] == "singletons"
+
+
+def test_value_davinz_official_settings(tmp_path):
+    rc = main(["value", "davinz", "--data", "fmnist", "--n", "120", "--contributors", "2", "--model", "davinz_cnn",
+               "--outputs", "own", "--kappa", "leave_one_out", "--convention", "official", "--bandwidth", "5",
+               "--semivalue", "loo", "--quiet", "--out", str(tmp_path)])
+    assert rc == 0
+    s = json.loads((tmp_path / "summary.json").read_text())["settings"]
+    assert (s["kappa_mode"], s["convention"], s["bandwidth"], s["jitter"]) == ("leave_one_out", "official", 5.0, 1e-4)
+    assert s["model"] == "davinz_cnn" and s["nu"].startswith("the paper's")
 
 
 def test_value_davinz_monte_carlo_banzhaf_reports_stderr_and_resumes(tmp_path):

@@ -8,9 +8,9 @@ import torch
 from torch import nn
 
 from trainfree import TrainfreeError
-from trainfree.valuation.davinz import DavinzUtility
 from trainfree.kernels import empirical_ntk
 from trainfree.semivalues import exact_shapley, permutation_shapley
+from trainfree.valuation.davinz import DavinzUtility
 
 
 def net(d=4, out=3, seed=0):
@@ -61,7 +61,7 @@ def test_incremental_equals_from_scratch_on_every_prefix(rng):
             assert inc(perm[:j]) == pytest.approx(a[j], rel=1e-10)
 
 
-def test_kappa_auto_formula_and_empty_coalition(rng):
+def test_kappa_singletons_formula_and_empty_coalition(rng):
     C = parts(rng)
     X_val = rng.normal(size=(10, 4))
     u = DavinzUtility(C, X_val, model=net())

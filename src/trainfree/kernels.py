@@ -6,6 +6,7 @@ import math
 
 import torch
 
+from ._errors import TrainfreeError
 from ._random import SeedLike, check_random_state, torch_generator
 
 
@@ -44,14 +45,15 @@ def arccos_gram(Xa: torch.Tensor, Xb: torch.Tensor | None = None) -> torch.Tenso
 
 
 def empirical_ntk(model: torch.nn.Module, X1, X2=None, *, out1=None, out2=None, batch_size: int = 64,
-                  max_jacobian_bytes: float = 2 * 2**30) -> torch.Tensor:
+                  max_jacobian_bytes: float = 2 * 2**30, parameters=None, eval_mode: bool = True) -> torch.Tensor:
     """Empirical neural tangent kernel Θ(x, x') = ∇θf(x)·∇θf(x') at the model's current parameters.
 
     Per-example Jacobians come from ``torch.func`` (``vmap`` over ``jacrev`` of a ``functional_call``),
     ``batch_size`` examples at a time. When all Jacobians of ``X1`` and ``X2`` fit in
     ``max_jacobian_bytes`` they are kept; otherwise the column blocks are recomputed for every row
-    block, so memory stays at two blocks of Jacobians whatever n is. The model is evaluated in eval
-    mode: BatchNorm uses its running statistics, as a network at initialization with fixed parameters.
+    block, so memory stays at two blocks of Jacobians whatever n is. By default the model is evaluated
+    in eval mode: BatchNorm uses its running statistics, as a network at initialization with fixed
+    parameters.
 
     Parameters
     ----------
@@ -64,6 +66,12 @@ def empirical_ntk(model: torch.nn.Module, X1, X2=None, *, out1=None, out2=None, 
         means the model has a single output.
     batch_size : int
         Examples per Jacobian block.
+    parameters : sequence of str, optional
+        Names (as in ``named_parameters()``) of the parameters to differentiate; the others are held
+        fixed. Default: all of them.
+    eval_mode : bool
+        Put the model in eval mode (default); False keeps each module's mode as it is (dropout in
+        train mode then draws an independent mask per example and per call).
 
     Returns
     -------
@@ -80,17 +88,25 @@ def empirical_ntk(model: torch.nn.Module, X1, X2=None, *, out1=None, out2=None, 
     """
     from torch.func import functional_call, jacrev, vmap
 
-    params = {k: v.detach() for k, v in model.named_parameters()}
-    buffers = {k: v.detach() for k, v in model.named_buffers()}
-    was_training = model.training
-    model.eval()
+    wanted = None if parameters is None else set(parameters)
+    params = {k: v.detach() for k, v in model.named_parameters() if wanted is None or k in wanted}
+    fixed = {k: v.detach() for k, v in model.named_parameters() if k not in params}
+    fixed.update({k: v.detach() for k, v in model.named_buffers()})
+    unknown = sorted((wanted or set()) - {k for k, _ in model.named_parameters()})
+    if unknown or not params:
+        raise TrainfreeError(f"empirical_ntk needs names from model.named_parameters() to differentiate; got "
+                             f"{unknown[:3] or 'none'}. Pass parameters=None for all of them.")
+    modes = [(m, m.training) for m in model.modules()]
+    if eval_mode:
+        model.eval()
 
     def f(p, x, c):
-        out = functional_call(model, (p, buffers), (x.unsqueeze(0),)).reshape(-1)
+        out = functional_call(model, (p, fixed), (x.unsqueeze(0),)).reshape(-1)
         return out.gather(0, c.reshape(1))[0] if c is not None else out[0]  # gather: vmap-safe indexing
 
     def jac(X, idx):
-        J = vmap(jacrev(f), in_dims=(None, 0, 0 if idx is not None else None))(params, X, idx)
+        J = vmap(jacrev(f), in_dims=(None, 0, 0 if idx is not None else None),
+                 randomness="error" if eval_mode else "different")(params, X, idx)
         return torch.cat([j.reshape(len(X), -1) for j in J.values()], dim=1)
 
     def blocks(X, idx):
@@ -112,7 +128,8 @@ def empirical_ntk(model: torch.nn.Module, X1, X2=None, *, out1=None, out2=None, 
                 for t, Jb in blocks(X2, out2):
                     K[s:s + len(Ja), t:t + len(Jb)] = Ja @ Jb.T
     finally:
-        model.train(was_training)
+        for m, mode in modes:
+            m.training = mode
     return K
 
 

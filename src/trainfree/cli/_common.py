@@ -21,7 +21,8 @@ FLAGS = {"ratio": "--ratio", "n_repeats": "--repeats", "method": "--method", "pr
          "n_contributors": "--contributors", "ntk_blocks": "--ntk-blocks", "ntk_permutations": "--ntk-permutations",
          "val_fraction": "--val-fraction", "checkpoint": "--checkpoint", "outputs": "--outputs", "model": "--model",
          "n_datasets": "--datasets", "epochs": "--epochs", "epoch": "--epoch", "n_seeds": "--seeds",
-         "direction": "--directions", "fractions": "--fractions", "n_runs": "--runs"}
+         "direction": "--directions", "fractions": "--fractions", "n_runs": "--runs", "kappa": "--kappa",
+         "convention": "--convention", "bandwidth": "--bandwidth"}
 
 
 class Parser(argparse.ArgumentParser):

@@ -15,7 +15,7 @@ def add_score_commands(sub) -> None:
     cg = score.add_parser("cg", help="complexity-gap score (ICLR 2023), no training")
     add_common(cg, data="fmnist", noise_help=NOISE_HELP)
     cg.add_argument("--method", choices=["exact", "stochastic"], default="exact")
-    cg.add_argument("--preprocess", choices=["center", "raw"], default="center")
+    cg.add_argument("--preprocess", choices=["center", "raw", "mnist-shift"], default="center")
     cg.add_argument("--ratio", type=finite_float, default=3.0, help="stochastic: others sampled per own-class example")
     cg.add_argument("--repeats", type=int, default=10, help="stochastic: subsamples averaged")
     cg.add_argument("--dtype", choices=["float64", "float32"], default="float64")
@@ -25,7 +25,7 @@ def add_score_commands(sub) -> None:
         n_jobs=a.n_jobs, progress=not a.quiet))
     prime = score.add_parser("cg-prime", help="CG′: the CG-score with H instead of its inverse, no training")
     add_common(prime, data="fmnist", noise_help=NOISE_HELP)
-    prime.add_argument("--preprocess", choices=["center", "raw"], default="center")
+    prime.add_argument("--preprocess", choices=["center", "raw", "mnist-shift"], default="center")
     prime.add_argument("--dtype", choices=["float64", "float32"], default="float64")
     prime.set_defaults(func=score_examples, options=lambda a: dict(preprocess=a.preprocess, dtype=a.dtype))
     feat = score.add_parser("cg-features", help="CG-score of penultimate features after a few epochs (CG appendix H)")
@@ -33,7 +33,7 @@ def add_score_commands(sub) -> None:
     feat.add_argument("--model", choices=["cnn", "mlp"], default="cnn", help="cnn needs image data")
     feat.add_argument("--seeds", type=int, default=1, help="networks averaged")
     feat.add_argument("--epochs", type=int, default=3, help="epochs trained before the features are read")
-    feat.add_argument("--preprocess", choices=["center", "raw"], default="center")
+    feat.add_argument("--preprocess", choices=["center", "raw", "mnist-shift"], default="center")
     feat.set_defaults(func=score_examples, options=lambda a: dict(
         model=a.model, n_seeds=a.seeds, epochs=a.epochs, preprocess=a.preprocess))
     for name, what, epoch in (("grand", "GraNd: per-example gradient norm (Data Diet, NeurIPS 2021)", 0),

@@ -5,7 +5,18 @@ from __future__ import annotations
 import argparse
 import time
 
+from ..training.models import KINDS
 from ._common import add_common, finite_float, load_data, prepare_output, say, write_outputs
+
+
+def bandwidth(text: str) -> str | float:
+    """``median`` or a positive finite number."""
+    if text == "median":
+        return text
+    value = finite_float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected 'median' or a positive number, got {text!r}")
+    return value
 
 
 def add_value_commands(sub) -> None:
@@ -20,9 +31,18 @@ def add_value_commands(sub) -> None:
     dv.add_argument("--samples", type=int, default=500, help="Monte Carlo permutations or coalitions above it")
     dv.add_argument("--checkpoint", default=None,
                     help="Monte Carlo checkpoint (.npz; default <out>/checkpoint.npz): re-run to resume")
-    dv.add_argument("--model", choices=["mlp", "cnn"], default="mlp")
+    dv.add_argument("--model", choices=list(KINDS), default="mlp",
+                    help="cnn: a small CNN; davinz_cnn / davinz_mlp: the official DAVINZ code's networks")
     dv.add_argument("--outputs", choices=["all", "own"], default="all",
-                    help="NTK of every class output (sees label noise) or only the own-class output (the paper)")
+                    help="all (default): NTK of every class output, an extension that sees label noise; "
+                         "own: the paper's ν, the own-class output only")
+    dv.add_argument("--kappa", choices=["singletons", "leave_one_out"], default="singletons",
+                    help="coalitions κ averages over: contributors alone (official --no-loo) or the leave-one-out "
+                         "coalitions and the grand one (the official default)")
+    dv.add_argument("--convention", choices=["trainfree", "official"], default="trainfree",
+                    help="official: Linear/Conv2d gradients only, BatchNorm2d reset, absolute ridge 1e-4")
+    dv.add_argument("--bandwidth", default="median", type=bandwidth,
+                    help="MMD RBF bandwidth: median (heuristic) or a number (the paper: 5 on [0, 1] pixels)")
     dv.add_argument("--ntk-blocks", type=int, default=1, help="block-diagonal NTK approximation (1 = exact)")
     dv.add_argument("--ntk-permutations", type=int, default=1, help="random block partitions averaged")
     dv.add_argument("--val-fraction", type=finite_float, default=0.2)
@@ -46,7 +66,10 @@ def value_davinz(args: argparse.Namespace) -> None:
                              model=args.model, semivalue=args.semivalue, max_exact=args.max_exact,
                              n_samples=args.samples, checkpoint=checkpoint, outputs=args.outputs,
                              ntk_blocks=args.ntk_blocks, ntk_permutations=args.ntk_permutations, device=args.device,
+                             kappa=args.kappa, convention=args.convention, bandwidth=args.bandwidth,
                              n_jobs=args.n_jobs, random_state=args.seed)
     say(args, values_report(res))
+    say(args, f"ν computed with --outputs {args.outputs}: {res.settings['nu']}"
+              + ("; the CLI default, because finding bad contributors is what it is for" if args.outputs == "all" else ""))
     path, summary = write_outputs(out, "values", res)
     print(f"Wrote {path} and {summary} ({time.perf_counter() - t0:.1f} s)")

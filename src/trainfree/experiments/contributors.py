@@ -16,6 +16,7 @@ from .._validation import check_param
 from ..data import Dataset, split_contributors
 from ..result import PlayerResult
 from ..training import input_shape, make_model
+from ..training.models import KINDS
 from ..valuation import davinz_values
 
 
@@ -38,8 +39,8 @@ def value_contributors(data: Dataset, *, n_contributors: int = 10, split: str = 
     val_fraction : float in (0, 1)
         Share of the rows held out as the validation set T (at least 2 rows, and at least 2 per
         contributor must remain).
-    model : {"mlp", "cnn"}
-        The network at initialization (the CNN needs image data).
+    model : {"mlp", "cnn", "davinz_cnn", "davinz_mlp"}
+        The network at initialization (see :func:`trainfree.training.make_model`; the CNNs need image data).
     semivalue, max_exact, n_samples, checkpoint, n_jobs
         See :func:`trainfree.valuation.davinz_values`.
     random_state : None, int, Generator or SeedSequence
@@ -68,7 +69,7 @@ def value_contributors(data: Dataset, *, n_contributors: int = 10, split: str = 
                              f"data from Python with DavinzUtility(task='regression').")
     check_param("n_contributors", n_contributors, numbers.Integral, low=1)
     check_param("val_fraction", val_fraction, numbers.Real, low=0, high=1, low_open=True, high_open=True)
-    check_param("model", model, str, choices=("mlp", "cnn"))
+    check_param("model", model, str, choices=KINDS)
     seed = check_random_state(random_state)
     n_val = int(round(val_fraction * len(data)))
     if n_val < 2 or len(data) - n_val < 2 * n_contributors:

@@ -1,4 +1,9 @@
-"""Small reference networks, seeded: an MLP and the DAVINZ paper's two-convolution CNN."""
+"""Small reference networks, seeded: an MLP, a small CNN, and the official DAVINZ code's CNN and MLP.
+
+``cnn`` is this library's small two-convolution network (no padding, biases). ``davinz_cnn`` and
+``davinz_mlp`` restate the networks of the official DAVINZ code (``model/cnn.py``, ``model/mlp.py``):
+bias-free throughout, so their NTKs match the official ones parameter for parameter.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,10 @@ from .._errors import TrainfreeError
 from .._random import SeedLike, check_random_state, int_seed
 from .._validation import check_param
 
+KINDS = ("mlp", "cnn", "davinz_cnn", "davinz_mlp")
+IMAGE_KINDS = ("cnn", "davinz_cnn")
+DAVINZ_MLP_WIDTHS = (128, 256, 256, 256, 128, 64, 32, 16, 10)  # the official regression MLP's hidden layers
+
 
 def make_model(kind: str, input_shape: tuple[int, ...], n_outputs: int, *, width: int = 256,
                random_state: SeedLike = 0) -> nn.Module:
@@ -19,10 +28,14 @@ def make_model(kind: str, input_shape: tuple[int, ...], n_outputs: int, *, width
 
     Parameters
     ----------
-    kind : {"mlp", "cnn"}
-        ``mlp``: two hidden ReLU layers of ``width``. ``cnn``: the DAVINZ paper's MNIST network, two
-        5×5 convolutions (16 and 32 channels) with max-pooling and a linear head; needs
-        ``input_shape = (channels, height, width)``.
+    kind : {"mlp", "cnn", "davinz_cnn", "davinz_mlp"}
+        ``mlp``: two hidden ReLU layers of ``width``, with biases. ``cnn``: a small CNN, two 5×5
+        convolutions (16 and 32 channels, no padding, with biases) with max-pooling and a linear head
+        (18 378 parameters on 28×28 images); it is *not* the DAVINZ code's network. ``davinz_cnn``: the
+        official DAVINZ CNN, the same two convolutions with padding 2 and no biases anywhere and a
+        1 568→10 head on 28×28 images (28 880 parameters). ``davinz_mlp``: the official DAVINZ
+        regression MLP, bias-free layers 128-256-256-256-128-64-32-16-10 with ReLUs, then a linear
+        output (``width`` is ignored by both). The CNNs need ``input_shape = (channels, height, width)``.
     input_shape : tuple of int
         Shape of one example, without the batch dimension (flat inputs: ``(d,)``).
     n_outputs : int
@@ -32,8 +45,10 @@ def make_model(kind: str, input_shape: tuple[int, ...], n_outputs: int, *, width
     --------
     >>> make_model("mlp", (64,), 10)(torch.zeros(2, 64)).shape
     torch.Size([2, 10])
+    >>> sum(p.numel() for p in make_model("davinz_cnn", (1, 28, 28), 10).parameters())
+    28880
     """
-    check_param("kind", kind, str, choices=("mlp", "cnn"))
+    check_param("kind", kind, str, choices=KINDS)
     check_param("n_outputs", n_outputs, numbers.Integral, low=1)
     seed = int_seed(check_random_state(random_state))
     gen_state = torch.random.get_rng_state()
@@ -43,14 +58,22 @@ def make_model(kind: str, input_shape: tuple[int, ...], n_outputs: int, *, width
             d = math.prod(input_shape)
             model = nn.Sequential(nn.Flatten(), nn.Linear(d, width), nn.ReLU(), nn.Linear(width, width), nn.ReLU(),
                                   nn.Linear(width, n_outputs))
+        elif kind == "davinz_mlp":
+            widths = [math.prod(input_shape), *DAVINZ_MLP_WIDTHS]
+            layers: list[nn.Module] = [nn.Flatten()]
+            for a, b in zip(widths[:-1], widths[1:]):
+                layers += [nn.Linear(a, b, bias=False), nn.ReLU()]
+            model = nn.Sequential(*layers, nn.Linear(widths[-1], n_outputs, bias=False))
         else:
             if len(input_shape) != 3 or min(input_shape[1:]) < 12:
-                raise TrainfreeError(f"model='cnn' needs image inputs of shape (channels, height, width) with sides "
-                                     f">= 12; got {input_shape}. Use model='mlp' for flat or small inputs.")
+                raise TrainfreeError(f"model={kind!r} needs image inputs of shape (channels, height, width) with "
+                                     f"sides >= 12; got {input_shape}. Use model='mlp' for flat or small inputs.")
             c, h, w = input_shape
-            feat = 32 * ((h - 4) // 2 - 4) // 2 * (((w - 4) // 2 - 4) // 2)
-            model = nn.Sequential(nn.Conv2d(c, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(16, 32, 5), nn.ReLU(),
-                                  nn.MaxPool2d(2), nn.Flatten(), nn.Linear(feat, n_outputs))
+            pad, bias = (2, False) if kind == "davinz_cnn" else (0, True)
+            side = lambda s: ((s + 2 * pad - 4) // 2 + 2 * pad - 4) // 2  # noqa: E731  (two conv5 + pool2)
+            model = nn.Sequential(nn.Conv2d(c, 16, 5, padding=pad, bias=bias), nn.ReLU(), nn.MaxPool2d(2),
+                                  nn.Conv2d(16, 32, 5, padding=pad, bias=bias), nn.ReLU(), nn.MaxPool2d(2),
+                                  nn.Flatten(), nn.Linear(32 * side(h) * side(w), n_outputs, bias=bias))
     finally:
         torch.random.set_rng_state(gen_state)  # seeding a model must not change the caller's stream
     return model
@@ -64,9 +87,9 @@ def input_shape(kind: str, image_shape: tuple[int, ...] | None, n_features: int,
     >>> input_shape("cnn", (1, 28, 28), 784), input_shape("mlp", (1, 28, 28), 784)
     ((1, 28, 28), (784,))
     """
-    if kind == "cnn":
+    if kind in IMAGE_KINDS:
         if image_shape is None:
-            raise TrainfreeError(f"A cnn needs image data; {name} has no image shape. Use the mlp model "
+            raise TrainfreeError(f"A {kind} needs image data; {name} has no image shape. Use the mlp model "
                                  f"(--model mlp).")
         return tuple(image_shape)
     return (int(n_features),)

@@ -123,8 +123,9 @@ def fingerprint(u: Any) -> dict[str, Any]:
     theta, r = u.theta, u.residual
     w = torch.linspace(1.0, 2.0, theta.shape[-1], dtype=theta.dtype, device=theta.device)
     diag = theta.diagonal(dim1=1, dim2=2)
-    # Values do not depend on the device; exact settings first, so a refusal names them before derived floats.
-    settings = {k: v for k, v in u.settings.items() if k != "device" and not isinstance(v, float)}
+    # Values do not depend on the device ("nu" only describes "outputs"); exact settings first, so a
+    # refusal names them before derived floats.
+    settings = {k: v for k, v in u.settings.items() if k not in ("device", "nu") and not isinstance(v, float)}
     settings.update({k: v for k, v in u.settings.items() if isinstance(v, float)})
     return {
         "class": type(u).__name__,

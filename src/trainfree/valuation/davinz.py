@@ -7,9 +7,12 @@ The value of a dataset S (a coalition of contributors) against a validation set 
 Θ₀ is the empirical NTK of the network at initialization on S, ŷ the residual of the targets
 against the network's output at initialization, m_S = |S|, and MMD an RBF-kernel maximum mean
 discrepancy on inputs (or supplied features); with ``outputs="all"`` the quadratic form is summed over
-one NTK per class output with one-hot residuals (see :class:`DavinzUtility`). κ balances the two terms across contributors:
-κ = Σ_i MMD(T, S_i) / Σ_i sqrt(ŷ_iᵀΘ_iⁱ⁻¹ŷ_i / m_i). Contributors' values are semivalues of ν
-(see :mod:`trainfree.semivalues` and :func:`davinz_values`); :class:`DavinzUtility` is such a utility.
+one NTK per class output with one-hot residuals (see :class:`DavinzUtility`). κ balances the two terms:
+κ = Σ MMD / Σ NTK term over a reference family of coalitions, the K contributors alone
+(``kappa="singletons"``, the official code's ``--no-loo`` mode) or the K leave-one-out coalitions and
+the grand coalition (``kappa="leave_one_out"``, the official code's default). Contributors' values
+are semivalues of ν (see :mod:`trainfree.semivalues` and :func:`davinz_values`); :class:`DavinzUtility`
+is such a utility.
 
 Everything is computed once over the union of the contributors' data: Θ₀, and the RBF kernel summed
 per pair of contributors and against T. A coalition's NTK term is then a solve on a principal
@@ -41,9 +44,40 @@ from ._davinz_checks import check_blocks, check_coalition, check_contributors, c
 JACOBIAN_BYTES = 2 * 2**30  # Jacobians of one NTK block are kept up to this size, else recomputed in row blocks
 
 
+KAPPA_MODES = ("singletons", "leave_one_out")
+CONVENTIONS = ("trainfree", "official")
+NU_VARIANTS = {  # what the NTK term of each `outputs` setting is, for summaries and saved settings
+    "own": "the paper's ν: NTK of each example's own-class output, residual 1 − f_y(x) (regression: y − f(x))",
+    "all": "an extension of the paper's ν: one NTK per class output with one-hot residuals 1[y = c] − f_c(x), "
+           "summed over c (sees label noise; the paper's ν is outputs='own')"}
+DEFAULT_JITTER = {"trainfree": 1e-6, "official": 1e-4}  # relative to mean diag Θ₀ / absolute (official ntk.py)
+
+
 def davinz_value(ntk_term: float, mmd_term: float, kappa: float) -> float:
     """ν = −κ·ntk_term − mmd_term, with ntk_term = sqrt(ŷᵀΘ₀⁻¹ŷ/m) and mmd_term = MMD(T, S)."""
     return -kappa * ntk_term - mmd_term
+
+
+def set_convention(model: nn.Module, convention: str) -> list[str]:
+    """Put ``model`` (a private copy) in the modes of ``convention``; the names of the parameters to differentiate.
+
+    ``trainfree``: eval mode, every parameter. ``official``: BatchNorm2d reset to (0, 1) statistics and
+    (1, 0) affine and in eval mode, everything else in train mode; Linear and Conv2d weights and biases.
+    """
+    if convention == "trainfree":
+        model.eval()
+        return [k for k, _ in model.named_parameters()]
+    model.train()
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and not isinstance(m, nn.BatchNorm2d):
+            raise TrainfreeError(f"convention='official' resets only BatchNorm2d layers and leaves the rest in train "
+                                 f"mode, where {type(m).__name__} would need batch statistics of one example. Use "
+                                 f"convention='trainfree' (the whole network in eval mode).")
+        if isinstance(m, nn.BatchNorm2d):
+            m.reset_parameters()  # running stats (0, 1), weight 1, bias 0
+            m.eval()
+    return [f"{name}.{p}" if name else p for name, m in model.named_modules() if isinstance(m, (nn.Linear, nn.Conv2d))
+            for p, v in m.named_parameters(recurse=False)]
 
 
 class DavinzUtility:
@@ -60,8 +94,11 @@ class DavinzUtility:
         The network at initialization. Classification uses, for each example, the output of its
         own class (the model needs at least as many outputs as classes); regression the scalar output.
     task : {"classification", "regression"}
-    kappa : "auto" or float
-        The paper's balancing factor, or a fixed value.
+    kappa : {"singletons", "leave_one_out"} or float
+        The balancing factor κ = Σ MMD / Σ NTK term over reference coalitions: the K contributors alone
+        (``singletons``, default; the official code's ``--no-loo`` mode), or the K leave-one-out
+        coalitions plus the grand coalition (``leave_one_out``; the official code's default, which
+        averages over larger coalitions and so gives a smaller κ). Or a fixed value.
     outputs : {"own", "all"}
         Classification only. ``own`` (the paper's setting): one kernel, the NTK of each example's own-class
         output, and ŷ_i = 1 − f_{y_i}(x_i). At initialization the logits are near 0, so ŷ ≈ 1 for every
@@ -74,8 +111,17 @@ class DavinzUtility:
     mmd_estimator : {"biased", "unbiased"}
     features, val_features : arrays, optional
         Use these (one row per example, contributors stacked in order) instead of the inputs for MMD.
-    jitter : float
-        Added to Θ₀'s diagonal, relative to its mean diagonal; needed when examples outnumber parameters.
+    jitter : float, optional
+        Ridge added to Θ₀'s diagonal; needed when examples outnumber parameters (or repeat). Relative to
+        the mean diagonal under ``convention="trainfree"`` (default 1e-6), absolute under ``"official"``
+        (default 1e-4, the official code's ``diagonal_I_mag``).
+    convention : {"trainfree", "official"}
+        How Θ₀ and ŷ are taken from the network. ``trainfree``: all parameters, the whole network in
+        eval mode, relative ``jitter``. ``official`` (the official DAVINZ code's ``ntk.py``): gradients
+        of ``nn.Linear`` and ``nn.Conv2d`` weights and biases only, every ``BatchNorm2d`` reset to
+        running statistics (0, 1) and affine (1, 0) and put in eval mode while the rest of the network
+        stays in train mode (dropout active), absolute ``jitter``. The two agree for bias-free networks
+        of Linear/Conv2d layers at initialisation, such as ``make_model("davinz_cnn")``.
     ntk_blocks : int
         The paper's block-diagonal approximation: the union is split at random into this many blocks
         and Θ₀ is kept only within blocks (1 = exact). Cuts NTK cost by about the number of blocks.
@@ -110,15 +156,19 @@ class DavinzUtility:
     """
 
     def __init__(self, contributors: Sequence[tuple], X_val, *, model: nn.Module, task: str = "classification",
-                 kappa: str | float = "auto", bandwidth: str | float = "median", mmd_estimator: str = "biased",
-                 outputs: str = "own", features=None, val_features=None, jitter: float = 1e-6, ntk_blocks: int = 1,
+                 kappa: str | float = "singletons", bandwidth: str | float = "median", mmd_estimator: str = "biased",
+                 outputs: str = "own", features=None, val_features=None, jitter: float | None = None,
+                 convention: str = "trainfree", ntk_blocks: int = 1,
                  ntk_permutations: int = 1, from_scratch: bool = False, cache_bytes: float = 2**30,
                  device: str | None = "cpu", dtype: str = "float64", max_memory_bytes: float | None = None,
                  random_state: SeedLike = 0) -> None:
         t0 = time.perf_counter()
         check_param("task", task, str, choices=("classification", "regression"))
         check_param("mmd_estimator", mmd_estimator, str, choices=("biased", "unbiased"))
-        check_param("jitter", jitter, (int, float), low=0)
+        check_param("convention", convention, str, choices=CONVENTIONS)
+        jitter = DEFAULT_JITTER[convention] if jitter is None else check_param("jitter", jitter, (int, float), low=0)
+        if not isinstance(kappa, numbers.Real) or isinstance(kappa, bool):
+            check_param("kappa", kappa, str, choices=KAPPA_MODES)
         check_param("ntk_blocks", ntk_blocks, numbers.Integral, low=1)
         check_param("ntk_permutations", ntk_permutations, numbers.Integral, low=1)
         if ntk_permutations > 1 and ntk_blocks == 1:
@@ -130,6 +180,7 @@ class DavinzUtility:
             raise TrainfreeError(f"model must be a torch.nn.Module at initialization, got {type(model).__name__}.")
         self.device, self.dtype = resolve_device(device), resolve_dtype(dtype)
         self.task, self.jitter, self.from_scratch, self.cache_bytes = task, jitter, from_scratch, cache_bytes
+        self.convention = convention
         self.outputs = outputs if task == "classification" else "own"
         self._reset_cache()
         Xs, ys = check_contributors(contributors, X_val, task)
@@ -140,10 +191,12 @@ class DavinzUtility:
         X = torch.as_tensor(np.concatenate(Xs), dtype=self.dtype, device=self.device)
         y = np.concatenate(ys)
         model = copy.deepcopy(model).to(device=self.device, dtype=self.dtype)  # never change the caller's model
+        self._param_names = set_convention(model, convention)
         out_idx, residual = self._residual(model, X, y)
         n = len(X)
-        check_ntk_memory(n, ntk_permutations * len(out_idx), -(-n // ntk_blocks),
-                         sum(p.numel() for p in model.parameters()), self.dtype, self.device, max_memory_bytes,
+        n_params = sum(p.numel() for k, p in model.named_parameters() if k in self._param_names)
+        check_ntk_memory(n, ntk_permutations * len(out_idx), -(-n // ntk_blocks), n_params, self.dtype, self.device,
+                         max_memory_bytes,
                          outputs=self.outputs, n_outputs=len(out_idx), ntk_permutations=ntk_permutations,
                          max_jacobian_bytes=JACOBIAN_BYTES)
         self.n_permutations = ntk_permutations
@@ -165,23 +218,33 @@ class DavinzUtility:
                                                                             low=0, low_open=True)))
         self._mmd_sums(feats, T, mmd_estimator)
         t2 = time.perf_counter()
-        single = [self.terms((i,)) for i in range(self.K)]
-        self.kappa = (sum(m for _, m in single) / max(sum(n for n, _ in single), 1e-300)
-                      if kappa == "auto" else float(check_param("kappa", kappa, (int, float), low=0)))
-        self.settings = dict(task=task, kappa=self.kappa, kappa_mode="auto" if kappa == "auto" else "fixed",
-                             bandwidth=self.bandwidth, mmd_estimator=mmd_estimator, jitter=jitter, outputs=self.outputs,
+        if isinstance(kappa, str):
+            reference = self.kappa_coalitions(kappa)
+            terms = [self.terms(c) for c in reference]
+            self.kappa = sum(m for _, m in terms) / max(sum(n for n, _ in terms), 1e-300)
+        else:
+            self.kappa = float(check_param("kappa", kappa, (int, float), low=0))
+        self.settings = dict(task=task, kappa=self.kappa, kappa_mode=kappa if isinstance(kappa, str) else "fixed",
+                             nu=NU_VARIANTS[self.outputs], convention=convention, bandwidth=self.bandwidth,
+                             mmd_estimator=mmd_estimator,
+                             jitter=jitter, outputs=self.outputs,
                              ntk_blocks=ntk_blocks, ntk_permutations=ntk_permutations, n_contributors=self.K,
                              sizes=self.sizes.tolist(), n_val=len(T), dtype=str(self.dtype).removeprefix("torch."), device=str(self.device))
         self.timings = {"ntk_s": t1 - t0, "mmd_s": t2 - t1}
 
+    def kappa_coalitions(self, mode: str) -> list[tuple[int, ...]]:
+        """The coalitions κ averages over: the K singletons, or the non-empty leave-one-out ones and the grand one."""
+        check_param("kappa", mode, str, choices=KAPPA_MODES)
+        full = tuple(range(self.K))
+        if mode == "singletons":
+            return [(i,) for i in full]
+        return [c for c in (full[:i] + full[i + 1:] for i in full) if c] + [full]
+
     # -- set-up ----------------------------------------------------------------------------------
     def _residual(self, model, X, y):
         try:
-            with torch.no_grad():
-                was = model.training
-                model.eval()
+            with torch.no_grad():  # in the modes set_convention chose
                 out = torch.cat([model(b) for b in X.split(512)])
-                model.train(was)
         except RuntimeError as exc:
             raise TrainfreeError(f"The model cannot take inputs of shape {tuple(X.shape[1:])}: {exc}. Pass "
                                  f"inputs shaped as the model expects (e.g. images as (n, C, H, W)).") from None
@@ -213,8 +276,10 @@ class DavinzUtility:
                 self.block_assignment[p, block.cpu().numpy()] = b
                 for k, idx in enumerate(out_idx):
                     theta[p * len(out_idx) + k, block[:, None], block[None, :]] = empirical_ntk(
-                        model, X[block], out1=None if idx is None else idx[block], max_jacobian_bytes=JACOBIAN_BYTES)
-        self.jitter_abs = self.jitter * float(theta.diagonal(dim1=1, dim2=2).mean())
+                        model, X[block], out1=None if idx is None else idx[block], max_jacobian_bytes=JACOBIAN_BYTES,
+                        parameters=self._param_names, eval_mode=False)
+        self.jitter_abs = (self.jitter if self.convention == "official"
+                           else self.jitter * float(theta.diagonal(dim1=1, dim2=2).mean()))
         theta.diagonal(dim1=1, dim2=2).add_(self.jitter_abs)
         return theta
 

@@ -17,8 +17,9 @@ install-test: data
 	$(PIP) torch==2.13.0
 	$(PIP) -e ".[test]"
 
-demo: install  # CG-scores for Fashion-MNIST with 20% injected label noise
+demo: install  # CG-scores for Fashion-MNIST with 20% injected label noise, and the HTML report of them
 	trainfree score cg --data fmnist --n 10000 --noise 0.2 --seed 0 --out out/demo
+	@echo "Open the report in a browser: $(CURDIR)/out/demo/report.html"
 
 test: install-test
 	$(PY) -m pytest -q

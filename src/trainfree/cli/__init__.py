@@ -5,49 +5,73 @@
     trainfree experiment groundtruth --data fmnist --datasets 30 --out out/gt
     trainfree experiment prune --data fmnist --n 3000 --scores cg,el2n,random --fractions 0.3,0.5 --out out/prune
     trainfree experiment dynamics --data fmnist --n 2000 --epochs 5 --out out/dynamics
+    trainfree report out/cg
 
-Every command writes ``<out>/<name>.parquet`` (+ ``.json`` sidecar) and ``<out>/summary.json``.
-Bad input exits with code 2 and one line on stderr that names the flag and the fix.
+Every command writes ``<out>/<name>.parquet`` (+ ``.json`` sidecar), ``<out>/summary.json`` and, unless
+``--no-report``, ``<out>/report.html``. Bad input exits with code 2 and one line on stderr that names
+the flag and the fix; an internal failure exits with 1 and one line (``--debug`` adds the traceback).
 """
 
 from __future__ import annotations
 
+import argparse
+import shlex
 import sys
+import traceback
 from collections.abc import Sequence
 
 from .._errors import TrainfreeError
 from ._common import Parser, cli_words
 from .dynamics import add_dynamics_command
 from .experiment import add_experiment_commands
+from .report import add_report_command
 from .score import add_score_commands
 from .value import add_value_commands
 
 
 def build_parser() -> Parser:
     """The full parser: one sub-command per workflow, all sharing the common flags."""
-    p = Parser(prog="trainfree", description="Value data before (or very early in) training.")
+    p = Parser(prog="trainfree", description="Value data before (or very early in) training.",
+               epilog="examples:\n  trainfree score cg --data fmnist --n 10000 --noise 0.2 --out out/demo\n"
+                      "  trainfree report out/demo\n\nEach command's --help lists its options and output columns.",
+               formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
     add_score_commands(sub)
     add_value_commands(sub)
     add_dynamics_command(add_experiment_commands(sub))
+    add_report_command(sub)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code (0 ok, 2 bad input, 130 interrupted)."""
+    """Run the command line; returns the exit code (0 ok, 2 bad input, 1 internal failure, 130 interrupted)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # a usage error (already printed as one line) or --help
         return int(exc.code or 0)
+    args.command_line = shlex.join(["trainfree", *argv])  # recorded in run.json; the report shows it
     try:
         args.func(args)
+        if args.report:
+            from ..report import write_report
+
+            print(f"Report: {write_report(args.out)}")
     except TrainfreeError as exc:
+        if args.debug:
+            traceback.print_exc()
         print(f"trainfree: error: {cli_words(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("trainfree: interrupted; re-run the same command to resume where a checkpoint allows",
               file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug, not bad input: one line, and the traceback on request
+        if args.debug:
+            traceback.print_exc()
+        print(f"trainfree: internal error: {type(exc).__name__}: {exc} (this is a bug in trainfree; re-run with "
+              f"--debug for the traceback and report it)", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -33,6 +33,23 @@ class Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
+def describe(p: argparse.ArgumentParser, example: str, outputs: str) -> None:
+    """Give a command's --help an example and a description of the columns it writes."""
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.epilog = (f"example:\n  {example}\n\noutput (in --out; report.html too unless --no-report):\n"
+                + "\n".join(f"  {line}" for line in outputs.strip().splitlines()))
+
+
+SCORE_COLUMNS = """scores.parquet, one row per example, in the data set's order:
+  score           the score (higher = more likely mislabelled or atypical)
+  stderr          its standard error over repeats or networks (NaN where the method has none)
+  label           the label as given to the score (the flipped one where --noise flipped it)
+  row_id          the row's identity in the source (file row, index, image path)
+  original_label, flipped   with --noise: the label before flipping, and whether it was flipped
+  (method-specific columns follow: e.g. CG's partial terms and flag_mislabel, the sign rule)
+scores.parquet.json and summary.json: settings, seed, timings, noise-detection metrics"""
+
+
 def cli_words(message: str) -> str:
     """Rewrite a library message for the command line: ``the 'ratio' parameter`` → ``--ratio``.
 
@@ -75,6 +92,19 @@ def add_common(p: argparse.ArgumentParser, *, data: str, noise_help: str) -> Non
     g.add_argument("--out", required=True, help="output folder (created; refused if it holds another run's results)")
     g.add_argument("--overwrite", action="store_true", help="replace the results of a different run in --out")
     g.add_argument("--quiet", action="store_true", help="print only the paths written")
+    add_output_flags(g)
+
+
+# Whether commands write report.html unless told (--report/--no-report); the test suite turns it off.
+REPORT_DEFAULT = True
+
+
+def add_output_flags(g) -> None:
+    """--report/--no-report and --debug, shared by every command."""
+    g.add_argument("--report", action=argparse.BooleanOptionalAction, default=REPORT_DEFAULT,
+                   help="write <out>/report.html: one self-contained page with plots, example galleries and a "
+                        "sortable table (default: on)")
+    g.add_argument("--debug", action="store_true", help="on an error, print the full traceback")
 
 
 def load_data(args: argparse.Namespace):
@@ -84,7 +114,8 @@ def load_data(args: argparse.Namespace):
 
 
 IDENTITY_FILE = "run.json"
-_NOT_IDENTITY = {"overwrite", "quiet", "func", "out", "options"}
+_NOT_IDENTITY = {"overwrite", "quiet", "func", "out", "options", "report", "debug", "command_line"}
+_RECORD_ONLY = ("command_line", "trainfree_version")  # written to run.json for the report, never compared
 
 
 def prepare_output(args: argparse.Namespace, command: str) -> Path:
@@ -112,7 +143,8 @@ def prepare_output(args: argparse.Namespace, command: str) -> Path:
             before = json.loads(marker.read_text())
         except ValueError:
             before = {}
-        changed = sorted(k for k in set(before) | set(identity) if before.get(k) != identity.get(k))
+        changed = sorted(k for k in (set(before) | set(identity)) - set(_RECORD_ONLY)
+                         if before.get(k) != identity.get(k))
         # A run that failed before writing anything (e.g. a mistyped --data) leaves only its marker.
         produced = [p for p in out.iterdir() if p.name != IDENTITY_FILE]
         if changed and produced and not args.overwrite:
@@ -125,7 +157,10 @@ def prepare_output(args: argparse.Namespace, command: str) -> Path:
     if args.overwrite and marker.exists():
         for stale in out.glob("checkpoint*.npz"):  # never resume another run's draws
             stale.unlink()
-    marker.write_text(json.dumps(identity, indent=2))
+    from .. import __version__
+
+    record = {**identity, "command_line": getattr(args, "command_line", None), "trainfree_version": __version__}
+    marker.write_text(json.dumps(record, indent=2))
     return out
 
 

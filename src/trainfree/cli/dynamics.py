@@ -9,7 +9,7 @@ import time
 import numpy as np
 
 from .._errors import TrainfreeError
-from ._common import add_common, prepare_output, say, write_outputs
+from ._common import add_common, describe, prepare_output, say, write_outputs
 
 SCORES = ("cg", "el2n", "grand", "forgetting")
 
@@ -26,6 +26,12 @@ def add_dynamics_command(exp) -> None:
     dy.add_argument("--epochs", type=int, default=5)
     dy.add_argument("--kernel-m", type=int, default=50, help="rows per group in the NTK Gram (0: no velocity)")
     dy.add_argument("--test-size", type=int, default=1000, help="fmnist: test images")
+    describe(dy, "trainfree experiment dynamics --data fmnist --n 2000 --epochs 5 --out out/dynamics", """
+dynamics.parquet, one row per (group, epoch 0..E):
+  value, stderr   the group's mean training loss and its standard error
+  group, epoch    group 0 holds the highest scores
+  accuracy, n_rows, score_mean
+  velocity        kernel distance between the group's NTK Gram after epochs t and t+1 (NaN at the end)""")
     dy.set_defaults(func=dynamics)
 
 

@@ -7,7 +7,7 @@ import argparse
 import time
 
 from .._errors import TrainfreeError
-from ._common import add_common, load_data, prepare_output, say, write_outputs
+from ._common import add_common, describe, load_data, prepare_output, say, write_outputs
 
 
 def add_experiment_commands(sub):
@@ -25,6 +25,12 @@ def add_experiment_commands(sub):
     gt.add_argument("--epochs", type=int, default=30)
     gt.add_argument("--val-size", type=int, default=500, help="rows held out for the validation set")
     gt.add_argument("--test-size", type=int, default=2000, help="rows held out for the test set")
+    describe(gt, "trainfree experiment groundtruth --data fmnist --datasets 30 --out out/gt", """
+groundtruth.parquet, one row per random dataset:
+  value        DAVINZ ν at initialisation; player: the dataset's name; size; noise_rate
+  ntk_term, mmd_term   the terms of ν
+  test_metric  test accuracy (negative MSE for regression) after training on the dataset
+  VP, IF, RV   the paper's baselines (validation performance, influence, robust volume)""")
     gt.set_defaults(func=groundtruth)
     pr = exp.add_parser("prune", help="prune by a score, retrain on a fixed step budget, test accuracy (Data Diet)")
     add_common(pr, data="fmnist", noise_help="not used")
@@ -38,6 +44,12 @@ def add_experiment_commands(sub):
     pr.add_argument("--runs", type=int, default=2, help="paired networks per pruned set")
     pr.add_argument("--seeds", type=int, default=3, help="networks averaged by the Data Diet scores")
     pr.add_argument("--test-size", type=int, default=2000, help="fmnist: test images")
+    describe(pr, "trainfree experiment prune --data fmnist --n 3000 --scores cg,el2n,random --fractions 0.3,0.5 "
+                 "--out out/prune", """
+pruning.parquet, one row per (score, direction, share pruned):
+  value, stderr   mean test accuracy after pruning, standard error over --runs
+  player, score, direction, fraction_pruned, n_kept, epochs (the step budget's epochs on the kept rows)
+correlations.parquet: Spearman correlation (value) of every pair of scores (score_a, score_b)""")
     pr.set_defaults(func=prune)
     nz = exp.add_parser("noise", help="every score side by side on the same flipped labels")
     add_common(nz, data="fmnist", noise_help="share of labels flipped (default 0.2)")
@@ -45,6 +57,12 @@ def add_experiment_commands(sub):
                     help="comma-separated: cg, cg-prime, cg-features, grand, el2n, forgetting, input_norm, random")
     nz.add_argument("--model", choices=["mlp", "cnn"], default="cnn", help="network of the trained scores")
     nz.add_argument("--seeds", type=int, default=3, help="networks averaged by the Data Diet scores")
+    describe(nz, "trainfree experiment noise --data fmnist --n 3000 --noise 0.2 --scores cg,el2n,random --out "
+                 "out/noise", """
+noise.parquet, one row per score:
+  value        AUROC of the score for the flipped labels (0.5 = chance); player: the score
+  found_at_F   share of the flipped labels among the top F of the rows by score
+  seconds      time the score took""")
     nz.set_defaults(func=noise)
     return exp
 
@@ -89,7 +107,7 @@ def _floats(text: str, flag: str) -> tuple[float, ...]:
 
 
 def prune(args: argparse.Namespace) -> None:
-    from ..experiments.pruning import PRUNE_SCORES, pruning_curve, pruning_scores, pruning_splits
+    from ..experiments.pruning import PRUNE_SCORES, pruning_curve, pruning_scores, pruning_splits, score_correlations
     from ..report import pruning_report
 
     t0 = time.perf_counter()
@@ -114,4 +132,6 @@ def prune(args: argparse.Namespace) -> None:
                         epochs=args.epochs, n_runs=args.runs, device=args.device, random_state=args.seed)
     say(args, pruning_report(res))
     path, summary = write_outputs(out, "pruning", res)
+    if len(scores) >= 2:  # the CG-score paper's Table 1, for the report's heat map
+        score_correlations(scores).save(out / "correlations.parquet")
     print(f"Wrote {path} and {summary} ({time.perf_counter() - t0:.1f} s)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from ._common import add_common, finite_float, load_data, prepare_output, say, write_outputs
+from ._common import SCORE_COLUMNS, add_common, describe, finite_float, load_data, prepare_output, say, write_outputs
 
 NOISE_HELP = "share of labels to flip on purpose (symmetric), to measure how well the score finds them, e.g. 0.2"
 
@@ -20,6 +20,7 @@ def add_score_commands(sub) -> None:
     cg.add_argument("--repeats", type=int, default=10, help="stochastic: subsamples averaged")
     cg.add_argument("--dtype", choices=["float64", "float32"], default="float64")
     cg.add_argument("--n-jobs", type=int, default=None, help="stochastic: parallel work units (-1: all cores)")
+    describe(cg, "trainfree score cg --data fmnist --n 10000 --noise 0.2 --seed 0 --out out/cg", SCORE_COLUMNS)
     cg.set_defaults(func=score_examples, options=lambda a: dict(
         method=a.method, preprocess=a.preprocess, ratio=a.ratio, n_repeats=a.repeats, dtype=a.dtype,
         n_jobs=a.n_jobs, progress=not a.quiet))
@@ -27,6 +28,7 @@ def add_score_commands(sub) -> None:
     add_common(prime, data="fmnist", noise_help=NOISE_HELP)
     prime.add_argument("--preprocess", choices=["center", "raw", "mnist-shift"], default="center")
     prime.add_argument("--dtype", choices=["float64", "float32"], default="float64")
+    describe(prime, "trainfree score cg-prime --data fmnist --n 3000 --noise 0.2 --out out/cgp", SCORE_COLUMNS)
     prime.set_defaults(func=score_examples, options=lambda a: dict(preprocess=a.preprocess, dtype=a.dtype))
     feat = score.add_parser("cg-features", help="CG-score of penultimate features after a few epochs (CG appendix H)")
     add_common(feat, data="fmnist", noise_help=NOISE_HELP)
@@ -34,6 +36,8 @@ def add_score_commands(sub) -> None:
     feat.add_argument("--seeds", type=int, default=1, help="networks averaged")
     feat.add_argument("--epochs", type=int, default=3, help="epochs trained before the features are read")
     feat.add_argument("--preprocess", choices=["center", "raw", "mnist-shift"], default="center")
+    describe(feat, "trainfree score cg-features --data digits --model mlp --epochs 2 --seeds 3 --noise 0.2 --out "
+                   "out/cgf", SCORE_COLUMNS)
     feat.set_defaults(func=score_examples, options=lambda a: dict(
         model=a.model, n_seeds=a.seeds, epochs=a.epochs, preprocess=a.preprocess))
     for name, what, epoch in (("grand", "GraNd: per-example gradient norm (Data Diet, NeurIPS 2021)", 0),
@@ -45,6 +49,8 @@ def add_score_commands(sub) -> None:
         p.add_argument("--seeds", type=int, default=10 if name != "forgetting" else 5, help="networks averaged")
         p.add_argument("--epochs" if name == "forgetting" else "--epoch", type=int, default=epoch,
                        help="epochs of training" if name == "forgetting" else "epochs trained before scoring")
+        describe(p, f"trainfree score {name} --data fmnist --n 2000 --noise 0.2 --model cnn --out out/{name}",
+                 SCORE_COLUMNS)
         p.set_defaults(func=score_examples, options=lambda a: dict(
             model=a.model, n_seeds=a.seeds, **({"epochs": a.epochs} if a.score == "forgetting" else {"epoch": a.epoch})))
 

@@ -6,7 +6,7 @@ import argparse
 import time
 
 from ..training.models import KINDS
-from ._common import add_common, finite_float, load_data, prepare_output, say, write_outputs
+from ._common import add_common, describe, finite_float, load_data, prepare_output, say, write_outputs
 
 
 def bandwidth(text: str) -> str | float:
@@ -47,6 +47,13 @@ def add_value_commands(sub) -> None:
     dv.add_argument("--ntk-permutations", type=int, default=1, help="random block partitions averaged")
     dv.add_argument("--val-fraction", type=finite_float, default=0.2)
     dv.add_argument("--n-jobs", type=int, default=None, help="parallel utility evaluations (-1: all cores)")
+    describe(dv, "trainfree value davinz --data digits --contributors 10 --split noisy --out out/davinz", """
+values.parquet, one row per contributor:
+  value        its semivalue of the DAVINZ utility (low = the contributor hurts the model)
+  stderr       Monte Carlo standard error (NaN for exact semivalues)
+  player       the contributor's name; size: its number of examples
+  ntk_term, mmd_term   the two terms of DAVINZ for the contributor alone
+  noise_rate   share of its labels flipped by --split noisy (0 otherwise)""")
     dv.set_defaults(func=value_davinz)
 
 

@@ -1,5 +1,9 @@
-"""Human-readable reports of results, built as strings apart from printing them."""
+"""Reports of results: plain text for the terminal (:mod:`.text`), built apart from printing, and one
+self-contained HTML page per run (:func:`write_report`: :mod:`.html` over :mod:`.sections`,
+:mod:`.plots`, :mod:`.examples` and :mod:`.markup`)."""
 
+from .html import write_report
 from .text import groundtruth_report, noise_comparison_report, noise_report, pruning_report, values_report
 
-__all__ = ["groundtruth_report", "noise_comparison_report", "noise_report", "pruning_report", "values_report"]
+__all__ = ["groundtruth_report", "noise_comparison_report", "noise_report", "pruning_report", "values_report",
+           "write_report"]

@@ -1,0 +1,27 @@
+"""``trainfree report OUTDIR``: the self-contained HTML page of a run's output folder."""
+
+from __future__ import annotations
+
+import argparse
+
+from ._common import add_output_flags
+
+
+def add_report_command(sub) -> None:
+    p = sub.add_parser(
+        "report", help="write OUTDIR/report.html from a finished run's output folder",
+        description="Turn a run's output folder into one self-contained report.html (plots and images inside, "
+                    "no network access, opens from disk): the run and its settings, per-class score histograms, "
+                    "the noise-detection curve, galleries of the highest- and lowest-scored examples, contributor "
+                    "values, experiment curves, a sortable table and links to the data files.",
+        epilog="example: trainfree report out/demo   (then open out/demo/report.html in a browser)",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("outdir", help="the --out folder of a trainfree command")
+    add_output_flags(p)
+    p.set_defaults(func=report, report=False, quiet=False)
+
+
+def report(args: argparse.Namespace) -> None:
+    from ..report import write_report
+
+    print(f"Report: {write_report(args.outdir)}")

@@ -1,0 +1,216 @@
+"""The report's sections, one builder per kind of result: per-example scores, contributor values, and
+the experiments (pruning, noise comparison, group dynamics, score correlations, DAVINZ ground truth).
+
+Each builder takes a loaded result (and, for scores, the run's identity to reload the examples) and
+returns ``(anchor, title, html)`` triples for :func:`trainfree.report.markup.page`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from ..result import ExampleResult, PlayerResult
+from . import plots
+from .examples import Drawer, card, reload_rows
+from .markup import esc, figure, key_values, section, table
+
+GALLERY = 6  # highest and lowest per class
+TOP = 100  # rows of the table of suspicious examples
+
+Section = tuple[str, str, str]
+
+
+def _flag_column(res: ExampleResult) -> str | None:
+    """The boolean column that marks likely mislabels (``flag_mislabel`` for the CG-score's sign rule)."""
+    for name, col in res.columns.items():
+        if name != "flipped" and col.dtype == bool and (name.startswith("flag") or "mislabel" in name):
+            return name
+    return None
+
+
+def _pre(text: str) -> str:
+    return f"<pre>{esc(text)}</pre>"
+
+
+def example_sections(name: str, res: ExampleResult, run: Mapping[str, Any]) -> list[Section]:
+    """Histograms, noise-detection curve, galleries and the table of the highest scores."""
+    from .text import noise_report
+
+    s = np.asarray(res.scores, float)
+    labels = np.asarray(res["label"]).astype(str) if "label" in res.columns else np.full(len(s), "all")
+    classes = [str(c) for c in res.settings.get("data_classes", [])] or sorted(set(labels.tolist()))
+    classes = [c for c in classes if (labels == c).any()]
+    flipped = np.asarray(res["flipped"], bool) if "flipped" in res.columns else None
+    flag = _flag_column(res)
+    flags = np.asarray(res[flag], bool) if flag else np.zeros(len(s), bool)
+    row_ids = res["row_id"] if "row_id" in res.columns else None
+    ids = row_ids if row_ids is not None else np.arange(len(s))
+    original = res["original_label"] if "original_label" in res.columns else labels
+    method = esc(res.method)
+    # JSON turned found_at's float keys into strings; the text report looks them up as floats.
+    found = {float(k): v for k, v in res.metrics.get("found_at", {}).items()}
+    try:
+        summary = noise_report(res.replace(metrics={"found_at": found}) if found else res)
+    except (KeyError, TypeError, ValueError):
+        summary = res.summary()
+    body = _pre(summary)
+    body += figure(plots.score_histograms(s, labels, classes, flipped, score_name=res.method),
+                   f"histograms of {res.method} per class",
+                   "Scores per class (given label)" + (", clean and flipped labels overlaid." if flipped is not None
+                                                       else "."))
+    m = {k: v for k, v in res.metrics.items() if not isinstance(v, Mapping)}
+    if m:
+        body += "<h3>Measured</h3>" + key_values(m)
+    out = [(f"{name}-scores", "Scores", section(f"{name}-scores", f"Scores: {res.method}", body))]
+    if flipped is not None:
+        auroc = res.metrics.get("auroc")
+        if auroc is None:
+            from ..metrics import auroc as auroc_fn
+
+            auroc = auroc_fn(s, flipped)
+        body = figure(plots.noise_curve(s, flipped, auroc=float(auroc)), "noise-detection curve",
+                      f"{int(flipped.sum())} of {len(s)} labels were flipped on purpose. Random: examining rows in "
+                      f"random order; oracle: the flipped rows first.")
+        if found:
+            body += table(["share examined (highest score first)", "share of flipped labels found"],
+                          [[float(k), float(v)] for k, v in found.items()])
+        out.append((f"{name}-noise", "Noise detection", section(f"{name}-noise", "Noise detection", body)))
+    ds, why = reload_rows(run, row_ids, len(s))
+    out.append((f"{name}-examples", "Examples", section(
+        f"{name}-examples", "Highest and lowest scores per class",
+        _galleries(ds, why, run, s, labels, classes, ids, original, flipped, flags),
+        f"Each class: the {GALLERY} highest-scored examples (left, most suspicious first) and the {GALLERY} "
+        f"lowest (right). Red border: label flipped on purpose; orange mark: {flag or 'flag'} (likely mislabel).")))
+    order = np.argsort(-s, kind="stable")[:TOP]
+    headers = ["rank", "row", "label", "score"]
+    cols = [np.arange(1, len(order) + 1), ids[order], labels[order], s[order]]
+    if not np.isnan(res.stderr).all():
+        headers.append("stderr")
+        cols.append(res.stderr[order])
+    if flag:
+        headers.append(flag)
+        cols.append(flags[order])
+    if flipped is not None:
+        headers += ["flipped", "original label"]
+        cols += [flipped[order], original[order]]
+    rows = [[c[i] for c in cols] for i in range(len(order))]
+    out.append((f"{name}-top", "Top suspicious", section(
+        f"{name}-top", f"The {len(order)} highest scores ({method})",
+        f'<div class="scroll">{table(headers, rows, sortable=True, cls="top")}</div>',
+        "Click a column header to sort.")))
+    return out
+
+
+def _galleries(ds, why, run, s, labels, classes, ids, original, flipped, flags) -> str:
+    if ds is None:
+        return f'<p class="dim">{esc(why)}</p>'
+    drawer = Drawer(ds, run)
+    parts = []
+    for c in classes:
+        own = np.flatnonzero(labels == c)
+        order = own[np.argsort(-s[own], kind="stable")]
+        high, low = order[:GALLERY], order[::-1][:GALLERY]
+        if drawer.kind == "row":
+            cells = [_rows_table(drawer, idx, ids, s, flipped, flags) for idx in (high, low)]
+        else:
+            cells = ['<div class="grid">' + "".join(
+                card(drawer, int(i), row_id=ids[i], label=labels[i], score=s[i], original=original[i],
+                     flipped=bool(flipped[i]) if flipped is not None else False, flagged=bool(flags[i]))
+                for i in idx) + "</div>" for idx in (high, low)]
+        parts.append(f'<div class="classrow"><h3>{esc(c)}<br><span class="dim">{len(own)} examples</span></h3>'
+                     f"<div><b>highest</b>{cells[0]}</div><div><b>lowest</b>{cells[1]}</div></div>")
+    return "".join(parts)
+
+
+def _rows_table(drawer: Drawer, idx, ids, s, flipped, flags) -> str:
+    headers = ["row", "score", "marks", *drawer.names]
+    rows = []
+    for i in idx:
+        marks = ", ".join(m for m, on in (("flipped", flipped is not None and flipped[i]), ("likely mislabel", flags[i]))
+                          if on)
+        rows.append([ids[i], s[i], marks, *drawer.features(int(i), len(drawer.names))])
+    return table(headers, rows)
+
+
+def _players_table(res: PlayerResult) -> str:
+    df = res.to_dataframe()
+    return f'<div class="scroll">{table(list(df.columns), df.itertuples(index=False), sortable=True)}</div>'
+
+
+def player_sections(name: str, res: PlayerResult) -> list[Section]:
+    """The figure that fits the experiment behind ``res`` (by its method), then its table."""
+    builder = {"pruning_curve": _pruning, "group_dynamics": _dynamics, "score_correlations": _correlations,
+               "davinz_groundtruth": _groundtruth, "compare_noise_detection": _noise_comparison}.get(res.method,
+                                                                                                     _values)
+    title, body = builder(res)
+    if res.metrics:
+        body += "<h3>Measured</h3>" + key_values({k: v for k, v in res.metrics.items()})
+    body += "<h3>Table</h3>" + _players_table(res)
+    return [(name, title, section(name, title, body))]
+
+
+def _values(res: PlayerResult) -> tuple[str, str]:
+    terms = {t: res[t] for t in ("ntk_term", "mmd_term") if t in res.columns} or None
+    marked = np.asarray(res["noise_rate"], float) > 0 if "noise_rate" in res.columns else None
+    semi = res.settings.get("semivalue", res.method)
+    caption = (f"{semi} values of {len(res)} players" + (", orange: contributors given noisy labels" if marked is
+                                                           not None and marked.any() else "")
+               + ("; right: the DAVINZ terms of each contributor alone (NTK term, MMD term)" if terms else ""))
+    png = plots.value_bars(res["player"].astype(str), res.values, res.stderr, terms=terms, marked=marked,
+                           value_name=f"{semi} value")
+    return "Contributor values", figure(png, "value bars", caption)
+
+
+def _pruning(res: PlayerResult) -> tuple[str, str]:
+    from .text import pruning_report
+
+    curves = np.array([f"{a}/{b}" if a != b else a for a, b in zip(res["score"].astype(str),
+                                                                      res["direction"].astype(str))])
+    png = plots.pruning_curves(np.asarray(res["fraction_pruned"], float), res.values, res.stderr, curves,
+                               full_accuracy=res.metrics.get("full_accuracy"))
+    return "Pruning curves", _pre(pruning_report(res)) + figure(
+        png, "pruning curves", "Test accuracy after pruning by each score (±1 standard error over runs), at a "
+                               "fixed budget of optimiser steps.")
+
+
+def _dynamics(res: PlayerResult) -> tuple[str, str]:
+    panels = {"training loss": res.values, "accuracy": np.asarray(res["accuracy"], float),
+              "kernel velocity": np.asarray(res["velocity"], float)}
+    png = plots.group_curves(np.asarray(res["group"]), np.asarray(res["epoch"]), panels)
+    flipped = res.metrics.get("flipped_per_group")
+    note = f" Flipped labels per group: {', '.join(map(str, flipped))}." if flipped else ""
+    return "Group dynamics", figure(png, "group dynamics", "Rows split into equal groups by score (group 0 = "
+                                                            "highest); loss, accuracy and NTK velocity per epoch."
+                                    + note)
+
+
+def _correlations(res: PlayerResult) -> tuple[str, str]:
+    names = list(dict.fromkeys([*res["score_a"].astype(str), *res["score_b"].astype(str)]))
+    at = {n: i for i, n in enumerate(names)}
+    mat = np.eye(len(names))
+    for a, b, v in zip(res["score_a"].astype(str), res["score_b"].astype(str), res.values):
+        mat[at[a], at[b]] = mat[at[b], at[a]] = v
+    return "Score correlations", figure(plots.heatmap(names, mat), "correlation heat map",
+                                        "Spearman rank correlation between every pair of scores on the same rows.")
+
+
+def _groundtruth(res: PlayerResult) -> tuple[str, str]:
+    from .text import groundtruth_report
+
+    png = plots.scatter(res.values, np.asarray(res["test_metric"], float), color=np.asarray(res["noise_rate"], float),
+                        xlabel="DAVINZ ν at initialisation", ylabel="test metric after training",
+                        color_label="share of labels flipped",
+                        title=f"Pearson {res.metrics.get('pearson', float('nan')):.3f}")
+    return "DAVINZ vs training", _pre(groundtruth_report(res)) + figure(png, "groundtruth scatter",
+                                                                       "One point per dataset.")
+
+
+def _noise_comparison(res: PlayerResult) -> tuple[str, str]:
+    from .text import noise_comparison_report
+
+    png = plots.value_bars(res["player"].astype(str), res.values, res.stderr, value_name="AUROC for flipped labels")
+    return "Noise detection by score", _pre(noise_comparison_report(res)) + figure(
+        png, "AUROC per score", "AUROC of each score for the flipped labels (0.5 = chance).")

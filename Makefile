@@ -3,17 +3,21 @@ PY ?= python3
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check --root-user-action=ignore
 FMNIST_DIR := /usr/share/datasets/fashion-mnist
 
-.PHONY: install install-test data demo test test-all bench
+.PHONY: install install-test data browser demo test test-all bench
 
 data:  # Fashion-MNIST from Debian's dataset-fashion-mnist (IDX gzip files); nothing downloads at run time
 	@test -f $(FMNIST_DIR)/train-images-idx3-ubyte.gz || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist)
 
+browser:  # headless Chromium for the report's browser test (tests/test_browser.py), from Debian
+	@command -v chromium >/dev/null 2>&1 || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+
 install: data  # pin the CPU torch first: an unpinned torch pulls gigabytes of CUDA wheels
 	$(PIP) torch==2.13.0
 	$(PIP) -e .
 
-install-test: data
+install-test: data browser
 	$(PIP) torch==2.13.0
 	$(PIP) -e ".[test]"
 

@@ -1,0 +1,96 @@
+"""The HTML report in a real browser: headless Chromium opens it from disk and finds it whole and quiet.
+
+Needs Debian's ``chromium`` (``make install-test`` installs it). Without it the test is skipped on a
+developer's machine but fails under ``CI=true`` (``.ci/run`` sets it), so CI never passes silently.
+"""
+
+import io
+import os
+
+import numpy as np
+import pytest
+from cdp import Chromium, find_chromium
+
+from trainfree.cli import main
+
+WIDTH, HEIGHT = 1280, 900
+
+
+def _chromium() -> str:
+    binary = find_chromium()
+    if binary is None:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail("chromium is not installed, and CI must run the browser test: apt-get install -y chromium "
+                        "(make install-test does it)")
+        pytest.skip("chromium is not installed (apt-get install -y chromium); CI runs this test")
+    return binary
+
+
+IMAGES = """Array.from(document.images).map(function (i) {
+  var r = i.getBoundingClientRect();
+  return {src: i.src.slice(0, 30), w: i.naturalWidth, h: i.naturalHeight, rw: r.width, rh: r.height,
+          done: i.complete};
+})"""
+
+# Click the "score" header of the table of top scores once (ascending), and read the column back.
+SORT = """(function () {
+  var t = document.querySelector("table.top");
+  var th = Array.prototype.find.call(t.tHead.rows[0].cells, function (c) { return c.textContent === "score"; });
+  th.click();
+  return Array.prototype.map.call(t.tBodies[0].rows, function (r) {
+    return parseFloat(r.cells[th.cellIndex].dataset.sort); });
+})()"""
+
+
+def test_report_opens_offline_with_every_image_and_no_errors(tmp_path):
+    binary = _chromium()
+    out = tmp_path / "run"
+    assert main(["score", "cg", "--data", "digits", "--n", "200", "--noise", "0.2", "--seed", "0", "--out", str(out),
+                 "--report", "--quiet"]) == 0
+    page = out / "report.html"
+    with Chromium(binary, width=WIDTH, height=HEIGHT) as browser:
+        browser.open(page)
+        images = browser.evaluate(IMAGES)
+        shot = browser.screenshot()
+        sorted_scores = browser.evaluate(SORT)
+        errors, requests = browser.errors(), browser.requests()
+    (tmp_path / "report.png").write_bytes(shot)
+
+    # Nothing but the page itself and its embedded data: URIs was requested, and nothing complained.
+    assert [u for u in requests if u != page.resolve().as_uri() and not u.startswith("data:")] == []
+    assert errors == []
+    # Two plots (histograms, noise curve) and 6 highest + 6 lowest examples for each of the 10 classes,
+    # every one decoded and laid out with a non-zero size.
+    assert len(images) == 2 + 10 * 12
+    assert all(i["src"].startswith("data:image/png;base64,") for i in images)
+    bad = [i for i in images if not (i["done"] and i["w"] > 0 and i["h"] > 0 and i["rw"] > 0 and i["rh"] > 0)]
+    assert bad == []
+    plots = [i for i in images if i["w"] > 200]
+    assert len(plots) == 2 and all(i["h"] > 200 for i in plots)
+    # The table sorts in the browser: one click on "score" orders it ascending.
+    assert len(sorted_scores) == 100 and sorted_scores == sorted(sorted_scores)
+
+    from PIL import Image
+
+    img = Image.open(io.BytesIO(shot)).convert("RGB")
+    assert img.size == (WIDTH, HEIGHT)
+    px = np.asarray(img, dtype=float)
+    # Not blank: a dark header band over a light page, and plenty of distinct colours (text, plots).
+    assert px[:40].mean() < 80 and px[200:].mean() > 180
+    assert px.std() > 20
+    assert len(np.unique(px.reshape(-1, 3), axis=0)) > 100
+
+
+def test_the_checks_see_requests_console_errors_and_missing_images(tmp_path):
+    """The same observations on a page that misbehaves: the test above cannot pass vacuously."""
+    binary = _chromium()
+    page = tmp_path / "bad.html"
+    page.write_text('<!DOCTYPE html><html><head><link rel="icon" href="data:,"></head><body>'
+                    '<img src="missing.png"><script>console.error("broken");</script></body></html>')
+    with Chromium(binary, width=WIDTH, height=HEIGHT) as browser:
+        browser.open(page)
+        images = browser.evaluate(IMAGES)
+        errors, requests = browser.errors(), browser.requests()
+    assert (tmp_path / "missing.png").as_uri() in requests
+    assert any("broken" in e for e in errors) and any("missing.png" in e for e in errors)
+    assert images[0]["w"] == 0

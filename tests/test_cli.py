@@ -35,6 +35,22 @@ def test_score_cg_stochastic_from_npz(tmp_path, rng):
     assert (df["n_scored"] == 2).all() and df["stderr"].notna().all()
 
 
+def test_score_cg_large_resumes_from_its_units_and_refuses_other_settings(tmp_path, capsys):
+    argv = ["score", "cg", "--data", "digits", "--n", "300", "--method", "large", "--chunk-size", "100",
+            "--rank", "40", "--quiet", "--out", str(tmp_path)]
+    assert main(argv) == 0
+    first = pd.read_parquet(tmp_path / "scores.parquet")
+    units = sorted((tmp_path / "units").glob("unit-*.npz"))
+    assert len(units) == 3 * 3 + 1  # 3 chunks × 3 partitions, and the solution
+    units[0].unlink()
+    assert main(argv) == 0
+    np.testing.assert_allclose(pd.read_parquet(tmp_path / "scores.parquet")["score"], first["score"], rtol=1e-10)
+    capsys.readouterr()
+    assert main([*argv[:-2], "--checkpoint", str(tmp_path / "units"), "--rank", "30", "--out",
+                 str(tmp_path / "other")]) == 2
+    assert "different run (rank: saved 40, now 30)" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("argv, words", [
     (["--data", "no-such-set"], "Unknown data set"),
     (["--data", "digits", "--ratio", "nan", "--method", "stochastic"], "--ratio"),

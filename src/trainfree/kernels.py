@@ -44,6 +44,27 @@ def arccos_gram(Xa: torch.Tensor, Xb: torch.Tensor | None = None) -> torch.Tenso
     return H
 
 
+def arccos_lower_blocks(Xt: torch.Tensor, *, block_rows: int = 1024):
+    """Row blocks of the lower triangle of ``arccos_gram(Xt)``: yields ``(start, stop, H[start:stop, :stop])``.
+
+    Each block is computed from the rows alone, so a Gram matrix too large for two copies can be
+    written into one buffer (or kept packed, or recomputed) block by block; only the lower triangle
+    is computed (half the flops). The diagonal is exactly 1/2, as in :func:`arccos_gram`.
+
+    Examples
+    --------
+    >>> X = torch.eye(3, dtype=torch.float64)
+    >>> [(s, e, tuple(b.shape)) for s, e, b in arccos_lower_blocks(X, block_rows=2)]
+    [(0, 2, (2, 2)), (2, 3, (1, 3))]
+    """
+    n = len(Xt)
+    for start in range(0, n, block_rows):
+        stop = min(start + block_rows, n)
+        block = arccos_gram(Xt[start:stop], Xt[:stop])
+        block[:, start:stop].diagonal().fill_(0.5)
+        yield start, stop, block
+
+
 def empirical_ntk(model: torch.nn.Module, X1, X2=None, *, out1=None, out2=None, batch_size: int = 64,
                   max_jacobian_bytes: float = 2 * 2**30, parameters=None, eval_mode: bool = True) -> torch.Tensor:
     """Empirical neural tangent kernel Θ(x, x') = ∇θf(x)·∇θf(x') at the model's current parameters.

@@ -62,8 +62,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         print(f"trainfree: error: {cli_words(str(exc))}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("trainfree: interrupted; re-run the same command to resume where a checkpoint allows",
+    except KeyboardInterrupt as exc:
+        where = f" ({exc})" if str(exc) else ""
+        print(f"trainfree: interrupted; re-run the same command to resume where a checkpoint allows{where}",
               file=sys.stderr)
         return 130
     except Exception as exc:  # a bug, not bad input: one line, and the traceback on request

@@ -6,6 +6,7 @@ import argparse
 import json
 import math
 import re
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,8 @@ FLAGS = {"ratio": "--ratio", "n_repeats": "--repeats", "method": "--method", "pr
          "val_fraction": "--val-fraction", "checkpoint": "--checkpoint", "outputs": "--outputs", "model": "--model",
          "n_datasets": "--datasets", "epochs": "--epochs", "epoch": "--epoch", "n_seeds": "--seeds",
          "direction": "--directions", "fractions": "--fractions", "n_runs": "--runs", "kappa": "--kappa",
-         "convention": "--convention", "bandwidth": "--bandwidth"}
+         "convention": "--convention", "bandwidth": "--bandwidth", "chunk_size": "--chunk-size",
+         "n_chunk_repeats": "--chunk-repeats", "rank": "--rank"}
 
 
 class Parser(argparse.ArgumentParser):
@@ -157,6 +159,8 @@ def prepare_output(args: argparse.Namespace, command: str) -> Path:
     if args.overwrite and marker.exists():
         for stale in out.glob("checkpoint*.npz"):  # never resume another run's draws
             stale.unlink()
+        if (out / "units").is_dir():
+            shutil.rmtree(out / "units")
     from .. import __version__
 
     record = {**identity, "command_line": getattr(args, "command_line", None), "trainfree_version": __version__}

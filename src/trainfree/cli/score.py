@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 from ._common import SCORE_COLUMNS, add_common, describe, finite_float, load_data, prepare_output, say, write_outputs
 
@@ -14,16 +15,24 @@ def add_score_commands(sub) -> None:
     score = sub.add_parser("score", help="per-example scores").add_subparsers(dest="score", required=True)
     cg = score.add_parser("cg", help="complexity-gap score (ICLR 2023), no training")
     add_common(cg, data="fmnist", noise_help=NOISE_HELP)
-    cg.add_argument("--method", choices=["exact", "stochastic"], default="exact")
+    cg.add_argument("--method", choices=["exact", "stochastic", "large"], default="exact",
+                    help="large: conjugate gradients + chunked diag(H⁻¹), for n past the exact method's memory")
     cg.add_argument("--preprocess", choices=["center", "raw", "mnist-shift"], default="center")
     cg.add_argument("--ratio", type=finite_float, default=3.0, help="stochastic: others sampled per own-class example")
     cg.add_argument("--repeats", type=int, default=10, help="stochastic: subsamples averaged")
-    cg.add_argument("--dtype", choices=["float64", "float32"], default="float64")
-    cg.add_argument("--n-jobs", type=int, default=None, help="stochastic: parallel work units (-1: all cores)")
+    cg.add_argument("--chunk-size", type=int, default=5000, help="large: examples per chunk for diag(H⁻¹)")
+    cg.add_argument("--chunk-repeats", type=int, default=3, help="large: random chunk partitions averaged")
+    cg.add_argument("--rank", type=int, default=1000, help="large: Nyström preconditioner rank")
+    cg.add_argument("--dtype", choices=["float64", "float32"], default=None,
+                    help="exact/stochastic: precision (default float64); large: Gram storage (default float32)")
+    cg.add_argument("--n-jobs", type=int, default=None, help="stochastic/large: parallel work units (-1: all cores)")
+    cg.add_argument("--checkpoint", default=None, help="stochastic/large: folder of finished work units (default "
+                                                        "<out>/units); re-run the same command to resume")
     describe(cg, "trainfree score cg --data fmnist --n 10000 --noise 0.2 --seed 0 --out out/cg", SCORE_COLUMNS)
     cg.set_defaults(func=score_examples, options=lambda a: dict(
-        method=a.method, preprocess=a.preprocess, ratio=a.ratio, n_repeats=a.repeats, dtype=a.dtype,
-        n_jobs=a.n_jobs, progress=not a.quiet))
+        method=a.method, preprocess=a.preprocess, ratio=a.ratio, n_repeats=a.repeats, chunk_size=a.chunk_size,
+        n_chunk_repeats=a.chunk_repeats, rank=a.rank, dtype=a.dtype, n_jobs=a.n_jobs, progress=not a.quiet,
+        checkpoint=None if a.method == "exact" else (a.checkpoint or str(Path(a.out) / "units"))))
     prime = score.add_parser("cg-prime", help="CG′: the CG-score with H instead of its inverse, no training")
     add_common(prime, data="fmnist", noise_help=NOISE_HELP)
     prime.add_argument("--preprocess", choices=["center", "raw", "mnist-shift"], default="center")

@@ -23,19 +23,18 @@ import math
 import numbers
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import torch
-from joblib import Parallel, delayed
-from tqdm.auto import tqdm
 
 from .._device import check_memory, concurrent_units, resolve_device, resolve_dtype
 from .._errors import TrainfreeError
-from .._random import SeedLike, check_random_state, seed_record, unit_child
+from .._random import SeedLike, check_random_state, from_record, seed_record, unit_child
 from .._random import rng as make_rng
+from .._runs import UnitStore, data_fingerprint, run_units
 from .._validation import check_examples, check_n_jobs, check_param
-from ..kernels import arccos_gram
-from ..linalg import jittered_cholesky
+from ..arccos_solve import exact_need, exact_solve, large_solve
 from ..result import ExampleResult
 
 
@@ -43,18 +42,26 @@ class CGMethod(str, enum.Enum):
     """How the CG-score is computed.
 
     EXACT
-        One n×n Gram matrix of all examples, one Cholesky factorisation, all classes solved at once.
-        O(n²d + n³) time and about 3·n² floats of memory. The default: it is the score as defined.
+        One n×n Gram matrix of all examples, factorised in place, all classes solved at once.
+        O(n²d + n³) time and n² floats of memory (about 50 000 examples in float64 on 24 GiB).
+        The default: it is the score as defined.
     STOCHASTIC
         The paper's Appendix A.2: for each class, its examples plus ``ratio`` × as many sampled
         from the other classes, scored ``n_repeats`` times and averaged. Memory is about
         3·((1 + ratio)·n_c)² floats for the largest class n_c, so it scales to datasets whose
         full Gram matrix does not fit. The result carries the per-example standard error over
         repeats. It approximates the exact score (the paper reports Spearman 0.95 at ratio 3).
+    LARGE
+        The exact formula with both of its ingredients approximated, for n past the exact method's
+        memory: α = H⁻¹Y by preconditioned conjugate gradients on the full H (kept as its packed lower
+        triangle, float32 by default), d = diag(H⁻¹) from exact factorisations of class-stratified
+        random chunks averaged over repeats (:func:`trainfree.arccos_solve.large_solve`). Spearman
+        with the exact score ≥ 0.99 (README); iterations and residual are in ``settings``.
     """
 
     EXACT = "exact"
     STOCHASTIC = "stochastic"
+    LARGE = "large"
 
 
 class Preprocess(str, enum.Enum):
@@ -110,8 +117,9 @@ class CGResult(ExampleResult):
 
 
 def cg_score(X, y, *, method: str = "exact", preprocess: str = "center", ratio: float = 3.0,
-             n_repeats: int = 10, device: str | None = "cpu", dtype: str = "float64",
-             random_state: SeedLike = None, n_jobs: int | None = None,
+             n_repeats: int = 10, chunk_size: int = 5000, n_chunk_repeats: int = 3, rank: int = 1000,
+             tol: float = 1e-5, device: str | None = "cpu", dtype: str | None = None,
+             random_state: SeedLike = None, n_jobs: int | None = None, checkpoint: str | Path | None = None,
              max_memory_bytes: float | None = None, progress: bool = False) -> CGResult:
     """Complexity-gap score of every example, with partial terms and the mislabel sign rule.
 
@@ -121,7 +129,7 @@ def cg_score(X, y, *, method: str = "exact", preprocess: str = "center", ratio: 
         Un-augmented inputs; every row is flattened.
     y : array-like of shape (n_samples,)
         Class labels (at least two classes).
-    method : {"exact", "stochastic"}, default="exact"
+    method : {"exact", "stochastic", "large"}, default="exact"
         See :class:`CGMethod`.
     preprocess : {"center", "raw", "mnist-shift"}, default="center"
         See :class:`Preprocess`.
@@ -130,14 +138,30 @@ def cg_score(X, y, *, method: str = "exact", preprocess: str = "center", ratio: 
         (F)MNIST, 4 for CIFAR).
     n_repeats : int, default=10
         Stochastic only: independent subsamples averaged per class.
+    chunk_size, n_chunk_repeats : int, default=5000, 3
+        Large only: d = diag(H⁻¹) from random class-stratified chunks of this size, averaged over
+        this many partitions.
+    rank : int, default=1000
+        Large only: Nyström landmarks of the conjugate-gradient preconditioner.
+    tol : float, default=1e-5
+        Large only: relative residual at which conjugate gradients stop (float32 storage of H
+        rounds the products at about 1e-6).
     device : {"cpu", "cuda", "auto"}, default="cpu"
-    dtype : {"float64", "float32"}, default="float64"
-        float32 halves memory and is faster on GPUs but H is ill-conditioned: prefer float64.
+        The large method runs on the CPU.
+    dtype : {"float64", "float32"}, optional
+        Exact and stochastic: the precision of H and its factor (default float64; float32 halves
+        memory and is faster on GPUs but H is ill-conditioned). Large: the storage of the packed
+        Gram triangle (default float32; the solves are float64).
     random_state : None, int, Generator or SeedSequence
         Seeds the stochastic subsamples and is recorded in the result; the exact method is
         deterministic (its result's ``seed`` is None).
     n_jobs : int or None
-        Stochastic only: parallel (class, repeat) work units through joblib.
+        Stochastic and large: parallel work units ((class, repeat) subsamples, or chunk
+        factorisations) through joblib; a Dask backend runs them on a cluster.
+    checkpoint : str or Path, optional
+        Stochastic and large: a folder where every finished work unit is saved as it completes; a
+        rerun with the same settings and data resumes from it and gives the same result, another
+        configuration is refused naming what differs.
     max_memory_bytes : float, optional
         Memory budget for the check made before allocating; default 80% of what is available.
     progress : bool, default=False
@@ -164,29 +188,50 @@ def cg_score(X, y, *, method: str = "exact", preprocess: str = "center", ratio: 
     check_param("ratio", ratio, numbers.Real, low=0, low_open=True)
     check_param("n_repeats", n_repeats, numbers.Integral, low=1)
     n_jobs = check_n_jobs(n_jobs)
-    seed = check_random_state(random_state)
-    dev, tdtype = resolve_device(device), resolve_dtype(dtype)
+    stored = UnitStore.stored_identity(checkpoint) if method is not CGMethod.EXACT else None
+    if random_state is None and stored is not None and "seed" in stored:
+        seed = from_record(stored["seed"])  # a resumed run keeps the draws of the run it continues
+    else:
+        seed = check_random_state(random_state)
+    dev = resolve_device(device)
+    tdtype = resolve_dtype(dtype or ("float32" if method is CGMethod.LARGE else "float64"))
+    if method is CGMethod.LARGE and dev.type != "cpu":
+        raise TrainfreeError("method='large' runs on the CPU (its Gram triangle lives in host memory). Use "
+                             "device='cpu', or method='exact' on the GPU when n² floats fit in its memory.")
     Xn = unit_rows(X, preprocess)
+    timings: dict[str, float] = {}
     settings = dict(method=method.value, preprocess=preprocess.value, dtype=str(tdtype).removeprefix("torch."),
                     device=str(dev), n_samples=X.shape[0], n_features=X.shape[1], classes=classes.tolist())
 
     if method is CGMethod.EXACT:
         _check_fits(X.shape[0], X.shape[1], tdtype, dev, max_memory_bytes)
-        Xt = torch.as_tensor(Xn, dtype=tdtype, device=dev)
-        Y = torch.as_tensor(one_vs_rest(codes, classes.size), dtype=tdtype, device=dev)
-        alpha, d, jitter = _solve(Xt, Y)
-        own = torch.as_tensor(codes, device=dev)
-        a = alpha[torch.arange(len(own), device=dev), own].cpu().numpy()
-        cols = _columns(a, d.cpu().numpy(), np.ones(len(a)))
+        alpha, d, info = exact_solve(Xn, one_vs_rest(codes, classes.size), dtype=tdtype, device=dev)
+        jitter = _warn_jitter(info["jitter"])
+        cols = _columns(alpha[np.arange(len(codes)), codes], d, np.ones(len(codes)))
         record = None
+    elif method is CGMethod.LARGE:
+        alpha, d, info = large_solve(Xn, one_vs_rest(codes, classes.size), strata=codes, chunk_size=chunk_size,
+                                     n_chunk_repeats=n_chunk_repeats, rank=rank, tol=tol, gram_dtype=tdtype,
+                                     random_state=seed, n_jobs=n_jobs, checkpoint=checkpoint,
+                                     max_memory_bytes=max_memory_bytes, progress=progress)
+        jitter = _warn_jitter(info["jitter"])
+        cols = _columns(alpha[np.arange(len(codes)), codes], d, np.ones(len(codes)))
+        record = info["seed"]
+        settings.update({k: info[k] for k in ("chunk_size", "n_chunks", "n_chunk_repeats", "rank", "tol",
+                                              "iterations", "residual", "converged")})
+        timings.update({k: v for k, v in info["timings"].items() if k != "total_s"})
     else:
         record = seed_record(seed)
         settings.update(ratio=float(ratio), n_repeats=int(n_repeats))
+        store = None
+        if checkpoint is not None:
+            store = UnitStore(checkpoint, {"what": "cg_score", **settings, "seed": record,
+                                           "data": data_fingerprint(Xn, codes)})
         cols, jitter = _stochastic(Xn, codes, classes.size, ratio, n_repeats, seed, tdtype, dev, n_jobs,
-                                   max_memory_bytes, progress)
+                                   max_memory_bytes, progress, store)
     settings["jitter_used"] = jitter
     cols["label"] = classes[codes]
-    return CGResult("cg_score", cols, settings, record, {"total_s": time.perf_counter() - t0})
+    return CGResult("cg_score", cols, settings, record, {**timings, "total_s": time.perf_counter() - t0})
 
 
 def unit_rows(X: np.ndarray, preprocess: str | Preprocess = "center") -> np.ndarray:
@@ -236,22 +281,12 @@ def one_vs_rest(codes: np.ndarray, n_classes: int) -> np.ndarray:
     return Y
 
 
-def _solve(Xt: torch.Tensor, Y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, float]:
-    """α = H⁻¹Y and d = diag(H⁻¹) for H = H∞(Xt), from one Cholesky factor, with escalating jitter.
-
-    H is built and freed here (no caller holds it): the peak is three n×n matrices, in
-    ``cholesky_inverse`` (the factor, an identity workspace and the inverse).
-    """
-    H = arccos_gram(Xt)
-    L, jitter = jittered_cholesky(H)
-    del H
+def _warn_jitter(jitter: float) -> float:
     if jitter:
         warnings.warn(f"H was not positive definite (duplicate or near-duplicate rows); added a diagonal jitter "
                       f"of {jitter:.3g}. Scores of duplicated examples are then not leave-one-out exact.",
                       stacklevel=3)
-    alpha = torch.cholesky_solve(Y, L)
-    d = torch.cholesky_inverse(L).diagonal().clone()  # diag(H⁻¹); the full inverse is freed at once
-    return alpha, d, jitter
+    return jitter
 
 
 def _columns(alpha: np.ndarray, d: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
@@ -265,57 +300,58 @@ def _columns(alpha: np.ndarray, d: np.ndarray, y: np.ndarray) -> dict[str, np.nd
 def _check_fits(n: int, d: int, dtype: torch.dtype, device: torch.device, budget: float | None,
                 alternative: str | None = None, units: int = 1) -> None:
     item = torch.finfo(dtype).bits // 8
-    need = (3 * n * n + n * d) * item * units  # H or its inverse, the Cholesky factor, one workspace; per unit
-    if budget is None and device.type == "cuda":
-        budget = 0.8 * torch.cuda.mem_get_info(device)[0]
-    what = f"An exact CG-score of {n} examples ({n}×{n} Gram matrix and its Cholesky factor)"
+    need = exact_need(n, d, item) * units  # one n×n buffer (H, then its factor) and block temporaries, per unit
+    if device.type == "cuda":
+        need += n * n * item * units  # diag(H⁻¹) through cholesky_inverse on the GPU
+        if budget is None:
+            budget = 0.8 * torch.cuda.mem_get_info(device)[0]
+    what = f"An exact CG-score of {n} examples (one {n}×{n} Gram matrix, factorised in place)"
     if units > 1:
-        what = f"{units} concurrent work units of {n} examples each ({n}×{n} Gram matrices and factors)"
+        what = f"{units} concurrent work units of {n} examples each ({n}×{n} Gram matrices, factorised in place)"
     check_memory(need, what=what,
-                 alternative=alternative or "Use method='stochastic' (memory set by the largest class and `ratio`), "
-                 "score a subsample, or use dtype='float32'.", budget=budget)
+                 alternative=alternative or "Use method='large' (memory about n²/2 float32) or method='stochastic' "
+                 "(memory set by the largest class and `ratio`), or score a subsample.", budget=budget)
 
 
-def _stochastic(Xn, codes, n_classes, ratio, n_repeats, seed, dtype, device, n_jobs, budget, progress):
+def _stochastic(Xn, codes, n_classes, ratio, n_repeats, seed, dtype, device, n_jobs, budget, progress, store):
     """Paper Appendix A.2: per class, own examples vs ``ratio``× as many sampled others, averaged."""
     counts = np.bincount(codes, minlength=n_classes)
     sizes = [min(counts[c] + int(math.ceil(ratio * counts[c])), len(codes)) for c in range(n_classes)]
     _check_fits(max(sizes), Xn.shape[1], dtype, device, budget, units=concurrent_units(n_jobs),
                 alternative="Lower `ratio`, lower `n_jobs` or score a subsample of each class.")
-    # One seed per (class, repeat), derived before dispatch: results do not depend on scheduling.
-    seeds = [unit_child(seed, i) for i in range(n_classes * n_repeats)]
-    units = [(c, s) for c in range(n_classes) for s in seeds[c * n_repeats:(c + 1) * n_repeats]]
-    jobs = Parallel(n_jobs=n_jobs, return_as="generator")(
-        delayed(_stochastic_unit)(Xn, codes, c, ratio, s, dtype, str(device)) for c, s in units)
-    outs = list(tqdm(jobs, total=len(units), desc="CG (class, repeat)", disable=not progress))
+    # One subsample per (class, repeat), drawn here before dispatch: results do not depend on scheduling.
+    units = []
+    for c in range(n_classes):
+        own, others = np.flatnonzero(codes == c), np.flatnonzero(codes != c)
+        k = min(int(math.ceil(ratio * own.size)), others.size)
+        for r in range(n_repeats):
+            drawn = make_rng(unit_child(seed, c * n_repeats + r)).choice(others, k, replace=False)
+            units.append((f"class{c:04d}-repeat{r:05d}", (Xn, own, drawn, dtype, str(device))))
+    done = run_units(_stochastic_unit, units, store=store, n_jobs=n_jobs, progress=progress, desc="CG (class, repeat)")
+    outs = [done[key] for key, _ in units]  # a fixed order: the sums do not depend on completion order
     n = len(codes)
     total = {k: np.zeros(n) for k in ("score", "partial_sq", "partial_label", "partial_diag")}
     count = np.zeros(n)
-    for idx, cols, _ in outs:
+    for out in outs:
         for k in total:
-            total[k][idx] += cols[k]
-        count[idx] += 1
+            total[k][out["idx"]] += out[k]
+        count[out["idx"]] += 1
     mean = {k: v / count for k, v in total.items()}
     sq_dev = np.zeros(n)  # second pass: no cancellation in the variance
-    for idx, cols, _ in outs:
-        sq_dev[idx] += (cols["score"] - mean["score"][idx]) ** 2
+    for out in outs:
+        sq_dev[out["idx"]] += (out["score"] - mean["score"][out["idx"]]) ** 2
     # One repeat has no spread to measure: its standard error is undefined (NaN), not 0.
     var = np.divide(sq_dev, count - 1, out=np.full(n, np.nan), where=count > 1)
-    jitter = max(jit for _, _, jit in outs)
+    jitter = max(float(out["jitter"]) for out in outs)
     mean["flag_mislabel"] = mean["partial_label"] > 0
     mean["stderr"] = np.sqrt(var / count)
     mean["n_scored"] = count.astype(np.int64)
-    return mean, jitter
+    return mean, _warn_jitter(jitter)
 
 
-def _stochastic_unit(Xn, codes, c, ratio, seed_seq, dtype, device):
-    rng = make_rng(seed_seq)
-    own = np.flatnonzero(codes == c)
-    others = np.flatnonzero(codes != c)
-    k = min(int(math.ceil(ratio * own.size)), others.size)
-    idx = np.concatenate([own, rng.choice(others, k, replace=False)])
-    Xt = torch.as_tensor(Xn[idx], dtype=dtype, device=device)
-    y = torch.cat([torch.ones(own.size, dtype=dtype, device=device), -torch.ones(k, dtype=dtype, device=device)])
-    alpha, d, jitter = _solve(Xt, y[:, None])
-    cols = _columns(alpha[: own.size, 0].cpu().numpy(), d[: own.size].cpu().numpy(), np.ones(own.size))
-    return own, cols, jitter
+def _stochastic_unit(Xn, own, drawn, dtype, device):
+    """One (class, repeat) work unit: the class against its drawn others, scored exactly."""
+    y = np.r_[np.ones(own.size), -np.ones(drawn.size)]
+    alpha, d, info = exact_solve(Xn[np.concatenate([own, drawn])], y[:, None], dtype=dtype, device=device)
+    cols = _columns(alpha[: own.size, 0], d[: own.size], np.ones(own.size))
+    return {"idx": own, **cols, "jitter": np.array(info["jitter"])}

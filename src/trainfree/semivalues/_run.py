@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
-import numbers
-import os
-import tempfile
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +13,7 @@ import numpy as np
 from .._errors import TrainfreeError
 from .._random import check_random_state, from_record, seed_record, unit_child
 from .._random import rng as make_rng
+from .._runs import _plain, atomic_save, check_identity
 from ._evaluator import Evaluator
 
 
@@ -114,26 +111,10 @@ class Run:
                                   "progress": np.array([self.n_batches, self.n_samples, n_evaluations])}
         for name, m in self.moments.items():
             arrays.update({f"{name}.count": m.count, f"{name}.mean": m.mean, f"{name}.m2": m.m2})
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # Temp file + os.replace: an interruption mid-write never leaves a truncated checkpoint.
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name + ".", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, **arrays)
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_save(self.path, lambda fh: np.savez(fh, **arrays))
 
     def _check_identity(self, stored: dict[str, Any], keys: list[str]) -> None:
-        diffs = [d for key in keys for d in _differences(stored.get(key), self.identity[key], key)]
-        diffs.sort(key=lambda d: _has_float(d[1]) or _has_float(d[2]))  # settings before derived numbers
-        if diffs:
-            listed = "; ".join(f"{key}: saved {_short(a)}, now {_short(b)}" for key, a, b in diffs[:3])
-            more = f"; and {len(diffs) - 3} more" if len(diffs) > 3 else ""
-            raise TrainfreeError(
-                f"Checkpoint {self.path} was written by a different run ({listed}{more}). Pass the same settings "
-                f"and utility to resume, or use a new checkpoint path (or delete it) to start afresh.")
+        check_identity(stored, self.identity, where=str(self.path), keys=keys)
 
     def _restore(self, saved: dict[str, np.ndarray]) -> None:
         try:
@@ -158,11 +139,6 @@ def _read_checkpoint(path: Path) -> dict[str, np.ndarray]:
     return saved
 
 
-# Relative tolerance for floats in the identity (fingerprints, probe values): a resumed run recomputes
-# them, and the same problem may differ in the last bits (thread counts, BLAS); another problem does not.
-RTOL = 1e-6
-
-
 def utility_fingerprint(utility: Any) -> Any:
     """``utility.fingerprint()`` when the utility defines one (a str or a JSON-able dict), else None."""
     method = getattr(utility, "fingerprint", None)
@@ -177,41 +153,3 @@ def utility_fingerprint(utility: Any) -> Any:
     except (TypeError, ValueError) as exc:
         raise TrainfreeError(f"utility.fingerprint() must return JSON-able values (str, numbers, lists, dicts): "
                              f"{exc}. Fix the utility's fingerprint method.") from None
-
-
-def _plain(x: Any) -> Any:
-    if isinstance(x, np.generic):
-        return x.item()
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    raise TypeError(f"{type(x).__name__} is not JSON-able")
-
-
-def _differences(saved: Any, now: Any, where: str) -> list[tuple[str, Any, Any]]:
-    """Where ``saved`` and ``now`` differ: floats within ``RTOL``, everything else (ints, str, seeds) exactly."""
-    if isinstance(saved, dict) and isinstance(now, dict):
-        return [d for key in [*now, *(k for k in saved if k not in now)]
-                for d in _differences(saved.get(key), now.get(key), f"{where}.{key}")]
-    if isinstance(saved, list) and isinstance(now, list) and len(saved) == len(now):
-        if all(_is_number(a) and _is_number(b) for a, b in zip(saved, now)):
-            return [] if all(not _differences(a, b, where) for a, b in zip(saved, now)) else [(where, saved, now)]
-        return [d for i, (a, b) in enumerate(zip(saved, now)) for d in _differences(a, b, f"{where}[{i}]")]
-    if _is_number(saved) and _is_number(now) and (isinstance(saved, float) or isinstance(now, float)):
-        same = math.isclose(saved, now, rel_tol=RTOL, abs_tol=1e-12) or (math.isnan(saved) and math.isnan(now))
-        return [] if same else [(where, saved, now)]
-    return [] if saved == now and type(saved) is type(now) else [(where, saved, now)]
-
-
-def _has_float(x: Any) -> bool:
-    if isinstance(x, dict):
-        return any(_has_float(v) for v in x.values())
-    return any(_has_float(v) for v in x) if isinstance(x, list) else isinstance(x, float)
-
-
-def _is_number(x: Any) -> bool:
-    return isinstance(x, numbers.Real) and not isinstance(x, bool)
-
-
-def _short(x: Any, width: int = 60) -> str:
-    text = repr(x)
-    return text if len(text) <= width else text[:width - 3] + "..."

@@ -1,0 +1,192 @@
+"""The solvers behind exact and large-n CG: in-place factorisation, CG, chunked diag(H⁻¹), resumable units."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from scipy.stats import spearmanr
+
+from trainfree import TrainfreeError
+from trainfree.arccos_solve import chunk_partition, exact_solve, large_solve
+from trainfree.kernels import arccos_gram
+from trainfree.linalg import cholesky_solve_diag, conjugate_gradients, jittered_cholesky
+from trainfree.scores import cg_score
+from trainfree.scores.cg import one_vs_rest, unit_rows
+
+
+def unit(rng, n, d=12):
+    X = rng.normal(size=(n, d))
+    return X / np.linalg.norm(X, axis=1, keepdims=True)
+
+
+def blobs(rng, n_per=60, n_classes=3, d=10):
+    X = np.concatenate([rng.normal(0.8 * k, 1.0, (n_per, d)) for k in range(n_classes)])
+    return X, np.repeat(np.arange(n_classes), n_per)
+
+
+@pytest.mark.parametrize("ridge", [0.0, 0.3])
+def test_exact_solve_matches_explicit_inverse(rng, ridge):
+    Xn = unit(rng, 80)
+    Y = rng.normal(size=(80, 3))
+    Hinv = np.linalg.inv(arccos_gram(torch.as_tensor(Xn)).numpy() + ridge * np.eye(80))
+    alpha, d, info = exact_solve(Xn, Y, ridge=ridge)
+    np.testing.assert_allclose(alpha, Hinv @ Y, rtol=1e-9, atol=1e-9 * np.abs(Hinv @ Y).max())
+    np.testing.assert_allclose(d, np.diag(Hinv), rtol=1e-10)
+    assert info["jitter"] == 0.0
+
+
+def test_in_place_cholesky_refills_after_failure():
+    H = torch.tensor([[1.0, 1.0], [1.0, 1.0]], dtype=torch.float64)  # singular: needs jitter
+    calls = []
+
+    def refill(buf):
+        calls.append(1)
+        buf.copy_(torch.tensor([[1.0, 1.0], [1.0, 1.0]], dtype=torch.float64))
+
+    L, jitter = jittered_cholesky(H, refill=refill)
+    assert L.data_ptr() == H.data_ptr() and jitter > 0 and calls
+    np.testing.assert_allclose((L @ L.T).numpy(), [[1 + jitter, 1], [1, 1 + jitter]], rtol=1e-12)
+
+
+def test_cholesky_solve_diag_in_row_blocks(rng):
+    A = rng.normal(size=(50, 50))
+    H = A @ A.T + 50 * np.eye(50)
+    Y = rng.normal(size=(50, 2))
+    L = torch.linalg.cholesky(torch.as_tensor(H)).contiguous()
+    X, d = cholesky_solve_diag(L, torch.as_tensor(Y), block_rows=7)
+    np.testing.assert_allclose(d.numpy(), np.diag(np.linalg.inv(H)), rtol=1e-12)
+    np.testing.assert_allclose(X.numpy(), np.linalg.solve(H, Y), rtol=1e-10)
+
+
+def test_conjugate_gradients_all_columns(rng):
+    A = rng.normal(size=(40, 40))
+    H = torch.as_tensor(A @ A.T + np.eye(40))
+    B = torch.as_tensor(rng.normal(size=(40, 4)))
+    X, info = conjugate_gradients(lambda V: H @ V, B, tol=1e-12, max_iter=200)
+    np.testing.assert_allclose(X.numpy(), np.linalg.solve(H.numpy(), B.numpy()), rtol=1e-8, atol=1e-10)
+    assert info["converged"] and info["residual"] < 1e-10
+
+
+def test_chunk_partition_is_stratified_and_covers_each_example_once_per_repeat():
+    strata = np.repeat([0, 1, 2], [40, 20, 60])
+    parts = chunk_partition(strata, 30, 2, np.random.SeedSequence(0))
+    assert len(parts) == 8
+    for r in range(2):
+        idx = np.concatenate(parts[4 * r:4 * r + 4])
+        np.testing.assert_array_equal(np.sort(idx), np.arange(120))
+    for p in parts:
+        np.testing.assert_array_equal(np.bincount(strata[p], minlength=3), [10, 5, 15])
+
+
+@pytest.mark.parametrize("ridge", [0.0, 0.5])
+def test_large_solve_with_one_chunk_is_exact(rng, ridge):
+    """chunk_size = n: the chunk is the whole set, so d is exact, and α is exact up to the CG tolerance."""
+    Xn = unit(rng, 200)
+    Y = one_vs_rest(np.arange(200) % 3, 3)
+    a0, d0, _ = exact_solve(Xn, Y, ridge=ridge)
+    a1, d1, info = large_solve(Xn, Y, ridge=ridge, chunk_size=200, rank=40, tol=1e-10, gram_dtype="float64",
+                               random_state=0)
+    np.testing.assert_allclose(d1, d0, rtol=1e-10)
+    np.testing.assert_allclose(a1, a0, rtol=0, atol=1e-7 * np.abs(a0).max())
+    assert info["converged"] and info["n_chunks"] == 1 and info["iterations"] > 0
+
+
+def test_large_method_ranks_like_exact(rng):
+    X, y = blobs(rng, n_per=100)
+    exact = cg_score(X, y)
+    large = cg_score(X, y, method="large", chunk_size=150, rank=60, random_state=0)
+    assert spearmanr(exact.scores, large.scores)[0] > 0.97
+    assert large.settings["converged"] and large.settings["n_chunks"] == 2
+    assert large.seed == 0 and "cg_s" in large.timings
+
+
+def test_large_non_convergence_warns_with_numbers(rng):
+    Xn = unit(rng, 120)
+    with pytest.warns(UserWarning, match=r"stopped after 1 iterations at relative residual \d"):
+        _, _, info = large_solve(Xn, np.ones((120, 1)), chunk_size=60, rank=5, max_iter=1, random_state=0)
+    assert not info["converged"]
+
+
+def test_stochastic_checkpoint_resumes_and_refuses_other_settings(rng, tmp_path):
+    X, y = blobs(rng, n_per=20)
+    ref = cg_score(X, y, method="stochastic", ratio=1.0, n_repeats=3, random_state=4)
+    first = cg_score(X, y, method="stochastic", ratio=1.0, n_repeats=3, random_state=4, checkpoint=tmp_path)
+    units = sorted(tmp_path.glob("unit-*.npz"))
+    assert len(units) == 9
+    units[0].unlink()  # as if killed before the last unit finished
+    again = cg_score(X, y, method="stochastic", ratio=1.0, n_repeats=3, random_state=4, checkpoint=tmp_path)
+    np.testing.assert_allclose(first.scores, ref.scores, rtol=1e-12)
+    np.testing.assert_allclose(again.scores, ref.scores, rtol=1e-12)
+    with pytest.raises(TrainfreeError, match=r"different run \(ratio: saved 1\.0, now 2\.0\)"):
+        cg_score(X, y, method="stochastic", ratio=2.0, n_repeats=3, random_state=4, checkpoint=tmp_path)
+    with pytest.raises(TrainfreeError, match=r"different run \(data"):
+        cg_score(X[::-1], y, method="stochastic", ratio=1.0, n_repeats=3, random_state=4, checkpoint=tmp_path)
+
+
+KILLED_RUN = textwrap.dedent("""
+    import sys, numpy as np
+    from trainfree.scores import cg_score
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(0.8 * k, 1.0, (150, 10)) for k in range(3)])
+    y = np.repeat(np.arange(3), 150)
+    res = cg_score(X, y, method=sys.argv[1], chunk_size=50, n_chunk_repeats=4, ratio=1.0, n_repeats=20,
+                   rank=50, random_state=1, checkpoint=sys.argv[2], n_jobs=1)
+    np.save(sys.argv[3], res.scores)
+""")
+
+
+@pytest.mark.parametrize("method", ["large", pytest.param("stochastic", marks=pytest.mark.slow)])
+def test_sigkilled_run_resumes_to_the_uninterrupted_result(tmp_path, method):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.path.abspath("src"), os.environ.get("PYTHONPATH", "")])}
+    script = tmp_path / "run.py"
+    script.write_text(KILLED_RUN)
+    folder = tmp_path / "units"
+    proc = subprocess.Popen([sys.executable, str(script), method, str(folder), str(tmp_path / "killed.npy")], env=env)
+    deadline = time.monotonic() + 120
+    while len(list(folder.glob("unit-*.npz"))) < 3 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    n_saved = len(list(folder.glob("unit-*.npz")))
+    assert 3 <= n_saved < (36 if method == "large" else 60), n_saved  # killed mid-way
+    assert not list(folder.glob("*.tmp"))  # no torn files left for the resumed run
+    subprocess.run([sys.executable, str(script), method, str(folder), str(tmp_path / "resumed.npy")], env=env,
+                   check=True)
+    subprocess.run([sys.executable, str(script), method, str(tmp_path / "fresh"), str(tmp_path / "fresh.npy")],
+                   env=env, check=True)
+    np.testing.assert_allclose(np.load(tmp_path / "resumed.npy"), np.load(tmp_path / "fresh.npy"), rtol=1e-10)
+
+
+def test_large_on_dask_cluster_with_two_worker_processes_equals_local(rng):
+    distributed = pytest.importorskip("dask.distributed")
+    from joblib import parallel_config
+
+    X, y = blobs(rng, n_per=50)
+    local = cg_score(X, y, method="large", chunk_size=50, rank=30, random_state=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # dask's own start-up chatter (ports, resource limits)
+        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                      dashboard_address=None) as cluster, distributed.Client(cluster):
+            with parallel_config(backend="dask"):
+                remote = cg_score(X, y, method="large", chunk_size=50, rank=30, random_state=3, n_jobs=2)
+    np.testing.assert_allclose(remote.scores, local.scores, rtol=1e-9, atol=0)
+
+
+def test_large_refuses_gpu_and_bad_options(rng):
+    X, y = blobs(rng, n_per=10)
+    with pytest.raises(TrainfreeError, match="'chunk_size' parameter"):
+        cg_score(X, y, method="large", chunk_size=1)
+    with pytest.raises(TrainfreeError, match="needs about .* GiB"):
+        cg_score(X, y, method="large", max_memory_bytes=1000)
+
+
+def test_unit_rows_are_what_large_solve_expects(rng):
+    X, y = blobs(rng, n_per=10)
+    assert np.allclose(np.linalg.norm(unit_rows(X), axis=1), 1.0)

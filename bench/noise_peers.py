@@ -1,0 +1,146 @@
+"""Finding flipped labels: trainfree's training-free scores against cleanlab, KNN-Shapley and Data-OOB, on the same flips.
+
+Usage: python bench/noise_peers.py [--n 10000] [--seed 0] [--settings fmnist-sym20,fmnist-sym50,fmnist-pair20,digits-sym20]
+                                   [--scores mislabel,cg] [--peers cleanlab-logreg,cleanlab-mlp,knn-shapley,data-oob]
+trainfree rows come from trainfree.experiments.score_dataset. The peers run their own code (bench/peer_scores.py) in a
+separate virtual environment that this script creates once and reuses (--venv; pyDVL 0.10 pins numpy<2, which breaks
+pyarrow beside trainfree): cleanlab 2.9 on 5-fold cross-validated probabilities of a logistic regression and of a
+one-hidden-layer (128) MLP, pyDVL 0.10's KNN-Shapley (k = 10) and Data-OOB (random forest, 400 trees). Every method
+sees the same noisy labels (asserted) and, for the peers, the flattened pixels scaled to [0, 1]. Every score is
+oriented so that higher = more likely mislabeled; k = the number of flipped labels.
+Last line: {"seed":..., "settings": {name: {"n":..., "noise":..., "mode":..., "k":..., "methods": {method: {"auroc":...,
+"found_at_k":..., "seconds":..., ["flagged":..., "recall":..., "precision":...]}}}}, "peer_versions": {...}}
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from trainfree._random import check_random_state, child
+from trainfree.data import inject_label_noise, load
+from trainfree.experiments import score_dataset
+from trainfree.metrics import auroc, noise_found_at, sign_rule_report
+
+SETTINGS = {"fmnist-sym20": ("fmnist", 0.2, "symmetric"), "fmnist-sym50": ("fmnist", 0.5, "symmetric"),
+            "fmnist-pair20": ("fmnist", 0.2, "class_conditional"), "digits-sym20": ("digits", 0.2, "symmetric")}
+PEERS = ("cleanlab-logreg", "cleanlab-mlp", "knn-shapley", "data-oob")
+LABELS = {"mislabel": "trainfree mislabel (no training)", "cg": "trainfree CG-score, exact (no training)",
+          "cleanlab-logreg": "cleanlab + 5-fold logistic regression", "cleanlab-mlp": "cleanlab + 5-fold MLP (128)",
+          "knn-shapley": "KNN-Shapley, k = 10 (pyDVL)", "data-oob": "Data-OOB, random forest 400 trees (pyDVL)"}
+# Pinned: pyDVL 0.10 calls sklearn's private forest helpers, whose signature changed in scikit-learn 1.8.
+REQUIREMENTS = ("numpy==1.26.4", "scikit-learn==1.7.2", "cleanlab==2.9.0", "pyDVL==0.10.0")
+VENV = Path.home() / ".cache" / "trainfree" / "peers-venv"
+
+
+def detection(scores, flipped, flags=None) -> dict:
+    """AUROC and the share of flipped labels among the k highest scores, k = number flipped; with a boolean
+    ``flags`` also how many it flags, their recall (flipped ones flagged) and precision.
+
+    >>> detection([0.9, 0.1, 0.8, 0.2], [True, False, False, False])
+    {'auroc': 1.0, 'found_at_k': 1.0}
+    """
+    flipped = np.asarray(flipped, dtype=bool)
+    k = int(flipped.sum())
+    out = {"auroc": auroc(scores, flipped),
+           "found_at_k": noise_found_at(scores, flipped, fractions=(k / len(flipped),))[k / len(flipped)]}
+    if flags is not None:
+        rule = sign_rule_report(flags, flipped)
+        out.update(flagged=int(np.sum(flags)), recall=rule["noisy_positive_frac"], precision=rule["precision"])
+    return out
+
+
+def peers_python(venv: Path) -> Path:
+    """The peers' interpreter: ``venv`` is created and filled on first use, reused while its requirements match."""
+    python, marker = venv / "bin" / "python", venv / "trainfree-peers.txt"
+    wanted = "\n".join(REQUIREMENTS)
+    if python.exists() and marker.exists() and marker.read_text() == wanted:
+        return python
+    print(f"setting up the peers' environment in {venv} ...", flush=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", *REQUIREMENTS], check=True)
+    marker.write_text(wanted)
+    return python
+
+
+def run_peers(python: Path, X, y, peers, seed) -> tuple[dict, dict]:
+    """Each peer's (scores, flags, seconds), by name, and the package versions, through files in a temp folder."""
+    with tempfile.TemporaryDirectory() as tmp:
+        inp, out = Path(tmp) / "in.npz", Path(tmp) / "out.npz"
+        np.savez(inp, X=X, y=y)
+        env = {**os.environ, "PYTHONWARNINGS": "ignore::FutureWarning,ignore::DeprecationWarning"}
+        env.pop("PYTHONPATH", None)  # trainfree (and its numpy>=2 world) stays out of the peers' process
+        subprocess.run([str(python), str(Path(__file__).with_name("peer_scores.py")), str(inp), str(out),
+                        "--peers", ",".join(peers), "--seed", str(seed)], check=True, env=env)
+        with np.load(out) as f:
+            res = {p: (f[f"score_{p}"], f[f"flag_{p}"] if f"flag_{p}" in f.files else None,
+                       float(f[f"seconds_{p}"])) for p in peers}
+            versions = json.loads(str(f["versions"]))
+    return res, versions
+
+
+def markdown(name, n, noise, mode, k, methods) -> str:
+    lines = [f"{name}: n = {n}, {noise:.0%} {'pair (c → c+1)' if mode == 'class_conditional' else mode} noise, "
+             f"k = {k} flipped", "",
+             "| method | AUROC | flipped in top k | flagged: recall / precision | time |", "|---|---|---|---|---|"]
+    for m, r in methods.items():
+        flag = f"{r['recall']:.3f} / {r['precision']:.3f} ({r['flagged']})" if "flagged" in r else ""
+        lines.append(f"| {LABELS.get(m, m)} | {r['auroc']:.3f} | {r['found_at_k']:.3f} | {flag} | "
+                     f"{r['seconds']:.1f} s |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=10000, help="Fashion-MNIST images (digits always uses all 1797)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--settings", default=",".join(SETTINGS))
+    ap.add_argument("--scores", default="mislabel,cg", help="trainfree scores ('none' for peers only)")
+    ap.add_argument("--peers", default=",".join(PEERS), help="subset of " + ",".join(PEERS) + " ('none')")
+    ap.add_argument("--venv", type=Path, default=VENV, help="the peers' virtual environment (made on first use)")
+    args = ap.parse_args()
+    settings = [s for s in args.settings.split(",") if s]
+    scores = [s for s in args.scores.split(",") if s and s != "none"]
+    peers = [p for p in args.peers.split(",") if p and p != "none"]
+    for s in settings:
+        if s not in SETTINGS:
+            ap.error(f"unknown setting {s!r}: choose from {', '.join(SETTINGS)}")
+    for p in peers:
+        if p not in PEERS:
+            ap.error(f"unknown peer {p!r}: choose from {', '.join(PEERS)}")
+    python = peers_python(args.venv) if peers else None
+    report, versions = {}, {}
+    for name in settings:
+        source, noise, mode = SETTINGS[name]
+        data = load(source, n=args.n if source == "fmnist" else None, random_state=args.seed)
+        # The flips score_dataset draws for this seed: its "noise" child of the root seed.
+        y, flipped = inject_label_noise(data.y, noise, n_classes=len(data.classes), mode=mode,
+                                        random_state=child(check_random_state(args.seed), "noise"))
+        methods = {}
+        for s in scores:
+            t = time.perf_counter()
+            res = score_dataset(data, score=s, noise=noise, noise_mode=mode, random_state=args.seed)
+            seconds = time.perf_counter() - t
+            assert np.array_equal(res["flipped"], flipped), "the benchmark's flips differ from score_dataset's"
+            flags = next((res[c] for c in res.columns if c.startswith("flag")), None)
+            methods[s] = {**detection(res.scores, flipped, flags), "seconds": seconds}
+        if peers:
+            got, versions = run_peers(python, data.X, y, peers, args.seed)
+            for p, (sc, flags, seconds) in got.items():
+                methods[p] = {**detection(sc, flipped, flags), "seconds": seconds}
+        k = int(flipped.sum())
+        report[name] = {"data": source, "n": len(data), "noise": noise, "mode": mode, "k": k, "methods": methods}
+        print(markdown(name, len(data), noise, mode, k, methods) + "\n", flush=True)
+    print(json.dumps({"seed": args.seed, "settings": report, "peer_versions": versions}, default=float))
+
+
+if __name__ == "__main__":
+    main()

@@ -143,7 +143,8 @@ def test_experiment_groundtruth_small(tmp_path, capsys):
 
     assert summary["metrics"]["pearson"] == pytest.approx(pearsonr(df["value"], df["test_metric"])[0], rel=1e-9)
     assert summary["result_type"] == "PlayerResult"
-    assert capsys.readouterr().out.startswith("Wrote")  # --quiet prints only the paths
+    out = capsys.readouterr().out.splitlines()  # --quiet prints only the paths
+    assert out == [str(tmp_path / "groundtruth.parquet"), str(tmp_path / "summary.json")]
 
 
 def test_a_failed_run_does_not_lock_its_output_folder(tmp_path, capsys):

@@ -43,8 +43,8 @@ def test_score_report_has_histograms_noise_curve_galleries_and_table(tmp_path):
     assert all(len(b) > 100 for b in pngs)
     df = pd.read_parquet(tmp_path / "scores.parquet")
     top = df.sort_values("score", ascending=False, kind="stable").iloc[0]
-    first_row = re.search(r'<table class="top sortable">.*?<tbody><tr><td data-sort="1.0">1</td><td data-sort="([^"]+)"',
-                          page)
+    first_row = re.search(r'<table class="top sortable">.*?<tbody><tr><td data-sort="1.0">1</td>'
+                          r'<td data-sort="([^"]+)"', page)
     assert float(first_row.group(1)) == top["row_id"]
     # Flipped rows among the galleries carry their mark and their original label.
     assert page.count('class="ex flipped') > 0 and "flipped, was" in page
@@ -144,3 +144,24 @@ def test_run_json_records_the_command_line_without_blocking_reruns(tmp_path):
 def test_every_command_has_help_with_an_example(argv, capsys):
     assert main([*argv, "--help"]) == 0
     assert "example" in capsys.readouterr().out.lower()
+
+
+def test_the_run_ends_with_a_summary_table_naming_every_file(tmp_path, capsys):
+    assert main(["score", "cg", "--data", "digits", "--n", "100", "--noise", "0.2", "--out", str(tmp_path),
+                 "--report"]) == 0
+    out = capsys.readouterr().out
+    table = out[out.index("Summary\n"):].splitlines()
+    assert table[1].split() == ["rows", "100", "examples,", "10", "classes"]
+    assert any(line.split()[:2] == ["flipped", "labels"] and line.split()[2] == "20" for line in table)
+    assert table[-1].split() == ["report.html", str((tmp_path / "report.html").resolve())]
+    assert {line.split()[0] for line in table[1:]} >= {"auroc", "time", "scores.parquet", "summary.json"}
+
+
+def test_progress_bars_show_only_when_switched_on(capsys):
+    from trainfree._progress import bar, showing, step
+
+    with showing(True), step("slow step"):
+        list(bar(range(3), desc="loop"))
+    list(bar(range(3), desc="quiet loop"))
+    # tqdm waits a second before drawing, and these steps are quicker: nothing at all is printed.
+    assert capsys.readouterr().err == ""

@@ -17,11 +17,13 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+import time
 import traceback
 from collections.abc import Sequence
 
 from .._errors import TrainfreeError
-from ._common import Parser, cli_words
+from .._progress import showing, step
+from ._common import Parser, cli_words, summary_table
 from .dynamics import add_dynamics_command
 from .experiment import add_experiment_commands
 from .report import add_report_command
@@ -51,12 +53,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # a usage error (already printed as one line) or --help
         return int(exc.code or 0)
     args.command_line = shlex.join(["trainfree", *argv])  # recorded in run.json; the report shows it
+    # Bars only for someone watching: a terminal, and no --quiet.
+    args.progress = not args.quiet and sys.stderr.isatty()
     try:
-        args.func(args)
-        if args.report:
-            from ..report import write_report
+        with showing(args.progress):
+            args.func(args)
+            report, t = None, time.perf_counter()
+            if args.report:
+                from ..report import write_report
 
-            print(f"Report: {write_report(args.out)}")
+                with step("writing report.html"):
+                    report = write_report(args.out)
+            if getattr(args, "finished", None) is not None or report is not None:
+                print(summary_table(args, report, time.perf_counter() - t))
     except TrainfreeError as exc:
         if args.debug:
             traceback.print_exc()

@@ -8,8 +8,11 @@ import math
 import re
 import shutil
 import sys
+import time
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from .._errors import TrainfreeError
 from ..result import Result, _jsonable
@@ -101,18 +104,21 @@ def add_common(p: argparse.ArgumentParser, *, data: str, noise_help: str) -> Non
 REPORT_DEFAULT = True
 
 
-def add_output_flags(g) -> None:
+def add_output_flags(g, *, report: bool = True) -> None:
     """--report/--no-report and --debug, shared by every command."""
-    g.add_argument("--report", action=argparse.BooleanOptionalAction, default=REPORT_DEFAULT,
-                   help="write <out>/report.html: one self-contained page with plots, example galleries and a "
-                        "sortable table (default: on)")
+    if report:
+        g.add_argument("--report", action=argparse.BooleanOptionalAction, default=REPORT_DEFAULT,
+                       help="write <out>/report.html: one self-contained page with plots, example galleries and a "
+                            "sortable table (default: on)")
     g.add_argument("--debug", action="store_true", help="on an error, print the full traceback")
 
 
 def load_data(args: argparse.Namespace):
+    from .._progress import step
     from ..data import load
 
-    return load(args.data, n=args.n, label_column=args.label_column, random_state=args.seed)
+    with step(f"loading {args.data}"):
+        return load(args.data, n=args.n, label_column=args.label_column, random_state=args.seed)
 
 
 IDENTITY_FILE = "run.json"
@@ -174,6 +180,54 @@ def write_outputs(out: Path, name: str, res: Result, extra: dict[str, Any] | Non
     summary = out / "summary.json"
     summary.write_text(json.dumps(_jsonable({**res.metadata(), **(extra or {}), name: str(path)}), indent=2))
     return path, summary
+
+
+def finish(args: argparse.Namespace, t0: float, res: Result, *paths: Path) -> None:
+    """Record what the command measured and wrote; :func:`summary_table` prints it when all is done."""
+    args.finished = {"seconds": time.perf_counter() - t0, "result": res, "paths": [Path(p) for p in paths]}
+
+
+def summary_table(args: argparse.Namespace, report: Path | None = None, report_s: float = 0.0) -> str:
+    """The last thing a command prints: its headline numbers, its time and every file it wrote.
+
+    With ``--quiet`` only the paths, one per line.
+
+    Examples
+    --------
+    >>> from trainfree import PlayerResult
+    >>> import numpy as np
+    >>> a = argparse.Namespace(quiet=False, finished={"seconds": 1.5, "paths": [Path("o/values.parquet")],
+    ...     "result": PlayerResult("demo", {"value": np.ones(2), "player": np.array(["a", "b"])})})
+    >>> print(summary_table(a))
+    Summary
+      rows            2 players
+      time            1.5 s
+      values.parquet  o/values.parquet
+    """
+    done = getattr(args, "finished", None)
+    paths = ([] if done is None else done["paths"]) + ([report] if report else [])
+    if args.quiet:
+        return "\n".join(str(p) for p in paths)
+    rows: list[tuple[str, str]] = []
+    if done is not None:
+        res = done["result"]
+        classes = res.settings.get("data_classes")
+        what = "examples" if res.main_column == "score" else "players"
+        rows.append(("rows", f"{len(res)} {what}" + (f", {len(classes)} classes" if classes else "")))
+        if "flipped" in res.columns:
+            rows.append(("flipped labels", str(int(np.sum(res["flipped"])))))
+        found, noise = res.metrics.get("found_at"), res.metrics.get("noise")
+        if isinstance(found, dict) and noise:
+            share = {float(k): v for k, v in found.items()}.get(float(noise))
+            if share is not None:
+                rows.append((f"flipped in top {noise:.0%}", f"{share:.1%}"))
+        for k, v in list(res.metrics.items())[:8]:
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                rows.append((k, f"{v:.4g}"))
+        rows.append(("time", f"{done['seconds']:.1f} s" + (f" (+ {report_s:.1f} s for the report)" if report else "")))
+    rows += [(p.name, str(p.resolve() if p == report else p)) for p in paths]
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(["Summary", *(f"  {k:<{width}}  {v}" for k, v in rows)])
 
 
 def say(args: argparse.Namespace, text: str) -> None:

@@ -9,7 +9,7 @@ import time
 import numpy as np
 
 from .._errors import TrainfreeError
-from ._common import add_common, describe, prepare_output, say, write_outputs
+from ._common import add_common, describe, finish, prepare_output, say, write_outputs
 
 SCORES = ("cg", "el2n", "grand", "forgetting")
 
@@ -49,6 +49,7 @@ def report(res) -> str:
 
 
 def dynamics(args: argparse.Namespace) -> None:
+    from .._progress import step
     from .._random import check_random_state, child
     from ..data import inject_label_noise
     from ..experiments import group_dynamics, score_dataset, score_groups
@@ -71,12 +72,12 @@ def dynamics(args: argparse.Namespace) -> None:
                                         random_state=child(seed, "noise"))
         train = dataclasses.replace(train, y=y)
     options = {} if args.score == "cg" else {"model": args.model, "device": args.device}
-    scores = score_dataset(train, score=args.score, random_state=child(seed, "score"), **options).scores
+    with step(f"scoring {len(train)} rows ({args.score})"):
+        scores = score_dataset(train, score=args.score, random_state=child(seed, "score"), **options).scores
     res = group_dynamics(train, scores, test_set=test, n_groups=args.groups, model=args.model, width=args.width,
                          epochs=args.epochs, kernel_size=args.kernel_m, device=args.device,
                          random_state=child(seed, "dynamics"))
     res = res.replace(settings={"score": args.score, "noise": noise},
                       metrics={"flipped_per_group": [int(flipped[g].sum()) for g in score_groups(scores, args.groups)]})
     say(args, report(res))
-    path, summary = write_outputs(out, "dynamics", res)
-    print(f"Wrote {path} and {summary} ({time.perf_counter() - t0:.1f} s)")
+    finish(args, t0, res, *write_outputs(out, "dynamics", res))

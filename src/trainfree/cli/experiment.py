@@ -7,7 +7,7 @@ import argparse
 import time
 
 from .._errors import TrainfreeError
-from ._common import add_common, describe, load_data, prepare_output, say, write_outputs
+from ._common import add_common, describe, finish, load_data, prepare_output, say, write_outputs
 
 
 def add_experiment_commands(sub):
@@ -78,8 +78,7 @@ def noise(args: argparse.Namespace) -> None:
                                   noise=0.2 if args.noise is None else args.noise, model=args.model,
                                   n_seeds=args.seeds, device=args.device, random_state=args.seed)
     say(args, noise_comparison_report(res))
-    path, summary = write_outputs(out, "noise", res)
-    print(f"Wrote {path} and {summary} ({time.perf_counter() - t0:.1f} s)")
+    finish(args, t0, res, *write_outputs(out, "noise", res))
 
 
 def groundtruth(args: argparse.Namespace) -> None:
@@ -93,10 +92,9 @@ def groundtruth(args: argparse.Namespace) -> None:
     res = davinz_groundtruth(train, val, test, n_datasets=args.datasets, sizes=(args.min_size, args.max_size),
                              noise=(0.0, 0.5 if args.noise is None else args.noise), size_scale=args.size_scale,
                              model=args.model, outputs=args.outputs, epochs=args.epochs, device=args.device,
-                             random_state=args.seed, progress=not args.quiet)
+                             random_state=args.seed, progress=args.progress)
     say(args, groundtruth_report(res))
-    path, summary = write_outputs(out, "groundtruth", res)
-    print(f"Wrote {path} and {summary} ({time.perf_counter() - t0:.1f} s)")
+    finish(args, t0, res, *write_outputs(out, "groundtruth", res))
 
 
 def _floats(text: str, flag: str) -> tuple[float, ...]:
@@ -107,6 +105,7 @@ def _floats(text: str, flag: str) -> tuple[float, ...]:
 
 
 def prune(args: argparse.Namespace) -> None:
+    from .._progress import step
     from ..experiments.pruning import PRUNE_SCORES, pruning_curve, pruning_scores, pruning_splits, score_correlations
     from ..report import pruning_report
 
@@ -125,13 +124,14 @@ def prune(args: argparse.Namespace) -> None:
     out = prepare_output(args, "experiment prune")
     n = args.n or (3000 if args.data == "fmnist" else None)
     train, test = pruning_splits(args.data, n=n, test_size=args.test_size, random_state=args.seed)
-    scores = pruning_scores(train, names, model=args.model, n_seeds=args.seeds, device=args.device,
-                            random_state=args.seed)
+    with step(f"scoring {len(train)} rows ({', '.join(n for n in names if n != 'random')})"):
+        scores = pruning_scores(train, names, model=args.model, n_seeds=args.seeds, device=args.device,
+                                random_state=args.seed)
     res = pruning_curve(train, test, scores, fractions=fractions, directions=directions,
                         class_balanced=args.class_balanced, include_random="random" in names, model=args.model,
                         epochs=args.epochs, n_runs=args.runs, device=args.device, random_state=args.seed)
     say(args, pruning_report(res))
-    path, summary = write_outputs(out, "pruning", res)
+    paths = write_outputs(out, "pruning", res)
     if len(scores) >= 2:  # the CG-score paper's Table 1, for the report's heat map
-        score_correlations(scores).save(out / "correlations.parquet")
-    print(f"Wrote {path} and {summary} ({time.perf_counter() - t0:.1f} s)")
+        paths += (score_correlations(scores).save(out / "correlations.parquet"),)
+    finish(args, t0, res, *paths)

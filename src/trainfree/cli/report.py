@@ -17,11 +17,9 @@ def add_report_command(sub) -> None:
         epilog="example: trainfree report out/demo   (then open out/demo/report.html in a browser)",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("outdir", help="the --out folder of a trainfree command")
-    add_output_flags(p)
-    p.set_defaults(func=report, report=False, quiet=False)
+    add_output_flags(p, report=False)
+    p.set_defaults(func=report, quiet=False)
 
 
 def report(args: argparse.Namespace) -> None:
-    from ..report import write_report
-
-    print(f"Report: {write_report(args.outdir)}")
+    args.out, args.report = args.outdir, True  # main writes the page and prints where

@@ -6,7 +6,17 @@ import argparse
 import time
 from pathlib import Path
 
-from ._common import SCORE_COLUMNS, add_common, describe, finite_float, load_data, prepare_output, say, write_outputs
+from ._common import (
+    SCORE_COLUMNS,
+    add_common,
+    describe,
+    finish,
+    finite_float,
+    load_data,
+    prepare_output,
+    say,
+    write_outputs,
+)
 
 NOISE_HELP = "share of labels to flip on purpose (symmetric), to measure how well the score finds them, e.g. 0.2"
 
@@ -31,7 +41,7 @@ def add_score_commands(sub) -> None:
     describe(cg, "trainfree score cg --data fmnist --n 10000 --noise 0.2 --seed 0 --out out/cg", SCORE_COLUMNS)
     cg.set_defaults(func=score_examples, options=lambda a: dict(
         method=a.method, preprocess=a.preprocess, ratio=a.ratio, n_repeats=a.repeats, chunk_size=a.chunk_size,
-        n_chunk_repeats=a.chunk_repeats, rank=a.rank, dtype=a.dtype, n_jobs=a.n_jobs, progress=not a.quiet,
+        n_chunk_repeats=a.chunk_repeats, rank=a.rank, dtype=a.dtype, n_jobs=a.n_jobs, progress=a.progress,
         checkpoint=None if a.method == "exact" else (a.checkpoint or str(Path(a.out) / "units"))))
     prime = score.add_parser("cg-prime", help="CG′: the CG-score with H instead of its inverse, no training")
     add_common(prime, data="fmnist", noise_help=NOISE_HELP)
@@ -65,14 +75,15 @@ def add_score_commands(sub) -> None:
 
 
 def score_examples(args: argparse.Namespace) -> None:
+    from .._progress import step
     from ..experiments import score_dataset
     from ..report import noise_report
 
     t0 = time.perf_counter()
     out = prepare_output(args, f"score {args.score}")
     data = load_data(args)
-    res = score_dataset(data, score=args.score, noise=args.noise or 0.0, device=args.device, random_state=args.seed,
-                        **args.options(args))
+    with step(f"scoring {len(data)} rows ({args.score})"):
+        res = score_dataset(data, score=args.score, noise=args.noise or 0.0, device=args.device,
+                            random_state=args.seed, **args.options(args))
     say(args, noise_report(res))
-    path, summary = write_outputs(out, "scores", res)
-    print(f"Wrote {path} and {summary} ({time.perf_counter() - t0:.1f} s)")
+    finish(args, t0, res, *write_outputs(out, "scores", res))

@@ -6,7 +6,7 @@ import argparse
 import time
 
 from ..training.models import KINDS
-from ._common import add_common, describe, finite_float, load_data, prepare_output, say, write_outputs
+from ._common import add_common, describe, finish, finite_float, load_data, prepare_output, say, write_outputs
 
 
 def bandwidth(text: str) -> str | float:
@@ -58,6 +58,7 @@ values.parquet, one row per contributor:
 
 
 def value_davinz(args: argparse.Namespace) -> None:
+    from .._progress import step
     from ..experiments import value_contributors
     from ..report import values_report
 
@@ -68,15 +69,15 @@ def value_davinz(args: argparse.Namespace) -> None:
     checkpoint = args.checkpoint or (out / "checkpoint.npz" if monte_carlo else None)
     say(args, f"Loaded {data.name}: {len(data)} examples, {len(data.classes)} classes; "
               f"{args.contributors} contributors ({args.split}), model {args.model}")
-    res = value_contributors(data, n_contributors=args.contributors, split=args.split,
-                             noise_rate=0.4 if args.noise is None else args.noise, val_fraction=args.val_fraction,
-                             model=args.model, semivalue=args.semivalue, max_exact=args.max_exact,
-                             n_samples=args.samples, checkpoint=checkpoint, outputs=args.outputs,
-                             ntk_blocks=args.ntk_blocks, ntk_permutations=args.ntk_permutations, device=args.device,
-                             kappa=args.kappa, convention=args.convention, bandwidth=args.bandwidth,
-                             n_jobs=args.n_jobs, random_state=args.seed)
+    with step(f"valuing {args.contributors} contributors (DAVINZ, {args.semivalue})"):
+        res = value_contributors(data, n_contributors=args.contributors, split=args.split,
+                                 noise_rate=0.4 if args.noise is None else args.noise, val_fraction=args.val_fraction,
+                                 model=args.model, semivalue=args.semivalue, max_exact=args.max_exact,
+                                 n_samples=args.samples, checkpoint=checkpoint, outputs=args.outputs,
+                                 ntk_blocks=args.ntk_blocks, ntk_permutations=args.ntk_permutations, device=args.device,
+                                 kappa=args.kappa, convention=args.convention, bandwidth=args.bandwidth,
+                                 n_jobs=args.n_jobs, random_state=args.seed)
     say(args, values_report(res))
     say(args, f"ν computed with --outputs {args.outputs}: {res.settings['nu']}"
               + ("; the CLI default, because finding bad contributors is what it is for" if args.outputs == "all" else ""))
-    path, summary = write_outputs(out, "values", res)
-    print(f"Wrote {path} and {summary} ({time.perf_counter() - t0:.1f} s)")
+    finish(args, t0, res, *write_outputs(out, "values", res))

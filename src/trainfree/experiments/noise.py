@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import TrainfreeError
+from .._progress import bar
 from .._random import SeedLike, check_random_state, child, seed_record
 from .._random import rng as make_rng
 from .._validation import check_param
@@ -163,7 +164,7 @@ def compare_noise_detection(data: Dataset, names: Sequence[str] = ("cg", "el2n",
     seed = check_random_state(random_state)
     fractions = sorted({*FRACTIONS, float(noise)})
     rows, flipped = [], None
-    for name in names:
+    for name in bar(names, desc="scores", unit="score"):
         t = time.perf_counter()
         if name in SCORES:
             res = score_dataset(data, score=name, noise=noise, random_state=seed,

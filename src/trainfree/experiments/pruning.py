@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import TrainfreeError
+from .._progress import bar
 from .._random import SeedLike, check_random_state, child, seed_record
 from .._random import rng as make_rng
 from .._validation import check_param
@@ -243,7 +244,7 @@ def pruning_curve(train_set: Dataset, test_set: Dataset, scores: Mapping[str, An
     full = np.array([fit(np.arange(n), k) for k in range(n_runs)])
     timings = {"full_s": time.perf_counter() - t}
     t = time.perf_counter()
-    for name, d, f in plan:
+    for name, d, f in bar(plan, desc="pruned sets", unit="set"):
         accs, kept = [], 0
         for k in range(n_runs):
             if name == "random":

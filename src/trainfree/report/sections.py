@@ -129,8 +129,8 @@ def _rows_table(drawer: Drawer, idx, ids, s, flipped, flags) -> str:
     headers = ["row", "score", "marks", *drawer.names]
     rows = []
     for i in idx:
-        marks = ", ".join(m for m, on in (("flipped", flipped is not None and flipped[i]), ("likely mislabel", flags[i]))
-                          if on)
+        marks = [m for m, on in (("flipped", flipped is not None and flipped[i]), ("likely mislabel", flags[i])) if on]
+        marks = ", ".join(marks)
         rows.append([ids[i], s[i], marks, *drawer.features(int(i), len(drawer.names))])
     return table(headers, rows)
 

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from .._device import resolve_device
+from .._progress import bar
 from .._random import SeedLike, check_random_state, torch_generator
 from .._validation import check_param
 
@@ -93,7 +94,7 @@ def train(model: nn.Module, X, y, *, task: str = "classification", epochs: int =
     gen = torch_generator(check_random_state(random_state))
     loss_value, steps, last_lr = float("inf"), 0, float("nan")
     n_epochs = epochs if max_steps is None else math.ceil(max_steps / max(1, math.ceil(len(Xt) / batch_size)))
-    for epoch in range(1, n_epochs + 1):
+    for epoch in bar(range(1, n_epochs + 1), desc="training", unit="epoch"):
         total, seen = 0.0, 0
         for idx in torch.randperm(len(Xt), generator=gen).split(batch_size):
             if max_steps is not None and steps >= max_steps:

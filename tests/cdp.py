@@ -10,7 +10,7 @@ output, whose format changes between releases.
 
 Usage as a script (e.g. for the README's screenshot)::
 
-    python tests/cdp.py out/demo/report.html docs/report.png --width 1280 --height 1600
+    python tests/cdp.py out/demo/report.html docs/report.png --width 1280 --height 1600 [--anchor ID]
 """
 
 from __future__ import annotations
@@ -185,12 +185,15 @@ def main() -> None:
     ap.add_argument("png")
     ap.add_argument("--width", type=int, default=1280)
     ap.add_argument("--height", type=int, default=1600)
+    ap.add_argument("--anchor", default=None, help="id of the element to scroll to the top first")
     args = ap.parse_args()
     binary = find_chromium()
     if binary is None:
         sys.exit("chromium is not installed: apt-get install -y chromium")
     with Chromium(binary, width=args.width, height=args.height) as browser:
         browser.open(Path(args.page))
+        if args.anchor:
+            browser.evaluate(f"document.getElementById({json.dumps(args.anchor)}).scrollIntoView()")
         Path(args.png).write_bytes(browser.screenshot())
         for line in browser.errors():
             print(line, file=sys.stderr)

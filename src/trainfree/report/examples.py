@@ -110,5 +110,6 @@ def card(drawer: Drawer, i: int, *, row_id: Any, label: Any, score: float, origi
         tags += f'<span class="tag flip" title="label flipped on purpose">flipped, was {esc(original)}</span>'
     if flagged:
         tags += '<span class="tag flag" title="the sign rule marks it as likely mislabelled">likely mislabel</span>'
-    return (f'<div class="{cls}">{drawer.thumbnail(i)}<div>row {esc(row_id)}</div>'
-            f"<div>label {esc(label)}</div><div>score {esc(score)}</div>{tags}</div>")
+    # The given label is the class row's own, so the card shows only what differs between examples.
+    return (f'<div class="{cls}" title="label {esc(label)}">{drawer.thumbnail(i)}<div>row {esc(row_id)}</div>'
+            f"<div>score {esc(score)}</div>{tags}</div>")

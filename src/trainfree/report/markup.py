@@ -114,14 +114,14 @@ table.sortable th::after{content:" \\2195";color:#aaa}
 .scroll{max-height:520px;overflow:auto}
 figure.plot{margin:8px 0} figure.plot img{max-width:100%;height:auto;border:1px solid var(--line)}
 figcaption{color:var(--dim);font-size:12px}
-.grid{display:flex;flex-wrap:wrap;gap:6px;margin:4px 0 10px}
-.ex{width:84px;border:2px solid var(--line);border-radius:6px;padding:3px;font-size:10.5px;line-height:1.25;
+.grid{display:flex;flex-wrap:wrap;gap:4px;margin:4px 0 10px}
+.ex{width:80px;border:2px solid var(--line);border-radius:6px;padding:3px;font-size:10.5px;line-height:1.25;
  background:#fff;text-align:center}
-.ex img{width:72px;height:auto;image-rendering:pixelated;display:block;margin:0 auto 2px}
+.ex img{width:68px;height:auto;image-rendering:pixelated;display:block;margin:0 auto 2px}
 .ex.flipped{border-color:var(--flip)} .ex.flagged{box-shadow:0 0 0 2px var(--flag) inset}
 .tag{display:inline-block;border-radius:3px;padding:0 3px;margin:1px;font-size:9.5px;color:#fff}
 .tag.flip{background:var(--flip)} .tag.flag{background:var(--flag)}
-.classrow{display:grid;grid-template-columns:120px 1fr 1fr;gap:12px;border-top:1px solid var(--line);padding:6px 0}
+.classrow{display:grid;grid-template-columns:100px 1fr 1fr;gap:12px;border-top:1px solid var(--line);padding:6px 0}
 .classrow h3{margin:6px 0}
 .files li{margin:2px 0}
 .cols{display:grid;grid-template-columns:repeat(auto-fill,minmax(340px,1fr));gap:4px 24px;align-items:start}

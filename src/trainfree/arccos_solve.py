@@ -199,7 +199,13 @@ def large_solve(Xn, Y, *, ridge: float = 0.0, strata=None, chunk_size: int = 500
         alpha, cg_info = saved["alpha"], {k: saved[k].item() for k in ("iterations", "residual", "converged")}
         cg_info["lambda_r"] = saved["lambda_r"].item()
     else:
-        alpha, cg_info = _pcg_solve(Xn, Y, ridge, rank, tol, max_iter, gdtype, child(seed, "landmarks"), timings)
+        try:
+            alpha, cg_info = _pcg_solve(Xn, Y, ridge, rank, tol, max_iter, gdtype, child(seed, "landmarks"), timings)
+        except KeyboardInterrupt:
+            if store is None:
+                raise
+            raise KeyboardInterrupt(f"all {len(units)} chunk factorisations are saved in {store.folder}; the "
+                                    f"conjugate-gradient solve restarts when the same call is run again") from None
         if store is not None:
             store.save("solution", {"alpha": alpha, **cg_info})
     if not cg_info["converged"]:

@@ -2,7 +2,7 @@
 
 Usage: flock /tmp/trainfree-heavy.lock python bench/cg_fidelity.py --n 10000 [--repeats 2] [--seed 0]
 On a class-balanced Fashion-MNIST sample (no label noise): the exact score, method="large" (default
-settings) and method="stochastic" (ratio 3, --repeats chosen to take about as long as "large"), with the
+settings, or --chunk-size/--chunk-repeats) and method="stochastic" (ratio 3, --repeats chosen to take about as long as "large"), with the
 Spearman and Pearson correlation of each with the exact score and its time.
 Last line: {"n":..., "exact_seconds":..., "large_spearman":..., "large_seconds":..., "stochastic_spearman":..., ...}
 """
@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 
+import numpy as np
 from scipy.stats import pearsonr, spearmanr
 
 from trainfree.data import load
@@ -25,10 +26,12 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeats", type=int, default=2, help="stochastic repeats (ratio 3)")
     ap.add_argument("--chunk-size", type=int, default=5000)
+    ap.add_argument("--chunk-repeats", type=int, default=3)
     args = ap.parse_args()
     data = load("fmnist", n=args.n, random_state=args.seed)
     exact = cg_score(data.X, data.y)
-    large = cg_score(data.X, data.y, method="large", chunk_size=args.chunk_size, random_state=args.seed)
+    large = cg_score(data.X, data.y, method="large", chunk_size=args.chunk_size, n_chunk_repeats=args.chunk_repeats,
+                     random_state=args.seed)
     stoch = cg_score(data.X, data.y, method="stochastic", ratio=3.0, n_repeats=args.repeats, random_state=args.seed)
     out = {"n": len(data), "exact_seconds": round(exact.timings["total_s"], 1),
            "large_spearman": round(spearmanr(exact.scores, large.scores)[0], 5),
@@ -36,6 +39,8 @@ def main() -> None:
            "large_seconds": round(large.timings["total_s"], 1), "large_iterations": large.settings["iterations"],
            "large_residual": float(f"{large.settings['residual']:.3g}"),
            "large_sign_agreement": round(float((large.flags == exact.flags).mean()), 4),
+           "large_d_ratio_median": round(float(np.median(large["partial_diag"] / exact["partial_diag"])), 4),
+           "large_chunk_size": args.chunk_size, "large_chunk_repeats": args.chunk_repeats,
            "stochastic_spearman": round(spearmanr(exact.scores, stoch.scores)[0], 5),
            "stochastic_pearson": round(pearsonr(exact.scores, stoch.scores)[0], 5),
            "stochastic_seconds": round(stoch.timings["total_s"], 1), "stochastic_repeats": args.repeats,

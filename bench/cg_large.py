@@ -26,7 +26,7 @@ def main() -> None:
     ap.add_argument("--chunk-size", type=int, default=5000)
     ap.add_argument("--chunk-repeats", type=int, default=3)
     ap.add_argument("--rank", type=int, default=1000)
-    ap.add_argument("--tol", type=float, default=1e-5)
+    ap.add_argument("--tol", type=float, default=1e-4)
     ap.add_argument("--dtype", default="float32", help="storage of the packed Gram triangle")
     ap.add_argument("--checkpoint", default=None, help="folder of finished work units (resumes a killed run)")
     args = ap.parse_args()

@@ -96,7 +96,7 @@ def large_need(n: int, n_features: int, *, rank: int, chunk_size: int, gram_dtyp
 
 
 def large_solve(Xn, Y, *, ridge: float = 0.0, strata=None, chunk_size: int = 5000, n_chunk_repeats: int = 3,
-                rank: int = 1000, tol: float = 1e-6, max_iter: int = 500, gram_dtype: str = "float32",
+                rank: int = 1000, tol: float = 1e-4, max_iter: int = 500, gram_dtype: str = "float32",
                 random_state: SeedLike = None, n_jobs: int | None = None, checkpoint: str | Path | None = None,
                 max_memory_bytes: float | None = None,
                 progress: bool = False) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
@@ -120,8 +120,10 @@ def large_solve(Xn, Y, *, ridge: float = 0.0, strata=None, chunk_size: int = 500
         Independent random partitions averaged.
     rank : int, default=1000
         Nyström landmarks of the preconditioner.
-    tol : float, default=1e-6
-        Relative residual ‖y − (H + λI)α‖/‖y‖ at which a column stops.
+    tol : float, default=1e-4
+        Relative residual ‖y − (H + λI)α‖/‖y‖ at which a column stops. At n = 10 000 (Fashion-MNIST,
+        rank 1 000), 1e-3 / 1e-4 / 1e-5 take 19 / 32 / 42 iterations and leave α off by 2e-2 / 5e-3 /
+        2e-4 of its largest entry; CG then ranks like exact α to Spearman 0.999996 / 1.000000 / 1.000000.
     max_iter : int, default=500
     gram_dtype : {"float32", "float64"}, default="float32"
         Storage of the packed lower triangle of H (n²/2 entries); products accumulate in that dtype.

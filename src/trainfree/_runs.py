@@ -95,7 +95,8 @@ class UnitStore:
             with np.load(path, allow_pickle=False) as data:
                 return {k: data[k] for k in data.files}
         except (OSError, ValueError, zipfile.BadZipFile) as exc:
-            raise TrainfreeError(f"Could not read work unit {path} ({exc}). Delete that file to recompute it.") from None
+            raise TrainfreeError(f"Could not read work unit {path} ({exc}). Delete that file to recompute "
+                                 f"it.") from None
 
     def save(self, key: Hashable, arrays: dict[str, Any]) -> None:
         atomic_save(self._path(key), lambda fh: np.savez(fh, **arrays))

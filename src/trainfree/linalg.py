@@ -24,7 +24,8 @@ def jittered_cholesky(H: torch.Tensor, *, what: str = "The Gram matrix H",
     """Lower Cholesky factor of ``H``, computed in place, with the smallest jitter from :data:`JITTERS` that works.
 
     The factor overwrites ``H`` (its upper triangle is zeroed; only the lower triangle of ``H`` is
-    read), so a factorisation needs no second n×n matrix when ``H`` is row-major (C-contiguous). A failed attempt destroys ``H``:
+    read), so a factorisation needs no second n×n matrix when ``H`` is row-major (C-contiguous).
+    A failed attempt destroys ``H``:
     ``refill(H)`` must then write the original matrix back into the buffer (e.g. by recomputing it
     from the data); without ``refill`` a copy of ``H`` is kept up front.
 
@@ -63,14 +64,15 @@ def jittered_cholesky(H: torch.Tensor, *, what: str = "The Gram matrix H",
                          f"np.unique(X, axis=0, return_index=True).")
 
 
-def cholesky_solve_diag(L: torch.Tensor, Y: torch.Tensor, *, block_rows: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:
+def cholesky_solve_diag(L: torch.Tensor, Y: torch.Tensor, *,
+                        block_rows: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:
     """X = H⁻¹Y and diag(H⁻¹) from the lower Cholesky factor L of H (row-major), without a second n×n matrix.
 
     H⁻¹ = L⁻ᵀL⁻¹, so (H⁻¹)_jj is the squared norm of column j of L⁻¹. On the CPU, L's storage read
     in Fortran order is the upper triangular Lᵀ: LAPACK's ``potrs`` solves with it and ``trtri`` then
     inverts it in place (a third of the flops of a full inverse); the column norms are summed over
     row blocks. L is overwritten by L⁻¹. On a GPU, ``cholesky_solve`` and ``cholesky_inverse`` are
-    used (about two extra n×n matrices of GPU memory) and L is left intact.
+    used (two extra n×n matrices of GPU memory: 3.3 GiB peak for n = 12 000 in float64 on an H100) and L is left intact.
 
     Examples
     --------

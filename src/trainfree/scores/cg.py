@@ -302,7 +302,7 @@ def _check_fits(n: int, d: int, dtype: torch.dtype, device: torch.device, budget
     item = torch.finfo(dtype).bits // 8
     need = exact_need(n, d, item) * units  # one n×n buffer (H, then its factor) and block temporaries, per unit
     if device.type == "cuda":
-        need += n * n * item * units  # diag(H⁻¹) through cholesky_inverse on the GPU
+        need += 2 * n * n * item * units  # cholesky_solve's copy of the factor and cholesky_inverse on the GPU
         if budget is None:
             budget = 0.8 * torch.cuda.mem_get_info(device)[0]
     what = f"An exact CG-score of {n} examples (one {n}×{n} Gram matrix, factorised in place)"

@@ -7,7 +7,7 @@ and :mod:`~trainfree.valuation` (per-dataset) → :mod:`~trainfree.semivalues` (
 
 from ._errors import TrainfreeError
 from .result import ExampleResult, PlayerResult, Result, load_result
-from .scores import CGResult, cg_score
+from .scores import CGResult, MislabelResult, cg_score, mislabel_score
 from .semivalues import banzhaf_msr, exact_banzhaf, exact_shapley, leave_one_out, permutation_shapley
 from .valuation import DavinzUtility, davinz_values
 
@@ -15,6 +15,7 @@ __all__ = [
     "CGResult",
     "DavinzUtility",
     "ExampleResult",
+    "MislabelResult",
     "PlayerResult",
     "Result",
     "TrainfreeError",
@@ -25,6 +26,7 @@ __all__ = [
     "exact_shapley",
     "leave_one_out",
     "load_result",
+    "mislabel_score",
     "permutation_shapley",
 ]
 __version__ = "0.1.0"

@@ -1,4 +1,4 @@
-"""``trainfree score cg|cg-prime|cg-features|grand|el2n|forgetting``: per-example scores of a data set."""
+"""``trainfree score mislabel|cg|cg-prime|cg-features|grand|el2n|forgetting``: per-example scores of a data set."""
 
 from __future__ import annotations
 
@@ -23,6 +23,27 @@ NOISE_HELP = "share of labels to flip on purpose (symmetric), to measure how wel
 
 def add_score_commands(sub) -> None:
     score = sub.add_parser("score", help="per-example scores").add_subparsers(dest="score", required=True)
+    ml = score.add_parser("mislabel", help="likely mislabelled examples: leave-one-out kernel predictions of every "
+                          "class, no training", description="Writes scores.parquet: score (higher = more likely "
+                          "mislabelled), margin, self_confidence, predicted (the class the rest of the data "
+                          "predicts), flag_mislabel (predicted differs from the given label), label, and with "
+                          "--noise the original label and flipped. Example: trainfree score mislabel --data fmnist "
+                          "--n 10000 --noise 0.2 --out out/mislabel")
+    add_common(ml, data="fmnist", noise_help=NOISE_HELP)
+    ml.add_argument("--noise-mode", choices=["symmetric", "pair"], default="symmetric",
+                    help="where flipped labels go: any other class, or class c to c+1")
+    ml.add_argument("--method", choices=["exact", "stochastic"], default="exact")
+    ml.add_argument("--kernel", choices=["arccos"], default="arccos", help="arccos: H∞ of unit-norm rows")
+    ml.add_argument("--preprocess", choices=["raw", "center"], default="raw")
+    ml.add_argument("--ridge", type=_ridge, default="auto", help="'auto' (least leave-one-out error) or a multiple "
+                    "of the kernel's mean diagonal")
+    ml.add_argument("--chunk-size", type=int, default=4000, help="stochastic: examples per chunk")
+    ml.add_argument("--repeats", type=int, default=3, help="stochastic: chunkings averaged")
+    ml.add_argument("--dtype", choices=["float64", "float32"], default="float64")
+    ml.add_argument("--n-jobs", type=int, default=None, help="stochastic: parallel work units (-1: all cores)")
+    ml.set_defaults(func=score_examples, options=lambda a: dict(
+        method=a.method, kernel=a.kernel, preprocess=a.preprocess, ridge=a.ridge, chunk_size=a.chunk_size,
+        n_repeats=a.repeats, dtype=a.dtype, n_jobs=a.n_jobs, progress=not a.quiet))
     cg = score.add_parser("cg", help="complexity-gap score (ICLR 2023), no training")
     add_common(cg, data="fmnist", noise_help=NOISE_HELP)
     cg.add_argument("--method", choices=["exact", "stochastic", "large"], default="exact",
@@ -74,6 +95,10 @@ def add_score_commands(sub) -> None:
             model=a.model, n_seeds=a.seeds, **({"epochs": a.epochs} if a.score == "forgetting" else {"epoch": a.epoch})))
 
 
+def _ridge(text: str) -> float | str:
+    return text if text == "auto" else finite_float(text)
+
+
 def score_examples(args: argparse.Namespace) -> None:
     from .._progress import step
     from ..experiments import score_dataset
@@ -82,8 +107,9 @@ def score_examples(args: argparse.Namespace) -> None:
     t0 = time.perf_counter()
     out = prepare_output(args, f"score {args.score}")
     data = load_data(args)
+    mode = {"noise_mode": args.noise_mode} if hasattr(args, "noise_mode") else {}
     with step(f"scoring {len(data)} rows ({args.score})"):
         res = score_dataset(data, score=args.score, noise=args.noise or 0.0, device=args.device,
-                            random_state=args.seed, **args.options(args))
+                            random_state=args.seed, **mode, **args.options(args))
     say(args, noise_report(res))
     finish(args, t0, res, *write_outputs(out, "scores", res))

@@ -17,19 +17,21 @@ from .._validation import check_param
 from ..data import Dataset, inject_label_noise
 from ..metrics import auroc, noise_found_at, sign_rule_report
 from ..result import ExampleResult, PlayerResult
-from ..scores import cg_features_score, cg_prime_score, cg_score, el2n_score, forgetting_score, grand_score
+from ..scores import (cg_features_score, cg_prime_score, cg_score, el2n_score, forgetting_score, grand_score,
+                      mislabel_score)
 from ..training import input_shape
 
+NOISE_MODES = ("symmetric", "pair")
 FRACTIONS = (0.05, 0.1, 0.2, 0.3, 0.5)
-SCORES = {"cg": cg_score, "cg-prime": cg_prime_score, "cg-features": cg_features_score, "grand": grand_score,
+SCORES = {"mislabel": mislabel_score, "cg": cg_score, "cg-prime": cg_prime_score, "cg-features": cg_features_score, "grand": grand_score,
           "el2n": el2n_score, "forgetting": forgetting_score}
-SCORE_NAMES = {"cg": "CG-score", "cg-prime": "CG′ score", "cg-features": "feature-space CG-score",
+SCORE_NAMES = {"mislabel": "kernel leave-one-out mislabel score", "cg": "CG-score", "cg-prime": "CG′ score", "cg-features": "feature-space CG-score",
                "grand": "GraNd score", "el2n": "EL2N score", "forgetting": "forgetting score"}
-TRAINING_FREE = ("cg", "cg-prime")  # scored on flat rows; the others train a network on images or rows
+TRAINING_FREE = ("mislabel", "cg", "cg-prime")  # scored on flat rows; the others train a network on images or rows
 
 
-def score_dataset(data: Dataset, *, score: str = "cg", noise: float = 0.0, random_state: SeedLike = None,
-                  **score_options: Any) -> ExampleResult:
+def score_dataset(data: Dataset, *, score: str = "cg", noise: float = 0.0, noise_mode: str = "symmetric",
+                  random_state: SeedLike = None, **score_options: Any) -> ExampleResult:
     """Score every row of ``data``, after flipping a share ``noise`` of its labels when asked.
 
     The result's rows are ``data``'s rows in order and carry their identity (``row_id``), the label
@@ -43,14 +45,17 @@ def score_dataset(data: Dataset, *, score: str = "cg", noise: float = 0.0, rando
     ----------
     data : Dataset
         Classification data (see :func:`trainfree.data.load`).
-    score : {"cg", "cg-prime", "cg-features", "grand", "el2n", "forgetting"}
-        :func:`~trainfree.scores.cg_score`, :func:`~trainfree.scores.cg_prime_score`,
+    score : {"mislabel", "cg", "cg-prime", "cg-features", "grand", "el2n", "forgetting"}
+        :func:`~trainfree.scores.mislabel_score`, :func:`~trainfree.scores.cg_score`, :func:`~trainfree.scores.cg_prime_score`,
         :func:`~trainfree.scores.cg_features_score` or a Data Diet score
         (:func:`~trainfree.scores.grand_score`, :func:`~trainfree.scores.el2n_score`,
         :func:`~trainfree.scores.forgetting_score`); the scores that train a network (default
         ``model="cnn"``) get the rows reshaped to ``data.image_shape``.
     noise : float in [0, 1]
-        Share of labels flipped symmetrically before scoring.
+        Share of labels flipped before scoring.
+    noise_mode : {"symmetric", "pair"}
+        Where a flipped label goes: any other class uniformly, or class c to c + 1 (mod the number
+        of classes), the usual asymmetric "pair" noise.
     random_state : None, int, Generator or SeedSequence
         Root seed: the label noise and the score's own draws come from separate children of it.
     **score_options
@@ -72,6 +77,7 @@ def score_dataset(data: Dataset, *, score: str = "cg", noise: float = 0.0, rando
     t0 = time.perf_counter()
     check_param("score", score, str, choices=tuple(SCORES))
     check_param("noise", noise, numbers.Real, low=0, high=1)
+    check_param("noise_mode", noise_mode, str, choices=NOISE_MODES)
     if data.task != "classification":
         example = data.y[data.y != np.round(data.y)][:1].tolist() or data.y[:1].tolist() or [np.nan]
         raise TrainfreeError(f"The labels of {data.name} are real numbers (e.g. {example[0]:g}), but the "
@@ -80,7 +86,7 @@ def score_dataset(data: Dataset, *, score: str = "cg", noise: float = 0.0, rando
     seed = check_random_state(random_state)
     y, flipped = data.y, None
     if noise > 0:
-        y, flipped = inject_label_noise(data.y, noise, n_classes=len(data.classes), random_state=child(seed, "noise"))
+        y, flipped = _flip(data, noise, noise_mode, seed)
     X = data.X
     if score not in TRAINING_FREE:  # the networks take images (cnn) or flat rows (mlp)
         X = X.reshape(len(X), *input_shape(score_options.get("model", "cnn"), data.image_shape, X.shape[1],
@@ -93,15 +99,22 @@ def score_dataset(data: Dataset, *, score: str = "cg", noise: float = 0.0, rando
     if flipped is not None:
         columns.update(original_label=data.labels, flipped=flipped)
         fractions = sorted({*FRACTIONS, float(noise)})
-        metrics = {"noise": float(noise), "auroc": auroc(res.scores, flipped),
+        metrics = {"noise": float(noise), "noise_mode": noise_mode, "auroc": auroc(res.scores, flipped),
                    "found_at": noise_found_at(res.scores, flipped, fractions=fractions)}
-        if "flag_mislabel" in res.columns:  # the (feature-space) CG-score's label term and sign rule
-            metrics.update(auroc_partial_label=auroc(res["partial_label"], flipped),
-                           **sign_rule_report(res["flag_mislabel"], flipped))
+        if "partial_label" in res.columns:  # the (feature-space) CG-score's label term
+            metrics["auroc_partial_label"] = auroc(res["partial_label"], flipped)
+        if "flag_mislabel" in res.columns:  # a flag needing no noise rate: its precision and recall
+            metrics.update(sign_rule_report(res["flag_mislabel"], flipped))
     return res.replace(columns=columns, metrics=metrics,
-                       settings={"data": data.name, "score": score, "noise": float(noise),
+                       settings={"data": data.name, "score": score, "noise": float(noise), "noise_mode": noise_mode,
                                  "data_classes": list(data.classes)},
                        timings={"workflow_s": time.perf_counter() - t0}, seed=seed_record(seed))
+
+
+def _flip(data: Dataset, noise: float, noise_mode: str, seed) -> tuple[np.ndarray, np.ndarray]:
+    """The flips of this root seed: every workflow that flips with the same seed flips the same labels."""
+    return inject_label_noise(data.y, noise, n_classes=len(data.classes), random_state=child(seed, "noise"),
+                              mode="symmetric" if noise_mode == "symmetric" else "class_conditional")
 
 
 BASELINES = ("input_norm", "random")
@@ -136,7 +149,8 @@ def score_options(name: str, *, model: str = "cnn", n_seeds: int = 3, device: st
 
 def compare_noise_detection(data: Dataset, names: Sequence[str] = ("cg", "el2n", "forgetting", "input_norm",
                                                                     "random"), *, noise: float = 0.2,
-                            model: str = "cnn", n_seeds: int = 3, device: str | None = "cpu",
+                            noise_mode: str = "symmetric", model: str = "cnn", n_seeds: int = 3,
+                            device: str | None = "cpu",
                             random_state: SeedLike = None) -> PlayerResult:
     """Every named score on the same flipped labels: how well a high score finds them.
 
@@ -161,19 +175,19 @@ def compare_noise_detection(data: Dataset, names: Sequence[str] = ("cg", "el2n",
     t0 = time.perf_counter()
     check_score_names(names, [*SCORES, *BASELINES])
     check_param("noise", noise, numbers.Real, low=0, high=1, low_open=True)
+    check_param("noise_mode", noise_mode, str, choices=NOISE_MODES)
     seed = check_random_state(random_state)
     fractions = sorted({*FRACTIONS, float(noise)})
     rows, flipped = [], None
     for name in bar(names, desc="scores", unit="score"):
         t = time.perf_counter()
         if name in SCORES:
-            res = score_dataset(data, score=name, noise=noise, random_state=seed,
+            res = score_dataset(data, score=name, noise=noise, noise_mode=noise_mode, random_state=seed,
                                 **score_options(name, model=model, n_seeds=n_seeds, device=device))
             flipped, scores = res["flipped"], res.scores
         else:
             if flipped is None:  # the flips score_dataset makes for this seed, without scoring anything
-                flipped = inject_label_noise(data.y, noise, n_classes=len(data.classes),
-                                             random_state=child(seed, "noise"))[1]
+                flipped = _flip(data, noise, noise_mode, seed)[1]
             scores = (np.linalg.norm(data.X, axis=1) if name == "input_norm"
                       else make_rng(child(seed, "random")).random(len(data)))
         rows.append((name, auroc(scores, flipped), noise_found_at(scores, flipped, fractions=fractions),
@@ -182,7 +196,7 @@ def compare_noise_detection(data: Dataset, names: Sequence[str] = ("cg", "el2n",
     for f in fractions:
         columns[f"found_at_{f:g}"] = np.array([r[2][f] for r in rows])
     columns["seconds"] = np.array([r[3] for r in rows])
-    settings = {"data": data.name, "n_rows": len(data), "noise": float(noise), "model": model,
+    settings = {"data": data.name, "n_rows": len(data), "noise": float(noise), "noise_mode": noise_mode, "model": model,
                 "n_seeds": int(n_seeds), "device": str(device)}
     return PlayerResult("compare_noise_detection", columns, settings, seed_record(seed),
                         {"total_s": time.perf_counter() - t0}, {"noise": float(noise)})

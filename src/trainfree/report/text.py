@@ -28,7 +28,8 @@ def noise_report(res: ExampleResult) -> str:
         line = (f"Noise detection: AUROC {m['auroc']:.3f}; the top {noise:.0%} by score hold "
                 f"{m['found_at'][noise]:.1%} of the flipped labels")
         if "noisy_positive_frac" in m:
-            line += (f"; the sign rule flags {m['noisy_positive_frac']:.1%} of flipped and "
+            rule = "the flag (label ≠ leave-one-out prediction)" if res.method == "mislabel_score" else "the sign rule"
+            line += (f"; {rule} flags {m['noisy_positive_frac']:.1%} of flipped and "
                      f"{m['clean_positive_frac']:.1%} of clean examples")
         lines.append(line + ".")
     return "\n".join(lines)

@@ -1,0 +1,355 @@
+"""Kernel leave-one-out mislabel detector: every class at once, no training.
+
+Kernel ridge regression with Gram matrix K, ridge λ and one-vs-rest targets Y (n × classes, ±1)
+predicts example i from all the *other* examples, for every label column at once, as::
+
+    F₋ᵢ = Y_i − α_i / d_i,    α = (K + λI)⁻¹Y,    d = diag((K + λI)⁻¹)
+
+(the Schur-complement identity the CG-score rests on; with λ = 0 and K = H∞ this is the CG-score's
+interpolation, and CG(i) = α_i²/d_i for the own-class column). One factorisation gives every
+example's leave-one-out prediction for every class. From them:
+
+* ``P_i = softmax(F₋ᵢ / τ)``, a leave-one-out class probability; τ maximises the mean log-probability
+  of the given labels (one scalar fitted on all examples, as a temperature calibrates a classifier);
+* ``score = 1 − P_i[given]``: higher means the rest of the data disagrees with the label;
+* ``flag_mislabel``: the leave-one-out argmax is not the given label (needs no noise rate);
+* λ is chosen by minimising the leave-one-out squared error Σᵢ‖F₋ᵢ − Y_i‖², which one
+  eigendecomposition K = QΛQᵀ gives in closed form for every λ (d and α are sums over eigenpairs).
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import numbers
+import time
+from typing import Any
+
+import numpy as np
+import torch
+from joblib import Parallel, delayed
+from scipy.optimize import minimize_scalar
+from tqdm.auto import tqdm
+
+from .._device import check_memory, concurrent_units, resolve_device, resolve_dtype
+from .._errors import TrainfreeError
+from .._random import SeedLike, check_random_state, child, seed_record, unit_child
+from .._random import rng as make_rng
+from .._validation import check_examples, check_n_jobs, check_param
+from ..kernels import arccos_gram
+from ..linalg import jittered_cholesky
+from ..result import ExampleResult
+from .cg import Preprocess, one_vs_rest, unit_rows
+
+#: Ridge values searched by ``ridge="auto"``, as multiples of the mean diagonal of K (scale-free).
+RIDGE_GRID = (0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+
+
+class DetectorMethod(str, enum.Enum):
+    """How the leave-one-out predictions are computed.
+
+    EXACT
+        One n×n kernel matrix, one Cholesky factorisation. About 3·n² floats of memory.
+    STOCHASTIC
+        Each repeat splits the examples into class-stratified random chunks of ``chunk_size`` and
+        predicts every example from the others *in its chunk*; predictions are averaged over
+        ``n_repeats`` repeats. Memory is set by ``chunk_size``; every chunk factorisation serves
+        all classes.
+    """
+
+    EXACT = "exact"
+    STOCHASTIC = "stochastic"
+
+
+class MislabelResult(ExampleResult):
+    """Mislabel scores from multi-class leave-one-out kernel predictions.
+
+    Columns: ``score`` (1 − leave-one-out probability of the given label; higher = more likely
+    mislabelled), ``stderr`` (over repeats; NaN for the exact method), ``margin`` (best other
+    class's leave-one-out prediction minus the given class's), ``self_confidence``,
+    ``predicted`` (the leave-one-out argmax class), ``flag_mislabel`` (predicted ≠ given) and
+    ``label``. ``settings`` records the ridge chosen, the leave-one-out error of each ridge
+    searched, and the fitted temperature.
+    """
+
+    @property
+    def flags(self) -> np.ndarray:
+        return self.columns["flag_mislabel"]
+
+    def summary(self) -> str:
+        """One line: method, ridge, temperature and how many examples are flagged."""
+        s = self.settings
+        return (f"Kernel leave-one-out mislabel detector ({s['method']}, n={len(self.scores)}, ridge "
+                f"{s['ridge']:g}×mean diag, temperature {s['temperature']:.3g}): {int(self.flags.sum())} example(s) "
+                f"whose label differs from the leave-one-out prediction")
+
+
+def mislabel_score(X, y, *, method: str = "exact", kernel: str = "arccos", preprocess: str = "raw",
+                   ridge: float | str = "auto", temperature: float | str = "auto", chunk_size: int = 4000,
+                   n_repeats: int = 3, selection_size: int = 3000, device: str | None = "cpu",
+                   dtype: str = "float64", random_state: SeedLike = None, n_jobs: int | None = None,
+                   max_memory_bytes: float | None = None, progress: bool = False) -> MislabelResult:
+    """Score how likely each label is wrong, from leave-one-out kernel predictions of all classes.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, ...)
+        Inputs (every row is flattened), features from a model of your choice, or with
+        ``kernel="precomputed"`` an (n_samples, n_samples) positive semi-definite kernel matrix
+        (e.g. an NTK from :func:`trainfree.kernels.empirical_ntk`).
+    y : array-like of shape (n_samples,)
+        Given class labels (at least two classes).
+    method : {"exact", "stochastic"}, default="exact"
+        See :class:`DetectorMethod`.
+    kernel : {"arccos", "precomputed"}, default="arccos"
+        ``"arccos"``: H∞ of unit-norm rows, the CG-score's kernel.
+    preprocess : {"raw", "center"}, default="raw"
+        Row normalisation for ``kernel="arccos"`` (see :class:`~trainfree.scores.Preprocess`); raw
+        rows detect flipped Fashion-MNIST labels slightly better than centred ones (README).
+    ridge : float or "auto", default="auto"
+        λ as a multiple of the mean diagonal of K. ``"auto"`` picks from :data:`RIDGE_GRID` the
+        value with the least leave-one-out squared error, computed on all examples when
+        n ≤ ``selection_size`` and otherwise on a class-stratified random subset of that size.
+    temperature : float or "auto", default="auto"
+        τ of the softmax over leave-one-out predictions; ``"auto"`` maximises the mean
+        log-probability of the given labels.
+    chunk_size, n_repeats : int
+        Stochastic only: examples per chunk, and independent chunkings averaged.
+    selection_size : int, default=3000
+        Most examples used to choose the ridge (one eigendecomposition of that size).
+    device : {"cpu", "cuda", "auto"}, default="cpu"
+    dtype : {"float64", "float32"}, default="float64"
+    random_state : None, int, Generator or SeedSequence
+        Seeds the ridge-selection subset and the chunks; recorded in the result.
+    n_jobs : int or None
+        Stochastic only: parallel chunk work units through joblib.
+    max_memory_bytes : float, optional
+        Memory budget checked before allocating; default 80% of what is available.
+    progress : bool, default=False
+        Progress bar over the stochastic work units.
+
+    Returns
+    -------
+    MislabelResult
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.r_[rng.normal(3, 1, (30, 4)), rng.normal(-3, 1, (30, 4))]
+    >>> y = np.r_[np.zeros(30), np.ones(30)]
+    >>> y[5] = 1  # a wrong label
+    >>> res = mislabel_score(X, y)
+    >>> int(np.argmax(res.scores)), np.flatnonzero(res.flags).tolist()
+    (5, [5])
+    """
+    t0 = time.perf_counter()
+    check_param("kernel", kernel, str, choices=("arccos", "precomputed"))
+    X, codes, classes = check_examples(X, y)
+    method = DetectorMethod(check_param("method", method, str, choices=tuple(m.value for m in DetectorMethod)))
+    preprocess = Preprocess(check_param("preprocess", preprocess, str, choices=tuple(p.value for p in Preprocess)))
+    if ridge != "auto":
+        check_param("ridge", ridge, numbers.Real, low=0)
+    if temperature != "auto":
+        check_param("temperature", temperature, numbers.Real, low=0, low_open=True)
+    for name, value, low in (("chunk_size", chunk_size, 2), ("n_repeats", n_repeats, 1),
+                             ("selection_size", selection_size, 2)):
+        check_param(name, value, numbers.Integral, low=low)
+    n_jobs, seed = check_n_jobs(n_jobs), check_random_state(random_state)
+    dev, tdtype = resolve_device(device), resolve_dtype(dtype)
+    n = X.shape[0]
+    features = _precomputed(X) if kernel == "precomputed" else unit_rows(X, preprocess)
+    Y = one_vs_rest(codes, classes.size)
+    settings: dict[str, Any] = dict(method=method.value, kernel=kernel, preprocess=preprocess.value,
+                                    dtype=str(tdtype).removeprefix("torch."), device=str(dev), n_samples=n,
+                                    classes=classes.tolist())
+    timings: dict[str, float] = {}
+
+    t = time.perf_counter()
+    fit_size = n if method is DetectorMethod.EXACT else min(chunk_size, n)
+    _check_fits(max(fit_size, min(selection_size, n)), tdtype, dev, max_memory_bytes, units=1)
+    if ridge == "auto":
+        sub = _stratified_subset(codes, selection_size, child(seed, "ridge"))
+        errors = loo_error_path(_gram(features, kernel, sub, tdtype, dev), torch.as_tensor(Y[sub], dtype=tdtype,
+                                                                                           device=dev), RIDGE_GRID)
+        ridge = RIDGE_GRID[int(np.argmin(errors))]
+        settings.update(ridge_grid=list(RIDGE_GRID), ridge_loo_errors=errors.tolist(), ridge_selected_on=int(sub.size))
+    settings["ridge"] = float(ridge)
+    timings["ridge_s"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    if method is DetectorMethod.EXACT:
+        F, jitter = _loo_block(features, kernel, np.arange(n), Y, float(ridge), tdtype, dev)
+        runs = F[None]
+    else:
+        settings.update(chunk_size=int(chunk_size), n_repeats=int(n_repeats))
+        _check_fits(min(chunk_size, n), tdtype, dev, max_memory_bytes, units=concurrent_units(n_jobs))
+        runs, jitter = _stochastic(features, kernel, codes, Y, float(ridge), chunk_size, n_repeats, seed, tdtype,
+                                   dev, n_jobs, progress)
+    settings["jitter_used"] = jitter
+    timings["loo_s"] = time.perf_counter() - t
+
+    F = runs.mean(axis=0)
+    tau = fit_temperature(F, codes) if temperature == "auto" else float(temperature)
+    settings["temperature"] = tau
+    cols = _columns(F, codes, tau)
+    per_run = np.stack([1 - _softmax(r / tau)[np.arange(n), codes] for r in runs])
+    cols["stderr"] = per_run.std(axis=0, ddof=1) / math.sqrt(len(runs)) if len(runs) > 1 else np.full(n, np.nan)
+    cols["predicted"], cols["label"] = classes[cols["predicted"]], classes[codes]
+    timings["total_s"] = time.perf_counter() - t0
+    drew = method is DetectorMethod.STOCHASTIC or settings.get("ridge_selected_on", n) < n
+    return MislabelResult("mislabel_score", cols, settings, seed_record(seed) if drew else None, timings)
+
+
+def loo_predictions(K: torch.Tensor, Y: torch.Tensor, ridge: float = 0.0) -> tuple[torch.Tensor, float]:
+    """Leave-one-out predictions F = Y − α/d of kernel ridge regression, all label columns at once.
+
+    ``K`` is overwritten (it becomes the Cholesky factor of K + λI, λ = ``ridge``·mean(diag K)).
+
+    Returns
+    -------
+    F : Tensor of shape Y.shape
+        Row i predicts example i from all other rows.
+    jitter : float
+        Diagonal jitter added beyond the ridge to make the factorisation succeed (0.0 when none).
+
+    Examples
+    --------
+    >>> K = torch.tensor([[2.0, 1.0], [1.0, 2.0]], dtype=torch.float64)
+    >>> F, _ = loo_predictions(K, torch.tensor([[1.0], [3.0]], dtype=torch.float64))
+    >>> F.ravel().tolist()  # each row predicted from the other alone: k₁₂/k₂₂ · y_other
+    [1.5, 0.5]
+    """
+    K.diagonal().add_(ridge * float(K.diagonal().mean()))
+    L, jitter = jittered_cholesky(K, what="The kernel matrix K + ridge·I")
+    alpha = torch.cholesky_solve(Y, L)
+    d = torch.cholesky_inverse(L).diagonal().clone()  # diag((K + λI)⁻¹); the full inverse is freed at once
+    return Y - alpha / d[:, None], jitter
+
+
+def loo_error_path(K: torch.Tensor, Y: torch.Tensor, ridges=RIDGE_GRID) -> np.ndarray:
+    """Mean leave-one-out squared error Σ_i‖F₋ᵢ − Y_i‖²/n for each ridge (multiples of mean(diag K)).
+
+    From one eigendecomposition K = QΛQᵀ: (K + λI)⁻¹ = Q(Λ + λ)⁻¹Qᵀ, so α and d cost O(n²) per λ.
+    A ridge that leaves K + λI numerically singular (λ = 0 with duplicate rows) gets +inf.
+
+    Examples
+    --------
+    >>> K = torch.tensor([[2.0, 1.0], [1.0, 2.0]], dtype=torch.float64)
+    >>> loo_error_path(K, torch.tensor([[1.0], [3.0]], dtype=torch.float64), [0.0]).tolist()  # (1.5-1)², (.5-3)²
+    [3.25]
+    """
+    scale = float(K.diagonal().mean())
+    lam, Q = torch.linalg.eigh(K)
+    QtY, Q2 = Q.T @ Y, Q * Q
+    floor = 10 * torch.finfo(K.dtype).eps ** 0.5 * scale  # the pivot floor of jittered_cholesky
+    errors = []
+    for r in ridges:
+        s = lam + r * scale
+        if float(s.min()) <= floor:
+            errors.append(math.inf)
+            continue
+        w = 1 / s
+        resid = (Q @ (w[:, None] * QtY)) / (Q2 @ w)[:, None]  # F − Y = −α/d
+        errors.append(float((resid * resid).sum()) / K.shape[0])
+    return np.array(errors)
+
+
+def fit_temperature(F: np.ndarray, codes: np.ndarray) -> float:
+    """τ maximising the mean log softmax(F/τ) of the given labels (searched on log τ in [1e-3, 1e3]).
+
+    Examples
+    --------
+    >>> F = np.array([[1.0, -1.0], [0.2, -0.2], [-0.5, 0.5], [0.1, -0.1]])
+    >>> round(fit_temperature(F, np.array([0, 0, 1, 1])), 2)
+    1.03
+    """
+    idx = np.arange(len(codes))
+
+    def nll(log_tau: float) -> float:
+        Z = F / math.exp(log_tau)
+        Z = Z - Z.max(axis=1, keepdims=True)
+        return float(-(Z[idx, codes] - np.log(np.exp(Z).sum(axis=1))).mean())
+
+    res = minimize_scalar(nll, bounds=(math.log(1e-3), math.log(1e3)), method="bounded", options={"xatol": 1e-5})
+    return float(math.exp(res.x))
+
+
+def _softmax(Z: np.ndarray) -> np.ndarray:
+    E = np.exp(Z - Z.max(axis=1, keepdims=True))
+    return E / E.sum(axis=1, keepdims=True)
+
+
+def _columns(F: np.ndarray, codes: np.ndarray, tau: float) -> dict[str, np.ndarray]:
+    idx = np.arange(len(codes))
+    P = _softmax(F / tau)
+    others = F.copy()
+    others[idx, codes] = -np.inf
+    P_others = P.copy()
+    P_others[idx, codes] = 0.0
+    predicted = F.argmax(axis=1)
+    # The mass on the other classes, summed directly: 1 − P[given] would lose digits near 1.
+    return {"score": P_others.sum(axis=1), "margin": others.max(axis=1) - F[idx, codes],
+            "self_confidence": P[idx, codes], "predicted": predicted, "flag_mislabel": predicted != codes}
+
+
+def _precomputed(X: np.ndarray) -> np.ndarray:
+    n = X.shape[0]
+    if X.shape[1] != n:
+        raise TrainfreeError(f"kernel='precomputed' needs an n×n kernel matrix; got {n} rows of {X.shape[1]} "
+                             f"values. Pass the Gram matrix of your examples, or use kernel='arccos' on features.")
+    asym = float(np.abs(X - X.T).max())
+    if asym > 1e-8 * max(float(np.abs(X).max()), 1e-300):
+        raise TrainfreeError(f"kernel='precomputed' needs a symmetric kernel matrix; entries differ from their "
+                             f"transpose by up to {asym:.3g}. Pass (K + K.T) / 2 if the asymmetry is rounding.")
+    return X
+
+
+def _gram(features: np.ndarray, kernel: str, idx: np.ndarray, dtype: torch.dtype, device: torch.device):
+    if kernel == "precomputed":
+        return torch.as_tensor(features[np.ix_(idx, idx)], dtype=dtype, device=device).clone()
+    return arccos_gram(torch.as_tensor(features[idx], dtype=dtype, device=device))
+
+
+def _loo_block(features, kernel, idx, Y, ridge, dtype, device) -> tuple[np.ndarray, float]:
+    K = _gram(features, kernel, idx, dtype, torch.device(device))
+    F, jitter = loo_predictions(K, torch.as_tensor(Y[idx], dtype=dtype, device=K.device), ridge)
+    return F.cpu().numpy().astype(np.float64), jitter
+
+
+def _stratified_subset(codes: np.ndarray, size: int, seed) -> np.ndarray:
+    """All rows when they fit; else a random subset with each class in proportion, in row order."""
+    if codes.size <= size:
+        return np.arange(codes.size)
+    rng = make_rng(seed)
+    return np.sort(_deal(codes, rng, math.ceil(codes.size / size))[0])
+
+
+def _deal(codes: np.ndarray, rng: np.random.Generator, n_chunks: int) -> list[np.ndarray]:
+    """Class-stratified random chunks: each class shuffled and dealt round-robin across the chunks."""
+    order = np.concatenate([rng.permutation(np.flatnonzero(codes == c)) for c in np.unique(codes)])
+    return [order[k::n_chunks] for k in range(n_chunks)]
+
+
+def _stochastic(features, kernel, codes, Y, ridge, chunk_size, n_repeats, seed, dtype, device, n_jobs, progress):
+    n = codes.size
+    n_chunks = math.ceil(n / chunk_size)
+    # The chunks of every repeat are drawn before dispatch: results do not depend on scheduling.
+    units = [(r, idx) for r in range(n_repeats) for idx in _deal(codes, make_rng(unit_child(seed, r)), n_chunks)]
+    jobs = Parallel(n_jobs=n_jobs, return_as="generator")(
+        delayed(_loo_block)(features, kernel, idx, Y, ridge, dtype, str(device)) for _, idx in units)
+    runs = np.zeros((n_repeats, n, Y.shape[1]))
+    jitter = 0.0
+    for (r, idx), (F, jit) in zip(units, tqdm(jobs, total=len(units), desc="leave-one-out (repeat, chunk)",
+                                               disable=not progress)):
+        runs[r, idx] = F
+        jitter = max(jitter, jit)
+    return runs, jitter
+
+
+def _check_fits(n: int, dtype: torch.dtype, device: torch.device, budget: float | None, units: int) -> None:
+    if budget is None and device.type == "cuda":
+        budget = 0.8 * torch.cuda.mem_get_info(device)[0]
+    need = 3 * n * n * (torch.finfo(dtype).bits // 8) * units  # K (then its factor), a workspace, the inverse
+    check_memory(need, what=f"{units} kernel matri{'ces' if units > 1 else 'x'} of {n}×{n} and {'their' if units > 1 else 'its'} factor",
+                 alternative="Use method='stochastic' with a smaller chunk_size, lower n_jobs, or dtype='float32'.",
+                 budget=budget)

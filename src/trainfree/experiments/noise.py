@@ -17,8 +17,15 @@ from .._validation import check_param
 from ..data import Dataset, inject_label_noise
 from ..metrics import auroc, noise_found_at, sign_rule_report
 from ..result import ExampleResult, PlayerResult
-from ..scores import (cg_features_score, cg_prime_score, cg_score, el2n_score, forgetting_score, grand_score,
-                      mislabel_score)
+from ..scores import (
+    cg_features_score,
+    cg_prime_score,
+    cg_score,
+    el2n_score,
+    forgetting_score,
+    grand_score,
+    mislabel_score,
+)
 from ..training import input_shape
 
 NOISE_MODES = ("symmetric", "pair")

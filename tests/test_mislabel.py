@@ -167,3 +167,13 @@ def test_cli_score_mislabel(tmp_path, capsys):
     assert summary["settings"]["noise_mode"] == "pair" and summary["metrics"]["auroc"] > 0.9
     assert "leave-one-out" in capsys.readouterr().out
     assert main(["score", "mislabel", "--data", "digits", "--ridge", "-1", "--out", str(tmp_path / "b")]) == 2
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_matches_cpu(rng):
+    X, y = blobs(rng, sep=1.0)
+    for method in ("exact", "stochastic"):
+        cpu = mislabel_score(X, y, method=method, chunk_size=20, random_state=0)
+        gpu = mislabel_score(X, y, method=method, chunk_size=20, random_state=0, device="cuda")
+        assert gpu.settings["ridge"] == cpu.settings["ridge"]
+        np.testing.assert_allclose(gpu.scores, cpu.scores, rtol=1e-7, atol=1e-12)

@@ -177,3 +177,44 @@ def test_cuda_matches_cpu(rng):
         gpu = mislabel_score(X, y, method=method, chunk_size=20, random_state=0, device="cuda")
         assert gpu.settings["ridge"] == cpu.settings["ridge"]
         np.testing.assert_allclose(gpu.scores, cpu.scores, rtol=1e-7, atol=1e-12)
+
+
+def test_large_method_ranks_like_exact_and_records_its_solver():
+    data = load("digits", n=600, random_state=0)
+    exact = score_dataset(data, score="mislabel", noise=0.2, random_state=0)
+    large = score_dataset(data, score="mislabel", noise=0.2, random_state=0, method="large", chunk_size=300)
+    from scipy.stats import spearmanr
+    assert spearmanr(large.scores, exact.scores).statistic > 0.95
+    assert large.settings["converged"] and large.settings["n_chunks"] == 2
+    assert large.metrics["auroc"] > exact.metrics["auroc"] - 0.01
+
+
+def test_stochastic_resumes_from_its_checkpoint(rng, tmp_path):
+    X, y = blobs(rng, n_per=20, sep=1.0)
+    first = mislabel_score(X, y, method="stochastic", chunk_size=25, n_repeats=2, random_state=0,
+                           checkpoint=tmp_path / "u")
+    assert len(list((tmp_path / "u").glob("*.npz"))) >= 6
+    again = mislabel_score(X, y, method="stochastic", chunk_size=25, n_repeats=2, random_state=0,
+                           checkpoint=tmp_path / "u")
+    np.testing.assert_allclose(again.scores, first.scores, rtol=1e-12, atol=0)
+    with pytest.raises(TrainfreeError, match="chunk_size"):
+        mislabel_score(X, y, method="stochastic", chunk_size=30, n_repeats=2, random_state=0,
+                       checkpoint=tmp_path / "u")
+
+
+def test_conv_kernel_is_the_arccos_kernel_of_random_cnn_features(rng):
+    from trainfree._random import check_random_state, child
+    from trainfree.kernels import random_conv_features
+
+    images = rng.random((40, 8, 8))
+    y = np.repeat([0, 1], 20)
+    images[y == 1, :4] += 1.0  # class 1 is bright on top
+    res = mislabel_score(images, y, ridge=0.3, random_state=3)  # kernel="auto" takes images to "conv"
+    assert res.settings["kernel"] == "conv" and res.seed is not None
+    feats = random_conv_features(torch.as_tensor(images[:, None], dtype=torch.float32),
+                                 random_state=child(check_random_state(3), "conv")).numpy().astype(np.float64)
+    ref = mislabel_score(unit_rows(feats, "center"), y, kernel="arccos", preprocess="raw", ridge=0.3)
+    np.testing.assert_allclose(res.scores, ref.scores, rtol=1e-9, atol=1e-14)
+    assert mislabel_score(images.reshape(40, -1), y, ridge=0.3).settings["kernel"] == "arccos"
+    with pytest.raises(TrainfreeError, match="needs images"):
+        mislabel_score(images.reshape(40, -1), y, kernel="conv")

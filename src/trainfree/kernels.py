@@ -1,4 +1,4 @@
-"""Kernel matrices: the arc-cosine Gram H∞ of the CG-score (more kernels join this module)."""
+"""Kernel matrices: the arc-cosine Gram H∞ of the CG-score, random CNN features, the NTK, RBF and MMD."""
 
 from __future__ import annotations
 
@@ -152,6 +152,49 @@ def empirical_ntk(model: torch.nn.Module, X1, X2=None, *, out1=None, out2=None, 
         for m, mode in modes:
             m.training = mode
     return K
+
+
+def random_conv_features(images: torch.Tensor, *, channels: int = 128, random_state: SeedLike = 0,
+                         batch_size: int = 1024) -> torch.Tensor:
+    """Features of a random two-layer ReLU CNN at initialisation, for a convolutional kernel without training.
+
+    The images are standardised by one scalar mean and standard deviation, then pass a 5×5 and a 3×3
+    convolution with ``channels`` filters each (He-scaled Gaussian weights, no biases), each followed by
+    ReLU and 2×2 average pooling. The arc-cosine kernel of these features approximates the kernel of a
+    wide random CNN: unlike a kernel on pixels it is local and partly invariant to small shifts, which
+    sharpens leave-one-out predictions on image data (README, mislabel detection).
+
+    Parameters
+    ----------
+    images : Tensor of shape (n, C, H, W)
+    channels : int, default=128
+    random_state : None, int, Generator or SeedSequence
+        Seeds the weights; they are drawn on the CPU, so every device gets the same network.
+    batch_size : int, default=1024
+
+    Returns
+    -------
+    Tensor of shape (n, channels · ⌊⌊H/2⌋/2⌋ · ⌊⌊W/2⌋/2⌋), float32, on the images' device.
+
+    Examples
+    --------
+    >>> random_conv_features(torch.rand(3, 1, 28, 28), channels=8).shape
+    torch.Size([3, 392])
+    """
+    gen = torch_generator(check_random_state(random_state))
+    c = images.shape[1]
+    w1 = torch.randn(channels, c, 5, 5, generator=gen) * math.sqrt(2 / (25 * c))
+    w2 = torch.randn(channels, channels, 3, 3, generator=gen) * math.sqrt(2 / (9 * channels))
+    x = images.float()
+    x = (x - x.mean()) / x.std().clamp_min(1e-12)
+    w1, w2 = w1.to(x.device), w2.to(x.device)
+    out = []
+    with torch.no_grad():
+        for b in x.split(batch_size):
+            a = torch.nn.functional.avg_pool2d(torch.relu(torch.nn.functional.conv2d(b, w1, padding=2)), 2)
+            a = torch.nn.functional.avg_pool2d(torch.relu(torch.nn.functional.conv2d(a, w2, padding=1)), 2)
+            out.append(a.flatten(1))
+    return torch.cat(out)
 
 
 def rbf_kernel(A: torch.Tensor, B: torch.Tensor, bandwidth: float) -> torch.Tensor:

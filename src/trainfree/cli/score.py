@@ -18,32 +18,47 @@ from ._common import (
     write_outputs,
 )
 
+MISLABEL_COLUMNS = """scores.parquet, one row per example, in the data set's order:
+  score           1 − the leave-one-out probability of the given label (higher = more likely mislabelled)
+  stderr          its standard error over chunkings (stochastic; NaN otherwise)
+  margin          best other class's leave-one-out prediction minus the given class's
+  self_confidence the leave-one-out probability of the given label
+  predicted       the class the rest of the data predicts for the example
+  flag_mislabel   predicted differs from the given label (needs no noise rate)
+  label, row_id   the label as given (flipped where --noise flipped it); the row's identity in the source
+  original_label, flipped   with --noise: the label before flipping, and whether it was flipped
+scores.parquet.json and summary.json: settings (ridge chosen, its leave-one-out errors, temperature), seed,
+timings, noise-detection metrics"""
 NOISE_HELP = "share of labels to flip on purpose (symmetric), to measure how well the score finds them, e.g. 0.2"
 
 
 def add_score_commands(sub) -> None:
     score = sub.add_parser("score", help="per-example scores").add_subparsers(dest="score", required=True)
     ml = score.add_parser("mislabel", help="likely mislabelled examples: leave-one-out kernel predictions of every "
-                          "class, no training", description="Writes scores.parquet: score (higher = more likely "
-                          "mislabelled), margin, self_confidence, predicted (the class the rest of the data "
-                          "predicts), flag_mislabel (predicted differs from the given label), label, and with "
-                          "--noise the original label and flipped. Example: trainfree score mislabel --data fmnist "
-                          "--n 10000 --noise 0.2 --out out/mislabel")
+                          "class, no training")
     add_common(ml, data="fmnist", noise_help=NOISE_HELP)
     ml.add_argument("--noise-mode", choices=["symmetric", "pair"], default="symmetric",
                     help="where flipped labels go: any other class, or class c to c+1")
-    ml.add_argument("--method", choices=["exact", "stochastic"], default="exact")
-    ml.add_argument("--kernel", choices=["arccos"], default="arccos", help="arccos: H∞ of unit-norm rows")
-    ml.add_argument("--preprocess", choices=["raw", "center"], default="raw")
+    ml.add_argument("--method", choices=["exact", "stochastic", "large"], default="exact",
+                    help="large: for n past what fits in memory (CPU)")
+    ml.add_argument("--kernel", choices=["auto", "arccos", "conv"], default="auto",
+                    help="arccos: H∞ of unit-norm rows; conv: H∞ of random-CNN features (images); auto: conv for images")
+    ml.add_argument("--preprocess", choices=["raw", "center", "mnist-shift"], default="raw")
     ml.add_argument("--ridge", type=_ridge, default="auto", help="'auto' (least leave-one-out error) or a multiple "
                     "of the kernel's mean diagonal")
-    ml.add_argument("--chunk-size", type=int, default=4000, help="stochastic: examples per chunk")
-    ml.add_argument("--repeats", type=int, default=3, help="stochastic: chunkings averaged")
-    ml.add_argument("--dtype", choices=["float64", "float32"], default="float64")
-    ml.add_argument("--n-jobs", type=int, default=None, help="stochastic: parallel work units (-1: all cores)")
+    ml.add_argument("--chunk-size", type=int, default=4000, help="stochastic, large: examples per chunk")
+    ml.add_argument("--repeats", type=int, default=3, help="stochastic, large: chunkings averaged")
+    ml.add_argument("--dtype", choices=["float64", "float32"], default=None,
+                    help="default float64 (large: float32 Gram storage)")
+    ml.add_argument("--n-jobs", type=int, default=None, help="stochastic, large: parallel work units (-1: all cores)")
+    ml.add_argument("--checkpoint", default=None, help="stochastic, large: folder of finished work units (default "
+                    "<out>/units); re-run the same command to resume")
+    describe(ml, "trainfree score mislabel --data fmnist --n 10000 --noise 0.2 --seed 0 --out out/mislabel",
+             MISLABEL_COLUMNS)
     ml.set_defaults(func=score_examples, options=lambda a: dict(
         method=a.method, kernel=a.kernel, preprocess=a.preprocess, ridge=a.ridge, chunk_size=a.chunk_size,
-        n_repeats=a.repeats, dtype=a.dtype, n_jobs=a.n_jobs, progress=not a.quiet))
+        n_repeats=a.repeats, dtype=a.dtype, n_jobs=a.n_jobs, progress=not a.quiet,
+        checkpoint=None if a.method == "exact" else (a.checkpoint or str(Path(a.out) / "units"))))
     cg = score.add_parser("cg", help="complexity-gap score (ICLR 2023), no training")
     add_common(cg, data="fmnist", noise_help=NOISE_HELP)
     cg.add_argument("--method", choices=["exact", "stochastic", "large"], default="exact",

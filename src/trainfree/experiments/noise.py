@@ -98,6 +98,8 @@ def score_dataset(data: Dataset, *, score: str = "cg", noise: float = 0.0, noise
     if score not in TRAINING_FREE:  # the networks take images (cnn) or flat rows (mlp)
         X = X.reshape(len(X), *input_shape(score_options.get("model", "cnn"), data.image_shape, X.shape[1],
                                            name=data.name))
+    elif score == "mislabel" and data.image_shape is not None and len(data.image_shape) == 3:
+        X = X.reshape(len(X), *data.image_shape)  # images: the detector's default kernel is convolutional
     res = SCORES[score](X, y, random_state=child(seed, "score"), **score_options)
     names = np.asarray(data.classes, dtype=object)
     # The score encodes labels itself; report the class names the user knows, in the source's row order.

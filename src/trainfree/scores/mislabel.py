@@ -23,42 +23,53 @@ import enum
 import math
 import numbers
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from joblib import Parallel, delayed
 from scipy.optimize import minimize_scalar
-from tqdm.auto import tqdm
 
 from .._device import check_memory, concurrent_units, resolve_device, resolve_dtype
 from .._errors import TrainfreeError
-from .._random import SeedLike, check_random_state, child, seed_record, unit_child
-from .._random import rng as make_rng
+from .._random import SeedLike, check_random_state, child, seed_record
+from .._runs import UnitStore, data_fingerprint, run_units
 from .._validation import check_examples, check_n_jobs, check_param
-from ..kernels import arccos_gram
+from ..arccos_solve import chunk_partition, exact_need, exact_solve, large_solve
+from ..kernels import arccos_gram, random_conv_features
 from ..linalg import jittered_cholesky
 from ..result import ExampleResult
 from .cg import Preprocess, one_vs_rest, unit_rows
 
+KERNELS = ("auto", "arccos", "conv", "precomputed")
 #: Ridge values searched by ``ridge="auto"``, as multiples of the mean diagonal of K (scale-free).
 RIDGE_GRID = (0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+
+
+#: Relative residual at which the large method's conjugate gradients stop: the ridge keeps K + λI well
+#: conditioned, and 1e-4 moves no leave-one-out prediction visibly, above float32 storage's rounding floor.
+LARGE_TOL = 1e-4
 
 
 class DetectorMethod(str, enum.Enum):
     """How the leave-one-out predictions are computed.
 
     EXACT
-        One n×n kernel matrix, one Cholesky factorisation. About 3·n² floats of memory.
+        One n×n kernel matrix factorised in place (:func:`trainfree.arccos_solve.exact_solve`):
+        n² floats, about 50 000 examples in float64 on 24 GiB.
     STOCHASTIC
         Each repeat splits the examples into class-stratified random chunks of ``chunk_size`` and
         predicts every example from the others *in its chunk*; predictions are averaged over
         ``n_repeats`` repeats. Memory is set by ``chunk_size``; every chunk factorisation serves
         all classes.
+    LARGE
+        α from all n examples by preconditioned conjugate gradients and d from exact chunks
+        (:func:`trainfree.arccos_solve.large_solve`): for n past the exact method, on the CPU.
     """
 
     EXACT = "exact"
     STOCHASTIC = "stochastic"
+    LARGE = "large"
 
 
 class MislabelResult(ExampleResult):
@@ -84,28 +95,32 @@ class MislabelResult(ExampleResult):
                 f"whose label differs from the leave-one-out prediction")
 
 
-def mislabel_score(X, y, *, method: str = "exact", kernel: str = "arccos", preprocess: str = "raw",
+def mislabel_score(X, y, *, method: str = "exact", kernel: str = "auto", preprocess: str = "raw",
                    ridge: float | str = "auto", temperature: float | str = "auto", chunk_size: int = 4000,
                    n_repeats: int = 3, selection_size: int = 3000, device: str | None = "cpu",
-                   dtype: str = "float64", random_state: SeedLike = None, n_jobs: int | None = None,
-                   max_memory_bytes: float | None = None, progress: bool = False) -> MislabelResult:
+                   dtype: str | None = None, random_state: SeedLike = None, n_jobs: int | None = None,
+                   checkpoint: str | Path | None = None, max_memory_bytes: float | None = None,
+                   progress: bool = False) -> MislabelResult:
     """Score how likely each label is wrong, from leave-one-out kernel predictions of all classes.
 
     Parameters
     ----------
     X : array-like of shape (n_samples, ...)
-        Inputs (every row is flattened), features from a model of your choice, or with
-        ``kernel="precomputed"`` an (n_samples, n_samples) positive semi-definite kernel matrix
-        (e.g. an NTK from :func:`trainfree.kernels.empirical_ntk`).
+        Inputs: rows (flattened), images of shape (n, H, W) or (n, C, H, W), features from a model
+        of your choice, or with ``kernel="precomputed"`` an (n_samples, n_samples) positive
+        semi-definite kernel matrix (e.g. an NTK from :func:`trainfree.kernels.empirical_ntk`).
     y : array-like of shape (n_samples,)
         Given class labels (at least two classes).
-    method : {"exact", "stochastic"}, default="exact"
+    method : {"exact", "stochastic", "large"}, default="exact"
         See :class:`DetectorMethod`.
-    kernel : {"arccos", "precomputed"}, default="arccos"
-        ``"arccos"``: H∞ of unit-norm rows, the CG-score's kernel.
-    preprocess : {"raw", "center"}, default="raw"
-        Row normalisation for ``kernel="arccos"`` (see :class:`~trainfree.scores.Preprocess`); raw
-        rows detect flipped Fashion-MNIST labels slightly better than centred ones (README).
+    kernel : {"auto", "arccos", "conv", "precomputed"}, default="auto"
+        ``"arccos"``: H∞ of unit-norm rows, the CG-score's kernel. ``"conv"``: H∞ of the centred
+        features of a random two-layer CNN (:func:`trainfree.kernels.random_conv_features`), for
+        images. ``"auto"``: ``"conv"`` when ``X`` holds images of at least 4×4 pixels, else ``"arccos"``.
+    preprocess : {"raw", "center", "mnist-shift"}, default="raw"
+        Row normalisation of the inputs for ``kernel="arccos"`` (see
+        :class:`~trainfree.scores.Preprocess`); raw rows detect flipped Fashion-MNIST labels slightly
+        better than centred ones (README).
     ridge : float or "auto", default="auto"
         λ as a multiple of the mean diagonal of K. ``"auto"`` picks from :data:`RIDGE_GRID` the
         value with the least leave-one-out squared error, computed on all examples when
@@ -114,19 +129,23 @@ def mislabel_score(X, y, *, method: str = "exact", kernel: str = "arccos", prepr
         τ of the softmax over leave-one-out predictions; ``"auto"`` maximises the mean
         log-probability of the given labels.
     chunk_size, n_repeats : int
-        Stochastic only: examples per chunk, and independent chunkings averaged.
+        Stochastic and large: examples per chunk, and independent chunkings averaged.
     selection_size : int, default=3000
         Most examples used to choose the ridge (one eigendecomposition of that size).
     device : {"cpu", "cuda", "auto"}, default="cpu"
-    dtype : {"float64", "float32"}, default="float64"
+        The large method runs on the CPU.
+    dtype : {"float64", "float32"}, optional
+        Default float64; the large method stores its Gram triangle in float32 by default.
     random_state : None, int, Generator or SeedSequence
-        Seeds the ridge-selection subset and the chunks; recorded in the result.
+        Seeds the random CNN, the ridge-selection subset and the chunks; recorded in the result.
     n_jobs : int or None
-        Stochastic only: parallel chunk work units through joblib.
+        Stochastic and large: parallel chunk work units through joblib.
+    checkpoint : str or Path, optional
+        Stochastic and large: a folder where each finished work unit is saved; a rerun resumes.
     max_memory_bytes : float, optional
         Memory budget checked before allocating; default 80% of what is available.
     progress : bool, default=False
-        Progress bar over the stochastic work units.
+        Progress bar over the work units.
 
     Returns
     -------
@@ -143,7 +162,17 @@ def mislabel_score(X, y, *, method: str = "exact", kernel: str = "arccos", prepr
     (5, [5])
     """
     t0 = time.perf_counter()
-    check_param("kernel", kernel, str, choices=("arccos", "precomputed"))
+    check_param("kernel", kernel, str, choices=KERNELS)
+    shape = np.shape(X)[1:]
+    image = shape if len(shape) == 3 else (1, *shape) if len(shape) == 2 else None
+    if image is not None and min(image[1:]) < 4:
+        image = None
+    if kernel == "auto":
+        kernel = "conv" if image is not None else "arccos"
+    if kernel == "conv" and image is None:
+        raise TrainfreeError(f"kernel='conv' needs images of at least 4×4 pixels, shaped (n, H, W) or (n, C, H, W); "
+                             f"got rows of shape {shape}. Reshape X (e.g. X.reshape(-1, 1, 28, 28)) or use "
+                             f"kernel='arccos'.")
     X, codes, classes = check_examples(X, y)
     method = DetectorMethod(check_param("method", method, str, choices=tuple(m.value for m in DetectorMethod)))
     preprocess = Preprocess(check_param("preprocess", preprocess, str, choices=tuple(p.value for p in Preprocess)))
@@ -155,55 +184,95 @@ def mislabel_score(X, y, *, method: str = "exact", kernel: str = "arccos", prepr
                              ("selection_size", selection_size, 2)):
         check_param(name, value, numbers.Integral, low=low)
     n_jobs, seed = check_n_jobs(n_jobs), check_random_state(random_state)
-    dev, tdtype = resolve_device(device), resolve_dtype(dtype)
+    timings: dict[str, float] = {}
+    dev = resolve_device(device)
+    tdtype = resolve_dtype(dtype or ("float32" if method is DetectorMethod.LARGE else "float64"))
+    if method is DetectorMethod.LARGE and (dev.type != "cpu" or kernel == "precomputed"):
+        raise TrainfreeError("method='large' builds the arc-cosine kernel from rows on the CPU: use device='cpu' "
+                             "and kernel 'arccos' or 'conv', or method='exact'/'stochastic'.")
     n = X.shape[0]
-    features = _precomputed(X) if kernel == "precomputed" else unit_rows(X, preprocess)
+    if kernel == "precomputed":
+        features = _precomputed(X)
+    elif kernel == "conv":
+        t = time.perf_counter()
+        images = torch.as_tensor(X.reshape(n, *image), dtype=torch.float32, device=dev)
+        feats = random_conv_features(images, random_state=child(seed, "conv")).cpu().numpy().astype(np.float64)
+        features = unit_rows(feats, "center")
+        timings["features_s"] = time.perf_counter() - t
+    else:
+        features = unit_rows(X, preprocess)
+    scale = float(np.mean(np.diagonal(features))) if kernel == "precomputed" else 0.5  # mean diag; H∞_ii = 1/2
     Y = one_vs_rest(codes, classes.size)
     settings: dict[str, Any] = dict(method=method.value, kernel=kernel, preprocess=preprocess.value,
                                     dtype=str(tdtype).removeprefix("torch."), device=str(dev), n_samples=n,
                                     classes=classes.tolist())
-    timings: dict[str, float] = {}
 
     t = time.perf_counter()
-    fit_size = n if method is DetectorMethod.EXACT else min(chunk_size, n)
-    _check_fits(max(fit_size, min(selection_size, n)), tdtype, dev, max_memory_bytes, units=1)
     if ridge == "auto":
-        sub = _stratified_subset(codes, selection_size, child(seed, "ridge"))
-        errors = loo_error_path(_gram(features, kernel, sub, tdtype, dev), torch.as_tensor(Y[sub], dtype=tdtype,
-                                                                                           device=dev), RIDGE_GRID)
+        sub = np.arange(n) if n <= selection_size else chunk_partition(codes, selection_size, 1,
+                                                                       child(seed, "ridge"))[0]
+        _check_fits(sub.size, torch.float64, dev, max_memory_bytes, units=1)
+        K = _gram(features, kernel, sub, torch.float64, dev)
+        errors = loo_error_path(K, torch.as_tensor(Y[sub], dtype=torch.float64, device=dev), RIDGE_GRID)
+        del K
         ridge = RIDGE_GRID[int(np.argmin(errors))]
         settings.update(ridge_grid=list(RIDGE_GRID), ridge_loo_errors=errors.tolist(), ridge_selected_on=int(sub.size))
     settings["ridge"] = float(ridge)
     timings["ridge_s"] = time.perf_counter() - t
 
     t = time.perf_counter()
+    store = None
+    if checkpoint is not None and method is not DetectorMethod.EXACT:
+        store = UnitStore(checkpoint, {"what": "mislabel_score", **settings, "chunk_size": int(chunk_size),
+                                       "n_repeats": int(n_repeats), "seed": seed_record(seed),
+                                       "data": data_fingerprint(features, codes)})
     if method is DetectorMethod.EXACT:
-        F, jitter = _loo_block(features, kernel, np.arange(n), Y, float(ridge), tdtype, dev)
-        runs = F[None]
-    else:
+        _check_fits(n, tdtype, dev, max_memory_bytes, units=1, precomputed=kernel == "precomputed")
+        out = _loo_unit(features, kernel, np.arange(n), Y, float(ridge) * scale, tdtype, dev)
+        runs, jitter = out["F"][None], float(out["jitter"])
+    elif method is DetectorMethod.STOCHASTIC:
         settings.update(chunk_size=int(chunk_size), n_repeats=int(n_repeats))
-        _check_fits(min(chunk_size, n), tdtype, dev, max_memory_bytes, units=concurrent_units(n_jobs))
-        runs, jitter = _stochastic(features, kernel, codes, Y, float(ridge), chunk_size, n_repeats, seed, tdtype,
-                                   dev, n_jobs, progress)
-    settings["jitter_used"] = jitter
+        _check_fits(min(chunk_size, n), tdtype, dev, max_memory_bytes, units=concurrent_units(n_jobs),
+                    precomputed=kernel == "precomputed")
+        chunks = chunk_partition(codes, chunk_size, n_repeats, child(seed, "chunks"))
+        units = [(f"chunk-{k:05d}", (features, kernel, idx, Y, float(ridge) * scale, tdtype, str(dev)))
+                 for k, idx in enumerate(chunks)]
+        outs = run_units(_loo_unit, units, store=store, n_jobs=n_jobs, progress=progress,
+                         desc="leave-one-out chunks")
+        runs, per_repeat = np.zeros((n_repeats, n, classes.size)), len(chunks) // n_repeats
+        for k, ((key, _), idx) in enumerate(zip(units, chunks)):
+            runs[k // per_repeat, idx] = outs[key]["F"]
+        jitter = max(float(o["jitter"]) for o in outs.values())
+    else:
+        alpha, d, info = large_solve(features, Y, ridge=float(ridge) * scale, strata=codes, chunk_size=chunk_size,
+                                     n_chunk_repeats=n_repeats, gram_dtype=tdtype, tol=LARGE_TOL,
+                                     random_state=child(seed, "large"),
+                                     n_jobs=n_jobs, checkpoint=checkpoint, max_memory_bytes=max_memory_bytes,
+                                     progress=progress)
+        runs, jitter = (Y - alpha / d[:, None])[None], info["jitter"]
+        settings.update({k: info[k] for k in ("chunk_size", "n_chunks", "n_chunk_repeats", "rank", "tol",
+                                              "iterations", "residual", "converged")})
+    settings["jitter_used"] = float(jitter)
     timings["loo_s"] = time.perf_counter() - t
 
     F = runs.mean(axis=0)
     tau = fit_temperature(F, codes) if temperature == "auto" else float(temperature)
     settings["temperature"] = tau
     cols = _columns(F, codes, tau)
-    per_run = np.stack([1 - _softmax(r / tau)[np.arange(n), codes] for r in runs])
+    per_run = np.stack([_columns(r, codes, tau)["score"] for r in runs])
     cols["stderr"] = per_run.std(axis=0, ddof=1) / math.sqrt(len(runs)) if len(runs) > 1 else np.full(n, np.nan)
     cols["predicted"], cols["label"] = classes[cols["predicted"]], classes[codes]
     timings["total_s"] = time.perf_counter() - t0
-    drew = method is DetectorMethod.STOCHASTIC or settings.get("ridge_selected_on", n) < n
+    drew = method is not DetectorMethod.EXACT or kernel == "conv" or settings.get("ridge_selected_on", n) < n
     return MislabelResult("mislabel_score", cols, settings, seed_record(seed) if drew else None, timings)
 
 
-def loo_predictions(K: torch.Tensor, Y: torch.Tensor, ridge: float = 0.0) -> tuple[torch.Tensor, float]:
+def loo_predictions(K: torch.Tensor, Y: torch.Tensor, ridge: float = 0.0, *,
+                    absolute: float = 0.0) -> tuple[torch.Tensor, float]:
     """Leave-one-out predictions F = Y − α/d of kernel ridge regression, all label columns at once.
 
-    ``K`` is overwritten (it becomes the Cholesky factor of K + λI, λ = ``ridge``·mean(diag K)).
+    ``K`` is overwritten (it becomes the Cholesky factor of K + λI, λ = ``ridge``·mean(diag K) +
+    ``absolute``).
 
     Returns
     -------
@@ -219,7 +288,7 @@ def loo_predictions(K: torch.Tensor, Y: torch.Tensor, ridge: float = 0.0) -> tup
     >>> F.ravel().tolist()  # each row predicted from the other alone: k₁₂/k₂₂ · y_other
     [1.5, 0.5]
     """
-    K.diagonal().add_(ridge * float(K.diagonal().mean()))
+    K.diagonal().add_(ridge * float(K.diagonal().mean()) + absolute)
     L, jitter = jittered_cholesky(K, what="The kernel matrix K + ridge·I")
     alpha = torch.cholesky_solve(Y, L)
     d = torch.cholesky_inverse(L).diagonal().clone()  # diag((K + λI)⁻¹); the full inverse is freed at once
@@ -310,46 +379,23 @@ def _gram(features: np.ndarray, kernel: str, idx: np.ndarray, dtype: torch.dtype
     return arccos_gram(torch.as_tensor(features[idx], dtype=dtype, device=device))
 
 
-def _loo_block(features, kernel, idx, Y, ridge, dtype, device) -> tuple[np.ndarray, float]:
-    K = _gram(features, kernel, idx, dtype, torch.device(device))
-    F, jitter = loo_predictions(K, torch.as_tensor(Y[idx], dtype=dtype, device=K.device), ridge)
-    return F.cpu().numpy().astype(np.float64), jitter
+def _loo_unit(features, kernel, idx, Y, ridge, dtype, device) -> dict[str, Any]:
+    """One work unit: leave-one-out predictions among the rows ``idx`` (absolute ``ridge``)."""
+    if kernel == "precomputed":
+        K = _gram(features, kernel, idx, dtype, torch.device(device))
+        F, jitter = loo_predictions(K, torch.as_tensor(Y[idx], dtype=dtype, device=K.device), 0.0, absolute=ridge)
+        return {"F": F.cpu().numpy().astype(np.float64), "jitter": np.array(jitter)}
+    alpha, d, info = exact_solve(features[idx], Y[idx], ridge=ridge, dtype=dtype, device=device)
+    return {"F": Y[idx] - alpha / d[:, None], "jitter": np.array(info["jitter"])}
 
 
-def _stratified_subset(codes: np.ndarray, size: int, seed) -> np.ndarray:
-    """All rows when they fit; else a random subset with each class in proportion, in row order."""
-    if codes.size <= size:
-        return np.arange(codes.size)
-    rng = make_rng(seed)
-    return np.sort(_deal(codes, rng, math.ceil(codes.size / size))[0])
-
-
-def _deal(codes: np.ndarray, rng: np.random.Generator, n_chunks: int) -> list[np.ndarray]:
-    """Class-stratified random chunks: each class shuffled and dealt round-robin across the chunks."""
-    order = np.concatenate([rng.permutation(np.flatnonzero(codes == c)) for c in np.unique(codes)])
-    return [order[k::n_chunks] for k in range(n_chunks)]
-
-
-def _stochastic(features, kernel, codes, Y, ridge, chunk_size, n_repeats, seed, dtype, device, n_jobs, progress):
-    n = codes.size
-    n_chunks = math.ceil(n / chunk_size)
-    # The chunks of every repeat are drawn before dispatch: results do not depend on scheduling.
-    units = [(r, idx) for r in range(n_repeats) for idx in _deal(codes, make_rng(unit_child(seed, r)), n_chunks)]
-    jobs = Parallel(n_jobs=n_jobs, return_as="generator")(
-        delayed(_loo_block)(features, kernel, idx, Y, ridge, dtype, str(device)) for _, idx in units)
-    runs = np.zeros((n_repeats, n, Y.shape[1]))
-    jitter = 0.0
-    for (r, idx), (F, jit) in zip(units, tqdm(jobs, total=len(units), desc="leave-one-out (repeat, chunk)",
-                                               disable=not progress)):
-        runs[r, idx] = F
-        jitter = max(jitter, jit)
-    return runs, jitter
-
-
-def _check_fits(n: int, dtype: torch.dtype, device: torch.device, budget: float | None, units: int) -> None:
+def _check_fits(n: int, dtype: torch.dtype, device: torch.device, budget: float | None, units: int,
+                precomputed: bool = False) -> None:
     if budget is None and device.type == "cuda":
         budget = 0.8 * torch.cuda.mem_get_info(device)[0]
-    need = 3 * n * n * (torch.finfo(dtype).bits // 8) * units  # K (then its factor), a workspace, the inverse
-    check_memory(need, what=f"{units} kernel matri{'ces' if units > 1 else 'x'} of {n}×{n} and {'their' if units > 1 else 'its'} factor",
-                 alternative="Use method='stochastic' with a smaller chunk_size, lower n_jobs, or dtype='float32'.",
-                 budget=budget)
+    item = torch.finfo(dtype).bits // 8
+    # In-place arccos solve: one n×n buffer; a precomputed K, its factor and cholesky_inverse's output: three.
+    need = (3 * n * n * item if precomputed else exact_need(n, 0, item)) * units
+    check_memory(need, what=f"{units} kernel matri{'ces' if units > 1 else 'x'} of {n}×{n}",
+                 alternative="Use method='large', or method='stochastic' with a smaller chunk_size, lower n_jobs, "
+                 "or dtype='float32'.", budget=budget)

@@ -285,7 +285,7 @@ def loo_predictions(K: torch.Tensor, Y: torch.Tensor, ridge: float = 0.0, *,
     --------
     >>> K = torch.tensor([[2.0, 1.0], [1.0, 2.0]], dtype=torch.float64)
     >>> F, _ = loo_predictions(K, torch.tensor([[1.0], [3.0]], dtype=torch.float64))
-    >>> F.ravel().round(12).tolist()  # each row predicted from the other alone: k₁₂/k₂₂ · y_other
+    >>> F.ravel().round(decimals=12).tolist()  # each row predicted from the other alone: k₁₂/k₂₂ · y_other
     [1.5, 0.5]
     """
     K.diagonal().add_(ridge * float(K.diagonal().mean()) + absolute)

@@ -70,6 +70,8 @@ class UnitStore:
                 raise TrainfreeError(f"Could not read {marker} ({exc}): not a trainfree run folder. Delete it or "
                                      f"pass another folder.") from None
             check_identity(stored, self.identity, where=str(self.folder))
+            for torn in self.folder.glob("*.tmp"):  # a writer killed mid-write (SIGKILL) leaves its temp file
+                torn.unlink(missing_ok=True)
         else:
             atomic_save(marker, lambda fh: json.dump(self.identity, fh, indent=1, sort_keys=True), binary=False)
 

@@ -8,8 +8,15 @@
 (c) refactorise — (a)'s shared Θ₀ and block sums, but a new factorisation per coalition, to show
     what the incremental factor alone is worth.
 
+(d) --permutations: permutation Monte Carlo (128 permutations, same seed) at K = 8, 10, 20, 50 through
+    ``along_permutation`` (one factor per permutation, known prefixes and cached factors reused) vs the
+    same utility called as a plain callable (the evaluator's coalition cache, then one solve per
+    coalition from its longest cached sorted prefix); values must agree.
+
 Usage: python bench/davinz_shapley.py --contributors 10 [--per 60] [--data digits]
+       python bench/davinz_shapley.py --permutations [--per 25]
 Last line: {"contributors":..., "coalitions":..., "ours_s":..., "scratch_s":..., "speedup":..., "max_rel_err":...}
+       or  {"permutations": {K: {"along_s":..., "callable_s":..., "ratio":..., "max_rel_diff":...}}}
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ import torch
 
 from trainfree.data import load, split_contributors
 from trainfree.kernels import empirical_ntk, mmd
-from trainfree.semivalues import exact_shapley
+from trainfree.semivalues import exact_shapley, permutation_shapley
 from trainfree.training import make_model
 from trainfree.valuation.davinz import DavinzUtility, davinz_value
 
@@ -50,13 +57,41 @@ class FromScratch:
         return davinz_value(ntk_term, mmd(self.T, X, bandwidth=self.ref.bandwidth), self.ref.kappa)
 
 
+def permutation_paths(per: int, data_name: str, seed: int, n_perms: int = 128) -> dict:
+    """(d): along_permutation vs the plain callable, fresh utilities, for K = 8, 10, 20, 50."""
+    out = {}
+    for K in (8, 10, 20, 50):
+        data = load(data_name, n=K * per + 300, random_state=seed)
+        parts = split_contributors(data.X[:-300], data.y[:-300], K, how="random", random_state=seed)
+        pairs, X_val = [(p.X, p.y) for p in parts], data.X[-300:]
+        model = make_model("mlp", (data.X.shape[1],), len(data.classes), width=128, random_state=seed)
+        times, values = {"along": np.inf, "callable": np.inf}, {}
+        for _ in range(3 if K <= 10 else 1):  # best of 3 where a run takes about a second (loaded machine)
+            for path in ("along", "callable"):
+                u = DavinzUtility(pairs, X_val, model=model)  # fresh caches for every run
+                utility = u if path == "along" else (lambda c, u=u: u(c))
+                t = time.perf_counter()
+                res = permutation_shapley(utility, K, max_permutations=n_perms, tolerance=None, random_state=seed)
+                times[path], values[path] = min(times[path], time.perf_counter() - t), res.values
+        diff = float(np.max(np.abs(values["along"] - values["callable"])) / np.max(np.abs(values["callable"])))
+        out[K] = {"along_s": round(times["along"], 2), "callable_s": round(times["callable"], 2),
+                  "ratio": round(times["callable"] / times["along"], 2), "max_rel_diff": diff}
+        print(f"K = {K:2d} ({K * per} examples, {n_perms} permutations): along_permutation {times['along']:.2f} s, "
+              f"plain callable {times['callable']:.2f} s ({out[K]['ratio']}x); max rel. diff {diff:.1e}")
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--contributors", type=int, default=10)
     ap.add_argument("--per", type=int, default=60, help="examples per contributor")
     ap.add_argument("--data", default="digits")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--permutations", action="store_true", help="(d): the permutation paths at K = 8, 10, 20, 50")
     args = ap.parse_args()
+    if args.permutations:
+        print(json.dumps({"permutations": permutation_paths(args.per, args.data, args.seed)}))
+        return
     K = args.contributors
     data = load(args.data, n=K * args.per + 300, random_state=args.seed)
     X, y = data.X, data.y

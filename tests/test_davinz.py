@@ -323,3 +323,38 @@ def test_memory_budget_on_cuda_is_the_free_gpu_memory(monkeypatch):
     check_ntk_memory(300, 1, 300, 10, torch.float32, torch.device("cuda"), None, **kw)
     # An explicit budget wins over the device's free memory.
     check_ntk_memory(1000, 1, 1000, 10, torch.float64, torch.device("cuda"), 2**30, **kw)
+
+
+def test_many_schur_walk_equals_each_coalition_alone(rng):
+    """The depth-first Schur-complement walk gives every coalition's ν, for all subsets and for a sparse family."""
+    C = parts(rng, K=5, n=6)
+    X_val = rng.normal(size=(8, 4))
+    fresh = lambda: DavinzUtility(C, X_val, model=net(), outputs="all", kappa=1.0)  # noqa: E731
+    all_subsets = [c for r in range(6) for c in itertools.combinations(range(5), r)]
+    alone = fresh()
+    ref = np.array([alone(c) for c in all_subsets])
+    np.testing.assert_allclose(fresh().many(all_subsets), ref, rtol=1e-10)
+    sparse = [(4, 1), (0, 2, 3), (1,), ()]
+    np.testing.assert_allclose(fresh().many(sparse), [alone(c) for c in sparse], rtol=1e-10)
+    u = fresh()
+    exact = exact_shapley(u, 5)  # the evaluator calls many()
+    assert len(u.solves.quads) == 32 and u.solves.n_extensions == 0
+    np.testing.assert_allclose(exact.values, exact_shapley(lambda c: alone(c), 5).values, rtol=1e-10)
+
+
+def test_permutation_path_reuses_known_prefixes(rng):
+    C = parts(rng, K=4, n=6)
+    u = DavinzUtility(C, rng.normal(size=(8, 4)), model=net())
+    u.along_permutation((0, 1, 2, 3))
+    n = u.solves.n_extensions
+    second = u.along_permutation((1, 0, 2, 3))
+    np.testing.assert_allclose(second, [u(()), u((1,)), u((0, 1)), u((0, 1, 2)), u((0, 1, 2, 3))], rtol=1e-10)
+    # (1,) is new; (0, 1), (0, 1, 2), (0, 1, 2, 3) were known from the first permutation: one factorisation, no extension
+    assert u.solves.n_extensions == n
+
+
+@pytest.mark.parametrize("estimator", ["biased", "unbiased"])
+def test_mmd_along_a_permutation_equals_each_prefix(rng, estimator):
+    u = DavinzUtility(parts(rng, K=4, n=5), rng.normal(size=(7, 4)), model=net(), mmd_estimator=estimator)
+    perm = (2, 0, 3, 1)
+    np.testing.assert_allclose(u.mmd_along(perm), [u.mmd(perm[:j]) for j in range(5)], rtol=1e-12)

@@ -66,7 +66,8 @@ def arccos_lower_blocks(Xt: torch.Tensor, *, block_rows: int = 1024):
 
 
 def empirical_ntk(model: torch.nn.Module, X1, X2=None, *, out1=None, out2=None, batch_size: int = 64,
-                  max_jacobian_bytes: float = 2 * 2**30, parameters=None, eval_mode: bool = True) -> torch.Tensor:
+                  max_jacobian_bytes: float = 2 * 2**30, parameters=None, eval_mode: bool = True,
+                  method: str = "auto") -> torch.Tensor:
     """Empirical neural tangent kernel Θ(x, x') = ∇θf(x)·∇θf(x') at the model's current parameters.
 
     Per-example Jacobians come from ``torch.func`` (``vmap`` over ``jacrev`` of a ``functional_call``),
@@ -93,6 +94,13 @@ def empirical_ntk(model: torch.nn.Module, X1, X2=None, *, out1=None, out2=None, 
     eval_mode : bool
         Put the model in eval mode (default); False keeps each module's mode as it is (dropout in
         train mode then draws an independent mask per example and per call).
+    method : {"auto", "jacobian", "layerwise"}
+        ``jacobian``: per-example Jacobians as above, any network. ``layerwise``: for an
+        ``nn.Sequential`` of ``nn.Linear`` layers and elementwise activations, the same kernel from
+        per-layer factors: the gradient of ``W_l`` is the outer product of the backpropagated signal
+        δ_l and the layer's input a_l, so Θ = Σ_l (δ_l·δ_l')(a_l·a_l' + 1[bias]), which costs
+        O(n²·width) per layer instead of O(n²·parameters). ``auto`` (default): ``layerwise`` when the
+        network allows it.
 
     Returns
     -------
@@ -111,12 +119,21 @@ def empirical_ntk(model: torch.nn.Module, X1, X2=None, *, out1=None, out2=None, 
 
     wanted = None if parameters is None else set(parameters)
     params = {k: v.detach() for k, v in model.named_parameters() if wanted is None or k in wanted}
-    fixed = {k: v.detach() for k, v in model.named_parameters() if k not in params}
-    fixed.update({k: v.detach() for k, v in model.named_buffers()})
     unknown = sorted((wanted or set()) - {k for k, _ in model.named_parameters()})
     if unknown or not params:
         raise TrainfreeError(f"empirical_ntk needs names from model.named_parameters() to differentiate; got "
                              f"{unknown[:3] or 'none'}. Pass parameters=None for all of them.")
+    if method not in ("auto", "jacobian", "layerwise"):
+        raise TrainfreeError(f"method must be 'auto', 'jacobian' or 'layerwise'; got {method!r}.")
+    chain = _linear_chain(model, eval_mode) if method != "jacobian" else None
+    if method == "layerwise" and chain is None:
+        raise TrainfreeError("method='layerwise' needs an nn.Sequential of nn.Linear layers and elementwise "
+                             "activations (an nn.Flatten first is allowed). Use method='jacobian' or 'auto'.")
+    if chain is not None:
+        return _layerwise_ntk(chain, parameters, X1, out1, *((X1, out1) if X2 is None else (X2, out2)))
+
+    fixed = {k: v.detach() for k, v in model.named_parameters() if k not in params}
+    fixed.update({k: v.detach() for k, v in model.named_buffers()})
     modes = [(m, m.training) for m in model.modules()]
     if eval_mode:
         model.eval()
@@ -195,6 +212,63 @@ def random_conv_features(images: torch.Tensor, *, channels: int = 128, random_st
             a = torch.nn.functional.avg_pool2d(torch.relu(torch.nn.functional.conv2d(a, w2, padding=1)), 2)
             out.append(a.flatten(1))
     return torch.cat(out)
+
+ELEMENTWISE = (torch.nn.ReLU, torch.nn.LeakyReLU, torch.nn.Tanh, torch.nn.Sigmoid, torch.nn.GELU, torch.nn.ELU,
+               torch.nn.SiLU, torch.nn.Softplus, torch.nn.Identity)
+
+
+def _linear_chain(model: torch.nn.Module, eval_mode: bool) -> list | None:
+    """(name, module) of a Sequential of Linear layers and elementwise activations ending in a Linear, else None."""
+    if not isinstance(model, torch.nn.Sequential) or not len(model):
+        return None
+    chain = list(model.named_children())
+    if isinstance(chain[0][1], torch.nn.Flatten) and (chain[0][1].start_dim, chain[0][1].end_dim) == (1, -1):
+        chain = chain[1:]
+    for _, m in chain:
+        dropout_off = isinstance(m, torch.nn.Dropout) and (eval_mode or not m.training or m.p == 0)
+        if not (isinstance(m, (torch.nn.Linear, *ELEMENTWISE)) or dropout_off):
+            return None
+    return chain if chain and isinstance(chain[-1][1], torch.nn.Linear) else None
+
+
+def _layer_factors(chain: list, X: torch.Tensor, out: torch.Tensor | None) -> list:
+    """For each Linear layer: (input a_l, backpropagated output gradient δ_l) of every example's chosen output."""
+    a, inputs, grads = X.reshape(len(X), -1), [], []
+    with torch.no_grad():
+        for _, m in chain:
+            if isinstance(m, torch.nn.Linear):
+                inputs.append(a)
+            elif isinstance(m, ELEMENTWISE):
+                with torch.enable_grad():  # the activation's derivative, elementwise
+                    z = a.detach().requires_grad_(True)
+                    grads.append(torch.autograd.grad(m(z).sum(), z)[0])
+            a = a if isinstance(m, torch.nn.Dropout) else m(a)
+        delta = (torch.ones_like(a[:, :1]) if out is None else
+                 torch.nn.functional.one_hot(out.long(), a.shape[1]).to(a.dtype))
+        deltas = []
+        for _, m in reversed(chain):
+            if isinstance(m, torch.nn.Linear):
+                deltas.append(delta)
+                delta = delta @ m.weight
+            elif isinstance(m, ELEMENTWISE):
+                delta = delta * grads.pop()
+    return list(zip(inputs, reversed(deltas)))
+
+
+def _layerwise_ntk(chain: list, parameters, X1, out1, X2, out2) -> torch.Tensor:
+    """Θ = Σ_l (δ_l δ_l'ᵀ) ⊙ (a_l a_l'ᵀ [if W_l differentiated] + 1 [if b_l differentiated])."""
+    wanted = None if parameters is None else set(parameters)
+    f1 = _layer_factors(chain, X1, out1)
+    f2 = f1 if X2 is X1 and out2 is out1 else _layer_factors(chain, X2, out2)
+    K = torch.zeros(len(X1), len(X2), dtype=X1.dtype, device=X1.device)
+    linears = [(name, m) for name, m in chain if isinstance(m, torch.nn.Linear)]
+    for (name, m), (a1, d1), (a2, d2) in zip(linears, f1, f2):
+        use_w = wanted is None or f"{name}.weight" in wanted
+        use_b = m.bias is not None and (wanted is None or f"{name}.bias" in wanted)
+        if use_w or use_b:
+            inner = (a1 @ a2.T) if use_w else torch.zeros_like(K)
+            K += (d1 @ d2.T) * (inner + 1.0 if use_b else inner)
+    return K
 
 
 def rbf_kernel(A: torch.Tensor, B: torch.Tensor, bandwidth: float) -> torch.Tensor:

@@ -27,7 +27,8 @@ FLAGS = {"ratio": "--ratio", "n_repeats": "--repeats", "method": "--method", "pr
          "n_datasets": "--datasets", "epochs": "--epochs", "epoch": "--epoch", "n_seeds": "--seeds",
          "direction": "--directions", "fractions": "--fractions", "n_runs": "--runs", "kappa": "--kappa",
          "convention": "--convention", "bandwidth": "--bandwidth", "chunk_size": "--chunk-size",
-         "n_chunk_repeats": "--chunk-repeats", "rank": "--rank"}
+         "n_chunk_repeats": "--chunk-repeats", "rank": "--rank", "task": "--task",
+         "group_column": "--contributor-column"}
 
 
 class Parser(argparse.ArgumentParser):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 
+from .._errors import TrainfreeError
 from ..training.models import KINDS
 from ._common import add_common, describe, finish, finite_float, load_data, prepare_output, say, write_outputs
 
@@ -24,8 +25,17 @@ def add_value_commands(sub) -> None:
     dv = value.add_parser("davinz", help="DAVINZ: contributor values at initialization (ICML 2022)")
     add_common(dv, data="digits", noise_help="--split noisy: share of labels flipped for 30%% of the "
                                               "contributors (default 0.4)")
-    dv.add_argument("--contributors", type=int, default=10)
-    dv.add_argument("--split", choices=["class", "random", "sizes", "noisy"], default="random")
+    dv.add_argument("--contributors", type=int, default=10, help="simulated: split --data among this many")
+    dv.add_argument("--split", choices=["class", "random", "sizes", "noisy"], default="random",
+                    help="simulated: how --data is split among the contributors")
+    real = dv.add_argument_group("real contributors (instead of splitting --data)")
+    real.add_argument("--contributor-data", nargs="+", default=None, metavar="PATH",
+                      help="one file (.npz, .csv, .parquet) or image folder per contributor, named by its file name")
+    real.add_argument("--contributor-column", default=None, metavar="COLUMN",
+                      help="the column of the --data table that names each row's contributor")
+    real.add_argument("--val-data", default=None, metavar="PATH", help="your validation set (required with these)")
+    real.add_argument("--task", choices=["classification", "regression"], default=None,
+                      help="default: regression when every file holds real-valued targets")
     dv.add_argument("--semivalue", choices=["loo", "shapley", "banzhaf"], default="shapley")
     dv.add_argument("--max-exact", type=int, default=12, help="exact enumeration up to this many contributors")
     dv.add_argument("--samples", type=int, default=500, help="Monte Carlo permutations or coalitions above it")
@@ -59,25 +69,52 @@ values.parquet, one row per contributor:
 
 def value_davinz(args: argparse.Namespace) -> None:
     from .._progress import step
-    from ..experiments import value_contributors
+    from ..data import load_file
+    from ..experiments import load_contributors, value_contributors, value_datasets
     from ..report import values_report
 
     t0 = time.perf_counter()
+    real = args.contributor_data is not None or args.contributor_column is not None
+    if real and args.val_data is None:
+        raise TrainfreeError("Valuing real contributors (--contributor-data or --contributor-column) needs your "
+                             "validation set: pass --val-data PATH.")
+    if not real and (args.val_data is not None or args.task is not None):
+        raise TrainfreeError("--val-data and --task are for real contributors: add --contributor-data PATH... (one "
+                             "file or folder each) or --contributor-column COLUMN (of the --data table).")
+    if args.contributor_data is not None and args.contributor_column is not None:
+        raise TrainfreeError("Pass either --contributor-data (one file or folder per contributor) or "
+                             "--contributor-column (one --data table with a contributor column), not both.")
     out = prepare_output(args, "value davinz")
-    data = load_data(args)
-    monte_carlo = args.semivalue != "loo" and args.contributors > args.max_exact
-    checkpoint = args.checkpoint or (out / "checkpoint.npz" if monte_carlo else None)
-    say(args, f"Loaded {data.name}: {len(data)} examples, {len(data.classes)} classes; "
-              f"{args.contributors} contributors ({args.split}), model {args.model}")
-    with step(f"valuing {args.contributors} contributors (DAVINZ, {args.semivalue})"):
-        res = value_contributors(data, n_contributors=args.contributors, split=args.split,
-                                 noise_rate=0.4 if args.noise is None else args.noise, val_fraction=args.val_fraction,
-                                 model=args.model, semivalue=args.semivalue, max_exact=args.max_exact,
-                                 n_samples=args.samples, checkpoint=checkpoint, outputs=args.outputs,
-                                 ntk_blocks=args.ntk_blocks, ntk_permutations=args.ntk_permutations, device=args.device,
-                                 kappa=args.kappa, convention=args.convention, bandwidth=args.bandwidth,
-                                 n_jobs=args.n_jobs, random_state=args.seed)
+    options = dict(model=args.model, semivalue=args.semivalue, max_exact=args.max_exact, n_samples=args.samples,
+                   outputs=args.outputs, ntk_blocks=args.ntk_blocks, ntk_permutations=args.ntk_permutations,
+                   device=args.device, kappa=args.kappa, convention=args.convention, bandwidth=args.bandwidth,
+                   n_jobs=args.n_jobs, random_state=args.seed)
+    if real:
+        parts = load_contributors(args.contributor_data or [args.data], group_column=args.contributor_column,
+                                  label_column=args.label_column)
+        val = load_file(args.val_data, label_column=args.label_column)
+        say(args, f"Loaded {len(parts)} contributors ({', '.join(f'{k}: {len(d)}' for k, d in parts.items())} "
+                  f"examples) and the validation set {val.name} ({len(val)}); model {args.model}")
+        with step(f"valuing {len(parts)} contributors (DAVINZ, {args.semivalue})"):
+            res = value_datasets(parts, val, task=args.task, checkpoint=_checkpoint(args, out, len(parts)),
+                                 **options)
+    else:
+        data = load_data(args)
+        say(args, f"Loaded {data.name}: {len(data)} examples, {len(data.classes)} classes; "
+                  f"{args.contributors} contributors ({args.split}), model {args.model}")
+        with step(f"valuing {args.contributors} contributors (DAVINZ, {args.semivalue})"):
+            res = value_contributors(data, n_contributors=args.contributors, split=args.split,
+                                     noise_rate=0.4 if args.noise is None else args.noise,
+                                     val_fraction=args.val_fraction,
+                                     checkpoint=_checkpoint(args, out, args.contributors), **options)
     say(args, values_report(res))
     say(args, f"ν computed with --outputs {args.outputs}: {res.settings['nu']}"
-              + ("; the CLI default, because finding bad contributors is what it is for" if args.outputs == "all" else ""))
+              + ("; the CLI default, because finding bad contributors is what it is for"
+                 if args.outputs == "all" and res.settings["task"] == "classification" else ""))
     finish(args, t0, res, *write_outputs(out, "values", res))
+
+
+def _checkpoint(args: argparse.Namespace, out, n_contributors: int):
+    """--checkpoint, or <out>/checkpoint.npz for Monte Carlo runs."""
+    monte_carlo = args.semivalue != "loo" and n_contributors > args.max_exact
+    return args.checkpoint or (out / "checkpoint.npz" if monte_carlo else None)

@@ -13,7 +13,7 @@ from .images import IMAGE_SUFFIXES, load_image_folder
 from .tables import load_table
 
 
-def load_file(path: str | Path, *, label_column: str = "label") -> Dataset:
+def load_file(path: str | Path, *, label_column: str = "label", group_column: str | None = None) -> Dataset:
     """Load a data set from a file or an image folder.
 
     * ``.npz``: arrays ``X`` (n, ...) and ``y`` (n,), and optionally ``ids`` (n,): unique integers
@@ -23,7 +23,8 @@ def load_file(path: str | Path, *, label_column: str = "label") -> Dataset:
     * ``.csv`` / ``.parquet``: one row per example; ``label_column`` holds the labels and every
       other column must be numeric. A row's id is its row number (0-based, header not counted);
       a Parquet file keeps the pandas index it was written with. An unnamed first column, as
-      ``DataFrame.to_csv()`` writes by default, is taken as that index, with a warning.
+      ``DataFrame.to_csv()`` writes by default, is taken as that index, with a warning. A
+      ``group_column`` (any type) is left out of the features and kept as strings in ``extras``.
     * a folder with one sub-folder of images per class (class names are the sorted folder names;
       hidden files and folders are skipped). A row's id is the image's path relative to the folder.
       All images must have the same size; they are read as grayscale when all are grayscale, else
@@ -46,6 +47,9 @@ def load_file(path: str | Path, *, label_column: str = "label") -> Dataset:
         raise TrainfreeError(f"No such file or folder: {path}. Pass an existing .npz, .csv or .parquet file "
                              f"or a folder with one sub-folder of images per class.")
     if path.is_dir():
+        if group_column is not None:
+            raise TrainfreeError(f"{path.name}: a group column ({group_column!r}) needs a .csv or .parquet table; "
+                                 f"give each group its own image folder instead.")
         try:
             return load_image_folder(path)
         except PermissionError as exc:
@@ -60,7 +64,10 @@ def load_file(path: str | Path, *, label_column: str = "label") -> Dataset:
         raise TrainfreeError(f"{path} is empty (0 bytes); write the data again, e.g. with {HOW_TO_SAVE[suffix]}.")
     if suffix == ".npz":
         return _load_npz(path)
-    return load_table(path, label_column)
+    if group_column is not None and suffix == ".npz":
+        raise TrainfreeError(f"{path.name}: a group column ({group_column!r}) needs a .csv or .parquet table; give "
+                             f"each group its own .npz file instead.")
+    return load_table(path, label_column, group_column)
 
 
 def _load_npz(path: Path) -> Dataset:

@@ -20,8 +20,12 @@ _LABEL_GUESSES = ("label", "labels", "target", "class", "y", "category")
 _CSV_ROWS = " (0-based, header not counted)"
 
 
-def load_table(path: Path, label_column: str) -> Dataset:
-    """Read ``path`` (.csv or .parquet) into a Dataset; see :func:`trainfree.data.load_file`."""
+def load_table(path: Path, label_column: str, group_column: str | None = None) -> Dataset:
+    """Read ``path`` (.csv or .parquet) into a Dataset; see :func:`trainfree.data.load_file`.
+
+    ``group_column`` (e.g. which contributor a row comes from) is kept out of the features, as strings
+    in ``extras[group_column]``.
+    """
     from pandas.api.types import is_numeric_dtype
 
     csv = path.suffix.lower() == ".csv"
@@ -34,6 +38,17 @@ def load_table(path: Path, label_column: str) -> Dataset:
         raise TrainfreeError(f"{path.name} has no label column {label_column!r}; its columns are "
                              f"{_names(df.columns)}. Pass label_column={_guess(df.columns)}, the column that "
                              f"holds the labels.")
+    groups = None
+    if group_column is not None:
+        if group_column not in df.columns or group_column == label_column:
+            raise TrainfreeError(f"{path.name} has no column {group_column!r} apart from the labels; its columns are "
+                                 f"{_names(df.columns)}. Pass the column that names each row's group.")
+        if df[group_column].isna().any():
+            row = int(np.flatnonzero(df[group_column].isna().to_numpy())[0])
+            raise TrainfreeError(f"{path.name}: column {group_column!r} is empty at row {row}; give every row a "
+                                 f"group.")
+        groups = df[group_column].astype(str).to_numpy()
+        df = df.drop(columns=[group_column])
     features = df.drop(columns=[label_column])
     if features.shape[1] == 0:
         raise TrainfreeError(f"{path.name} holds only the label column {label_column!r}; add feature columns "
@@ -42,9 +57,11 @@ def load_table(path: Path, label_column: str) -> Dataset:
     if bad:
         raise TrainfreeError(f"{path.name} has non-numeric feature column(s) {bad}. Encode them as numbers "
                              f"(e.g. pandas.get_dummies) or drop them.")
-    return from_arrays(features.to_numpy(dtype=np.float64), _labels(df[label_column]), path.name, ids=ids,
-                       columns=[str(c) for c in features.columns], label_name=str(label_column),
-                       note=_CSV_ROWS if csv else "", id_word="index")
+    ds = from_arrays(features.to_numpy(dtype=np.float64), _labels(df[label_column]), path.name, ids=ids,
+                     columns=[str(c) for c in features.columns], label_name=str(label_column),
+                     note=_CSV_ROWS if csv else "", id_word="index")
+    return ds if groups is None else Dataset(ds.X, ds.y, ds.classes, ds.image_shape, ds.name, {group_column: groups},
+                                             ds.ids)
 
 
 def _read(path: Path, csv: bool) -> Any:

@@ -2,7 +2,8 @@
 
 - :func:`score_dataset`: score a data set with any per-example score, optionally with known flipped labels,
   and measure detection; :func:`compare_noise_detection` puts every score side by side on the same flips.
-- :func:`value_contributors`: split a data set among contributors and value them with DAVINZ.
+- :func:`value_contributors`: split a data set among contributors and value them with DAVINZ;
+  :func:`value_datasets` values real contributors' data (from :func:`load_contributors`) against your validation set.
 - :func:`davinz_groundtruth`: the DAVINZ paper's study of ν against trained test accuracy.
 - :func:`pruning_curve`: prune by a score, retrain on a fixed step budget, test accuracy (Data Diet);
   :func:`prune_order`, :func:`window` and :func:`score_correlations` beside it.
@@ -10,11 +11,12 @@
   Fig. 4); :func:`error_barrier` (linear mode connectivity), :func:`score_groups`, :func:`kernel_distance`.
 """
 
-from .contributors import value_contributors
+from .contributors import load_contributors, value_contributors, value_datasets
 from .dynamics import error_barrier, group_dynamics, kernel_distance, score_groups
 from .groundtruth import davinz_groundtruth
 from .noise import compare_noise_detection, score_dataset
 from .pruning import prune_order, pruning_curve, score_correlations, window
 
-__all__ = ["compare_noise_detection", "davinz_groundtruth", "error_barrier", "group_dynamics", "kernel_distance", "prune_order",
-           "pruning_curve", "score_correlations", "score_dataset", "score_groups", "value_contributors", "window"]
+__all__ = ["compare_noise_detection", "davinz_groundtruth", "error_barrier", "group_dynamics", "kernel_distance",
+           "load_contributors", "prune_order", "pruning_curve", "score_correlations", "score_dataset", "score_groups",
+           "value_contributors", "value_datasets", "window"]

@@ -1,9 +1,12 @@
-"""Contributor valuation on a real data set: split it among contributors, corrupt some, value them with DAVINZ."""
+"""Contributor valuation with DAVINZ: real contributors' data sets (one file each, or a contributor column), or one
+data set split among simulated contributors, some corrupted."""
 
 from __future__ import annotations
 
 import numbers
+import re
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +16,7 @@ from .._errors import TrainfreeError
 from .._random import SeedLike, check_random_state, child, seed_record
 from .._random import rng as make_rng
 from .._validation import check_param
-from ..data import Dataset, split_contributors
+from ..data import Dataset, load_file, split_contributors
 from ..result import PlayerResult
 from ..training import input_shape, make_model
 from ..training.models import KINDS
@@ -93,3 +96,137 @@ def value_contributors(data: Dataset, *, n_contributors: int = 10, split: str = 
         settings={"data": data.name, "n_rows": len(data), "n_val": n_val, "split": split, "model": model,
                   "val_fraction": float(val_fraction)},
         timings={"total_s": time.perf_counter() - t0}, seed=seed_record(seed))
+
+
+def load_contributors(sources: Sequence[str | Path], *, group_column: str | None = None,
+                      label_column: str = "label") -> dict[str, Dataset]:
+    """Real contributors' data: one file or image folder each, or one table with a column naming each row's contributor.
+
+    Parameters
+    ----------
+    sources : sequence of paths
+        One path per contributor (``.npz``, ``.csv``, ``.parquet`` or an image folder; see
+        :func:`trainfree.data.load_file`), named by the file's stem; or, with ``group_column``, a single
+        table whose rows are split by that column, named by its values (in sorted order).
+    group_column : str, optional
+    label_column : str
+        The label column of tables.
+
+    Returns
+    -------
+    dict of str to Dataset
+        Contributor name → its data, labels as each file gives them (see :func:`value_datasets` for
+        how class names are matched across files).
+
+    Examples
+    --------
+    >>> load_contributors(["alice.csv", "bob.csv"])  # doctest: +SKIP
+    {'alice': Dataset(...), 'bob': Dataset(...)}
+    """
+    sources = [Path(s) for s in sources]
+    if not sources:
+        raise TrainfreeError("No contributor data given: pass one file or folder per contributor, or one table "
+                             "and the column that names each row's contributor.")
+    if group_column is not None:
+        if len(sources) != 1:
+            raise TrainfreeError(f"A contributor column splits one table, but {len(sources)} paths were given. Pass "
+                                 f"one table with group_column, or one file per contributor without it.")
+        table = load_file(sources[0], label_column=label_column, group_column=group_column)
+        groups = table.extras[group_column]
+        return {str(g): table.subset(groups == g) for g in np.unique(groups)}
+    names = [p.stem for p in sources]
+    if len(set(names)) < len(names):  # e.g. a/data.csv and b/data.csv: name them by their whole path
+        names = [str(p) for p in sources]
+    if len(set(names)) < len(names):
+        raise TrainfreeError(f"Contributor data {[str(p) for p in sources]} lists a path twice; give each "
+                             f"contributor's data once.")
+    return {name: load_file(p, label_column=label_column) for name, p in zip(names, sources)}
+
+
+def value_datasets(contributors: Mapping[str, Dataset], val: Dataset, *, task: str | None = None,
+                   model: str = "mlp", semivalue: str = "shapley", max_exact: int = 12, n_samples: int = 500,
+                   checkpoint: str | Path | None = None, random_state: SeedLike = None, n_jobs: int | None = None,
+                   **davinz_options: Any) -> PlayerResult:
+    """Value real contributors' data sets against the user's own validation set with DAVINZ.
+
+    Parameters
+    ----------
+    contributors : mapping of name to Dataset
+        Each contributor's data (e.g. from :func:`load_contributors`); names label the result's rows.
+    val : Dataset
+        The validation set T.
+    task : {"classification", "regression"}, optional
+        Default: regression when every data set holds real-valued targets, else classification.
+        Classification matches classes by name across the data sets (class names that are all whole
+        numbers sort as numbers); regression reads the targets as numbers, so integer-valued targets
+        are regression targets too when asked for.
+    model, semivalue, max_exact, n_samples, checkpoint, n_jobs, random_state, **davinz_options
+        As in :func:`value_contributors`.
+
+    Returns
+    -------
+    PlayerResult
+        One row per contributor: ``value``, ``stderr``, ``player`` (its name), ``size``, ``ntk_term``,
+        ``mmd_term``; ``settings["classes"]`` the matched class names (classification).
+
+    Examples
+    --------
+    >>> from trainfree.data import load
+    >>> d = load("digits", n=300, random_state=0)
+    >>> parts = {"a": d.subset(np.arange(100)), "b": d.subset(np.arange(100, 200))}
+    >>> value_datasets(parts, d.subset(np.arange(200, 300)), random_state=0).to_dataframe()["player"].tolist()
+    ['a', 'b']
+    """
+    t0 = time.perf_counter()
+    sets = {**contributors, "validation set": val}
+    if not contributors:
+        raise TrainfreeError("No contributors given: pass a mapping of contributor name to Dataset.")
+    task = task or ("regression" if all(d.task == "regression" for d in sets.values()) else "classification")
+    check_param("task", task, str, choices=("classification", "regression"))
+    check_param("model", model, str, choices=KINDS)
+    widths = {name: d.X.shape[1] for name, d in sets.items()}
+    if len(set(widths.values())) > 1:
+        raise TrainfreeError(f"The data sets have different numbers of features ({widths}); every contributor and "
+                             f"the validation set must describe examples the same way.")
+    targets, classes = _common_targets(sets, task)
+    shapes = {d.image_shape for d in sets.values()}
+    image_shape = shapes.pop() if len(shapes) == 1 else None
+    first = next(iter(sets.values()))
+    shape = input_shape(model, image_shape, first.X.shape[1], name="the contributors' data")
+    as_input = lambda A: A.reshape(len(A), *shape)  # noqa: E731
+    seed = check_random_state(random_state)
+    n_out = 1 if task == "regression" else len(classes)
+    net = make_model(model, shape, n_out, random_state=child(seed, "model"))
+    names = list(contributors)
+    res = davinz_values([(as_input(contributors[k].X), targets[k]) for k in names], as_input(val.X), model=net,
+                        task=task, semivalue=semivalue, max_exact=max_exact, n_samples=n_samples,
+                        checkpoint=checkpoint, names=names, random_state=child(seed, "valuation"), n_jobs=n_jobs,
+                        **davinz_options)
+    return res.replace(settings={"data": {k: d.name for k, d in contributors.items()}, "validation": val.name,
+                                 "n_val": len(val), "model": model, "classes": list(classes)},
+                       timings={"total_s": time.perf_counter() - t0}, seed=seed_record(seed))
+
+
+def _common_targets(sets: Mapping[str, Dataset], task: str) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Targets of every data set on one scale: class codes of the union of class names, or numbers."""
+    if task == "regression":
+        out = {}
+        for name, d in sets.items():
+            if d.task == "regression":
+                out[name] = d.y.astype(np.float64)
+                continue
+            try:
+                out[name] = np.array([float(c) for c in d.classes])[d.y]
+            except ValueError:
+                raise TrainfreeError(f"task='regression' needs numeric targets, but {name} has labels such as "
+                                     f"{d.classes[0]!r}. Use task='classification'.") from None
+        return out, []
+    bad = [name for name, d in sets.items() if d.task == "regression"]
+    if bad:
+        raise TrainfreeError(f"{bad[0]} has real-valued targets, which classification cannot use; pass "
+                             f"task='regression' (--task regression), or give whole-number class labels.")
+    names = sorted({c for d in sets.values() for c in d.classes})
+    if all(re.fullmatch(r"-?\d+", c) for c in names):
+        names = sorted(names, key=int)
+    code = {c: i for i, c in enumerate(names)}
+    return {name: np.array([code[c] for c in d.classes], dtype=np.int64)[d.y] for name, d in sets.items()}, names

@@ -1,4 +1,8 @@
-"""Evaluates coalitions through joblib, each at most once, and checks what the utility returns."""
+"""Evaluates coalitions through joblib, each at most once, and checks what the utility returns.
+
+A utility may offer ``many(coalitions) -> values`` (all at once, e.g. sharing work between a coalition
+and its prefixes) and ``along_permutation(perm) -> values of every prefix``; both are used when present.
+"""
 
 from __future__ import annotations
 
@@ -30,15 +34,20 @@ class Evaluator:
         self.hint = n_players if declared is None else None
         self.utility, self.n_players, self.n_jobs = utility, n_players, check_n_jobs(n_jobs)
         self.incremental = callable(getattr(utility, "along_permutation", None))
+        self.batched = callable(getattr(utility, "many", None))
         self.cache: dict[int, float] = {}
         self.n_evaluations = 0
 
     def coalitions(self, masks: list[int]) -> np.ndarray:
         """Utility of each coalition given as a bitmask (bit i set = player i in)."""
-        todo = [m for m in dict.fromkeys(masks) if m not in self.cache]
+        todo = [(_members(m, self.n_players), m) for m in dict.fromkeys(masks) if m not in self.cache]
         if todo:
-            values = _dispatch(_evaluate_chunk, self.utility, [_members(m, self.n_players) for m in todo],
-                               self.n_jobs, self.hint)
+            # Lexicographic order of the sorted members is a depth-first walk of the subsets: each
+            # coalition comes soon after its prefix, which utilities that extend a prefix's work reuse.
+            todo.sort()
+            chunk = _many_chunk if self.batched else _evaluate_chunk
+            values = _dispatch(chunk, self.utility, [c for c, _ in todo], self.n_jobs, self.hint)
+            todo = [m for _, m in todo]
             self.cache.update(zip(todo, values))
             self.n_evaluations += len(todo)
         return np.array([self.cache[m] for m in masks], dtype=float)
@@ -78,6 +87,18 @@ def _evaluate_chunk(utility: Utility, coalitions: list[tuple[int, ...]], hint: i
             _too_many_players(exc, f"coalition {c}", hint)
         values.append(_as_value(out, c))
     return values
+
+
+def _many_chunk(utility: Any, coalitions: list[tuple[int, ...]], hint: int | None) -> list[float]:
+    """``utility.many(coalitions)``: one call for the chunk, each value checked as from a single call."""
+    try:
+        out = np.asarray(utility.many(coalitions), dtype=float)
+    except (IndexError, KeyError) as exc:
+        _too_many_players(exc, f"one of coalitions {coalitions[:3]}... (via many)", hint)
+    if out.shape != (len(coalitions),):
+        raise TrainfreeError(f"utility.many must return one float per coalition ({len(coalitions)}); it returned "
+                             f"shape {out.shape}.")
+    return [_as_value(v, c) for v, c in zip(out, coalitions)]
 
 
 def _too_many_players(exc: Exception, what: str, n_players: int | None) -> None:

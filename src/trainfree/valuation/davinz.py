@@ -17,8 +17,9 @@ is such a utility.
 Everything is computed once over the union of the contributors' data: Θ₀, and the RBF kernel summed
 per pair of contributors and against T. A coalition's NTK term is then a solve on a principal
 sub-matrix of Θ₀, and its MMD comes from the pre-summed blocks in O(K²). Coalitions that grow by one
-contributor (along a permutation, or a coalition whose prefix was evaluated) extend the Cholesky
-factor by the new block instead of refactorising.
+contributor (along a permutation, or a coalition whose prefix was evaluated) extend a cached Cholesky
+factor by the new block instead of refactorising, and every coalition's quadratic form is computed
+once (see :mod:`._coalition_solves`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from __future__ import annotations
 import copy
 import numbers
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
 
 import numpy as np
@@ -35,10 +35,12 @@ from torch import nn
 
 from .._device import resolve_device, resolve_dtype
 from .._errors import TrainfreeError
+from .._progress import bar
 from .._random import SeedLike, check_random_state, seed_record
 from .._random import rng as make_rng
 from .._validation import check_array, check_param
 from ..kernels import empirical_ntk, median_bandwidth, rbf_kernel
+from ._coalition_solves import CoalitionSolves
 from ._davinz_checks import check_blocks, check_coalition, check_contributors, check_ntk_memory, fingerprint
 
 JACOBIAN_BYTES = 2 * 2**30  # Jacobians of one NTK block are kept up to this size, else recomputed in row blocks
@@ -182,7 +184,6 @@ class DavinzUtility:
         self.task, self.jitter, self.from_scratch, self.cache_bytes = task, jitter, from_scratch, cache_bytes
         self.convention = convention
         self.outputs = outputs if task == "classification" else "own"
-        self._reset_cache()
         Xs, ys = check_contributors(contributors, X_val, task)
         self.sizes = np.array([len(x) for x in Xs])
         self.offsets = np.r_[0, np.cumsum(self.sizes)]
@@ -204,6 +205,8 @@ class DavinzUtility:
         seed = check_random_state(random_state)
         self.seed = seed_record(seed)
         self.theta = self._ntk(model, X, out_idx, ntk_blocks, ntk_permutations, seed)
+        self.solves = CoalitionSolves(self.theta, self.residual, self.offsets, cache_bytes=cache_bytes,
+                                      from_scratch=from_scratch)
         t1 = time.perf_counter()
         feats = X.reshape(len(X), -1) if features is None else torch.as_tensor(
             check_array(features, name="features", ndim=2), dtype=self.dtype, device=self.device)
@@ -267,6 +270,7 @@ class DavinzUtility:
         n = len(X)
         theta = torch.zeros(n_perms * len(out_idx), n, n, dtype=self.dtype, device=self.device)
         rng = make_rng(seed)
+        ticks = iter(bar(range(n_perms * n_blocks * len(out_idx)), desc="DAVINZ NTK Θ₀ blocks", unit="block"))
         # n_blocks > 1: the paper's block-diagonal approximation over random partitions of the union.
         self.block_assignment = np.zeros((n_perms, n), dtype=np.int64)
         for p in range(n_perms):
@@ -278,6 +282,8 @@ class DavinzUtility:
                     theta[p * len(out_idx) + k, block[:, None], block[None, :]] = empirical_ntk(
                         model, X[block], out1=None if idx is None else idx[block], max_jacobian_bytes=JACOBIAN_BYTES,
                         parameters=self._param_names, eval_mode=False)
+                    next(ticks, None)
+        next(ticks, None)  # closes the bar
         self.jitter_abs = (self.jitter if self.convention == "official"
                            else self.jitter * float(theta.diagonal(dim1=1, dim2=2).mean()))
         theta.diagonal(dim1=1, dim2=2).add_(self.jitter_abs)
@@ -298,94 +304,60 @@ class DavinzUtility:
     def mmd(self, coalition: Sequence[int]) -> float:
         """MMD(T, S_C) from the pre-summed kernel blocks, O(K²). MMD(T, ∅) is ‖mean embedding of T‖."""
         c = check_coalition(coalition, self.K)
-        mT = self.m_T
-        tt = (self.s_TT - mT) / (mT * (mT - 1)) if self.unbiased else self.s_TT / mT**2
         if not c:
-            return float(np.sqrt(max(tt, 0.0)))
-        m = self.sizes[c].sum()
-        ss = self.s_SS[np.ix_(c, c)].sum()
-        ss = (ss - m) / (m * (m - 1)) if self.unbiased else ss / m**2  # RBF diagonal is 1
-        return float(np.sqrt(max(tt + ss - 2 * self.s_TS[c].sum() / (mT * m), 0.0)))
+            return float(self._mmd_from(np.zeros(1), np.zeros(1), np.zeros(1))[0])
+        return float(self._mmd_from(self.sizes[c].sum(), self.s_SS[np.ix_(c, c)].sum(), self.s_TS[c].sum()))
 
-    def _index(self, players: Sequence[int]) -> torch.Tensor:
-        return torch.cat([torch.arange(self.offsets[i], self.offsets[i + 1], device=self.device) for i in players])
+    def mmd_along(self, perm: Sequence[int]) -> np.ndarray:
+        """MMD(T, ·) of the K + 1 prefixes of ``perm`` (a checked permutation prefix), from running block sums."""
+        p = list(perm)
+        m = np.r_[0, np.cumsum(self.sizes[p])]
+        ss = np.r_[0.0, np.diagonal(self.s_SS[np.ix_(p, p)].cumsum(0).cumsum(1))]
+        ts = np.r_[0.0, np.cumsum(self.s_TS[p])]
+        return self._mmd_from(m, ss, ts)
 
-    def _factor(self, players: Sequence[int]):
-        """Cholesky factor L and z = L⁻¹ŷ of Θ₀ on the players' examples (in that order)."""
-        idx = self._index(players)
-        L, info = torch.linalg.cholesky_ex(self.theta[:, idx[:, None], idx[None, :]])
-        if info.any():
-            raise TrainfreeError("Θ₀ restricted to a coalition is not positive definite (more examples than the "
-                                 "network's parameters, or duplicates). Increase `jitter` (e.g. 1e-4).")
-        return L, torch.linalg.solve_triangular(L, self.residual[:, idx, None], upper=False)
+    def _mmd_from(self, m, ss, ts) -> np.ndarray:
+        """MMD from a coalition's size m, its kernel sum ss and its kernel sum against T (m = 0: the empty set)."""
+        mT, m = self.m_T, np.asarray(m, dtype=float)
+        tt = (self.s_TT - mT) / (mT * (mT - 1)) if self.unbiased else self.s_TT / mT**2
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ss = (ss - m) / (m * (m - 1)) if self.unbiased else ss / m**2  # RBF diagonal is 1
+            mmd2 = np.where(m > 0, tt + ss - 2 * np.asarray(ts) / (mT * m), tt)
+        return np.sqrt(np.maximum(mmd2, 0.0))
 
-    def _extend(self, state, old: Sequence[int], new: int):
-        """Block-Cholesky update: add contributor ``new`` to the factor of ``old``."""
-        if not old:
-            return self._factor((new,))
-        L, z = state
-        I, J = self._index(old), self._index((new,))
-        L21 = torch.linalg.solve_triangular(L, self.theta[:, I[:, None], J[None, :]], upper=False).mT
-        S = self.theta[:, J[:, None], J[None, :]] - L21 @ L21.mT
-        L22, info = torch.linalg.cholesky_ex(S)
-        if info.any():
-            raise TrainfreeError("Θ₀ restricted to a coalition is not positive definite (more examples than the "
-                                 "network's parameters, or duplicates). Increase `jitter` (e.g. 1e-4).")
-        z2 = torch.linalg.solve_triangular(L22, self.residual[:, J, None] - L21 @ z, upper=False)
-        n_old, n_new = L.shape[-1], L22.shape[-1]
-        Lnew = L.new_zeros(L.shape[0], n_old + n_new, n_old + n_new)
-        Lnew[:, :n_old, :n_old], Lnew[:, n_old:, :n_old], Lnew[:, n_old:, n_old:] = L, L21, L22
-        return Lnew, torch.cat([z, z2], dim=1)
-
-    def _ntk_term(self, players: Sequence[int], z: torch.Tensor) -> float:
+    def _ntk_term(self, players: Sequence[int], quad: float) -> float:
         # Summed over output kernels, averaged over block partitions.
-        return float(np.sqrt(float(z.square().sum()) / self.n_permutations / self.sizes[list(players)].sum()))
+        return float(np.sqrt(quad / self.n_permutations / self.sizes[list(players)].sum()))
 
     def terms(self, coalition: Sequence[int]) -> tuple[float, float]:
         """(sqrt(ŷᵀΘ₀⁻¹ŷ/m), MMD(T, S)) of a coalition; the NTK term of ∅ is 0."""
         c = tuple(sorted(check_coalition(coalition, self.K)))
         if not c:
             return 0.0, self.mmd(c)
-        if self.from_scratch:
-            _, z = self._factor(c)
-        else:
-            _, z = self._cached_factor(c)
-        return self._ntk_term(c, z), self.mmd(c)
-
-    def _reset_cache(self) -> None:
-        self._cache: OrderedDict = OrderedDict()  # coalition prefix → (L, z), least recently used first
-        self._cache_used = 0
-
-    def _cached_factor(self, c: tuple[int, ...]):
-        cache = self._cache
-        k = len(c)
-        while k > 0 and c[:k] not in cache:  # longest evaluated prefix
-            k -= 1
-        state = cache[c[:k]] if k else None
-        if k:
-            cache.move_to_end(c[:k])
-        for j in range(k, len(c)):
-            state = self._extend(state, c[:j], c[j])
-            cache[c[:j + 1]] = state
-            self._cache_used += state[0].numel() * state[0].element_size()
-        while self._cache_used > self.cache_bytes and len(cache) > 1:
-            L, _ = cache.popitem(last=False)[1]
-            self._cache_used -= L.numel() * L.element_size()
-        return state
+        return self._ntk_term(c, self.solves.along(c, last_only=True)[-1]), self.mmd(c)
 
     def __call__(self, coalition: Sequence[int]) -> float:
         ntk_term, mmd_term = self.terms(coalition)
         return davinz_value(ntk_term, mmd_term, self.kappa)
 
+    def many(self, coalitions: Sequence[Sequence[int]]) -> np.ndarray:
+        """ν of many coalitions at once, by one depth-first walk of their prefix tree (see :mod:`._coalition_solves`).
+
+        The semivalues' evaluator calls this when a utility has it; a progress bar counts the coalitions
+        where progress is shown (see :mod:`trainfree._progress`).
+        """
+        cs = [tuple(sorted(check_coalition(c, self.K))) for c in coalitions]
+        quads = self.solves.many(cs, wrap=lambda steps, total: bar(steps, desc="DAVINZ coalitions", total=total,
+                                                                   unit="coalition"))
+        return np.array([davinz_value(self._ntk_term(c, q) if c else 0.0, self.mmd(c), self.kappa)
+                         for c, q in zip(cs, quads)])
+
     def along_permutation(self, perm: Sequence[int]) -> np.ndarray:
-        """ν of the K + 1 prefixes of ``perm``, extending one Cholesky factor contributor by contributor."""
+        """ν of the K + 1 prefixes of ``perm``: one factor extended contributor by contributor, known prefixes reused."""
         perm = check_coalition(perm, self.K)
-        values = [davinz_value(0.0, self.mmd(()), self.kappa)]
-        state = None
-        for j, p in enumerate(perm):
-            state = self._factor(perm[:j + 1]) if self.from_scratch else self._extend(state, perm[:j], p)
-            values.append(davinz_value(self._ntk_term(perm[:j + 1], state[1]), self.mmd(perm[:j + 1]), self.kappa))
-        return np.array(values)
+        m = np.r_[1, np.cumsum(self.sizes[perm])]  # 1 for ∅, whose NTK term is 0
+        ntk = np.sqrt(self.solves.along(perm) / self.n_permutations / m)
+        return davinz_value(ntk, self.mmd_along(perm), self.kappa)
 
     @property
     def n_players(self) -> int:
@@ -396,7 +368,3 @@ class DavinzUtility:
         """Settings and summaries of Θ₀, ŷ and the MMD sums: checkpoints refuse another problem's run."""
         return fingerprint(self)
 
-    def __getstate__(self):  # the factor cache is a per-process accelerator, not state worth shipping
-        state = dict(self.__dict__)
-        state["_cache"], state["_cache_used"] = OrderedDict(), 0
-        return state

@@ -43,7 +43,7 @@ from .cg import Preprocess, one_vs_rest, unit_rows
 
 KERNELS = ("auto", "arccos", "conv", "precomputed")
 #: Ridge values searched by ``ridge="auto"``, as multiples of the mean diagonal of K (scale-free).
-RIDGE_GRID = (0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+RIDGE_GRID = (0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 
 
 #: Relative residual at which the large method's conjugate gradients stop: the ridge keeps K + λI well
@@ -97,7 +97,7 @@ class MislabelResult(ExampleResult):
 
 def mislabel_score(X, y, *, method: str = "exact", kernel: str = "auto", preprocess: str = "raw",
                    ridge: float | str = "auto", temperature: float | str = "auto", chunk_size: int = 4000,
-                   n_repeats: int = 3, selection_size: int = 3000, device: str | None = "cpu",
+                   n_repeats: int = 3, selection_size: int = 2000, device: str | None = "cpu",
                    dtype: str | None = None, random_state: SeedLike = None, n_jobs: int | None = None,
                    checkpoint: str | Path | None = None, max_memory_bytes: float | None = None,
                    progress: bool = False) -> MislabelResult:
@@ -130,8 +130,10 @@ def mislabel_score(X, y, *, method: str = "exact", kernel: str = "auto", preproc
         log-probability of the given labels.
     chunk_size, n_repeats : int
         Stochastic and large: examples per chunk, and independent chunkings averaged.
-    selection_size : int, default=3000
-        Most examples used to choose the ridge (one eigendecomposition of that size).
+    selection_size : int, default=2000
+        Most examples used to choose the ridge (one eigendecomposition of that size). On Fashion-MNIST
+        10 000, 2 000 picks the same ridge as 3 000 at 20–80% symmetric and 20–40% pair noise; the
+        whole set picks a larger one at 80% (README).
     device : {"cpu", "cuda", "auto"}, default="cpu"
         The large method runs on the CPU.
     dtype : {"float64", "float32"}, optional

@@ -83,7 +83,8 @@ def add_score_commands(sub) -> None:
     add_common(prime, data="fmnist", noise_help=NOISE_HELP)
     prime.add_argument("--preprocess", choices=["center", "raw", "mnist-shift"], default="center")
     prime.add_argument("--dtype", choices=["float64", "float32"], default="float64")
-    describe(prime, "trainfree score cg-prime --data fmnist --n 3000 --noise 0.2 --out out/cgp", SCORE_COLUMNS)
+    describe(prime, "trainfree score cg-prime --data fmnist --n 3000 --noise 0.2 --out out/cgp",
+             SCORE_COLUMNS.replace("higher = more likely mislabelled or atypical", "CG′: mislabelled rows score LOW"))
     prime.set_defaults(func=score_examples, options=lambda a: dict(preprocess=a.preprocess, dtype=a.dtype))
     feat = score.add_parser("cg-features", help="CG-score of penultimate features after a few epochs (CG appendix H)")
     add_common(feat, data="fmnist", noise_help=NOISE_HELP)

@@ -97,7 +97,7 @@ def example_sections(name: str, res: ExampleResult, run: Mapping[str, Any]) -> l
         headers += ["flipped", "original label"]
         cols += [flipped[order], original[order]]
     rows = [[c[i] for c in cols] for i in range(len(order))]
-    out.append((f"{name}-top", "Top suspicious", section(
+    out.append((f"{name}-top", "Top scores", section(
         f"{name}-top", f"The {len(order)} highest scores ({method})",
         f'<div class="scroll">{table(headers, rows, sortable=True, cls="top")}</div>',
         "Click a column header to sort.")))

@@ -101,10 +101,12 @@ def test_generic_example_result_with_flag_column(tmp_path):
     rng = np.random.default_rng(1)
     flipped = rng.random(60) < 0.2
     ExampleResult("mislabel_score", {"score": rng.random(60) + flipped, "is_mislabeled": flipped.copy(),
-                                     "flipped": flipped, "label": np.repeat(["cat", "dog"], 30)},
-                  metrics={"auroc": 0.9}).save(tmp_path / "scores.parquet")
+                                     "flipped": flipped, "label": np.repeat(["cat", "dog"], 30),
+                                     "predicted": np.repeat([1, 0], 30)},
+                  settings={"data_classes": ["cat", "dog"]}, metrics={"auroc": 0.9}).save(tmp_path / "scores.parquet")
     page = write_report(tmp_path).read_text()
     assert "<h2>Noise detection</h2>" in page and "<th>is_mislabeled</th>" in page
+    assert "<th>predicted</th>" in page and '<td data-sort="dog">dog</td>' in page  # codes shown as class names
     assert "run.json names no data set" in page  # no data to draw from: said, not crashed
 
 

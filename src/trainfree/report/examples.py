@@ -102,8 +102,9 @@ def _feature_names(run: Mapping[str, Any], d: int, limit: int = 12) -> list[str]
 
 
 def card(drawer: Drawer, i: int, *, row_id: Any, label: Any, score: float, original: Any = None,
-         flipped: bool = False, flagged: bool = False) -> str:
-    """One gallery entry: the picture, its row identity, given label, score and marks."""
+         flipped: bool = False, flagged: bool = False, predicted: Any = None) -> str:
+    """One gallery entry: the picture, its row identity, score, marks and, where a detector predicted
+    another class than the given label, that class."""
     cls = " ".join(c for c in ("ex", "flipped" if flipped else "", "flagged" if flagged else "") if c)
     tags = ""
     if flipped:
@@ -112,4 +113,6 @@ def card(drawer: Drawer, i: int, *, row_id: Any, label: Any, score: float, origi
         tags += '<span class="tag flag" title="the sign rule marks it as likely mislabelled">likely mislabel</span>'
     # The given label is the class row's own, so the card shows only what differs between examples.
     return (f'<div class="{cls}" title="label {esc(label)}">{drawer.thumbnail(i)}<div>row {esc(row_id)}</div>'
-            f"<div>score {esc(score)}</div>{tags}</div>")
+            f"<div>score {esc(score)}</div>"
+            + (f"<div>predicted <b>{esc(predicted)}</b></div>" if predicted is not None and predicted != label else "")
+            + f"{tags}</div>")

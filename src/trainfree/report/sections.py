@@ -31,6 +31,17 @@ def _flag_column(res: ExampleResult) -> str | None:
     return None
 
 
+def _predicted(res: ExampleResult) -> np.ndarray | None:
+    """Class names of a detector's ``predicted`` codes (e.g. ``trainfree score mislabel``), if it has them."""
+    names = res.settings.get("data_classes")
+    if "predicted" not in res.columns or not names or res["predicted"].dtype.kind not in "iu":
+        return None
+    codes = np.asarray(res["predicted"])
+    if codes.min(initial=0) < 0 or codes.max(initial=0) >= len(names):
+        return None
+    return np.asarray(names, dtype=object)[codes].astype(str)
+
+
 def _pre(text: str) -> str:
     return f"<pre>{esc(text)}</pre>"
 
@@ -49,6 +60,7 @@ def example_sections(name: str, res: ExampleResult, run: Mapping[str, Any]) -> l
     row_ids = res["row_id"] if "row_id" in res.columns else None
     ids = row_ids if row_ids is not None else np.arange(len(s))
     original = res["original_label"] if "original_label" in res.columns else labels
+    predicted = _predicted(res)
     method = esc(res.method)
     # JSON turned found_at's float keys into strings; the text report looks them up as floats.
     found = {float(k): v for k, v in res.metrics.get("found_at", {}).items()}
@@ -81,7 +93,7 @@ def example_sections(name: str, res: ExampleResult, run: Mapping[str, Any]) -> l
     ds, why = reload_rows(run, row_ids, len(s))
     out.append((f"{name}-examples", "Examples", section(
         f"{name}-examples", "Highest and lowest scores per class",
-        _galleries(ds, why, run, s, labels, classes, ids, original, flipped, flags),
+        _galleries(ds, why, run, s, labels, classes, ids, original, flipped, flags, predicted),
         f"Each class: the {GALLERY} highest-scored examples (left, most suspicious first) and the {GALLERY} "
         f"lowest (right). Red border: label flipped on purpose; orange mark: {flag or 'flag'} (likely mislabel).")))
     order = np.argsort(-s, kind="stable")[:TOP]
@@ -93,6 +105,9 @@ def example_sections(name: str, res: ExampleResult, run: Mapping[str, Any]) -> l
     if flag:
         headers.append(flag)
         cols.append(flags[order])
+    if predicted is not None:
+        headers.append("predicted")
+        cols.append(predicted[order])
     if flipped is not None:
         headers += ["flipped", "original label"]
         cols += [flipped[order], original[order]]
@@ -104,7 +119,7 @@ def example_sections(name: str, res: ExampleResult, run: Mapping[str, Any]) -> l
     return out
 
 
-def _galleries(ds, why, run, s, labels, classes, ids, original, flipped, flags) -> str:
+def _galleries(ds, why, run, s, labels, classes, ids, original, flipped, flags, predicted) -> str:
     if ds is None:
         return f'<p class="dim">{esc(why)}</p>'
     drawer = Drawer(ds, run)
@@ -118,7 +133,8 @@ def _galleries(ds, why, run, s, labels, classes, ids, original, flipped, flags) 
         else:
             cells = ['<div class="grid">' + "".join(
                 card(drawer, int(i), row_id=ids[i], label=labels[i], score=s[i], original=original[i],
-                     flipped=bool(flipped[i]) if flipped is not None else False, flagged=bool(flags[i]))
+                     flipped=bool(flipped[i]) if flipped is not None else False, flagged=bool(flags[i]),
+                     predicted=None if predicted is None else predicted[i])
                 for i in idx) + "</div>" for idx in (high, low)]
         parts.append(f'<div class="classrow"><h3>{esc(c)}<br><span class="dim">{len(own)} examples</span></h3>'
                      f"<div><b>highest</b>{cells[0]}</div><div><b>lowest</b>{cells[1]}</div></div>")

@@ -289,13 +289,19 @@ class DavinzUtility:
         theta.diagonal(dim1=1, dim2=2).add_(self.jitter_abs)
         return theta
 
-    def _mmd_sums(self, feats, T, estimator):
-        k = lambda A, B: float(rbf_kernel(A, B, self.bandwidth).sum())  # noqa: E731
-        parts = [feats[self.offsets[i]:self.offsets[i + 1]] for i in range(self.K)]
+    def _mmd_sums(self, feats, T, estimator, block_rows: int = 2048):
+        """RBF kernel sums per pair of contributors and against T, a few large kernel blocks at a time."""
+        K = self.K
+        group = torch.as_tensor(np.repeat(np.arange(K + 1), np.r_[self.sizes, len(T)]), device=feats.device)
+        onehot = torch.nn.functional.one_hot(group, K + 1).to(feats.dtype)  # column sums per group by a product
+        Z = torch.cat([feats, T])
+        sums = torch.zeros(K + 1, K + 1, dtype=feats.dtype, device=feats.device)
+        for start in range(0, len(Z), block_rows):
+            rows = slice(start, start + block_rows)
+            sums.index_add_(0, group[rows], rbf_kernel(Z[rows], Z, self.bandwidth) @ onehot)
+        sums = sums.cpu().numpy()
         self.m_T = len(T)
-        self.s_TT = k(T, T)
-        self.s_TS = np.array([k(T, P) for P in parts])
-        self.s_SS = np.array([[k(P, Q) for Q in parts] for P in parts])
+        self.s_TT, self.s_TS, self.s_SS = float(sums[K, K]), sums[K, :K].copy(), sums[:K, :K].copy()
         self.unbiased = estimator == "unbiased"
         if self.unbiased and (self.m_T < 2):
             raise TrainfreeError("The unbiased MMD needs at least 2 validation examples.")

@@ -218,3 +218,11 @@ def test_conv_kernel_is_the_arccos_kernel_of_random_cnn_features(rng):
     assert mislabel_score(images.reshape(40, -1), y, ridge=0.3).settings["kernel"] == "arccos"
     with pytest.raises(TrainfreeError, match="needs images"):
         mislabel_score(images.reshape(40, -1), y, kernel="conv")
+
+
+def test_duplicate_rows_without_ridge_warn_about_the_jitter(rng):
+    X, y = blobs(rng)
+    X, y = np.r_[X, X[:1]], np.r_[y, (y[0] + 1) % 3]  # the same image under two labels
+    with pytest.warns(UserWarning, match="jitter"):
+        res = mislabel_score(X, y, ridge=0.0)
+    assert res.settings["jitter_used"] > 0 and np.isfinite(res.scores).all()

@@ -39,7 +39,7 @@ from ..arccos_solve import chunk_partition, exact_need, exact_solve, large_solve
 from ..kernels import arccos_gram, random_conv_features
 from ..linalg import jittered_cholesky
 from ..result import ExampleResult
-from .cg import Preprocess, one_vs_rest, unit_rows
+from .cg import Preprocess, _warn_jitter, one_vs_rest, unit_rows
 
 KERNELS = ("auto", "arccos", "conv", "precomputed")
 #: Ridge values searched by ``ridge="auto"``, as multiples of the mean diagonal of K (scale-free).
@@ -254,7 +254,7 @@ def mislabel_score(X, y, *, method: str = "exact", kernel: str = "auto", preproc
         runs, jitter = (Y - alpha / d[:, None])[None], info["jitter"]
         settings.update({k: info[k] for k in ("chunk_size", "n_chunks", "n_chunk_repeats", "rank", "tol",
                                               "iterations", "residual", "converged")})
-    settings["jitter_used"] = float(jitter)
+    settings["jitter_used"] = _warn_jitter(float(jitter))  # with λ = 0 and duplicate rows; never silent
     timings["loo_s"] = time.perf_counter() - t
 
     F = runs.mean(axis=0)
@@ -345,14 +345,10 @@ def fit_temperature(F: np.ndarray, codes: np.ndarray) -> float:
     return float(math.exp(res.x))
 
 
-def _softmax(Z: np.ndarray) -> np.ndarray:
-    E = np.exp(Z - Z.max(axis=1, keepdims=True))
-    return E / E.sum(axis=1, keepdims=True)
-
-
 def _columns(F: np.ndarray, codes: np.ndarray, tau: float) -> dict[str, np.ndarray]:
     idx = np.arange(len(codes))
-    P = _softmax(F / tau)
+    P = np.exp((F - F.max(axis=1, keepdims=True)) / tau)
+    P /= P.sum(axis=1, keepdims=True)
     others = F.copy()
     others[idx, codes] = -np.inf
     P_others = P.copy()

@@ -269,12 +269,11 @@ def mislabel_score(X, y, *, method: str = "exact", kernel: str = "auto", preproc
     return MislabelResult("mislabel_score", cols, settings, seed_record(seed) if drew else None, timings)
 
 
-def loo_predictions(K: torch.Tensor, Y: torch.Tensor, ridge: float = 0.0, *,
-                    absolute: float = 0.0) -> tuple[torch.Tensor, float]:
+def loo_predictions(K: torch.Tensor, Y: torch.Tensor, ridge: float = 0.0) -> tuple[torch.Tensor, float]:
     """Leave-one-out predictions F = Y − α/d of kernel ridge regression, all label columns at once.
 
-    ``K`` is overwritten (it becomes the Cholesky factor of K + λI, λ = ``ridge``·mean(diag K) +
-    ``absolute``).
+    ``K`` is overwritten (it becomes the Cholesky factor of K + λI, λ = ``ridge``, an absolute value:
+    a chunk of a precomputed kernel keeps the whole kernel's λ whatever its own diagonal).
 
     Returns
     -------
@@ -290,7 +289,7 @@ def loo_predictions(K: torch.Tensor, Y: torch.Tensor, ridge: float = 0.0, *,
     >>> F.ravel().round(decimals=12).tolist()  # each row predicted from the other alone: k₁₂/k₂₂ · y_other
     [1.5, 0.5]
     """
-    K.diagonal().add_(ridge * float(K.diagonal().mean()) + absolute)
+    K.diagonal().add_(ridge)
     L, jitter = jittered_cholesky(K, what="The kernel matrix K + ridge·I")
     alpha = torch.cholesky_solve(Y, L)
     d = torch.cholesky_inverse(L).diagonal().clone()  # diag((K + λI)⁻¹); the full inverse is freed at once
@@ -381,7 +380,7 @@ def _loo_unit(features, kernel, idx, Y, ridge, dtype, device) -> dict[str, Any]:
     """One work unit: leave-one-out predictions among the rows ``idx`` (absolute ``ridge``)."""
     if kernel == "precomputed":
         K = _gram(features, kernel, idx, dtype, torch.device(device))
-        F, jitter = loo_predictions(K, torch.as_tensor(Y[idx], dtype=dtype, device=K.device), 0.0, absolute=ridge)
+        F, jitter = loo_predictions(K, torch.as_tensor(Y[idx], dtype=dtype, device=K.device), ridge)
         return {"F": F.cpu().numpy().astype(np.float64), "jitter": np.array(jitter)}
     alpha, d, info = exact_solve(features[idx], Y[idx], ridge=ridge, dtype=dtype, device=device)
     return {"F": Y[idx] - alpha / d[:, None], "jitter": np.array(info["jitter"])}

@@ -261,8 +261,10 @@ def mislabel_score(X, y, *, method: str = "exact", kernel: str = "auto", preproc
     tau = fit_temperature(F, codes) if temperature == "auto" else float(temperature)
     settings["temperature"] = tau
     cols = _columns(F, codes, tau)
-    per_run = np.stack([_columns(r, codes, tau)["score"] for r in runs])
-    cols["stderr"] = per_run.std(axis=0, ddof=1) / math.sqrt(len(runs)) if len(runs) > 1 else np.full(n, np.nan)
+    cols["stderr"] = np.full(n, np.nan)  # one run (exact, large) has no spread to measure
+    if len(runs) > 1:
+        per_run = np.stack([_columns(r, codes, tau)["score"] for r in runs])
+        cols["stderr"] = per_run.std(axis=0, ddof=1) / math.sqrt(len(runs))
     cols["predicted"], cols["label"] = classes[cols["predicted"]], classes[codes]
     timings["total_s"] = time.perf_counter() - t0
     drew = method is not DetectorMethod.EXACT or kernel == "conv" or settings.get("ridge_selected_on", n) < n

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trainfree import TrainfreeError
+from trainfree import TrainfreeError, load_result
 from trainfree.cli import main
 from trainfree.data import load
 from trainfree.experiments import prune_order, pruning_curve, score_correlations, window
@@ -190,6 +190,33 @@ def test_cli_prune_end_to_end_on_digits(tmp_path, capsys):
                                          (["--fractions", "a"], "--fractions")])
 def test_cli_prune_bad_input_is_one_line_exit_2(tmp_path, capsys, argv, words):
     rc = main(["experiment", "prune", "--data", "digits", "--model", "mlp", *argv, "--out", str(tmp_path / "o")])
+    assert rc == 2
+    err = capsys.readouterr().err.strip()
+    assert words in err and "\n" not in err
+
+
+def test_cli_correlate_prints_every_pair_and_the_input_norm(tmp_path, capsys):
+    rc = main(["experiment", "correlate", "--data", "digits", "--n", "200", "--model", "mlp", "--scores",
+               "cg,grand", "--seeds", "2", "--out", str(tmp_path)])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "Spearman rank correlation between the scores of 200 rows" in out and "input_norm" in out
+    res = load_result(tmp_path / "correlations.parquet")
+    assert res["player"].tolist() == ["cg ~ grand", "cg ~ input_norm", "grand ~ input_norm"]
+    # The same numbers as the library on the same scores (scipy's Spearman, by hand).
+    d = load("digits", n=200, random_state=0)
+    scores = pruning_module.pruning_scores(d, ["cg", "grand"], model="mlp", n_seeds=2, random_state=0)
+    norm = np.linalg.norm(d.X, axis=1)
+    from scipy.stats import spearmanr
+    expected = [spearmanr(scores["cg"], scores["grand"])[0], spearmanr(scores["cg"], norm)[0],
+                spearmanr(scores["grand"], norm)[0]]
+    np.testing.assert_allclose(res.values, expected, rtol=1e-10)
+    assert f"{expected[2]:.3f}" in out
+
+
+@pytest.mark.parametrize("argv, words", [(["--scores", "cg,random"], "--scores"), (["--scores", ","], "--scores")])
+def test_cli_correlate_bad_input_is_one_line_exit_2(tmp_path, capsys, argv, words):
+    rc = main(["experiment", "correlate", "--data", "digits", "--model", "mlp", *argv, "--out", str(tmp_path / "o")])
     assert rc == 2
     err = capsys.readouterr().err.strip()
     assert words in err and "\n" not in err

@@ -5,6 +5,7 @@
     trainfree experiment groundtruth --data fmnist --datasets 30 --out out/gt
     trainfree experiment prune --data fmnist --n 3000 --scores cg,el2n,random --fractions 0.3,0.5 --out out/prune
     trainfree experiment dynamics --data fmnist --n 2000 --epochs 5 --out out/dynamics
+    trainfree experiment correlate --data fmnist --n 2000 --scores cg,el2n,grand --out out/corr
     trainfree report out/cg
 
 Every command writes ``<out>/<name>.parquet`` (+ ``.json`` sidecar), ``<out>/summary.json`` and, unless

@@ -1,5 +1,5 @@
-"""``trainfree experiment groundtruth|prune|noise``: DAVINZ's ν against trained test accuracy; Data Diet
-pruning; every score's label-noise detection side by side."""
+"""``trainfree experiment groundtruth|prune|noise|correlate``: DAVINZ's ν against trained test accuracy; Data
+Diet pruning; every score's label-noise detection side by side; rank correlations between scores."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import time
 
 from .._errors import TrainfreeError
 from ._common import add_common, describe, finish, load_data, prepare_output, say, write_outputs
+
+CORRELATE_SCORES = ("cg", "el2n", "grand", "forgetting")
 
 
 def add_experiment_commands(sub):
@@ -64,6 +66,20 @@ noise.parquet, one row per score:
   found_at_F   share of the flipped labels among the top F of the rows by score
   seconds      time the score took""")
     nz.set_defaults(func=noise)
+    co = exp.add_parser("correlate", help="Spearman correlation of every pair of scores and of each with ‖x‖ "
+                                          "(CG-score Table 1)")
+    add_common(co, data="fmnist", noise_help="not used")  # --n: default 3000 for fmnist
+    co.add_argument("--scores", default="cg,el2n,grand,forgetting",
+                    help="comma-separated, at least one: cg, el2n, grand, forgetting (the input norm is always added)")
+    co.add_argument("--model", choices=["mlp", "cnn"], default="cnn", help="network of the Data Diet scores")
+    co.add_argument("--seeds", type=int, default=3, help="networks averaged by the Data Diet scores")
+    co.add_argument("--el2n-epoch", type=int, default=3, help="epochs trained before EL2N")
+    co.add_argument("--grand-epoch", type=int, default=0, help="epochs trained before GraNd (0: at initialisation)")
+    co.add_argument("--forget-epochs", type=int, default=10, help="epochs over which forgetting events count")
+    describe(co, "trainfree experiment correlate --data fmnist --n 2000 --scores cg,el2n,grand --out out/corr", """
+correlations.parquet, one row per unordered pair of scores (input_norm = ‖x‖ among them):
+  value        Spearman rank correlation; player: "a ~ b"; score_a, score_b""")
+    co.set_defaults(func=correlate)
     return exp
 
 
@@ -79,6 +95,30 @@ def noise(args: argparse.Namespace) -> None:
                                   n_seeds=args.seeds, device=args.device, random_state=args.seed)
     say(args, noise_comparison_report(res))
     finish(args, t0, res, *write_outputs(out, "noise", res))
+
+
+def correlate(args: argparse.Namespace) -> None:
+    from .._progress import step
+    from ..experiments.pruning import pruning_scores, score_correlations
+    from ..report import correlation_report
+
+    t0 = time.perf_counter()
+    names = [s.strip() for s in args.scores.split(",") if s.strip()]
+    unknown = [s for s in names if s not in CORRELATE_SCORES] or ([] if names else ["(none)"])
+    if unknown:
+        raise TrainfreeError(f"--scores: unknown score {unknown[0]!r}; choose from {','.join(CORRELATE_SCORES)} "
+                             f"(the input norm is always added).")
+    if args.n is None and args.data == "fmnist":
+        args.n = 3000  # as `experiment prune`: the Data Diet scores train networks on every row
+    out = prepare_output(args, "experiment correlate")
+    data = load_data(args)
+    with step(f"scoring {len(data)} rows ({', '.join(names)})"):
+        scores = pruning_scores(data, names, model=args.model, n_seeds=args.seeds, el2n_epoch=args.el2n_epoch,
+                                grand_epoch=args.grand_epoch, forgetting_epochs=args.forget_epochs,
+                                device=args.device, random_state=args.seed)
+    res = score_correlations(scores, data.X)
+    say(args, correlation_report(res))
+    finish(args, t0, res, *write_outputs(out, "correlations", res))
 
 
 def groundtruth(args: argparse.Namespace) -> None:

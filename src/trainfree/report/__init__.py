@@ -3,7 +3,14 @@ self-contained HTML page per run (:func:`write_report`: :mod:`.html` over :mod:`
 :mod:`.plots`, :mod:`.examples` and :mod:`.markup`)."""
 
 from .html import write_report
-from .text import groundtruth_report, noise_comparison_report, noise_report, pruning_report, values_report
+from .text import (
+    correlation_report,
+    groundtruth_report,
+    noise_comparison_report,
+    noise_report,
+    pruning_report,
+    values_report,
+)
 
-__all__ = ["groundtruth_report", "noise_comparison_report", "noise_report", "pruning_report", "values_report",
-           "write_report"]
+__all__ = ["correlation_report", "groundtruth_report", "noise_comparison_report", "noise_report", "pruning_report",
+           "values_report", "write_report"]

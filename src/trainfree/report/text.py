@@ -86,6 +86,29 @@ def pruning_report(res: PlayerResult) -> str:
     return "\n".join(lines)
 
 
+def correlation_report(res: PlayerResult) -> str:
+    """Spearman ρ between every pair of scores as a lower-triangular matrix (the CG-score paper's Table 1).
+
+    Examples
+    --------
+    >>> r = PlayerResult("score_correlations", {"value": np.array([0.5, 0.9, 0.1]),
+    ...     "player": np.array(["ab", "ac", "bc"]), "score_a": np.array(["a", "a", "b"]), "score_b": np.array(["b", "c", "c"])}, settings={"n": 10})
+    >>> print(correlation_report(r))
+    Spearman rank correlation between the scores of 10 rows
+                           a           b
+    b                  0.500
+    c                  0.900       0.100
+    """
+    names = list(dict.fromkeys([*res["score_a"].astype(str), *res["score_b"].astype(str)]))
+    rho = {(a, b): v for a, b, v in zip(res["score_a"].astype(str), res["score_b"].astype(str), res.values)}
+    lines = [f"Spearman rank correlation between the scores of {res.settings['n']} rows",
+             f"{'':<12}" + "".join(f"{a:>12}" for a in names[:-1])]
+    for i, b in enumerate(names[1:], start=1):
+        cells = [rho.get((a, b), rho.get((b, a), float("nan"))) for a in names[:i]]
+        lines.append(f"{b:<12}" + "".join(f"{v:>12.3f}" for v in cells))
+    return "\n".join(lines)
+
+
 def noise_comparison_report(res: PlayerResult) -> str:
     """Each score's AUROC and found-at-k for the flipped labels, best first."""
     noise = res.settings["noise"]

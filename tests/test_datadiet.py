@@ -11,7 +11,8 @@ from trainfree._errors import TrainfreeError
 from trainfree._random import check_random_state, child
 from trainfree.scores import el2n_score, forgetting_events, forgetting_score, grand_score
 from trainfree.scores._per_example_grad import _conv_sq, conv_strategy, grad_norms
-from trainfree.training import make_model, train
+from trainfree.training import load_checkpoint, make_model, train
+from trainfree.training.checkpoints import checkpoint_path
 
 
 def _loop_norms(net, X, y):
@@ -129,6 +130,40 @@ def test_grand_epoch0_uses_the_initial_weights_of_each_seed():
     one = grand_score(X, y, model=_mlp, n_seeds=1, epoch=2, batch_size=8, dtype="float64", random_state=5)
     np.testing.assert_allclose(one.scores, _loop_norms(net.double(), Xt, yt), rtol=1e-6)
     assert np.isnan(one.stderr).all()
+
+
+def test_checkpoints_are_saved_at_the_asked_epochs_and_loaded_only_for_their_step(tmp_path):
+    X, y = _data()  # 24 rows, batches of 8: 3 optimiser steps per epoch
+    root = check_random_state(5)
+    net = _mlp((5,), 2, child(root, "seed/0"))
+    initial = {k: v.clone() for k, v in net.state_dict().items()}
+    log = train(net, X, y, epochs=3, batch_size=8, tol=0.0, random_state=child(child(root, "seed/0"), "batches"),
+                checkpoint_epochs=(0, 2, 3), checkpoint_dir=tmp_path)
+    assert log.steps == 9 and sorted(p.name for p in tmp_path.iterdir()) == ["epoch-0.pt", "epoch-2.pt", "epoch-3.pt"]
+    for epoch, step, want in ((0, 0, initial), (3, 9, net.state_dict())):
+        loaded = load_checkpoint(_mlp((5,), 2, 99), tmp_path, epoch=epoch, step=step).state_dict()
+        assert all(torch.equal(loaded[k], want[k]) for k in want)
+
+    # GraNd at init, by step: the step-0 checkpoint's norms are grand_score(epoch=0)'s, the step-6 ones epoch 2's.
+    Xt, yt = torch.as_tensor(X, dtype=torch.float64), torch.as_tensor(y)
+    for epoch, step in ((0, 0), (2, 6)):
+        ref = grand_score(X, y, model=_mlp, n_seeds=1, epoch=epoch, batch_size=8, dtype="float64", random_state=5)
+        assert ref.settings["step"] == step
+        net_e = load_checkpoint(_mlp((5,), 2, 99), tmp_path, epoch=epoch, step=step).double()
+        np.testing.assert_allclose(grad_norms(net_e, Xt, yt)[0], ref.scores, rtol=1e-6)
+    init = grand_score(X, y, model=_mlp, n_seeds=1, epoch=0, dtype="float64", random_state=5).scores
+    assert np.max(np.abs(ref.scores - init)) > 1e-3  # trained weights give another answer
+
+    # The official bug: "step 0" quietly holding the last weights. Here the stored step is checked.
+    with pytest.raises(TrainfreeError, match="epoch 3, step 9, not of epoch 3, step 0"):
+        load_checkpoint(net, tmp_path, epoch=3, step=0)
+    checkpoint_path(tmp_path, 0).write_bytes(checkpoint_path(tmp_path, 3).read_bytes())
+    with pytest.raises(TrainfreeError, match="epoch 3, step 9, not of epoch 0, step 0"):
+        load_checkpoint(net, tmp_path, epoch=0, step=0)
+    with pytest.raises(TrainfreeError, match=r"No checkpoint of epoch 1 .*epoch-0.pt, epoch-2.pt, epoch-3.pt"):
+        load_checkpoint(net, tmp_path, epoch=1, step=3)
+    with pytest.raises(TrainfreeError, match="checkpoint_dir"):
+        train(net, X, y, epochs=1, checkpoint_epochs=(1,))
 
 
 def test_grand_on_the_reference_cnn_and_seeds_reproduce():

@@ -316,9 +316,10 @@ class _Setup:
                     device=self.dev, random_state=child(child(self.seed, f"seed/{k}"), "batches"),
                     batch_callbacks=batch_callbacks)
         self.train_s += time.perf_counter() - t
-        if log.epochs != epochs:  # the step the scores belong to must be the one asked for
-            raise RuntimeError(f"training stopped after {log.epochs} of {epochs} epochs")
-        self.steps = epochs * math.ceil(len(self.X) / self.batch_size)
+        expected = epochs * math.ceil(len(self.X) / self.batch_size)
+        if (log.epochs, log.steps) != (epochs, expected):  # the step the scores belong to must be the one asked for
+            raise RuntimeError(f"training stopped after {log.epochs} of {epochs} epochs ({log.steps} steps)")
+        self.steps = log.steps
 
     def result(self, per_seed: list[np.ndarray], settings: dict[str, Any], timings: dict[str, float],
                columns: dict[str, np.ndarray] | None = None) -> ExampleResult:

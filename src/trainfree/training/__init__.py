@@ -1,6 +1,7 @@
-"""Networks and the one training loop that every experiment shares."""
+"""Networks, the one training loop that every experiment shares, and its step-checked checkpoints."""
 
+from .checkpoints import load_checkpoint, save_checkpoint
 from .loop import TrainLog, evaluate, train
 from .models import input_shape, make_model
 
-__all__ = ["TrainLog", "evaluate", "input_shape", "make_model", "train"]
+__all__ = ["TrainLog", "evaluate", "input_shape", "load_checkpoint", "make_model", "save_checkpoint", "train"]

@@ -6,15 +6,18 @@ import math
 import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
 from .._device import resolve_device
+from .._errors import TrainfreeError
 from .._progress import bar
 from .._random import SeedLike, check_random_state, torch_generator
 from .._validation import check_param
+from .checkpoints import save_checkpoint
 
 EpochCallback = Callable[[int, nn.Module, float], "bool | None"]
 BatchCallback = Callable[[int, torch.Tensor, torch.Tensor], None]
@@ -39,7 +42,8 @@ def train(model: nn.Module, X, y, *, task: str = "classification", epochs: int =
           batch_size: int = 128, tol: float = 1e-3, device: str | None = "cpu",
           random_state: SeedLike = 0, callbacks: Sequence[EpochCallback] = (),
           batch_callbacks: Sequence[BatchCallback] = (), optimizer: str = "adam", schedule: str | None = None,
-          max_steps: int | None = None) -> TrainLog:
+          max_steps: int | None = None, checkpoint_epochs: Sequence[int] = (),
+          checkpoint_dir: str | Path | None = None) -> TrainLog:
     """Train ``model`` in place with Adam until the training loss is below ``tol`` or ``epochs`` end.
 
     Classification minimises cross-entropy over integer labels; regression the mean squared error of
@@ -60,6 +64,11 @@ def train(model: nn.Module, X, y, *, task: str = "classification", epochs: int =
     and ``epochs`` is then ignored (the loss of a cut-short epoch averages the examples it saw).
     The ``tol`` and callback stops still apply at epoch ends: pass ``tol=0`` for an exact budget.
 
+    ``checkpoint_epochs`` saves the weights in ``checkpoint_dir`` after each of those epochs (0: the
+    initial weights, before any step), with the epoch and the optimiser step reached;
+    :func:`~trainfree.training.load_checkpoint` loads one back only for the step it was taken at.
+    An epoch that training never reaches (an early stop) is not saved.
+
     Examples
     --------
     >>> from trainfree.training import make_model
@@ -77,6 +86,11 @@ def train(model: nn.Module, X, y, *, task: str = "classification", epochs: int =
         check_param("schedule", schedule, str, choices=("cosine", "step"))
     if max_steps is not None:
         check_param("max_steps", max_steps, numbers.Integral, low=1)
+    save_at = set()
+    for e in checkpoint_epochs:
+        save_at.add(int(check_param("checkpoint_epochs", e, numbers.Integral, low=0)))
+    if save_at and checkpoint_dir is None:
+        raise TrainfreeError("checkpoint_epochs needs a folder to save them in; pass checkpoint_dir=.")
     dev = resolve_device(device)
     model.to(dev).train()
     Xt = torch.as_tensor(np.asarray(X), dtype=torch.float32, device=dev)
@@ -94,6 +108,8 @@ def train(model: nn.Module, X, y, *, task: str = "classification", epochs: int =
     gen = torch_generator(check_random_state(random_state))
     loss_value, steps, last_lr = float("inf"), 0, float("nan")
     n_epochs = epochs if max_steps is None else math.ceil(max_steps / max(1, math.ceil(len(Xt) / batch_size)))
+    if 0 in save_at:
+        save_checkpoint(model, checkpoint_dir, epoch=0, step=0)
     for epoch in bar(range(1, n_epochs + 1), desc="training", unit="epoch"):
         total, seen = 0.0, 0
         for idx in torch.randperm(len(Xt), generator=gen).split(batch_size):
@@ -114,6 +130,8 @@ def train(model: nn.Module, X, y, *, task: str = "classification", epochs: int =
             total += float(loss.detach()) * len(idx)
             seen += len(idx)
         loss_value = total / max(seen, 1)
+        if epoch in save_at:
+            save_checkpoint(model, checkpoint_dir, epoch=epoch, step=steps)
         stop = [bool(cb(epoch, model, loss_value)) for cb in callbacks]
         if loss_value < tol:
             return TrainLog(epoch, loss_value, True, steps, last_lr)

@@ -255,3 +255,35 @@ def test_bad_input_is_refused(fn):
         fn(X, y, model="cnn", n_seeds=1)
     with pytest.raises(TrainfreeError, match="model"):
         fn(X, y, model="resnet", n_seeds=1)
+
+
+@pytest.mark.parametrize("fn, kw", [(grand_score, {"epoch": 1}), (el2n_score, {"epoch": 1}),
+                                    (forgetting_score, {"epochs": 2})])
+def test_seeds_resume_from_the_checkpoint_and_another_configuration_is_refused(tmp_path, fn, kw):
+    X, y = _data()
+    common = dict(model=_mlp, batch_size=8, random_state=3, **kw)
+    ref = fn(X, y, n_seeds=3, **common)
+    fn(X, y, n_seeds=2, checkpoint=tmp_path, **common)  # a run that stopped after two seeds
+    assert sorted(p.name for p in tmp_path.glob("unit-*.npz")) == ["unit-seed-0.npz", "unit-seed-1.npz"]
+    (tmp_path / "unit-seed-1.npz").unlink()
+    resumed = fn(X, y, n_seeds=3, checkpoint=tmp_path, **common)
+    assert len(list(tmp_path.glob("unit-*.npz"))) == 3
+    np.testing.assert_allclose(resumed.scores, ref.scores, rtol=1e-10)
+    np.testing.assert_allclose(resumed.stderr, ref.stderr, rtol=1e-10)
+    assert resumed.settings["step"] == ref.settings["step"] and resumed.seed == ref.seed
+    if fn is forgetting_score:
+        np.testing.assert_array_equal(resumed["never_learned"], ref["never_learned"])
+    again = fn(X, y, n_seeds=3, checkpoint=tmp_path, **{**common, "random_state": None})  # adopts the saved seed
+    np.testing.assert_allclose(again.scores, ref.scores, rtol=1e-10)
+    with pytest.raises(TrainfreeError, match=r"different run \(batch_size: saved 8, now 4\)"):
+        fn(X, y, n_seeds=3, checkpoint=tmp_path, **{**common, "batch_size": 4})
+    with pytest.raises(TrainfreeError, match=r"different run \(data"):
+        fn(X[::-1], y, n_seeds=3, checkpoint=tmp_path, **common)
+
+
+@pytest.mark.slow  # 10 s: starting loky workers
+def test_seeds_in_parallel_equal_sequential():
+    X, y = _data()
+    one = el2n_score(X, y, model="mlp", n_seeds=2, epoch=1, batch_size=8, random_state=0)
+    two = el2n_score(X, y, model="mlp", n_seeds=2, epoch=1, batch_size=8, random_state=0, n_jobs=2)
+    np.testing.assert_allclose(two.scores, one.scores, rtol=1e-6)

@@ -171,10 +171,9 @@ def test_score_correlations_self_one_negation_minus_one_and_input_norm(rng):
 
 
 def test_cli_prune_end_to_end_on_digits(tmp_path, capsys):
-    rc = main(["experiment", "prune", "--data", "digits", "--n", "300", "--model", "mlp", "--scores",
-               "cg,input_norm,random", "--fractions", "0.3,0.5", "--epochs", "1", "--runs", "1",
-               "--out", str(tmp_path)])
-    assert rc == 0
+    argv = ["experiment", "prune", "--data", "digits", "--n", "300", "--model", "mlp", "--scores",
+            "cg,input_norm,random", "--fractions", "0.3,0.5", "--epochs", "1", "--runs", "1", "--out", str(tmp_path)]
+    assert main(argv) == 0
     out = capsys.readouterr().out
     assert "cg/keep_hard" in out and "random/random" in out and "pruned 50%" in out
     df = pd.read_parquet(tmp_path / "pruning.parquet")
@@ -182,6 +181,11 @@ def test_cli_prune_end_to_end_on_digits(tmp_path, capsys):
     assert len(df) == (2 * 2 + 1) * 2 and summary["result_type"] == "PlayerResult"
     assert df["n_kept"].max() == 140  # 2/3 of 300 for training, 30% pruned
     assert "full_accuracy" in summary["metrics"]
+    units = sorted((tmp_path / "units" / "pruning").glob("unit-*.npz"))
+    assert len(units) == 1 + 10  # every training run saved as it finished
+    units[-1].unlink()
+    assert main(argv) == 0  # the same command again resumes: one run retrained, the same table
+    np.testing.assert_array_equal(pd.read_parquet(tmp_path / "pruning.parquet")["value"], df["value"])
 
 
 @pytest.mark.parametrize("argv, words", [(["--scores", "cg,bogus"], "--scores"),
@@ -220,3 +224,64 @@ def test_cli_correlate_bad_input_is_one_line_exit_2(tmp_path, capsys, argv, word
     assert rc == 2
     err = capsys.readouterr().err.strip()
     assert words in err and "\n" not in err
+
+
+def test_pruning_curve_resumes_from_its_checkpoint_and_refuses_another_configuration(split, tmp_path):
+    train_set, test_set = split
+    s = np.linalg.norm(train_set.X, axis=1)
+    kw = dict(fractions=(0.3, 0.6), directions=("keep_hard",), model="mlp", epochs=1, batch_size=32, random_state=2)
+    ref = pruning_curve(train_set, test_set, {"norm": s}, n_runs=2, **kw)
+    pruning_curve(train_set, test_set, {"norm": s}, n_runs=1, checkpoint=tmp_path, **kw)  # one run, then more
+    assert len(list(tmp_path.glob("unit-*.npz"))) == 1 + 4
+    (tmp_path / "unit-set1-run0.npz").unlink()  # as if killed before it finished
+    again = pruning_curve(train_set, test_set, {"norm": s}, n_runs=2, checkpoint=tmp_path, **kw)
+    assert len(list(tmp_path.glob("unit-*.npz"))) == 2 * (1 + 4)
+    np.testing.assert_array_equal(again.values, ref.values)
+    np.testing.assert_array_equal(again.metrics["full_runs"], ref.metrics["full_runs"])
+    with pytest.raises(TrainfreeError, match=r"different run \(epochs: saved 1, now 2\)"):
+        pruning_curve(train_set, test_set, {"norm": s}, n_runs=2, checkpoint=tmp_path, **{**kw, "epochs": 2})
+    with pytest.raises(TrainfreeError, match=r"different run \(scores.norm"):
+        pruning_curve(train_set, test_set, {"norm": -s}, n_runs=2, checkpoint=tmp_path, **kw)
+
+
+KILLED_SWEEP = """
+import sys, time, numpy as np
+from trainfree.data import load
+from trainfree.experiments import pruning, pruning_curve
+
+fit, pause = pruning._fit_unit, float(sys.argv[3])
+def slow_fit(*args):  # slows every training run down so that the kill lands mid-way; results unchanged
+    time.sleep(pause)
+    return fit(*args)
+pruning._fit_unit = slow_fit
+d = load("digits", n=240, random_state=0)
+tr, te = d.subset(np.arange(160)), d.subset(np.arange(160, 240))
+kw = dict(fractions=(0.3, 0.5, 0.7), model="mlp", epochs=1, batch_size=32, n_runs=2, random_state=1)
+res = pruning_curve(tr, te, {"norm": np.linalg.norm(tr.X, axis=1)}, checkpoint=sys.argv[1], **kw)
+fresh = pruning_curve(tr, te, {"norm": np.linalg.norm(tr.X, axis=1)}, **kw) if pause == 0 else res
+np.save(sys.argv[2], np.stack([res.values, fresh.values]))
+"""
+
+
+def test_sigkilled_pruning_sweep_resumes_to_the_uninterrupted_result(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.path.abspath("src"), os.environ.get("PYTHONPATH", "")])}
+    script, folder = tmp_path / "sweep.py", tmp_path / "units"
+    script.write_text(KILLED_SWEEP)
+    proc = subprocess.Popen([sys.executable, str(script), str(folder), str(tmp_path / "killed.npy"), "0.3"], env=env)
+    deadline = time.monotonic() + 120
+    while len(list(folder.glob("unit-*.npz"))) < 3 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    n_saved = len(list(folder.glob("unit-*.npz")))
+    assert 3 <= n_saved < 2 * (1 + 9), n_saved  # killed mid-way: 2 full runs + 9 pruned sets × 2 runs
+    subprocess.run([sys.executable, str(script), str(folder), str(tmp_path / "resumed.npy"), "0"], env=env, check=True)
+    resumed, fresh = np.load(tmp_path / "resumed.npy")
+    assert len(list(folder.glob("unit-*.npz"))) == 20
+    np.testing.assert_allclose(resumed, fresh, rtol=1e-12)

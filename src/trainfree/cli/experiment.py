@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 from .._errors import TrainfreeError
 from ._common import add_common, describe, finish, load_data, prepare_output, say, write_outputs
@@ -46,6 +47,9 @@ groundtruth.parquet, one row per random dataset:
     pr.add_argument("--runs", type=int, default=2, help="paired networks per pruned set")
     pr.add_argument("--seeds", type=int, default=3, help="networks averaged by the Data Diet scores")
     pr.add_argument("--test-size", type=int, default=2000, help="fmnist: test images")
+    pr.add_argument("--n-jobs", type=int, default=None, help="training runs in parallel (-1: all cores)")
+    pr.add_argument("--checkpoint", default=None, help="folder of finished seeds and training runs (default "
+                                                       "<out>/units); re-run the same command to resume")
     describe(pr, "trainfree experiment prune --data fmnist --n 3000 --scores cg,el2n,random --fractions 0.3,0.5 "
                  "--out out/prune", """
 pruning.parquet, one row per (score, direction, share pruned):
@@ -162,14 +166,16 @@ def prune(args: argparse.Namespace) -> None:
     if not set(directions) <= {"keep_hard", "keep_easy"}:
         raise TrainfreeError(f"--directions takes keep_hard and/or keep_easy, got {args.directions!r}.")
     out = prepare_output(args, "experiment prune")
+    checkpoint = Path(args.checkpoint) if args.checkpoint else out / "units"
     n = args.n or (3000 if args.data == "fmnist" else None)
     train, test = pruning_splits(args.data, n=n, test_size=args.test_size, random_state=args.seed)
     with step(f"scoring {len(train)} rows ({', '.join(n for n in names if n != 'random')})"):
         scores = pruning_scores(train, names, model=args.model, n_seeds=args.seeds, device=args.device,
-                                random_state=args.seed)
+                                random_state=args.seed, checkpoint=checkpoint)
     res = pruning_curve(train, test, scores, fractions=fractions, directions=directions,
                         class_balanced=args.class_balanced, include_random="random" in names, model=args.model,
-                        epochs=args.epochs, n_runs=args.runs, device=args.device, random_state=args.seed)
+                        epochs=args.epochs, n_runs=args.runs, device=args.device, random_state=args.seed,
+                        n_jobs=args.n_jobs, checkpoint=checkpoint / "pruning", progress=args.progress)
     say(args, pruning_report(res))
     paths = write_outputs(out, "pruning", res)
     if len(scores) >= 2:  # the CG-score paper's Table 1, for the report's heat map

@@ -105,10 +105,13 @@ def add_score_commands(sub) -> None:
         p.add_argument("--seeds", type=int, default=10 if name != "forgetting" else 5, help="networks averaged")
         p.add_argument("--epochs" if name == "forgetting" else "--epoch", type=int, default=epoch,
                        help="epochs of training" if name == "forgetting" else "epochs trained before scoring")
+        p.add_argument("--checkpoint", default=None, help="folder of finished seeds (default <out>/units); re-run "
+                                                          "the same command to resume")
         describe(p, f"trainfree score {name} --data fmnist --n 2000 --noise 0.2 --model cnn --out out/{name}",
                  SCORE_COLUMNS)
         p.set_defaults(func=score_examples, options=lambda a: dict(
-            model=a.model, n_seeds=a.seeds, **({"epochs": a.epochs} if a.score == "forgetting" else {"epoch": a.epoch})))
+            model=a.model, n_seeds=a.seeds, checkpoint=a.checkpoint or str(Path(a.out) / "units"), progress=a.progress,
+            **({"epochs": a.epochs} if a.score == "forgetting" else {"epoch": a.epoch})))
 
 
 def _ridge(text: str) -> float | str:

@@ -13,15 +13,16 @@ import math
 import numbers
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .._errors import TrainfreeError
-from .._progress import bar
-from .._random import SeedLike, check_random_state, child, seed_record
+from .._random import SeedLike, check_random_state, child, from_record, seed_record
 from .._random import rng as make_rng
-from .._validation import check_param
+from .._runs import UnitStore, data_fingerprint, run_units
+from .._validation import check_n_jobs, check_param
 from ..data import Dataset
 from ..result import PlayerResult
 from ..training import evaluate, input_shape, make_model, train
@@ -156,7 +157,8 @@ def pruning_curve(train_set: Dataset, test_set: Dataset, scores: Mapping[str, An
                   fractions: Sequence[float] = (0.1, 0.3, 0.5, 0.7), directions: Sequence[str] = DIRECTIONS,
                   class_balanced: bool = False, include_random: bool = True, model: str = "cnn", epochs: int = 5,
                   lr: float = 1e-3, batch_size: int = 128, n_runs: int = 2, device: str | None = "cpu",
-                  random_state: SeedLike = None) -> PlayerResult:
+                  random_state: SeedLike = None, n_jobs: int | None = None, checkpoint: str | Path | None = None,
+                  progress: bool = False) -> PlayerResult:
     """Test accuracy after pruning ``train_set`` by each score, direction and share (Data Diet's Fig. 1).
 
     Every network, for every score, direction and share, trains for a fixed budget of optimiser steps:
@@ -188,6 +190,15 @@ def pruning_curve(train_set: Dataset, test_set: Dataset, scores: Mapping[str, An
         Networks trained per row; ``stderr`` is over runs (NaN for one run).
     device : str
     random_state : None, int, Generator or SeedSequence
+        Root seed (None: fresh entropy, recorded; a resumed checkpoint keeps the seed it was written with).
+    n_jobs : int, optional
+        Training runs in parallel (joblib work units; -1: all cores).
+    checkpoint : str or Path, optional
+        A folder where each training run's test accuracy is saved (atomically) as soon as it finishes.
+        The same call again computes only the missing runs and gives the uninterrupted result; another
+        configuration (settings, seed, data, scores) is refused naming what differs. ``n_runs`` may grow.
+    progress : bool, default=False
+        A progress bar over the training runs.
 
     Returns
     -------
@@ -223,49 +234,67 @@ def pruning_curve(train_set: Dataset, test_set: Dataset, scores: Mapping[str, An
         check_param("direction", d, str, choices=DIRECTIONS)
     for name, value, low in (("epochs", epochs, 1), ("n_runs", n_runs, 1), ("batch_size", batch_size, 1)):
         check_param(name, value, numbers.Integral, low=low)
-    seed = check_random_state(random_state)
+    stored = UnitStore.stored_identity(checkpoint)
+    if random_state is None and stored is not None and "seed" in stored:
+        seed = from_record(stored["seed"])  # a resumed run keeps the draws of the run it continues
+    else:
+        seed = check_random_state(random_state)
     shape = input_shape(model, train_set.image_shape, train_set.X.shape[1], name=train_set.name)
     X, y = train_set.X.reshape(len(train_set), *shape), train_set.y
     X_test = test_set.X.reshape(len(test_set), *shape)
     n, n_out = len(train_set), len(train_set.classes)
-
-    def fit(idx: np.ndarray, k: int) -> float:
-        run = child(seed, f"run/{k}")
-        net = make_model(model, shape, n_out, random_state=child(run, "init"))
-        train(net, X[idx], y[idx], epochs=budget_epochs(epochs, n, len(idx), batch_size), lr=lr,
-              batch_size=batch_size, tol=0.0, device=device, random_state=child(run, "batches"))
-        return evaluate(net, X_test, test_set.y, device=device)
-
-    plan = [(name, d, f) for name in ranked for d in directions for f in fractions]
-    if include_random:
-        plan += [("random", "random", f) for f in fractions]
-    rows: list[dict[str, Any]] = []
-    t = time.perf_counter()
-    full = np.array([fit(np.arange(n), k) for k in range(n_runs)])
-    timings = {"full_s": time.perf_counter() - t}
-    t = time.perf_counter()
-    for name, d, f in bar(plan, desc="pruned sets", unit="set"):
-        accs, kept = [], 0
-        for k in range(n_runs):
-            if name == "random":
-                s = make_rng(child(child(seed, f"run/{k}"), f"random/{f}")).random(n)
-                idx = prune_order(s, y, fraction=f, class_balanced=class_balanced, random_state=0)
-            else:
-                idx = prune_order(ranked[name], y, fraction=f, direction=d, class_balanced=class_balanced,
-                                  random_state=child(seed, "ties"))
-            kept = len(idx)
-            accs.append(fit(idx, k))
-        rows.append({"value": float(np.mean(accs)), "stderr": _sem(accs), "player": f"{name}/{d}/{f:g}",
-                     "score": name, "direction": d, "fraction_pruned": f, "n_kept": kept,
-                     "epochs": budget_epochs(epochs, n, kept, batch_size)})
-    timings.update(pruned_s=time.perf_counter() - t, total_s=time.perf_counter() - t0)
-    columns = {c: np.array([r[c] for r in rows]) for c in rows[0]}
     settings = {"data": train_set.name, "n_train": n, "n_test": len(test_set), "fractions": fractions,
                 "directions": list(directions), "class_balanced": bool(class_balanced), "model": model,
                 "epochs": int(epochs), "lr": float(lr), "batch_size": int(batch_size), "n_runs": int(n_runs),
                 "device": str(device), "budget": "fixed optimiser steps: those of `epochs` epochs on the full set"}
+    store = None
+    if checkpoint is not None:  # what every training run depends on (not n_runs: run k is the same for any)
+        store = UnitStore(checkpoint, {"what": "pruning_curve", **{k: v for k, v in settings.items() if k != "n_runs"},
+                                       "include_random": bool(include_random), "seed": seed_record(seed),
+                                       "data": data_fingerprint(X, y, X_test, test_set.y),
+                                       "scores": {k: data_fingerprint(v) for k, v in ranked.items()}})
+    plan = [(name, d, f) for name in ranked for d in directions for f in fractions]
+    if include_random:
+        plan += [("random", "random", f) for f in fractions]
+    # Every run's rows and seeds are drawn here, before dispatch; a unit only trains and tests.
+    kept: dict[str, np.ndarray] = {}
+    units = [(f"full-run{k}", np.arange(n), k) for k in range(n_runs)]
+    for i, (name, d, f) in enumerate(plan):
+        for k in range(n_runs):
+            if name == "random":
+                r = make_rng(child(child(seed, f"run/{k}"), f"random/{f}")).random(n)
+                idx = prune_order(r, y, fraction=f, class_balanced=class_balanced, random_state=0)
+            else:
+                idx = prune_order(ranked[name], y, fraction=f, direction=d, class_balanced=class_balanced,
+                                  random_state=child(seed, "ties"))
+            kept[f"set{i}"] = idx
+            units.append((f"set{i}-run{k}", idx, k))
+    common = (X, y, X_test, test_set.y, model, shape, n_out, lr, batch_size, device)
+    t = time.perf_counter()
+    outs = run_units(_fit_unit, [(key, (*common, idx, budget_epochs(epochs, n, len(idx), batch_size),
+                                        child(seed, f"run/{k}"))) for key, idx, k in units],
+                     store=store, n_jobs=check_n_jobs(n_jobs), progress=progress, desc="training runs")
+    accuracy = {key: float(out["accuracy"]) for key, out in outs.items()}
+    full = np.array([accuracy[f"full-run{k}"] for k in range(n_runs)])
+    rows: list[dict[str, Any]] = []
+    for i, (name, d, f) in enumerate(plan):
+        accs = [accuracy[f"set{i}-run{k}"] for k in range(n_runs)]
+        n_kept = len(kept[f"set{i}"])
+        rows.append({"value": float(np.mean(accs)), "stderr": _sem(accs), "player": f"{name}/{d}/{f:g}",
+                     "score": name, "direction": d, "fraction_pruned": f, "n_kept": n_kept,
+                     "epochs": budget_epochs(epochs, n, n_kept, batch_size)})
+    timings = {"training_s": time.perf_counter() - t, "total_s": time.perf_counter() - t0}
+    columns = {c: np.array([r[c] for r in rows]) for c in rows[0]}
     metrics = {"full_accuracy": float(full.mean()), "full_stderr": _sem(full), "full_runs": full.tolist()}
     return PlayerResult("pruning_curve", columns, settings, seed_record(seed), timings, metrics)
+
+
+def _fit_unit(X, y, X_test, y_test, model, shape, n_out, lr, batch_size, device, idx, epochs_k, run) -> dict[str, Any]:
+    """One training run on rows ``idx`` from run seed ``run`` (initial weights and batch order): its test accuracy."""
+    net = make_model(model, shape, n_out, random_state=child(run, "init"))
+    train(net, X[idx], y[idx], epochs=epochs_k, lr=lr, batch_size=batch_size, tol=0.0, device=device,
+          random_state=child(run, "batches"))
+    return {"accuracy": evaluate(net, X_test, y_test, device=device)}
 
 
 def _sem(values) -> float:
@@ -320,11 +349,12 @@ PRUNE_SCORES = ("cg", "el2n", "grand", "forgetting", "input_norm", "random")
 
 def pruning_scores(data: Dataset, names: Sequence[str], *, model: str = "cnn", n_seeds: int = 3, el2n_epoch: int = 3,
                    grand_epoch: int = 0, forgetting_epochs: int = 10, device: str | None = "cpu",
-                   random_state: SeedLike = None) -> dict[str, np.ndarray]:
+                   random_state: SeedLike = None, checkpoint: str | Path | None = None) -> dict[str, np.ndarray]:
     """The named scores of every row of ``data``, for :func:`pruning_curve` (``"random"`` is left to it).
 
     ``cg``, ``el2n``, ``grand`` and ``forgetting`` come from :func:`score_dataset` (no label noise,
-    ``n_seeds`` networks of ``model`` for the Data Diet scores); ``input_norm`` is ‖x‖.
+    ``n_seeds`` networks of ``model`` for the Data Diet scores); ``input_norm`` is ‖x‖. With a
+    ``checkpoint`` folder, each Data Diet score saves its finished seeds in ``<checkpoint>/score-<name>``.
 
     Examples
     --------
@@ -343,6 +373,8 @@ def pruning_scores(data: Dataset, names: Sequence[str], *, model: str = "cnn", n
             out[name] = np.linalg.norm(data.X, axis=1)
         elif name != "random":
             options = score_options(name, model=model, n_seeds=n_seeds, device=device, epochs=epochs.get(name))
+            if checkpoint is not None and name in epochs:
+                options["checkpoint"] = Path(checkpoint) / f"score-{name}"
             out[name] = np.asarray(score_dataset(data, score=name, random_state=seed, **options).scores)
     return out
 

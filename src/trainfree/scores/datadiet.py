@@ -20,6 +20,7 @@ import math
 import numbers
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,16 +29,21 @@ from torch import nn
 
 from .._device import resolve_device, resolve_dtype
 from .._errors import TrainfreeError
-from .._random import SeedLike, check_random_state, child, seed_record
-from .._validation import check_examples, check_param
+from .._random import SeedLike, check_random_state, child, from_record, seed_record
+from .._runs import UnitStore, data_fingerprint, run_units
+from .._validation import check_examples, check_n_jobs, check_param
 from ..result import ExampleResult
 from ..training import make_model, train
+from ..training.models import IMAGE_KINDS
 from ._per_example_grad import grad_norms
+
+MODELS = ("cnn", "mlp")  # the reference networks a score may name; or pass a factory
 
 
 def grand_score(X, y, *, model: str | Callable[..., nn.Module] = "cnn", n_seeds: int = 10, epoch: int = 0,
                 lr: float = 1e-3, batch_size: int = 128, score_batch_size: int = 256, method: str = "auto",
-                dtype: str = "float32", device: str | None = "cpu", random_state: SeedLike = None) -> ExampleResult:
+                dtype: str = "float32", device: str | None = "cpu", random_state: SeedLike = None,
+                n_jobs: int | None = None, checkpoint: str | Path | None = None, progress: bool = False) -> ExampleResult:
     """GraNd: mean over seeds of ‖∇_θ ℓ(f(x_i; θ), y_i)‖₂ over all trainable parameters θ.
 
     ℓ is the cross-entropy of the example alone (not a batch mean). Per-example norms come from
@@ -67,6 +73,16 @@ def grand_score(X, y, *, model: str | Callable[..., nn.Module] = "cnn", n_seeds:
         Precision of the scoring pass (training is float32).
     device : {"cpu", "cuda", "auto"}, default="cpu"
     random_state : None, int, Generator or SeedSequence
+        Root seed (None: fresh entropy, recorded; a resumed checkpoint keeps the seed it was written with).
+    n_jobs : int, optional
+        Seeds computed in parallel (joblib work units; -1: all cores).
+    checkpoint : str or Path, optional
+        A folder where each seed's scores are saved as soon as they are computed (atomically). The
+        same call again loads the finished seeds and computes only the rest, with the result of an
+        uninterrupted run; another configuration (settings, seed, data) in the folder is refused,
+        naming what differs. ``n_seeds`` may grow between calls: the seeds already saved are reused.
+    progress : bool, default=False
+        A progress bar over the seeds.
 
     Returns
     -------
@@ -85,24 +101,26 @@ def grand_score(X, y, *, model: str | Callable[..., nn.Module] = "cnn", n_seeds:
     check_param("method", method, str, choices=("auto", "fast", "vmap", "loop"))
     check_param("score_batch_size", score_batch_size, numbers.Integral, low=1)
     tdtype = resolve_dtype(dtype)
-    ctx = _Setup("grand_score", X, y, model, n_seeds, epoch, lr, batch_size, device, random_state)
-    per_seed, used, score_s = [], set(), 0.0
-    for k in range(n_seeds):
-        net = ctx.network(k)
-        ctx.fit(net, k, epoch)
-        t = time.perf_counter()
-        net = net.to(tdtype)
-        norms, how = grad_norms(net, ctx.tensor(tdtype), ctx.labels(), batch_size=score_batch_size, method=method)
-        score_s += time.perf_counter() - t
-        per_seed.append(norms)
-        used.add(how)
-    return ctx.result(per_seed, {"method": "/".join(sorted(used)), "dtype": str(tdtype).removeprefix("torch."),
-                                 "score_batch_size": int(score_batch_size)}, {"score_s": score_s})
+    ctx = _Setup("grand_score", X, y, model, n_seeds, epoch, lr, batch_size, device, random_state, checkpoint)
+    options = {"method": method, "dtype": str(tdtype).removeprefix("torch."), "score_batch_size": int(score_batch_size)}
+    outs = ctx.run(_grand_unit, options, n_jobs=n_jobs, progress=progress)
+    used = sorted({str(o["method"]) for o in outs})
+    return ctx.result(outs, {**options, "method": "/".join(used)},
+                      {"score_s": sum(float(o["score_s"]) for o in outs)})
+
+
+def _grand_unit(ctx: _Setup, k: int, options: dict[str, Any]) -> dict[str, Any]:
+    net, step, train_s = ctx.trained(k, ctx.epoch)
+    t = time.perf_counter()
+    tdtype = resolve_dtype(options["dtype"])
+    norms, how = grad_norms(net.to(tdtype), ctx.tensor(tdtype), ctx.labels(), batch_size=options["score_batch_size"],
+                            method=options["method"])
+    return {"scores": norms, "step": step, "train_s": train_s, "score_s": time.perf_counter() - t, "method": how}
 
 
 def el2n_score(X, y, *, model: str | Callable[..., nn.Module] = "cnn", n_seeds: int = 10, epoch: int = 5,
-               lr: float = 1e-3, batch_size: int = 128, device: str | None = "cpu",
-               random_state: SeedLike = None) -> ExampleResult:
+               lr: float = 1e-3, batch_size: int = 128, device: str | None = "cpu", random_state: SeedLike = None,
+               n_jobs: int | None = None, checkpoint: str | Path | None = None, progress: bool = False) -> ExampleResult:
     """EL2N: mean over seeds of ‖softmax(f(x_i)) − onehot(y_i)‖₂ after ``epoch`` epochs of training.
 
     The value lies in [0, √2]: 0 for a confident correct prediction, √2 for a confident wrong one.
@@ -115,7 +133,7 @@ def el2n_score(X, y, *, model: str | Callable[..., nn.Module] = "cnn", n_seeds: 
 
     Parameters
     ----------
-    X, y, model, n_seeds, lr, batch_size, device, random_state
+    X, y, model, n_seeds, lr, batch_size, device, random_state, n_jobs, checkpoint, progress
         As in :func:`grand_score`.
     epoch : int, default=5
         Epochs of training before scoring (0: the initial weights).
@@ -133,20 +151,22 @@ def el2n_score(X, y, *, model: str | Callable[..., nn.Module] = "cnn", n_seeds: 
     >>> bool(((res.scores >= 0) & (res.scores <= 2 ** 0.5)).all()), res.settings["epoch"]
     (True, 1)
     """
-    ctx = _Setup("el2n_score", X, y, model, n_seeds, epoch, lr, batch_size, device, random_state)
-    per_seed, score_s = [], 0.0
-    for k in range(n_seeds):
-        net = ctx.network(k)
-        ctx.fit(net, k, epoch)
-        t = time.perf_counter()
-        per_seed.append(_el2n(net, ctx.tensor(torch.float32), ctx.labels()))
-        score_s += time.perf_counter() - t
-    return ctx.result(per_seed, {}, {"score_s": score_s})
+    ctx = _Setup("el2n_score", X, y, model, n_seeds, epoch, lr, batch_size, device, random_state, checkpoint)
+    outs = ctx.run(_el2n_unit, {}, n_jobs=n_jobs, progress=progress)
+    return ctx.result(outs, {}, {"score_s": sum(float(o["score_s"]) for o in outs)})
+
+
+def _el2n_unit(ctx: _Setup, k: int, options: dict[str, Any]) -> dict[str, Any]:
+    net, step, train_s = ctx.trained(k, ctx.epoch)
+    t = time.perf_counter()
+    norms = _el2n(net, ctx.tensor(torch.float32), ctx.labels())
+    return {"scores": norms, "step": step, "train_s": train_s, "score_s": time.perf_counter() - t}
 
 
 def forgetting_score(X, y, *, model: str | Callable[..., nn.Module] = "cnn", epochs: int = 20, n_seeds: int = 5,
                      lr: float = 1e-3, batch_size: int = 128, device: str | None = "cpu",
-                     random_state: SeedLike = None) -> ExampleResult:
+                     random_state: SeedLike = None, n_jobs: int | None = None, checkpoint: str | Path | None = None,
+                     progress: bool = False) -> ExampleResult:
     """Forgetting events (Toneva et al. 2019): correct → incorrect transitions during training.
 
     Correctness is read from the logits of each training step's own forward pass (train mode,
@@ -161,7 +181,7 @@ def forgetting_score(X, y, *, model: str | Callable[..., nn.Module] = "cnn", epo
 
     Parameters
     ----------
-    X, y, model, lr, batch_size, device, random_state
+    X, y, model, lr, batch_size, device, random_state, n_jobs, checkpoint, progress
         As in :func:`grand_score`.
     epochs : int, default=20
         Full training epochs per seed; events are counted up to the end.
@@ -182,15 +202,17 @@ def forgetting_score(X, y, *, model: str | Callable[..., nn.Module] = "cnn", epo
     (True, 2)
     """
     check_param("epochs", epochs, numbers.Integral, low=1)
-    ctx = _Setup("forgetting_score", X, y, model, n_seeds, epochs, lr, batch_size, device, random_state)
-    per_seed, never = [], []
-    for k in range(n_seeds):
-        tracker = ForgettingTracker(ctx.labels())
-        ctx.fit(ctx.network(k), k, epochs, batch_callbacks=[tracker])
-        per_seed.append(tracker.scores(never_learned=float(epochs)))
-        never.append(~tracker.learned)
-    return ctx.result(per_seed, {"never_learned_value": int(epochs)}, {},
-                      {"never_learned": np.mean(never, axis=0)})
+    ctx = _Setup("forgetting_score", X, y, model, n_seeds, epochs, lr, batch_size, device, random_state, checkpoint)
+    outs = ctx.run(_forgetting_unit, {}, n_jobs=n_jobs, progress=progress)
+    return ctx.result(outs, {"never_learned_value": int(epochs)}, {},
+                      {"never_learned": np.mean([o["never_learned"] for o in outs], axis=0)})
+
+
+def _forgetting_unit(ctx: _Setup, k: int, options: dict[str, Any]) -> dict[str, Any]:
+    tracker = ForgettingTracker(ctx.labels())
+    _, step, train_s = ctx.trained(k, ctx.epoch, batch_callbacks=[tracker])
+    return {"scores": tracker.scores(never_learned=float(ctx.epoch)), "never_learned": ~tracker.learned,
+            "step": step, "train_s": train_s}
 
 
 def forgetting_events(correct) -> tuple[np.ndarray, np.ndarray]:
@@ -264,9 +286,9 @@ def _el2n(net: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int = 10
 
 
 class _Setup:
-    """Validated inputs, seeds and the shared build / train / result steps of the three scores."""
+    """Validated inputs, seeds and the shared build / train / run / result steps of the three scores."""
 
-    def __init__(self, name, X, y, model, n_seeds, epoch, lr, batch_size, device, random_state):
+    def __init__(self, name, X, y, model, n_seeds, epoch, lr, batch_size, device, random_state, checkpoint):
         self.t0 = time.perf_counter()
         self.name = name
         self.X, self.codes, self.classes = check_examples(X, y, flatten=False, dtype=np.float32)
@@ -275,19 +297,26 @@ class _Setup:
         check_param("lr", lr, numbers.Real, low=0, low_open=True)
         check_param("batch_size", batch_size, numbers.Integral, low=1)
         if isinstance(model, str):
-            check_param("model", model, str, choices=("cnn", "mlp"))
-            if model == "cnn" and self.X.ndim != 4:
-                raise TrainfreeError(f"model='cnn' needs X of shape (n, channels, height, width); got {self.X.shape}."
-                                     f" Reshape it (e.g. X.reshape(-1, 1, 28, 28)) or use model='mlp'.")
+            check_param("model", model, str, choices=MODELS)
+            if model in IMAGE_KINDS and self.X.ndim != 4:
+                raise TrainfreeError(f"model={model!r} needs X of shape (n, channels, height, width); got "
+                                     f"{self.X.shape}. Reshape it (e.g. X.reshape(-1, 1, 28, 28)) or use model='mlp'.")
         elif not callable(model):
-            raise TrainfreeError(f"The 'model' parameter must be 'cnn', 'mlp' or a callable returning an nn.Module. "
-                                 f"Got {model!r} instead.")
+            raise TrainfreeError(f"The 'model' parameter must be one of {list(MODELS)} or a callable returning an "
+                                 f"nn.Module. Got {model!r} instead.")
         self.model, self.n_seeds, self.epoch = model, int(n_seeds), int(epoch)
         self.lr, self.batch_size = float(lr), int(batch_size)
         self.dev = resolve_device(device)
-        self.seed = check_random_state(random_state)
-        self.steps = 0
-        self.train_s = 0.0
+        self.checkpoint = checkpoint
+        stored = UnitStore.stored_identity(checkpoint)
+        if random_state is None and stored is not None and "seed" in stored:
+            self.seed = from_record(stored["seed"])  # a resumed run keeps the draws of the run it continues
+        else:
+            self.seed = check_random_state(random_state)
+
+    @property
+    def model_name(self) -> str:
+        return self.model if isinstance(self.model, str) else getattr(self.model, "__name__", repr(self.model))
 
     def tensor(self, dtype: torch.dtype) -> torch.Tensor:
         return torch.as_tensor(self.X, dtype=dtype, device=self.dev)
@@ -307,28 +336,42 @@ class _Setup:
                                      f"return a freshly initialised torch.nn.Module.")
         return net.to(self.dev)
 
-    def fit(self, net: nn.Module, k: int, epochs: int, batch_callbacks=()) -> None:
-        """Train for exactly ``epochs`` (tol=0 disables the early stop); record the step reached."""
+    def trained(self, k: int, epochs: int, batch_callbacks=()) -> tuple[nn.Module, int, float]:
+        """Network ``k`` trained for exactly ``epochs`` (tol=0 disables the early stop), its step and seconds."""
+        net = self.network(k)
         if epochs == 0:
-            return
+            return net, 0, 0.0
         t = time.perf_counter()
         log = train(net, self.X, self.codes, epochs=epochs, lr=self.lr, batch_size=self.batch_size, tol=0.0,
                     device=self.dev, random_state=child(child(self.seed, f"seed/{k}"), "batches"),
                     batch_callbacks=batch_callbacks)
-        self.train_s += time.perf_counter() - t
         expected = epochs * math.ceil(len(self.X) / self.batch_size)
         if (log.epochs, log.steps) != (epochs, expected):  # the step the scores belong to must be the one asked for
             raise RuntimeError(f"training stopped after {log.epochs} of {epochs} epochs ({log.steps} steps)")
-        self.steps = log.steps
+        return net, log.steps, time.perf_counter() - t
 
-    def result(self, per_seed: list[np.ndarray], settings: dict[str, Any], timings: dict[str, float],
+    def run(self, unit: Callable[..., dict[str, Any]], options: dict[str, Any], *, n_jobs: int | None,
+            progress: bool) -> list[dict[str, Any]]:
+        """One work unit per seed (saved to ``checkpoint`` as it finishes), in seed order."""
+        store = None
+        if self.checkpoint is not None:  # everything a seed's scores depend on; not n_seeds
+            store = UnitStore(self.checkpoint, {
+                "what": self.name, "model": self.model_name, "epoch": self.epoch, "lr": self.lr,
+                "batch_size": self.batch_size, "device": str(self.dev), **options, "seed": seed_record(self.seed),
+                "data": data_fingerprint(self.X, self.codes)})
+        outs = run_units(unit, [(f"seed-{k}", (self, k, options)) for k in range(self.n_seeds)], store=store,
+                         n_jobs=check_n_jobs(n_jobs), progress=progress, desc="seeds")
+        return [outs[f"seed-{k}"] for k in range(self.n_seeds)]
+
+    def result(self, outs: list[dict[str, Any]], settings: dict[str, Any], timings: dict[str, float],
                columns: dict[str, np.ndarray] | None = None) -> ExampleResult:
-        S = np.asarray(per_seed, dtype=np.float64)
+        S = np.asarray([o["scores"] for o in outs], dtype=np.float64)
         stderr = S.std(axis=0, ddof=1) / math.sqrt(self.n_seeds) if self.n_seeds > 1 else np.full(S.shape[1], np.nan)
-        model = self.model if isinstance(self.model, str) else getattr(self.model, "__name__", repr(self.model))
-        settings = {"model": model, "epoch": self.epoch, "step": self.steps, "n_seeds": self.n_seeds,
-                    "lr": self.lr, "batch_size": self.batch_size, "device": str(self.dev),
+        settings = {"model": self.model_name, "epoch": self.epoch, "step": int(outs[0]["step"]),
+                    "n_seeds": self.n_seeds, "lr": self.lr, "batch_size": self.batch_size, "device": str(self.dev),
                     "n_samples": int(S.shape[1]), "classes": self.classes.tolist(), **settings}
         cols = {"score": S.mean(axis=0), "stderr": stderr, **(columns or {}), "label": self.classes[self.codes]}
-        timings = {"train_s": self.train_s, **timings, "total_s": time.perf_counter() - self.t0}
+        # Seconds summed over the seeds, those computed by an earlier (resumed) run included.
+        timings = {"train_s": sum(float(o["train_s"]) for o in outs), **timings,
+                   "total_s": time.perf_counter() - self.t0}
         return ExampleResult(self.name, cols, settings, seed_record(self.seed), timings)

@@ -149,24 +149,26 @@ def cg_features_score(X, y, *, model: str | Callable[..., nn.Module] = "cnn", ep
     """
     check_param("epochs", epochs, numbers.Integral, low=0)
     preprocess = Preprocess(check_param("preprocess", preprocess, str, choices=tuple(p.value for p in Preprocess)))
-    ctx = _Setup("cg_features_score", X, y, model, n_seeds, epochs, lr, batch_size, device, random_state)
-    scores, labels, dims, jitter, score_s = [], [], set(), 0.0, 0.0
-    for k in range(ctx.n_seeds):
-        net = ctx.network(k)
-        ctx.fit(net, k, int(epochs))
-        t = time.perf_counter()
-        feats = penultimate_features(net, ctx.tensor(torch.float32))
-        dims.add(feats.shape[1])
-        res = cg_score(feats, ctx.codes, preprocess=preprocess.value, device=str(ctx.dev), dtype=dtype,
-                       max_memory_bytes=max_memory_bytes)
-        score_s += time.perf_counter() - t
-        scores.append(res.scores)
-        labels.append(res["partial_label"])
-        jitter = max(jitter, res.jitter)
-    label_term = np.mean(labels, axis=0)
-    return ctx.result(scores, {"preprocess": preprocess.value, "dtype": dtype, "feature_dim": int(max(dims)),
-                               "jitter_used": jitter}, {"score_s": score_s},
+    ctx = _Setup("cg_features_score", X, y, model, n_seeds, epochs, lr, batch_size, device, random_state, None)
+    options = {"preprocess": preprocess.value, "dtype": dtype, "max_memory_bytes": max_memory_bytes}
+    outs = ctx.run(_features_unit, options, n_jobs=None, progress=False)
+    label_term = np.mean([o["partial_label"] for o in outs], axis=0)
+    return ctx.result(outs, {"preprocess": preprocess.value, "dtype": dtype,
+                             "feature_dim": int(max(int(o["feature_dim"]) for o in outs)),
+                             "jitter_used": max(float(o["jitter"]) for o in outs)},
+                      {"score_s": sum(float(o["score_s"]) for o in outs)},
                       {"partial_label": label_term, "flag_mislabel": label_term > 0})
+
+
+def _features_unit(ctx, k: int, options: dict) -> dict:
+    """Seed ``k``: train, read the penultimate features, CG-score them."""
+    net, step, train_s = ctx.trained(k, ctx.epoch)
+    t = time.perf_counter()
+    feats = penultimate_features(net, ctx.tensor(torch.float32))
+    res = cg_score(feats, ctx.codes, preprocess=options["preprocess"], device=str(ctx.dev), dtype=options["dtype"],
+                   max_memory_bytes=options["max_memory_bytes"])
+    return {"scores": res.scores, "partial_label": res["partial_label"], "feature_dim": feats.shape[1],
+            "jitter": res.jitter, "step": step, "train_s": train_s, "score_s": time.perf_counter() - t}
 
 
 @torch.no_grad()

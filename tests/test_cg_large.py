@@ -192,3 +192,13 @@ def test_large_refuses_gpu_and_bad_options(rng):
 def test_unit_rows_are_what_large_solve_expects(rng):
     X, y = blobs(rng, n_per=10)
     assert np.allclose(np.linalg.norm(unit_rows(X), axis=1), 1.0)
+
+
+def test_lapack_threads_drop_to_one_only_on_an_oversubscribed_machine(monkeypatch):
+    from trainfree import linalg
+
+    monkeypatch.setattr(linalg.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(linalg.os, "getloadavg", lambda: (8.0, 8.0, 8.0))
+    assert linalg._lapack_threads() == 1
+    monkeypatch.setattr(linalg.os, "getloadavg", lambda: (2.5, 2.0, 1.0))  # this process's own threads
+    assert linalg._lapack_threads() is None

@@ -46,7 +46,7 @@ def test_loo_predictions_equal_explicit_refits(rng, ridge):
 
 def test_scores_follow_from_the_refit_predictions(rng):
     X, y = blobs(rng)
-    res = mislabel_score(X, y, ridge=0.5, temperature=0.7)
+    res = mislabel_score(X, y, ridge=0.5, temperature=0.7, dtype="float64")
     K = arccos_gram(torch.as_tensor(unit_rows(X, "raw"))).numpy()
     F = refit_loo(K, one_vs_rest(y, 3), 0.5 * K.diagonal().mean())
     P = np.exp(F / 0.7) / np.exp(F / 0.7).sum(axis=1, keepdims=True)
@@ -100,18 +100,29 @@ def test_separable_problem_with_one_flip_flags_exactly_that_label(rng):
     assert res.scores.argmax() == 17 and res["predicted"][17] == 1
 
 
-def test_invariant_to_row_order(rng):
+@pytest.mark.parametrize("dtype, rtol", [("float64", 1e-9), ("float32", 1e-4)])
+def test_invariant_to_row_order(rng, dtype, rtol):
     X, y = blobs(rng, sep=1.0)
     perm = rng.permutation(len(y))
-    a, b = mislabel_score(X, y), mislabel_score(X[perm], y[perm])
-    assert a.settings["ridge"] == b.settings["ridge"]
-    np.testing.assert_allclose(b.scores, a.scores[perm], rtol=1e-9, atol=1e-14)
+    a, b = mislabel_score(X, y, dtype=dtype), mislabel_score(X[perm], y[perm], dtype=dtype)
+    assert a.settings["ridge"] == b.settings["ridge"] and a.settings["dtype"] == dtype
+    np.testing.assert_allclose(b.scores, a.scores[perm], rtol=rtol, atol=rtol * 1e-5)
+
+
+def test_float32_by_default_when_the_ridge_allows_it(rng):
+    X, y = blobs(rng, sep=1.0)
+    single, double = mislabel_score(X, y, ridge=0.3), mislabel_score(X, y, ridge=0.3, dtype="float64")
+    assert (single.settings["dtype"], double.settings["dtype"]) == ("float32", "float64")
+    np.testing.assert_allclose(single.scores, double.scores, rtol=1e-4, atol=1e-7)
+    assert mislabel_score(X, y, ridge=0.0).settings["dtype"] == "float64"  # the interpolation needs float64
+    assert mislabel_score(X, y, ridge=0.005).settings["dtype"] == "float64"
 
 
 def test_stochastic_with_one_chunk_equals_exact_and_chunks_are_seeded(rng):
     X, y = blobs(rng, n_per=20, sep=1.0)
-    exact = mislabel_score(X, y, ridge=0.3)
-    whole = mislabel_score(X, y, method="stochastic", chunk_size=len(y), n_repeats=2, ridge=0.3, random_state=0)
+    exact = mislabel_score(X, y, ridge=0.3, dtype="float64")
+    whole = mislabel_score(X, y, method="stochastic", chunk_size=len(y), n_repeats=2, ridge=0.3, random_state=0,
+                           dtype="float64")
     np.testing.assert_allclose(whole.scores, exact.scores, rtol=1e-9, atol=1e-14)
     np.testing.assert_allclose(whole["stderr"], 0, atol=1e-9)
     part = mislabel_score(X, y, method="stochastic", chunk_size=25, n_repeats=3, ridge=0.3, random_state=0)
@@ -125,8 +136,8 @@ def test_stochastic_with_one_chunk_equals_exact_and_chunks_are_seeded(rng):
 def test_precomputed_kernel_equals_the_built_in_one(rng):
     X, y = blobs(rng)
     K = arccos_gram(torch.as_tensor(unit_rows(X, "raw"))).numpy()
-    np.testing.assert_allclose(mislabel_score(K, y, kernel="precomputed").scores, mislabel_score(X, y).scores,
-                               rtol=1e-9, atol=1e-14)
+    np.testing.assert_allclose(mislabel_score(K, y, kernel="precomputed", dtype="float64").scores,
+                               mislabel_score(X, y, dtype="float64").scores, rtol=1e-9, atol=1e-14)
     with pytest.raises(TrainfreeError, match="n×n kernel matrix"):
         mislabel_score(X, y, kernel="precomputed")
     with pytest.raises(TrainfreeError, match="symmetric"):

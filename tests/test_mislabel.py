@@ -51,7 +51,9 @@ def test_scores_follow_from_the_refit_predictions(rng):
     F = refit_loo(K, one_vs_rest(y, 3), 0.5 * K.diagonal().mean())
     P = np.exp(F / 0.7) / np.exp(F / 0.7).sum(axis=1, keepdims=True)
     idx = np.arange(len(y))
-    np.testing.assert_allclose(res.scores, 1 - P[idx, y], rtol=1e-8, atol=1e-12)
+    t = np.array([P[y == c, c].mean() for c in range(3)])  # mean confidence of each given label
+    np.testing.assert_allclose(res.scores, np.log(t[y] / P[idx, y]), rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(res["self_confidence"], P[idx, y], rtol=1e-8, atol=1e-14)
     others = F.copy()
     others[idx, y] = -np.inf
     np.testing.assert_allclose(res["margin"], others.max(axis=1) - F[idx, y], rtol=1e-8, atol=1e-10)

@@ -19,7 +19,7 @@ from ._common import (
 )
 
 MISLABEL_COLUMNS = """scores.parquet, one row per example, in the data set's order:
-  score           1 − the leave-one-out probability of the given label (higher = more likely mislabelled)
+  score           log(mean P[label] of its class) − log P[label], P the leave-one-out probability (higher = more likely mislabelled)
   stderr          its standard error over chunkings (stochastic; NaN otherwise)
   margin          best other class's leave-one-out prediction minus the given class's
   self_confidence the leave-one-out probability of the given label

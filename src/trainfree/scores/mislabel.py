@@ -11,7 +11,10 @@ example's leave-one-out prediction for every class. From them:
 
 * ``P_i = softmax(F₋ᵢ / τ)``, a leave-one-out class probability; τ maximises the mean log-probability
   of the given labels (one scalar fitted on all examples, as a temperature calibrates a classifier);
-* ``score = 1 − P_i[given]``: higher means the rest of the data disagrees with the label;
+* ``score = log t_c − log P_i[c]`` for the given label c, with t_c the mean of P_j[c] over the examples
+  given label c (confident learning's per-class threshold, Northcutt et al., JAIR 2021): how far the
+  rest of the data's belief in the label falls below what is typical for that label, so classes the
+  kernel finds hard (shirts against T-shirts) do not crowd the top; higher = more likely mislabelled;
 * ``flag_mislabel``: the leave-one-out argmax is not the given label (needs no noise rate);
 * λ is chosen by minimising the leave-one-out squared error Σᵢ‖F₋ᵢ − Y_i‖², which one
   eigendecomposition K = QΛQᵀ gives in closed form for every λ (d and α are sums over eigenpairs).
@@ -77,8 +80,9 @@ class DetectorMethod(str, enum.Enum):
 class MislabelResult(ExampleResult):
     """Mislabel scores from multi-class leave-one-out kernel predictions.
 
-    Columns: ``score`` (1 − leave-one-out probability of the given label; higher = more likely
-    mislabelled), ``stderr`` (over repeats; NaN for the exact method), ``margin`` (best other
+    Columns: ``score`` (log t_c − log P[c] for the given label c: the leave-one-out probability of the
+    label against the mean for examples given that label; higher = more likely mislabelled; about 0
+    for a typical example), ``stderr`` (over repeats; NaN for the exact method), ``margin`` (best other
     class's leave-one-out prediction minus the given class's), ``self_confidence``,
     ``predicted`` (the leave-one-out argmax class), ``flag_mislabel`` (predicted ≠ given) and
     ``label``. ``settings`` records the ridge chosen, the leave-one-out error of each ridge
@@ -204,7 +208,7 @@ def mislabel_score(X, y, *, method: str = "exact", kernel: str = "auto", preproc
     elif kernel == "conv":
         t = time.perf_counter()
         images = torch.as_tensor(X.reshape(n, *image), dtype=torch.float32, device=dev)
-        feats = random_conv_features(images, random_state=child(seed, "conv")).cpu().numpy().astype(np.float64)
+        feats = random_conv_features(images, random_state=child(seed, "conv")).cpu().numpy()  # float32
         features = unit_rows(feats, "center")
         timings["features_s"] = time.perf_counter() - t
     else:
@@ -356,16 +360,16 @@ def fit_temperature(F: np.ndarray, codes: np.ndarray) -> float:
 
 def _columns(F: np.ndarray, codes: np.ndarray, tau: float) -> dict[str, np.ndarray]:
     idx = np.arange(len(codes))
-    P = np.exp((F - F.max(axis=1, keepdims=True)) / tau)
-    P /= P.sum(axis=1, keepdims=True)
+    Z = (F - F.max(axis=1, keepdims=True)) / tau
+    log_p = Z[idx, codes] - np.log(np.exp(Z).sum(axis=1))  # log P[given], exact where P[given] underflows
+    confidence = np.exp(log_p)
+    # Confident learning's per-class threshold: the mean confidence of the examples given each label.
+    threshold = np.bincount(codes, weights=confidence) / np.bincount(codes)
     others = F.copy()
     others[idx, codes] = -np.inf
-    P_others = P.copy()
-    P_others[idx, codes] = 0.0
     predicted = F.argmax(axis=1)
-    # The mass on the other classes, summed directly: 1 − P[given] would lose digits near 1.
-    return {"score": P_others.sum(axis=1), "margin": others.max(axis=1) - F[idx, codes],
-            "self_confidence": P[idx, codes], "predicted": predicted, "flag_mislabel": predicted != codes}
+    return {"score": np.log(threshold[codes]) - log_p, "margin": others.max(axis=1) - F[idx, codes],
+            "self_confidence": confidence, "predicted": predicted, "flag_mislabel": predicted != codes}
 
 
 def _precomputed(X: np.ndarray) -> np.ndarray:

@@ -200,5 +200,11 @@ def test_lapack_threads_drop_to_one_only_on_an_oversubscribed_machine(monkeypatc
     monkeypatch.setattr(linalg.os, "cpu_count", lambda: 2)
     monkeypatch.setattr(linalg.os, "getloadavg", lambda: (8.0, 8.0, 8.0))
     assert linalg._lapack_threads() == 1
+    before = torch.get_num_threads()
+    with linalg.lapack_threads():
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
     monkeypatch.setattr(linalg.os, "getloadavg", lambda: (2.5, 2.0, 1.0))  # this process's own threads
     assert linalg._lapack_threads() is None
+    with linalg.lapack_threads():
+        assert torch.get_num_threads() == before

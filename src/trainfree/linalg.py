@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -88,7 +89,7 @@ def cholesky_solve_diag(L: torch.Tensor, Y: torch.Tensor, *,
         raise ValueError("cholesky_solve_diag expects a row-major (C-contiguous) factor")
     U = L.numpy().T  # Fortran-ordered Lᵀ: LAPACK reads it without a copy
     potrs, trtri = get_lapack_funcs(("potrs", "trtri"), (U,))
-    with threadpool_limits(limits=_lapack_threads(), user_api="blas"):
+    with lapack_threads():
         X, info = potrs(U, Y.numpy(), lower=0)
         if info == 0:
             _, info = trtri(U, lower=0, overwrite_c=1)
@@ -102,14 +103,31 @@ def cholesky_solve_diag(L: torch.Tensor, Y: torch.Tensor, *,
     return torch.from_numpy(np.asarray(X)), torch.from_numpy(d)
 
 
-def _lapack_threads() -> int | None:
-    """SciPy's BLAS threads for potrs/trtri: all of them on an idle machine, one on an oversubscribed one.
+@contextmanager
+def lapack_threads():
+    """Run LAPACK calls with all threads on an idle machine and one on an oversubscribed one.
 
-    SciPy's OpenBLAS threads spin-wait: on a machine already busier than its cores they made trtri 5× slower
-    than one thread (n = 3 000-6 000, load average 8 on 2 cores), while on an idle 2-core machine two
-    threads are 2.3× faster than one (n = 10 000, float32). Only speed depends on this, not the numbers
-    beyond rounding.
+    Multi-threaded LAPACK whose threads spin-wait between many small steps collapses when the machine
+    is already busier than its cores: on 2 cores at load average 7-8, torch's ``eigh`` of 2 000 × 2 000
+    took 84 s with two threads against 6.2 s with one, and SciPy's ``trtri`` was 5× slower (n = 3 000-6 000);
+    on an idle machine two threads make ``trtri`` 2.3× faster (n = 10 000). Cholesky and matrix products
+    keep their speed under load, so only the calls inside this context are limited. Only speed depends
+    on it, not the numbers beyond rounding.
     """
+    limit = _lapack_threads()
+    if limit is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(limit)
+    try:
+        with threadpool_limits(limits=limit, user_api="blas"):
+            yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _lapack_threads() -> int | None:
     try:
         # Twice the cores: this process's own threads alone keep the load near the core count.
         busy = os.getloadavg()[0] > 2 * (os.cpu_count() or 1)

@@ -40,7 +40,7 @@ from .._runs import UnitStore, data_fingerprint, run_units
 from .._validation import check_examples, check_n_jobs, check_param
 from ..arccos_solve import chunk_partition, exact_need, exact_solve, large_solve
 from ..kernels import arccos_gram, random_conv_features
-from ..linalg import jittered_cholesky
+from ..linalg import jittered_cholesky, lapack_threads
 from ..result import ExampleResult
 from .cg import Preprocess, _warn_jitter, one_vs_rest, unit_rows
 
@@ -323,7 +323,8 @@ def loo_error_path(K: torch.Tensor, Y: torch.Tensor, ridges=RIDGE_GRID) -> np.nd
     [3.25]
     """
     scale = float(K.diagonal().mean())
-    lam, Q = torch.linalg.eigh(K)
+    with lapack_threads():
+        lam, Q = torch.linalg.eigh(K)
     QtY, Q2 = Q.T @ Y, Q * Q
     floor = 10 * torch.finfo(K.dtype).eps ** 0.5 * scale  # the pivot floor of jittered_cholesky
     errors = []

@@ -65,17 +65,25 @@ def test_both_conv_strategies_and_vmap_agree_with_the_loop():
     assert conv_strategy(16, 25, 576) == "matrix"  # the reference CNN's first layer: few channels, many positions
 
 
-def test_batchnorm_falls_back_to_vmap_in_eval_mode_and_is_exact():
+@pytest.mark.parametrize("bn", ["2d", "1d"])
+def test_batchnorm_in_eval_mode_takes_the_fast_path_and_is_exact(bn):
     torch.manual_seed(1)
-    net = nn.Sequential(nn.Conv2d(2, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 8 * 8, 3))
+    if bn == "2d":
+        net = nn.Sequential(nn.Conv2d(2, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 8 * 8, 3))
+    else:
+        net = nn.Sequential(nn.Flatten(), nn.Linear(200, 6), nn.BatchNorm1d(6), nn.ReLU(), nn.Linear(6, 3))
     net = net.double()
     X, y = _images(8)
     net.train()
     net(X)  # move the running statistics away from (0, 1)
+    ref = _loop_norms(net, X, y)  # in eval mode
+    net.train()
     norms, used = grad_norms(net, X, y)
-    assert used == "vmap" and net.training  # training mode restored
-    np.testing.assert_allclose(norms, _loop_norms(net, X, y), rtol=1e-6)
-    with pytest.raises(TrainfreeError, match="BatchNorm2d"):
+    assert used == "fast" and net.training  # training mode restored
+    np.testing.assert_allclose(norms, ref, rtol=1e-10)
+    np.testing.assert_allclose(grad_norms(net, X, y, method="vmap")[0], ref, rtol=1e-10)
+    net[1 if bn == "2d" else 2].running_mean = None  # batch statistics even in eval mode: examples interact
+    with pytest.raises(TrainfreeError, match="BatchNorm"):
         grad_norms(net, X, y, method="fast")
 
 

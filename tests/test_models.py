@@ -49,3 +49,25 @@ def test_epoch_callbacks_see_every_epoch_and_can_stop_training():
     net = make_model("mlp", (4,), 2, width=16, random_state=0)
     log = train(net, X, y, epochs=5, tol=0.0, callbacks=[lambda e, m, loss: e == 2])
     assert log.epochs == 2 and not log.converged
+
+
+def test_resnet18_cifar_shapes_batchnorm_no_maxpool_and_exact_per_example_gradients():
+    from trainfree.scores import grand_score
+    from trainfree.scores._per_example_grad import grad_norms
+
+    net = make_model("resnet18_cifar", (3, 32, 32), 10, random_state=0)
+    assert sum(p.numel() for p in net.parameters()) == 11_173_962  # the CIFAR ResNet-18 of the papers' code
+    kinds = {type(m) for m in net.modules()}
+    assert torch.nn.BatchNorm2d in kinds and torch.nn.MaxPool2d not in kinds
+    assert net[0].kernel_size == (3, 3) and net[0].stride == (1, 1)  # the CIFAR stem
+    g = torch.Generator().manual_seed(0)
+    X, y = torch.randn(2, 3, 32, 32, generator=g), torch.tensor([0, 7])
+    net.train()
+    with torch.no_grad():
+        assert net(X).shape == (2, 10)  # train mode: moves the BatchNorm running statistics
+    fast, used = grad_norms(net, X, y)  # eval mode: BatchNorm on running statistics, on the fast path
+    loop, _ = grad_norms(net, X, y, method="loop")  # one backward per example over all 11M parameters
+    assert used == "fast" and net.training and np.isfinite(loop).all() and (loop > 0).all()
+    np.testing.assert_allclose(fast, loop, rtol=1e-4)
+    res = grand_score(X.numpy(), y.numpy(), model="resnet18_cifar", n_seeds=1, random_state=0)
+    assert res.settings["method"] == "fast" and np.isfinite(res.scores).all() and res.scores.shape == (2,)

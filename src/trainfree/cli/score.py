@@ -101,7 +101,8 @@ def add_score_commands(sub) -> None:
                               ("forgetting", "forgetting events during training (Toneva et al.)", 20)):
         p = score.add_parser(name, help=what)
         add_common(p, data="fmnist", noise_help=NOISE_HELP)
-        p.add_argument("--model", choices=["cnn", "mlp"], default="cnn", help="cnn needs image data")
+        p.add_argument("--model", choices=["cnn", "mlp", "resnet18_cifar"], default="cnn",
+                       help="cnn and resnet18_cifar (for a GPU) need image data")
         p.add_argument("--seeds", type=int, default=10 if name != "forgetting" else 5, help="networks averaged")
         p.add_argument("--epochs" if name == "forgetting" else "--epoch", type=int, default=epoch,
                        help="epochs of training" if name == "forgetting" else "epochs trained before scoring")

@@ -16,10 +16,15 @@ the layer's input a_i alone, so its squared norm follows from one batched backwa
   On CPU the unfolding is a strided view copied once (several times faster than ``F.unfold``),
   and conv outputs are made NHWC so the network's max-pooling runs ~5× faster.
 
+* ``nn.BatchNorm1d/2d`` in eval mode (running statistics, so examples do not interact) is affine in
+  its parameters: with x̂ = (a − μ)/√(σ² + ε), the per-example gradients are Σ_positions δ_i·x̂_i
+  (γ) and Σ_positions δ_i (β) per channel, C numbers each: no weight-sized tensor at all.
+
 Only the output gradients are requested from autograd (``torch.autograd.grad`` w.r.t. the layer
-outputs), so no parameter gradient is ever computed. Networks with other parameterised layers
-(BatchNorm, ...), 'same' padding or a non-zero padding_mode fall back to ``torch.func.vmap(grad(...))``, exact but
-slower; networks that reuse a layer fall back to a per-example backward loop.
+outputs), so no parameter gradient is ever computed. Networks with other parameterised layers, a
+BatchNorm without running statistics, 'same' padding or a non-zero padding_mode fall back to
+``torch.func.vmap(grad(...))``, exact but slower (and it holds one gradient per example of a batch);
+networks that reuse a layer fall back to a per-example backward loop.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ from torch import nn
 
 from .._errors import TrainfreeError
 
+BATCHNORMS = (nn.BatchNorm1d, nn.BatchNorm2d)  # eval mode: affine per channel, so the fast path applies
+
 
 def grad_norms(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, batch_size: int = 256,
                method: str = "auto") -> tuple[np.ndarray, str]:
@@ -38,7 +45,7 @@ def grad_norms(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, batch_size
 
     The model is evaluated in eval mode (BatchNorm on running statistics, so examples in a batch do
     not interact) and its training mode is restored afterwards. ``method`` is ``"auto"`` (layer
-    identities where every parameterised layer is ``nn.Linear`` or ``nn.Conv2d``, else vmap),
+    identities where every parameterised layer is ``nn.Linear``, ``nn.Conv2d`` or BatchNorm, else vmap),
     ``"fast"``, ``"vmap"`` or ``"loop"`` (one backward per example: the reference, also used for
     models that share a module or parameter between layers). Returns the
     norms (float64) and the method used.
@@ -56,8 +63,9 @@ def grad_norms(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, batch_size
                              f"Got {method!r} instead.")
     unsupported = _unsupported_layers(model)
     if method == "fast" and unsupported:
-        raise TrainfreeError(f"The fast per-example gradient path supports nn.Linear and nn.Conv2d (zero or "
-                             f"'valid' padding) only; this model has {unsupported}. Use method='auto' or 'vmap'.")
+        raise TrainfreeError(f"The fast per-example gradient path supports nn.Linear, nn.Conv2d (zero or 'valid' "
+                             f"padding) and BatchNorm with running statistics only; this model has {unsupported}. "
+                             f"Use method='auto' or 'vmap'.")
     if method == "auto":  # shared modules or parameters: only the loop sums their uses correctly
         shared = len(list(model.named_parameters(remove_duplicate=False))) != len(list(model.parameters()))
         method = "loop" if shared else "vmap" if unsupported else "fast"
@@ -86,6 +94,8 @@ def _unsupported_layers(model: nn.Module) -> list[str]:
         if type(m) is nn.Linear:
             continue
         if type(m) is nn.Conv2d and m.padding_mode == "zeros" and m.padding != "same":
+            continue
+        if type(m) in BATCHNORMS and m.running_mean is not None:
             continue
         bad.append(f"{name or 'the model'} ({type(m).__name__})")
     return bad
@@ -120,7 +130,8 @@ def _fast_batch(model: nn.Module, xb: torch.Tensor, yb: torch.Tensor, clone: boo
     sq = torch.zeros(len(xb), dtype=torch.float64, device=xb.device)
     for (m, a, _, _), d in zip(records, deltas):
         if d is not None:
-            sq += (_linear_sq(m, a, d) if isinstance(m, nn.Linear) else _conv_sq(m, a, d)).double()
+            sq += (_linear_sq(m, a, d) if isinstance(m, nn.Linear) else _conv_sq(m, a, d) if isinstance(m, nn.Conv2d)
+                   else _batchnorm_sq(m, a, d)).double()
     return sq
 
 
@@ -139,6 +150,20 @@ def _linear_sq(m: nn.Linear, a: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
         out += _sumsq(torch.bmm(d.transpose(1, 2), a))
     if m.bias is not None and m.bias.requires_grad:
         out += _sumsq(d.sum(1))
+    return out
+
+
+def _batchnorm_sq(m: nn.modules.batchnorm._BatchNorm, a: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
+    """Eval-mode BatchNorm: per channel, γ's gradient is Σ δ·x̂ and β's is Σ δ over the positions."""
+    B, C = a.shape[:2]
+    shape = (1, C) + (1,) * (a.dim() - 2)
+    xhat = (a - m.running_mean.view(shape)) / torch.sqrt(m.running_var.view(shape) + m.eps)
+    d3 = d.reshape(B, C, -1)
+    out = torch.zeros(B, dtype=d.dtype, device=d.device)
+    if m.weight is not None and m.weight.requires_grad:
+        out += _sumsq((d3 * xhat.reshape(B, C, -1)).sum(2))
+    if m.bias is not None and m.bias.requires_grad:
+        out += _sumsq(d3.sum(2))
     return out
 
 

@@ -37,7 +37,7 @@ from ..training import make_model, train
 from ..training.models import IMAGE_KINDS
 from ._per_example_grad import grad_norms
 
-MODELS = ("cnn", "mlp")  # the reference networks a score may name; or pass a factory
+MODELS = ("cnn", "mlp", "resnet18_cifar")  # the reference networks a score may name; or pass a factory
 
 
 def grand_score(X, y, *, model: str | Callable[..., nn.Module] = "cnn", n_seeds: int = 10, epoch: int = 0,
@@ -56,8 +56,9 @@ def grand_score(X, y, *, model: str | Callable[..., nn.Module] = "cnn", n_seeds:
         Inputs; ``model="cnn"`` needs images, shape (n, channels, height, width).
     y : array-like of shape (n_samples,)
         Class labels (at least two classes); the network has one logit per class.
-    model : {"cnn", "mlp"} or callable, default="cnn"
-        A reference network of :func:`trainfree.training.make_model`, or a factory called as
+    model : {"cnn", "mlp", "resnet18_cifar"} or callable, default="cnn"
+        A reference network of :func:`trainfree.training.make_model` (``resnet18_cifar``, with
+        BatchNorm, for 32×32 colour images on a GPU), or a factory called as
         ``model(input_shape, n_classes, random_state=seed)`` returning a fresh ``nn.Module``.
     n_seeds : int, default=10
         Independent initialisations averaged (the paper uses 10).

@@ -1,8 +1,10 @@
-"""Small reference networks, seeded: an MLP, a small CNN, and the official DAVINZ code's CNN and MLP.
+"""Reference networks, seeded: an MLP, a small CNN, the official DAVINZ code's CNN and MLP, a CIFAR ResNet-18.
 
 ``cnn`` is this library's small two-convolution network (no padding, biases). ``davinz_cnn`` and
 ``davinz_mlp`` restate the networks of the official DAVINZ code (``model/cnn.py``, ``model/mlp.py``):
 bias-free throughout, so their NTKs match the official ones parameter for parameter.
+``resnet18_cifar`` is the ResNet-18 that CIFAR papers (Data Diet, the CG-score) train: a 3×3 stem
+and no max-pool, so 32×32 inputs keep their resolution into the first stage; for a GPU.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from .._errors import TrainfreeError
 from .._random import SeedLike, check_random_state, int_seed
 from .._validation import check_param
 
-KINDS = ("mlp", "cnn", "davinz_cnn", "davinz_mlp")
-IMAGE_KINDS = ("cnn", "davinz_cnn")
+KINDS = ("mlp", "cnn", "davinz_cnn", "davinz_mlp", "resnet18_cifar")
+IMAGE_KINDS = ("cnn", "davinz_cnn", "resnet18_cifar")
 DAVINZ_MLP_WIDTHS = (128, 256, 256, 256, 128, 64, 32, 16, 10)  # the official regression MLP's hidden layers
 
 
@@ -28,14 +30,18 @@ def make_model(kind: str, input_shape: tuple[int, ...], n_outputs: int, *, width
 
     Parameters
     ----------
-    kind : {"mlp", "cnn", "davinz_cnn", "davinz_mlp"}
+    kind : {"mlp", "cnn", "davinz_cnn", "davinz_mlp", "resnet18_cifar"}
         ``mlp``: two hidden ReLU layers of ``width``, with biases. ``cnn``: a small CNN, two 5×5
         convolutions (16 and 32 channels, no padding, with biases) with max-pooling and a linear head
         (18 378 parameters on 28×28 images); it is *not* the DAVINZ code's network. ``davinz_cnn``: the
         official DAVINZ CNN, the same two convolutions with padding 2 and no biases anywhere and a
         1 568→10 head on 28×28 images (28 880 parameters). ``davinz_mlp``: the official DAVINZ
         regression MLP, bias-free layers 128-256-256-256-128-64-32-16-10 with ReLUs, then a linear
-        output (``width`` is ignored by both). The CNNs need ``input_shape = (channels, height, width)``.
+        output (``width`` is ignored by both). ``resnet18_cifar``: ResNet-18 (He et al. 2016) as CIFAR
+        code writes it, a 3×3 stride-1 convolution stem with BatchNorm and no max-pool, four stages of two
+        basic blocks (64, 128, 256, 512 channels; stride 2 from the second stage, 1×1 convolution + BatchNorm
+        shortcuts), global average pooling and a linear head; 11 173 962 parameters for 10 classes
+        (``width`` is ignored). The image networks need ``input_shape = (channels, height, width)``.
     input_shape : tuple of int
         Shape of one example, without the batch dimension (flat inputs: ``(d,)``).
     n_outputs : int
@@ -64,6 +70,11 @@ def make_model(kind: str, input_shape: tuple[int, ...], n_outputs: int, *, width
             for a, b in zip(widths[:-1], widths[1:]):
                 layers += [nn.Linear(a, b, bias=False), nn.ReLU()]
             model = nn.Sequential(*layers, nn.Linear(widths[-1], n_outputs, bias=False))
+        elif kind == "resnet18_cifar":
+            if len(input_shape) != 3:
+                raise TrainfreeError(f"model='resnet18_cifar' needs image inputs of shape (channels, height, width); "
+                                     f"got {input_shape}. Use model='mlp' for flat inputs.")
+            model = _resnet18_cifar(input_shape[0], n_outputs)
         else:
             if len(input_shape) != 3 or min(input_shape[1:]) < 12:
                 raise TrainfreeError(f"model={kind!r} needs image inputs of shape (channels, height, width) with "
@@ -77,6 +88,33 @@ def make_model(kind: str, input_shape: tuple[int, ...], n_outputs: int, *, width
     finally:
         torch.random.set_rng_state(gen_state)  # seeding a model must not change the caller's stream
     return model
+
+
+class _BasicBlock(nn.Module):
+    """Two 3×3 convolutions with BatchNorm, added to the input (through a 1×1 convolution when the shape changes)."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(c_out)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(c_out)
+        self.shortcut = nn.Sequential()
+        if stride != 1 or c_in != c_out:
+            self.shortcut = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False), nn.BatchNorm2d(c_out))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.relu(self.bn1(self.conv1(x)))  # not in place: the per-example gradient hooks read outputs
+        return torch.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
+
+
+def _resnet18_cifar(channels: int, n_outputs: int) -> nn.Module:
+    layers: list[nn.Module] = [nn.Conv2d(channels, 64, 3, padding=1, bias=False), nn.BatchNorm2d(64), nn.ReLU()]
+    c_in = 64
+    for c_out, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
+        layers += [_BasicBlock(c_in, c_out, stride), _BasicBlock(c_out, c_out, 1)]
+        c_in = c_out
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, n_outputs))
 
 
 def input_shape(kind: str, image_shape: tuple[int, ...] | None, n_features: int, *, name: str = "the data") -> tuple[int, ...]:

@@ -216,6 +216,7 @@ def test_cli_correlate_prints_every_pair_and_the_input_norm(tmp_path, capsys):
                 spearmanr(scores["grand"], norm)[0]]
     np.testing.assert_allclose(res.values, expected, rtol=1e-10)
     assert f"{expected[2]:.3f}" in out
+    assert (tmp_path / "units" / "score-grand" / "unit-seed-1.npz").exists()  # resumable seeds
 
 
 @pytest.mark.parametrize("argv, words", [(["--scores", "cg,random"], "--scores"), (["--scores", ","], "--scores")])

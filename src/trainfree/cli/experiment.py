@@ -80,6 +80,8 @@ noise.parquet, one row per score:
     co.add_argument("--el2n-epoch", type=int, default=3, help="epochs trained before EL2N")
     co.add_argument("--grand-epoch", type=int, default=0, help="epochs trained before GraNd (0: at initialisation)")
     co.add_argument("--forget-epochs", type=int, default=10, help="epochs over which forgetting events count")
+    co.add_argument("--checkpoint", default=None, help="folder of the Data Diet scores' finished seeds (default "
+                                                       "<out>/units); re-run the same command to resume")
     describe(co, "trainfree experiment correlate --data fmnist --n 2000 --scores cg,el2n,grand --out out/corr", """
 correlations.parquet, one row per unordered pair of scores (input_norm = ‖x‖ among them):
   value        Spearman rank correlation; player: "a ~ b"; score_a, score_b""")
@@ -119,7 +121,8 @@ def correlate(args: argparse.Namespace) -> None:
     with step(f"scoring {len(data)} rows ({', '.join(names)})"):
         scores = pruning_scores(data, names, model=args.model, n_seeds=args.seeds, el2n_epoch=args.el2n_epoch,
                                 grand_epoch=args.grand_epoch, forgetting_epochs=args.forget_epochs,
-                                device=args.device, random_state=args.seed)
+                                device=args.device, random_state=args.seed,
+                                checkpoint=Path(args.checkpoint) if args.checkpoint else out / "units")
     res = score_correlations(scores, data.X)
     say(args, correlation_report(res))
     finish(args, t0, res, *write_outputs(out, "correlations", res))

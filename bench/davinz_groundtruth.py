@@ -30,6 +30,7 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--model", default="cnn", choices=["cnn", "mlp"])
     ap.add_argument("--outputs", default="own", choices=["own", "all"])
+    ap.add_argument("--size-ridge", type=float, default=0.0, help="ridge ρ·d·m (DavinzUtility size_ridge)")
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
@@ -37,7 +38,7 @@ def main() -> None:
                                           random_state=args.seed)
     gt = davinz_groundtruth(train, val, test, n_datasets=args.datasets, sizes=(args.min_size, args.max_size),
                             size_scale=args.size_scale, noise=(0.0, args.max_noise), device=args.device,
-                            model=args.model, outputs=args.outputs, epochs=args.epochs, random_state=args.seed,
+                            model=args.model, outputs=args.outputs, size_ridge=args.size_ridge, epochs=args.epochs, random_state=args.seed,
                             progress=True)
     for i in np.argsort(gt.values):
         print(f"size {gt['size'][i]:5d} noise {gt['noise_rate'][i]:.2f}  ν {gt.values[i]:+.4f} "
@@ -50,7 +51,7 @@ def main() -> None:
                                     for k in ("VP", "IF", "RV") if f"{k}_pearson" in m},
                       "datasets": args.datasets, "sizes": [args.min_size, args.max_size],
                       "size_scale": args.size_scale, "max_noise": args.max_noise, "model": args.model,
-                      "outputs": args.outputs}))
+                      "outputs": args.outputs, "size_ridge": args.size_ridge}))
 
 if __name__ == "__main__":
     main()

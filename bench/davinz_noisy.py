@@ -1,6 +1,6 @@
 """Do contributors with flipped labels get the lowest DAVINZ Shapley values?
 
-Usage: python bench/davinz_noisy.py [--contributors 10 --per 100 --rate 0.4 --outputs all|own --seed 0]
+Usage: python bench/davinz_noisy.py [--contributors 10 --per 100 --rate 0.4 --outputs all|own --size-ridge 3e-4 --seed 0]
 Runs the same workflow as `trainfree value davinz --split noisy` (trainfree.experiments.value_contributors):
 30% of the contributors (3 of 10) get `rate` of their labels flipped; 300 examples are held out for validation.
 Last line: {"outputs":..., "noisy_lowest":..., "noisy_ranks":..., "values":..., "seconds":...}
@@ -25,12 +25,13 @@ def main() -> None:
     ap.add_argument("--per", type=int, default=100)
     ap.add_argument("--model", default="mlp", choices=["mlp", "cnn"])
     ap.add_argument("--outputs", default="all", choices=["all", "own"])
+    ap.add_argument("--size-ridge", type=float, default=0.0)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     K, n_val = args.contributors, 300
     data = load(args.data, n=K * args.per + n_val, random_state=args.seed)
     res = value_contributors(data, n_contributors=K, split="noisy", noise_rate=args.rate, val_fraction=n_val / len(data),
-                             model=args.model, outputs=args.outputs, semivalue="shapley", random_state=args.seed)
+                             model=args.model, outputs=args.outputs, size_ridge=args.size_ridge, semivalue="shapley", random_state=args.seed)
     values, rates = res.values, res["noise_rate"]
     order = np.argsort(values)
     noisy = np.flatnonzero(rates > 0)
@@ -40,7 +41,7 @@ def main() -> None:
               f"(NTK term {res['ntk_term'][i]:.3f}, MMD term {res['mmd_term'][i]:.4f})")
     lowest = ranks == list(range(len(noisy)))
     print(f"noisy contributors {'are' if lowest else 'are NOT'} the {len(noisy)} lowest (ranks {ranks})")
-    print(json.dumps({"outputs": args.outputs, "noisy_lowest": lowest, "noisy_ranks": ranks,
+    print(json.dumps({"outputs": args.outputs, "size_ridge": args.size_ridge, "noisy_lowest": lowest, "noisy_ranks": ranks,
                       "values": np.round(values, 6).tolist(), "seconds": round(res.timings["total_s"], 2)}))
 
 

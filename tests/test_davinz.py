@@ -358,3 +358,40 @@ def test_mmd_along_a_permutation_equals_each_prefix(rng, estimator):
     u = DavinzUtility(parts(rng, K=4, n=5), rng.normal(size=(7, 4)), model=net(), mmd_estimator=estimator)
     perm = (2, 0, 3, 1)
     np.testing.assert_allclose(u.mmd_along(perm), [u.mmd(perm[:j]) for j in range(5)], rtol=1e-12)
+
+
+def test_size_ridge_equals_direct_restatement(rng):
+    """size_ridge=ρ: Σ_c r_cᵀ(Θ_c,S + (jitter + ρ·m_S)·d·I)⁻¹r_c / m_S, d the mean diagonal of the union's Θ_c."""
+    C = parts(rng, K=3, n=6)
+    X_val = rng.normal(size=(8, 4))
+    rho, jitter = 0.05, 1e-6
+    u = DavinzUtility(C, X_val, model=net(), outputs="all", size_ridge=rho, jitter=jitter, kappa=0.5, bandwidth=1.0)
+    X = torch.as_tensor(np.concatenate([c[0] for c in C]))
+    y = np.concatenate([c[1] for c in C]).astype(int)
+    model = net().double().eval()
+    grads = np.zeros((3, len(y), sum(p.numel() for p in model.parameters())))
+    for i in range(len(y)):  # per-example gradient of each output, by plain autograd
+        for c in range(3):
+            g = torch.autograd.grad(model(X[i:i + 1])[0, c], list(model.parameters()))
+            grads[c, i] = torch.cat([t.reshape(-1) for t in g]).numpy()
+    with torch.no_grad():
+        f = model(X).numpy()
+    thetas = np.einsum("cip,cjp->cij", grads, grads)
+    d = np.mean([np.diag(t).mean() for t in thetas])
+    start = np.r_[0, np.cumsum([len(c[1]) for c in C])]
+    coalitions = [s for r in range(1, 4) for s in itertools.combinations(range(3), r)]
+    ref = []
+    for s in coalitions:
+        idx = np.concatenate([np.arange(start[i], start[i + 1]) for i in s])
+        m = len(idx)
+        quad = sum(((y[idx] == c) - f[idx, c]) @ np.linalg.solve(
+            thetas[c][np.ix_(idx, idx)] + (jitter + rho * m) * d * np.eye(m), (y[idx] == c) - f[idx, c])
+            for c in range(3))
+        ref.append(-0.5 * np.sqrt(quad / m) - u.mmd(s))
+        assert u.terms(s)[0] == pytest.approx(np.sqrt(quad / m), rel=1e-8)
+    np.testing.assert_allclose([u(s) for s in coalitions], ref, rtol=1e-8)
+    np.testing.assert_allclose(u.many(coalitions), ref, rtol=1e-8)
+    np.testing.assert_allclose(u.along_permutation((2, 0, 1))[1:], [ref[2], ref[4], ref[6]], rtol=1e-8)
+    assert u.settings["size_ridge"] == rho and "ρ·d·m_S" in u.settings["nu"]
+    with pytest.raises(TrainfreeError, match="size_ridge"):
+        DavinzUtility(C, X_val, model=net(), size_ridge=-1.0)

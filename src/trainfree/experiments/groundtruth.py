@@ -22,7 +22,8 @@ from ..valuation import DavinzUtility, InfluenceUtility, RobustVolume, Validatio
 
 def davinz_groundtruth(train_set: Dataset, val_set: Dataset, test_set: Dataset, *, n_datasets: int = 30,
                        sizes: tuple[int, int] = (100, 600), noise: tuple[float, float] = (0.0, 0.5),
-                       size_scale: str = "linear", model: str = "cnn", outputs: str = "own", epochs: int = 30,
+                       size_scale: str = "linear", model: str = "cnn", outputs: str = "own", size_ridge: float = 0.0,
+                       epochs: int = 30,
                        device: str | None = "cpu", random_state: SeedLike = 0,
                        progress: bool = False) -> PlayerResult:
     """The DAVINZ paper's "valid scoring function" study.
@@ -32,7 +33,8 @@ def davinz_groundtruth(train_set: Dataset, val_set: Dataset, test_set: Dataset, 
     (flipped labels, or for regression Gaussian target noise of that many standard deviations); for each,
     ν at initialization (κ balanced across the datasets, one RBF bandwidth from the validation set) and
     the test accuracy (regression: minus the MSE) of the same network trained from the same
-    initialization until its training loss is below 1e-3 or ``epochs`` end.
+    initialization until its training loss is below 1e-3 or ``epochs`` end. ``outputs`` and ``size_ridge``
+    choose the ν (see :class:`trainfree.valuation.DavinzUtility`).
 
     Returns
     -------
@@ -62,7 +64,7 @@ def davinz_groundtruth(train_set: Dataset, val_set: Dataset, test_set: Dataset, 
     terms = []
     for idx, y, _ in _progress(draws, progress, "DAVINZ"):
         u = DavinzUtility([(as_input(train_set.X[idx]), y)], as_input(val_set.X), model=init, task=task,
-                          outputs=outputs, bandwidth=sigma, kappa=1.0, device=device,
+                          outputs=outputs, size_ridge=size_ridge, bandwidth=sigma, kappa=1.0, device=device,
                           random_state=child(seed, "davinz"))
         terms.append(u.terms((0,)))
     terms = np.array(terms)
@@ -100,7 +102,7 @@ def davinz_groundtruth(train_set: Dataset, val_set: Dataset, test_set: Dataset, 
             metrics[f"{name}_pearson"] = float(pearsonr(columns[name], metric)[0])
             metrics[f"{name}_spearman"] = float(spearmanr(columns[name], metric)[0])
     settings = {"n_datasets": int(n_datasets), "sizes": list(sizes), "noise": list(noise), "size_scale": size_scale,
-                "model": model, "outputs": outputs, "epochs": int(epochs), "device": str(device), "task": task,
+                "model": model, "outputs": outputs, "size_ridge": float(size_ridge), "epochs": int(epochs), "device": str(device), "task": task,
                 "kappa": float(kappa), "bandwidth": float(sigma), "data": train_set.name}
     return PlayerResult("davinz_groundtruth", columns, settings, seed_record(seed), timings, metrics)
 

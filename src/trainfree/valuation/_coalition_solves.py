@@ -28,14 +28,17 @@ class CoalitionSolves:
     """Σ_k ŷ_Cᵀ (Θ₀ᵏ)_C⁻¹ ŷ_C over the kernels k of ``theta`` (k, n, n), for coalitions of contributors.
 
     ``offsets[i]:offsets[i + 1]`` are contributor i's rows; ``from_scratch`` refactorises every
-    coalition and caches nothing (benchmarks and checks). ``n_extensions`` counts block extensions
+    coalition and caches nothing (benchmarks and checks), as does ``ridge_per_example`` > 0, which adds
+    ``ridge_per_example · m_C`` to the diagonal of each coalition C's kernel (it changes with C, so no
+    factor extends another's). ``n_extensions`` counts block extensions
     and ``n_factorisations`` full factorisations: what the caches saved.
     """
 
     def __init__(self, theta: torch.Tensor, residual: torch.Tensor, offsets: np.ndarray, *,
-                 cache_bytes: float, from_scratch: bool) -> None:
+                 cache_bytes: float, from_scratch: bool, ridge_per_example: float = 0.0) -> None:
         self.theta, self.residual, self.offsets = theta, residual, offsets
-        self.cache_bytes, self.from_scratch = cache_bytes, from_scratch
+        self.ridge_per_example = ridge_per_example
+        self.cache_bytes, self.from_scratch = cache_bytes, from_scratch or ridge_per_example > 0
         self.reset()
 
     def reset(self) -> None:
@@ -156,7 +159,10 @@ class CoalitionSolves:
         """Cholesky factor L and z = L⁻¹ŷ of Θ₀ on the players' examples (in that order)."""
         self.n_factorisations += 1
         idx = self._index(players)
-        L = _cholesky(self.theta[:, idx[:, None], idx[None, :]])
+        A = self.theta[:, idx[:, None], idx[None, :]]  # a copy: the ridge below leaves Θ₀ alone
+        if self.ridge_per_example:
+            A.diagonal(dim1=1, dim2=2).add_(self.ridge_per_example * len(idx))
+        L = _cholesky(A)
         return L, _solve_lower(L, self.residual[:, idx, None])
 
     def _extend(self, state, old: Sequence[int], new: int):

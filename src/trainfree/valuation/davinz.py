@@ -7,7 +7,8 @@ The value of a dataset S (a coalition of contributors) against a validation set 
 Θ₀ is the empirical NTK of the network at initialization on S, ŷ the residual of the targets
 against the network's output at initialization, m_S = |S|, and MMD an RBF-kernel maximum mean
 discrepancy on inputs (or supplied features); with ``outputs="all"`` the quadratic form is summed over
-one NTK per class output with one-hot residuals (see :class:`DavinzUtility`). κ balances the two terms:
+one NTK per class output with one-hot residuals, and ``size_ridge=ρ`` replaces Θ₀ by Θ₀ + ρ·d·m_S·I on
+each coalition (d = mean diagonal of Θ₀; see :class:`DavinzUtility`). κ balances the two terms:
 κ = Σ MMD / Σ NTK term over a reference family of coalitions, the K contributors alone
 (``kappa="singletons"``, the official code's ``--no-loo`` mode) or the K leave-one-out coalitions and
 the grand coalition (``kappa="leave_one_out"``, the official code's default). Contributors' values
@@ -52,6 +53,8 @@ NU_VARIANTS = {  # what the NTK term of each `outputs` setting is, for summaries
     "own": "the paper's ν: NTK of each example's own-class output, residual 1 − f_y(x) (regression: y − f(x))",
     "all": "an extension of the paper's ν: one NTK per class output with one-hot residuals 1[y = c] − f_c(x), "
            "summed over c (sees label noise; the paper's ν is outputs='own')"}
+SIZE_RIDGE_NU = ("; kernel ridge ρ·d·m_S on each coalition S (size_ridge ρ, d = mean diagonal of Θ₀): a fixed ridge on "
+                 "the per-example kernel Θ_S/m_S, so the NTK term measures label fit at one resolution whatever the size")
 DEFAULT_JITTER = {"trainfree": 1e-6, "official": 1e-4}  # relative to mean diag Θ₀ / absolute (official ntk.py)
 
 
@@ -108,6 +111,16 @@ class DavinzUtility:
         per output c (the block-diagonal-over-outputs approximation of the multi-output NTK, exact in
         expectation over the random last layer) with one-hot residuals 1[y_i = c] − f_c(x_i), summed over
         c: C times the cost, and it separates noisy from clean contributors.
+    size_ridge : float
+        ρ ≥ 0. With ρ > 0 the NTK term of a coalition S is sqrt(ŷᵀ(Θ₀,S + ρ·d·m_S·I)⁻¹ŷ / m_S), d the mean
+        diagonal of Θ₀ (before ``jitter``, which is still added): a ridge fixed on the per-example kernel
+        Θ₀,S/m_S rather than on Θ₀,S. With the tiny default ridge, ŷᵀΘ₀⁻¹ŷ is dominated by Θ₀'s smallest
+        eigenvalues, which shrink as m grows, so with ``outputs="all"`` the term *grows* with m and ranks
+        sizes the wrong way; with a ridge that scales with m it converges as m grows, the term falls like
+        1/sqrt(m) and its level says how much of the labels the kernel cannot fit at that resolution (label
+        noise). ``outputs="all", size_ridge=3e-4`` ranks datasets by both size and label quality (README,
+        "one ν for size and label quality"). Every coalition is then factorised on its own (no incremental
+        Cholesky: the ridge changes with the coalition), several times slower for many coalitions.
     bandwidth : "median", float
         RBF bandwidth σ: the median heuristic on the pooled inputs (default) or fixed (the paper uses 5).
     mmd_estimator : {"biased", "unbiased"}
@@ -159,7 +172,7 @@ class DavinzUtility:
 
     def __init__(self, contributors: Sequence[tuple], X_val, *, model: nn.Module, task: str = "classification",
                  kappa: str | float = "singletons", bandwidth: str | float = "median", mmd_estimator: str = "biased",
-                 outputs: str = "own", features=None, val_features=None, jitter: float | None = None,
+                 outputs: str = "own", size_ridge: float = 0.0, features=None, val_features=None, jitter: float | None = None,
                  convention: str = "trainfree", ntk_blocks: int = 1,
                  ntk_permutations: int = 1, from_scratch: bool = False, cache_bytes: float = 2**30,
                  device: str | None = "cpu", dtype: str = "float64", max_memory_bytes: float | None = None,
@@ -178,6 +191,7 @@ class DavinzUtility:
                                  "keeps the exact kernel, which every partition shares. Set ntk_blocks > 1 or "
                                  "ntk_permutations=1.")
         check_param("outputs", outputs, str, choices=("own", "all"))
+        self.size_ridge = float(check_param("size_ridge", size_ridge, (int, float), low=0))
         if not isinstance(model, nn.Module):
             raise TrainfreeError(f"model must be a torch.nn.Module at initialization, got {type(model).__name__}.")
         self.device, self.dtype = resolve_device(device), resolve_dtype(dtype)
@@ -206,7 +220,7 @@ class DavinzUtility:
         self.seed = seed_record(seed)
         self.theta = self._ntk(model, X, out_idx, ntk_blocks, ntk_permutations, seed)
         self.solves = CoalitionSolves(self.theta, self.residual, self.offsets, cache_bytes=cache_bytes,
-                                      from_scratch=from_scratch)
+                                      from_scratch=from_scratch, ridge_per_example=self.size_ridge * self.diag_mean)
         t1 = time.perf_counter()
         feats = X.reshape(len(X), -1) if features is None else torch.as_tensor(
             check_array(features, name="features", ndim=2), dtype=self.dtype, device=self.device)
@@ -228,7 +242,8 @@ class DavinzUtility:
         else:
             self.kappa = float(check_param("kappa", kappa, (int, float), low=0))
         self.settings = dict(task=task, kappa=self.kappa, kappa_mode=kappa if isinstance(kappa, str) else "fixed",
-                             nu=NU_VARIANTS[self.outputs], convention=convention, bandwidth=self.bandwidth,
+                             nu=NU_VARIANTS[self.outputs] + (SIZE_RIDGE_NU if self.size_ridge else ""),
+                             size_ridge=self.size_ridge, convention=convention, bandwidth=self.bandwidth,
                              mmd_estimator=mmd_estimator,
                              jitter=jitter, outputs=self.outputs,
                              ntk_blocks=ntk_blocks, ntk_permutations=ntk_permutations, n_contributors=self.K,
@@ -284,8 +299,8 @@ class DavinzUtility:
                         parameters=self._param_names, eval_mode=False)
                     next(ticks, None)
         next(ticks, None)  # closes the bar
-        self.jitter_abs = (self.jitter if self.convention == "official"
-                           else self.jitter * float(theta.diagonal(dim1=1, dim2=2).mean()))
+        self.diag_mean = float(theta.diagonal(dim1=1, dim2=2).mean())  # d, the scale of both ridges
+        self.jitter_abs = self.jitter if self.convention == "official" else self.jitter * self.diag_mean
         theta.diagonal(dim1=1, dim2=2).add_(self.jitter_abs)
         return theta
 

@@ -1,0 +1,117 @@
+"""Which ν sees both dataset size and label quality? NTK-term variants against trained test accuracy.
+
+Usage: python bench/davinz_nu_variants.py --settings noise:0,noise:1,size:0,size:1 --device cuda --cache /tmp/nu
+  noise: 30 Fashion-MNIST sets of 100–600 images (uniform), 0–50% flipped labels (= bench/davinz_groundtruth.py's default)
+  size:  24 sets of 100–3 000 images (log-uniform), 0–50% flipped labels
+Each setting's ground truth (one trained CNN per set, davinz_groundtruth) is computed once and cached in --cache;
+the variants are then computed from one eigendecomposition per output kernel of each set. ν = −κ·term − MMD with
+κ = Σ MMD / Σ term across the sets (the study's κ). Variants: kernel own (paper) / all; ridge fixed (ρ·d, d = mean
+diagonal of Θ₀) or size-scaled (ρ·d·m, DavinzUtility(size_ridge=ρ)); residual f-centred (1[y=c] − f_c) or
+prior-centred (1[y=c] − 1/C); and the kernel-ridge leave-one-out error instead of the quadratic form.
+Last line: {"<variant>": {"<setting>": [pearson_nu, spearman_nu, pearson_term, spearman_term]}, "check": ...}
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+import numpy as np
+import torch
+from scipy.stats import pearsonr, spearmanr
+
+from trainfree._random import check_random_state, child
+from trainfree.experiments.groundtruth import _draw_datasets, davinz_groundtruth, groundtruth_splits
+from trainfree.result import load_result
+from trainfree.training import input_shape, make_model
+from trainfree.valuation import DavinzUtility
+
+SETTINGS = {"noise": dict(n_datasets=30, sizes=(100, 600), size_scale="linear"),
+            "size": dict(n_datasets=24, sizes=(100, 3000), size_scale="log"),
+            "tiny": dict(n_datasets=4, sizes=(40, 80), size_scale="linear")}
+RIDGES = [("f", 1e-6), ("f", 1e-2), ("f", 1.0), ("s", 1e-4), ("s", 3e-4), ("s", 1e-3), ("s", 1e-2)]
+WINNER = ("all", "quad", "s", 3e-4)
+
+
+def set_terms(u: DavinzUtility, y: np.ndarray, n_classes: int) -> dict:
+    """Every variant's NTK term of one dataset (the utility's only contributor)."""
+    theta = u.theta.clone()
+    theta.diagonal(dim1=1, dim2=2).sub_(u.jitter_abs)
+    lam, V = torch.linalg.eigh(theta)
+    d, m = u.diag_mean, len(y)
+    prior = torch.nn.functional.one_hot(torch.as_tensor(y.astype(np.int64), device=theta.device), n_classes).T
+    residuals = {"quad": u.residual}
+    if len(theta) > 1:
+        residuals["pquad"] = prior.to(theta.dtype) - 1.0 / n_classes
+    out = {}
+    for scale, rho in RIDGES:
+        inv = 1.0 / (lam + u.jitter_abs + rho * d * (m if scale == "s" else 1))
+        dinv = (V**2 * inv[:, None, :]).sum(2)
+        for name, R in residuals.items():
+            P = V.mT @ R[:, :, None]
+            out[(name, scale, rho)] = float(np.sqrt(float((P[..., 0] ** 2 * inv).sum()) / m))
+            alpha = (V @ (P * inv[..., None]))[..., 0]
+            out[(name.replace("quad", "loo"), scale, rho)] = float(((alpha / dinv) ** 2).sum(0).mean()) ** 0.5
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--settings", default="noise:0,noise:1,size:0,size:1")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--cache", default="bench_cache/nu_variants", help="folder for the trained ground truth")
+    args = ap.parse_args()
+    table, checks = {}, []
+    for spec in args.settings.split(","):
+        name, seed_i = spec.split(":")
+        cfg, seed_i = SETTINGS[name], int(seed_i)
+        t0 = time.perf_counter()
+        train, val, test = groundtruth_splits("fmnist", pool=12000, val_size=500, test_size=2000, random_state=seed_i)
+        path = os.path.join(args.cache, f"groundtruth_{name}_{seed_i}.parquet")
+        if os.path.exists(path):
+            gt = load_result(path)
+        else:
+            gt = davinz_groundtruth(train, val, test, noise=(0.0, 0.5), device=args.device, random_state=seed_i, **cfg)
+            gt.save(path)
+        t1 = time.perf_counter()
+        seed = check_random_state(seed_i)  # the study's draws and initialisation, from its seed
+        shape = input_shape("cnn", train.image_shape, train.X.shape[1], name=train.name)
+        init = make_model("cnn", shape, 10, random_state=child(seed, "model"))
+        draws = _draw_datasets(train, cfg["n_datasets"], cfg["sizes"], (0.0, 0.5), cfg["size_scale"], 10,
+                               child(seed, "datasets"))
+        assert np.array_equal(gt["size"], [len(d[0]) for d in draws]), "cached ground truth of other draws"
+        as_input = lambda A: A.reshape(len(A), *shape)  # noqa: E731
+        terms, mmd = {}, []
+        for idx, y, _ in draws:
+            for outputs in ("own", "all"):
+                u = DavinzUtility([(as_input(train.X[idx]), y)], as_input(val.X), model=init, outputs=outputs,
+                                  bandwidth=gt.settings["bandwidth"], kappa=1.0, device=args.device,
+                                  random_state=child(seed, "davinz"))
+                for key, t in set_terms(u, y, 10).items():
+                    terms.setdefault((outputs, *key), []).append(t)
+                if (outputs, *WINNER[1:]) == WINNER:  # the library's option computes the same term
+                    w = DavinzUtility([(as_input(train.X[idx]), y)], as_input(val.X), model=init, outputs="all",
+                                      size_ridge=WINNER[3], bandwidth=gt.settings["bandwidth"], kappa=1.0,
+                                      device=args.device, random_state=child(seed, "davinz"))
+                    checks.append(abs(w.terms((0,))[0] / terms[WINNER][-1] - 1))
+            mmd.append(u.terms((0,))[1])
+        mmd, acc = np.array(mmd), gt["test_metric"]
+        for key, t in terms.items():
+            t = np.array(t)
+            nu = -t * mmd.sum() / t.sum() - mmd
+            table.setdefault("_".join(map(str, key)), {})[spec] = [
+                round(float(f(a, acc)[0]), 3) for a in (nu, -t) for f in (pearsonr, spearmanr)]
+        print(f"{spec}: ground truth {t1 - t0:.0f} s (cached: {os.path.exists(path)}), variants "
+              f"{time.perf_counter() - t1:.0f} s; VP {gt.metrics['VP_pearson']:.3f}/{gt.metrics['VP_spearman']:.3f}",
+              flush=True)
+    specs = args.settings.split(",")
+    print(f"{'variant (kernel_residual_ridge)':32s}" + "".join(f"{s:>26s}" for s in specs) + "   (ν P/S, term P/S)")
+    for key, row in sorted(table.items(), key=lambda kv: -min(min(v[:2]) for v in kv[1].values())):
+        print(f"{key:32s}" + "".join(f"  {v[0]:+.2f}/{v[1]:+.2f} ({v[2]:+.2f}/{v[3]:+.2f})" for v in row.values()))
+    print(json.dumps({**table, "check_size_ridge_max_rel": float(max(checks))}))
+
+
+if __name__ == "__main__":
+    main()

@@ -68,7 +68,7 @@ def add_score_commands(sub) -> None:
     cg.add_argument("--repeats", type=int, default=10, help="stochastic: subsamples averaged")
     cg.add_argument("--chunk-size", type=int, default=5000, help="large: examples per chunk for diag(H⁻¹)")
     cg.add_argument("--chunk-repeats", type=int, default=3, help="large: random chunk partitions averaged")
-    cg.add_argument("--rank", type=int, default=1000, help="large: Nyström preconditioner rank")
+    cg.add_argument("--rank", type=int, default=None, help="large: Nyström preconditioner rank (default max(1000, n/20))")
     cg.add_argument("--dtype", choices=["float64", "float32"], default=None,
                     help="exact/stochastic: precision (default float64); large: Gram storage (default float32)")
     cg.add_argument("--n-jobs", type=int, default=None, help="stochastic/large: parallel work units (-1: all cores)")

@@ -117,8 +117,8 @@ class CGResult(ExampleResult):
 
 
 def cg_score(X, y, *, method: str = "exact", preprocess: str = "center", ratio: float = 3.0,
-             n_repeats: int = 10, chunk_size: int = 5000, n_chunk_repeats: int = 3, rank: int = 1000,
-             tol: float = 1e-4, device: str | None = "cpu", dtype: str | None = None,
+             n_repeats: int = 10, chunk_size: int = 5000, n_chunk_repeats: int = 3, rank: int | None = None,
+             tol: float = 1e-3, device: str | None = "cpu", dtype: str | None = None,
              random_state: SeedLike = None, n_jobs: int | None = None, checkpoint: str | Path | None = None,
              max_memory_bytes: float | None = None, progress: bool = False) -> CGResult:
     """Complexity-gap score of every example, with partial terms and the mislabel sign rule.
@@ -141,9 +141,10 @@ def cg_score(X, y, *, method: str = "exact", preprocess: str = "center", ratio: 
     chunk_size, n_chunk_repeats : int, default=5000, 3
         Large only: d = diag(H⁻¹) from random class-stratified chunks of this size, averaged over
         this many partitions.
-    rank : int, default=1000
-        Large only: Nyström landmarks of the conjugate-gradient preconditioner.
-    tol : float, default=1e-4
+    rank : int, optional
+        Large only: Nyström landmarks of the conjugate-gradient preconditioner (default
+        max(1000, n // 20); see :func:`trainfree.arccos_solve.large_solve`).
+    tol : float, default=1e-3
         Large only: relative residual at which conjugate gradients stop (float32 storage of H
         floors it near 3e-5; see :func:`trainfree.arccos_solve.large_solve`).
     device : {"cpu", "cuda", "auto"}, default="cpu"

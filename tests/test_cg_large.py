@@ -16,7 +16,8 @@ from scipy.stats import spearmanr
 from trainfree import TrainfreeError
 from trainfree.arccos_solve import chunk_partition, exact_solve, large_solve
 from trainfree.kernels import arccos_gram
-from trainfree.linalg import cholesky_solve_diag, conjugate_gradients, jittered_cholesky
+from trainfree.linalg import (cholesky_solve_diag, conjugate_gradients, jittered_cholesky, nystrom_preconditioner,
+                              rp_cholesky)
 from trainfree.scores import cg_score
 from trainfree.scores.cg import one_vs_rest, unit_rows
 
@@ -72,6 +73,24 @@ def test_conjugate_gradients_all_columns(rng):
     X, info = conjugate_gradients(lambda V: H @ V, B, tol=1e-12, max_iter=200)
     np.testing.assert_allclose(X.numpy(), np.linalg.solve(H.numpy(), B.numpy()), rtol=1e-8, atol=1e-10)
     assert info["converged"] and info["residual"] < 1e-10
+
+
+def test_rp_cholesky_and_nystrom_preconditioner(rng):
+    """Full rank: F Fᵀ = H and P⁻¹H = λ_min·I. Rank 30: the residual diagonal shrinks and the condition
+    number falls (80 → 19 here: the top 30 eigenvalues are mapped below the 31st's scale)."""
+    Xn = unit(rng, 150)
+    H = arccos_gram(torch.as_tensor(Xn))
+    F, piv = rp_cholesky(lambda S: H[:, S], H.diagonal().clone(), 150, rng=np.random.default_rng(0), block=40)
+    assert len(np.unique(piv)) == len(piv) == F.shape[1]
+    np.testing.assert_allclose((F @ F.T).numpy(), H.numpy(), atol=1e-9)
+    apply, info = nystrom_preconditioner(F)
+    lam = np.linalg.eigvalsh(H.numpy())
+    np.testing.assert_allclose(np.linalg.eigvals(apply(H).numpy()).real, lam.min(), rtol=1e-6)
+    F, _ = rp_cholesky(lambda S: H[:, S], H.diagonal().clone(), 30, rng=np.random.default_rng(0), block=10)
+    assert F.shape == (150, 30) and float((H.diagonal() - F.square().sum(1)).max()) < 0.5
+    apply, info = nystrom_preconditioner(F)
+    mu = np.linalg.eigvals(apply(H).numpy()).real
+    assert mu.max() / mu.min() < lam.max() / lam.min() / 3 and mu.max() < 3 * lam[-31]
 
 
 def test_chunk_partition_is_stratified_and_covers_each_example_once_per_repeat():

@@ -88,3 +88,18 @@ def test_compare_noise_detection_uses_the_same_flips_for_every_score():
     assert res["found_at_0.2"][0] == pytest.approx(cg.metrics["found_at"][0.2])
     with pytest.raises(TrainfreeError, match="Unknown score 'cgg'"):
         compare_noise_detection(data, ["cgg"])
+
+
+def test_groundtruth_paper_protocol_bootstrap_draws_and_options():
+    """replace=True draws with duplicates (the paper's bootstrap); the options reach ν and the training."""
+    from trainfree._random import check_random_state
+    from trainfree.experiments.groundtruth import _draw_datasets
+
+    train, val, test = _digits_splits()
+    draws = _draw_datasets(train, 3, (900, 1000), (0.0, 0.0), "linear", 10, check_random_state(0), replace=True)
+    assert all(len(np.unique(idx)) < len(idx) for idx, _, _ in draws)  # 900+ of 1 000 with replacement
+    gt = davinz_groundtruth(train, val, test, n_datasets=3, sizes=(30, 60), noise=(0.0, 0.0), model="mlp",
+                            replace=True, bandwidth=5.0, convention="official", optimizer="plain_sgd", lr=0.3,
+                            epochs=2, random_state=0)
+    assert gt.settings["bandwidth"] == 5.0 and gt.settings["replace"] and gt.settings["optimizer"] == "plain_sgd"
+    assert np.isfinite(gt.values).all()

@@ -101,3 +101,14 @@ def test_defaults_are_bitwise_unchanged(data):
 def test_bad_options_are_refused(data, kw, words):
     with pytest.raises(TrainfreeError, match=words):
         train(make_model("mlp", (6,), 2, width=8), *data, epochs=1, **kw)
+
+
+def test_plain_sgd_is_one_gradient_step(data):
+    X, y = data
+    net = make_model("mlp", (6,), 2, width=8)
+    before = _params(net)
+    loss = nn.CrossEntropyLoss()(net(torch.as_tensor(X)), torch.as_tensor(y))
+    grads = torch.autograd.grad(loss, list(net.parameters()))
+    train(net, X, y, optimizer="plain_sgd", lr=0.1, batch_size=len(X), max_steps=1, tol=0.0)
+    for p, b, g in zip(net.parameters(), before, grads):
+        torch.testing.assert_close(p.detach(), b - 0.1 * g, rtol=1e-5, atol=1e-6)

@@ -23,7 +23,8 @@ from ..valuation import DavinzUtility, InfluenceUtility, RobustVolume, Validatio
 def davinz_groundtruth(train_set: Dataset, val_set: Dataset, test_set: Dataset, *, n_datasets: int = 30,
                        sizes: tuple[int, int] = (100, 600), noise: tuple[float, float] = (0.0, 0.5),
                        size_scale: str = "linear", model: str = "cnn", outputs: str = "own", size_ridge: float = 0.0,
-                       epochs: int = 30,
+                       replace: bool = False, bandwidth: str | float = "median", convention: str = "trainfree",
+                       optimizer: str = "adam", lr: float = 1e-3, epochs: int = 30,
                        device: str | None = "cpu", random_state: SeedLike = 0,
                        progress: bool = False) -> PlayerResult:
     """The DAVINZ paper's "valid scoring function" study.
@@ -34,7 +35,10 @@ def davinz_groundtruth(train_set: Dataset, val_set: Dataset, test_set: Dataset, 
     ν at initialization (κ balanced across the datasets, one RBF bandwidth from the validation set) and
     the test accuracy (regression: minus the MSE) of the same network trained from the same
     initialization until its training loss is below 1e-3 or ``epochs`` end. ``outputs`` and ``size_ridge``
-    choose the ν (see :class:`trainfree.valuation.DavinzUtility`).
+    choose the ν (see :class:`trainfree.valuation.DavinzUtility`). The paper's protocol: ``replace=True``
+    (bootstrap draws, with duplicates), clean labels (``noise=(0, 0)``), ``model="davinz_cnn"``,
+    ``convention="official"`` (its absolute 1e-4 ridge keeps the duplicates' Θ₀ invertible),
+    ``bandwidth=5.0`` on [0, 1] pixels, ``optimizer="plain_sgd", lr=0.01``.
 
     Returns
     -------
@@ -57,14 +61,15 @@ def davinz_groundtruth(train_set: Dataset, val_set: Dataset, test_set: Dataset, 
     n_out = 1 if regression else len(train_set.classes)
     as_input = lambda A: A.reshape(len(A), *shape)  # noqa: E731
     init = make_model(model, shape, n_out, random_state=child(seed, "model"))
-    sigma = median_bandwidth(torch.as_tensor(val_set.X, dtype=torch.float64), random_state=child(seed, "bandwidth"))
-    draws = _draw_datasets(train_set, n_datasets, sizes, noise, size_scale, n_out, child(seed, "datasets"))
+    sigma = (median_bandwidth(torch.as_tensor(val_set.X, dtype=torch.float64), random_state=child(seed, "bandwidth"))
+             if bandwidth == "median" else float(check_param("bandwidth", bandwidth, (int, float), low=0, low_open=True)))
+    draws = _draw_datasets(train_set, n_datasets, sizes, noise, size_scale, n_out, child(seed, "datasets"), replace)
 
     t = time.perf_counter()
     terms = []
     for idx, y, _ in _progress(draws, progress, "DAVINZ"):
         u = DavinzUtility([(as_input(train_set.X[idx]), y)], as_input(val_set.X), model=init, task=task,
-                          outputs=outputs, size_ridge=size_ridge, bandwidth=sigma, kappa=1.0, device=device,
+                          outputs=outputs, size_ridge=size_ridge, bandwidth=sigma, convention=convention, kappa=1.0, device=device,
                           random_state=child(seed, "davinz"))
         terms.append(u.terms((0,)))
     terms = np.array(terms)
@@ -78,8 +83,8 @@ def davinz_groundtruth(train_set: Dataset, val_set: Dataset, test_set: Dataset, 
     train_seed = child(seed, "training")
     for idx, y, _ in _progress(draws, progress, "training"):
         vp_utility = ValidationPerformance([(as_input(train_set.X[idx]), y)], as_input(val_set.X), val_set.y,
-                                           model=init, task=task, epochs=epochs, device=device,
-                                           random_state=train_seed)
+                                           model=init, task=task, epochs=epochs, optimizer=optimizer, lr=lr,
+                                           device=device, random_state=train_seed)
         net = vp_utility.fit((0,))
         metric.append(sign * evaluate(net, as_input(test_set.X), test_set.y, task=task, device=device))
         vp.append(vp_utility.score(net))
@@ -102,13 +107,14 @@ def davinz_groundtruth(train_set: Dataset, val_set: Dataset, test_set: Dataset, 
             metrics[f"{name}_pearson"] = float(pearsonr(columns[name], metric)[0])
             metrics[f"{name}_spearman"] = float(spearmanr(columns[name], metric)[0])
     settings = {"n_datasets": int(n_datasets), "sizes": list(sizes), "noise": list(noise), "size_scale": size_scale,
-                "model": model, "outputs": outputs, "size_ridge": float(size_ridge), "epochs": int(epochs), "device": str(device), "task": task,
+                "model": model, "outputs": outputs, "size_ridge": float(size_ridge), "epochs": int(epochs),
+                "replace": bool(replace), "convention": convention, "optimizer": optimizer, "lr": float(lr), "device": str(device), "task": task,
                 "kappa": float(kappa), "bandwidth": float(sigma), "data": train_set.name}
     return PlayerResult("davinz_groundtruth", columns, settings, seed_record(seed), timings, metrics)
 
 
 def _draw_datasets(train_set: Dataset, n_datasets: int, sizes: tuple[int, int], noise: tuple[float, float],
-                   size_scale: str, n_classes: int, seed: np.random.SeedSequence) -> list:
+                   size_scale: str, n_classes: int, seed: np.random.SeedSequence, replace: bool = False) -> list:
     """(row indices, targets, noise rate) of each random dataset."""
     rng = make_rng(seed)
     draws = []
@@ -116,7 +122,7 @@ def _draw_datasets(train_set: Dataset, n_datasets: int, sizes: tuple[int, int], 
         m = (int(rng.integers(sizes[0], sizes[1] + 1)) if size_scale == "linear"
              else int(round(np.exp(rng.uniform(np.log(sizes[0]), np.log(sizes[1]))))))
         rate = float(rng.uniform(*noise))
-        idx = rng.choice(len(train_set.y), m, replace=False)
+        idx = rng.choice(len(train_set.y), m, replace=replace)
         y = train_set.y[idx]
         if train_set.task == "regression":  # quality: Gaussian target noise of `rate` × the target's std
             y = y + rng.normal(0.0, rate * train_set.y.std(), size=m)

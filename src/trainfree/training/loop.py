@@ -56,7 +56,7 @@ def train(model: nn.Module, X, y, *, task: str = "classification", epochs: int =
     statistics such as forgetting events cost no extra forward pass.
 
     ``optimizer="sgd"`` uses SGD with Nesterov momentum 0.9 and weight decay 5e-4 (the usual
-    CIFAR recipe) at ``lr``. ``schedule`` changes the learning rate after every optimiser step
+    CIFAR recipe) at ``lr``; ``"plain_sgd"`` plain SGD at ``lr`` (the official DAVINZ retraining). ``schedule`` changes the learning rate after every optimiser step
     over the run's planned steps T (``max_steps``, else ``epochs`` × batches per epoch):
     ``"cosine"`` anneals it as lr·(1 + cos(πt/T))/2, to 0 at t = T; ``"step"`` multiplies it by
     0.1 at 50% and again at 75% of T; None (default) keeps it constant. ``max_steps`` is a fixed
@@ -81,7 +81,7 @@ def train(model: nn.Module, X, y, *, task: str = "classification", epochs: int =
     3
     """
     check_param("task", task, str, choices=("classification", "regression"))
-    check_param("optimizer", optimizer, str, choices=("adam", "sgd"))
+    check_param("optimizer", optimizer, str, choices=("adam", "sgd", "plain_sgd"))
     if schedule is not None:
         check_param("schedule", schedule, str, choices=("cosine", "step"))
     if max_steps is not None:
@@ -99,6 +99,8 @@ def train(model: nn.Module, X, y, *, task: str = "classification", epochs: int =
     loss_fn = nn.CrossEntropyLoss() if task == "classification" else nn.MSELoss()
     if optimizer == "adam":
         opt = torch.optim.Adam(model.parameters(), lr=lr)
+    elif optimizer == "plain_sgd":
+        opt = torch.optim.SGD(model.parameters(), lr=lr)
     else:
         opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, nesterov=True, weight_decay=5e-4)
     planned = max_steps if max_steps is not None else epochs * math.ceil(len(Xt) / batch_size)

@@ -41,9 +41,10 @@ class ValidationPerformance:
     """
 
     def __init__(self, contributors: Sequence[tuple], X_val, y_val, *, model: nn.Module,
-                 task: str = "classification", epochs: int = 50, device: str | None = "cpu",
-                 random_state: SeedLike = 0) -> None:
+                 task: str = "classification", epochs: int = 50, optimizer: str = "adam", lr: float = 1e-3,
+                 device: str | None = "cpu", random_state: SeedLike = 0) -> None:
         check_param("task", task, str, choices=("classification", "regression"))
+        self.optimizer, self.lr = optimizer, lr  # training's options (see trainfree.training.train)
         self.contributors, self.X_val, self.y_val = contributors, X_val, y_val
         self.n_players = len(contributors)
         self.task, self.epochs, self.device = task, epochs, device
@@ -55,7 +56,8 @@ class ValidationPerformance:
         net = copy.deepcopy(self.model)
         if coalition:
             X, y = _stack(self.contributors, coalition)
-            train(net, X, y, task=self.task, epochs=self.epochs, device=self.device, random_state=self.seed)
+            train(net, X, y, task=self.task, epochs=self.epochs, optimizer=self.optimizer, lr=self.lr,
+                  device=self.device, random_state=self.seed)
         return net
 
     def score(self, net: nn.Module) -> float:

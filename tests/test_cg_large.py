@@ -150,8 +150,14 @@ def test_stochastic_checkpoint_resumes_and_refuses_other_settings(rng, tmp_path)
 
 
 KILLED_RUN = textwrap.dedent("""
-    import sys, numpy as np
+    import sys, time, numpy as np
+    from trainfree import _runs
     from trainfree.scores import cg_score
+    save = _runs.UnitStore.save
+    def slow_save(self, key, arrays):  # units of 50 rows take microseconds: slow them so the kill lands mid-way
+        save(self, key, arrays)
+        time.sleep(0.05)
+    _runs.UnitStore.save = slow_save
     rng = np.random.default_rng(0)
     X = np.concatenate([rng.normal(0.8 * k, 1.0, (150, 10)) for k in range(3)])
     y = np.repeat(np.arange(3), 150)

@@ -14,7 +14,7 @@ from trainfree.experiments import score_dataset
 from trainfree.kernels import arccos_gram
 from trainfree.scores import cg_score, mislabel_score
 from trainfree.scores.cg import one_vs_rest, unit_rows
-from trainfree.scores.mislabel import RIDGE_GRID, fit_temperature, loo_error_path, loo_predictions
+from trainfree.scores.mislabel import RIDGE_GRID, fit_temperature, loo_loss_path, loo_predictions
 
 
 def blobs(rng, n_per=12, n_classes=3, d=5, sep=2.0):
@@ -68,16 +68,21 @@ def test_auto_ridge_equals_brute_force_grid_search(rng):
     res = mislabel_score(X, y)
     K = arccos_gram(torch.as_tensor(unit_rows(X, "raw"))).numpy()
     Y = one_vs_rest(y, 3)
-    brute = [((refit_loo(K, Y, r * K.diagonal().mean()) - Y) ** 2).sum() / len(y) for r in RIDGE_GRID]
-    np.testing.assert_allclose(res.settings["ridge_loo_errors"], brute, rtol=1e-7)
+    brute = []
+    for r in RIDGE_GRID:  # refit without each example, fit τ, mean −log softmax(F/τ)[given]
+        F = refit_loo(K, Y, r * K.diagonal().mean())
+        tau = fit_temperature(F, y)
+        Z = F / tau - (F / tau).max(axis=1, keepdims=True)
+        brute.append(-(Z[np.arange(len(y)), y] - np.log(np.exp(Z).sum(axis=1))).mean())
+    np.testing.assert_allclose(res.settings["ridge_loo_log_loss"], brute, rtol=1e-6)
     assert res.settings["ridge"] == RIDGE_GRID[int(np.argmin(brute))]
     assert 0 < res.settings["ridge"] < RIDGE_GRID[-1]
 
 
 def test_singular_kernel_gets_infinite_error_without_ridge():
     K = torch.ones(3, 3, dtype=torch.float64)  # rank one
-    errors = loo_error_path(K, torch.tensor([[1.0], [-1.0], [1.0]], dtype=torch.float64), [0.0, 1.0])
-    assert errors[0] == np.inf and np.isfinite(errors[1])
+    losses = loo_loss_path(K, np.array([0, 1, 0]), [0.0, 1.0])
+    assert losses[0] == np.inf and np.isfinite(losses[1])
 
 
 def test_temperature_maximises_the_likelihood_of_the_given_labels(rng):

@@ -16,8 +16,9 @@ example's leave-one-out prediction for every class. From them:
   rest of the data's belief in the label falls below what is typical for that label, so classes the
   kernel finds hard (shirts against T-shirts) do not crowd the top; higher = more likely mislabelled;
 * ``flag_mislabel``: the leave-one-out argmax is not the given label (needs no noise rate);
-* λ is chosen by minimising the leave-one-out squared error Σᵢ‖F₋ᵢ − Y_i‖², which one
-  eigendecomposition K = QΛQᵀ gives in closed form for every λ (d and α are sums over eigenpairs).
+* λ is chosen by minimising the leave-one-out log loss of the given labels (at each λ's own τ),
+  which one eigendecomposition K = QΛQᵀ gives in closed form for every λ (d and α are sums over
+  eigenpairs).
 """
 
 from __future__ import annotations
@@ -129,7 +130,7 @@ def mislabel_score(X, y, *, method: str = "exact", kernel: str = "auto", preproc
         better than centred ones (README).
     ridge : float or "auto", default="auto"
         λ as a multiple of the mean diagonal of K. ``"auto"`` picks from :data:`RIDGE_GRID` the
-        value with the least leave-one-out squared error, computed on all examples when
+        value with the least leave-one-out log loss, computed on all examples when
         n ≤ ``selection_size`` and otherwise on a class-stratified random subset of that size.
     temperature : float or "auto", default="auto"
         τ of the softmax over leave-one-out predictions; ``"auto"`` maximises the mean
@@ -224,10 +225,10 @@ def mislabel_score(X, y, *, method: str = "exact", kernel: str = "auto", preproc
                                                                        child(seed, "ridge"))[0]
         _check_fits(sub.size, torch.float64, dev, max_memory_bytes, units=1)
         K = _gram(features, kernel, sub, torch.float64, dev)
-        errors = loo_error_path(K, torch.as_tensor(Y[sub], dtype=torch.float64, device=dev), RIDGE_GRID)
+        losses = loo_loss_path(K, codes[sub], RIDGE_GRID, n_classes=classes.size)
         del K
-        ridge = RIDGE_GRID[int(np.argmin(errors))]
-        settings.update(ridge_grid=list(RIDGE_GRID), ridge_loo_errors=errors.tolist(), ridge_selected_on=int(sub.size))
+        ridge = RIDGE_GRID[int(np.argmin(losses))]
+        settings.update(ridge_grid=list(RIDGE_GRID), ridge_loo_log_loss=losses.tolist(), ridge_selected_on=int(sub.size))
     settings["ridge"] = float(ridge)
     timings["ridge_s"] = time.perf_counter() - t
     single = ridge >= FLOAT32_MIN_RIDGE or method is DetectorMethod.LARGE
@@ -310,33 +311,48 @@ def loo_predictions(K: torch.Tensor, Y: torch.Tensor, ridge: float = 0.0) -> tup
     return Y - alpha / d[:, None], jitter
 
 
-def loo_error_path(K: torch.Tensor, Y: torch.Tensor, ridges=RIDGE_GRID) -> np.ndarray:
-    """Mean leave-one-out squared error Σ_i‖F₋ᵢ − Y_i‖²/n for each ridge (multiples of mean(diag K)).
+def loo_loss_path(K: torch.Tensor, codes: np.ndarray, ridges=RIDGE_GRID, *, n_classes: int | None = None) -> np.ndarray:
+    """Leave-one-out log loss of the given labels for each ridge (multiples of mean(diag K)).
 
-    From one eigendecomposition K = QΛQᵀ: (K + λI)⁻¹ = Q(Λ + λ)⁻¹Qᵀ, so α and d cost O(n²) per λ.
-    A ridge that leaves K + λI numerically singular (λ = 0 with duplicate rows) gets +inf.
+    For each λ: F = Y − α/d (one-vs-rest Y), τ fitted as in :func:`fit_temperature`, and the mean
+    −log softmax(F/τ)[given label] over the examples. From one eigendecomposition K = QΛQᵀ:
+    (K + λI)⁻¹ = Q(Λ + λ)⁻¹Qᵀ, so α and d cost O(n²) per λ. A ridge that leaves K + λI numerically
+    singular (λ = 0 with duplicate rows) gets +inf.
+
+    The log loss, not the squared error of F, is what the scores are built from, and it picks the
+    larger ridge that heavy noise needs: on Fashion-MNIST at 80% symmetric noise it chooses λ = 10 on a
+    2 000-example subset of 10 000 (squared error: 3) and λ = 30 on all of 3 000 (AUROC 0.920 against
+    0.860 at λ = 3), and the same or a better λ at 20% and 50% (README, mislabel detection).
 
     Examples
     --------
-    >>> K = torch.tensor([[2.0, 1.0], [1.0, 2.0]], dtype=torch.float64)
-    >>> loo_error_path(K, torch.tensor([[1.0], [3.0]], dtype=torch.float64), [0.0]).tolist()  # (1.5-1)², (.5-3)²
-    [3.25]
+    >>> K = torch.ones(3, 3, dtype=torch.float64)  # rank one: singular without a ridge
+    >>> loo_loss_path(K, np.array([0, 1, 0]), [0.0, 1.0]).round(4).tolist()
+    [inf, 0.6934]
     """
     scale = float(K.diagonal().mean())
     with lapack_threads():
         lam, Q = torch.linalg.eigh(K)
+    Y = torch.as_tensor(one_vs_rest(codes, n_classes or int(codes.max()) + 1), dtype=K.dtype, device=K.device)
     QtY, Q2 = Q.T @ Y, Q * Q
     floor = 10 * torch.finfo(K.dtype).eps ** 0.5 * scale  # the pivot floor of jittered_cholesky
-    errors = []
+    losses = []
     for r in ridges:
         s = lam + r * scale
         if float(s.min()) <= floor:
-            errors.append(math.inf)
+            losses.append(math.inf)
             continue
         w = 1 / s
-        resid = (Q @ (w[:, None] * QtY)) / (Q2 @ w)[:, None]  # F − Y = −α/d
-        errors.append(float((resid * resid).sum()) / K.shape[0])
-    return np.array(errors)
+        F = (Y - (Q @ (w[:, None] * QtY)) / (Q2 @ w)[:, None]).cpu().numpy()
+        losses.append(_log_loss(F, codes, fit_temperature(F, codes)))
+    return np.array(losses)
+
+
+def _log_loss(F: np.ndarray, codes: np.ndarray, tau: float) -> float:
+    """Mean −log softmax(F/τ)[given label]."""
+    Z = F / tau
+    Z = Z - Z.max(axis=1, keepdims=True)
+    return float(-(Z[np.arange(len(codes)), codes] - np.log(np.exp(Z).sum(axis=1))).mean())
 
 
 def fit_temperature(F: np.ndarray, codes: np.ndarray) -> float:
@@ -348,12 +364,8 @@ def fit_temperature(F: np.ndarray, codes: np.ndarray) -> float:
     >>> round(fit_temperature(F, np.array([0, 0, 1, 1])), 2)
     0.31
     """
-    idx = np.arange(len(codes))
-
     def nll(log_tau: float) -> float:
-        Z = F / math.exp(log_tau)
-        Z = Z - Z.max(axis=1, keepdims=True)
-        return float(-(Z[idx, codes] - np.log(np.exp(Z).sum(axis=1))).mean())
+        return _log_loss(F, codes, math.exp(log_tau))
 
     res = minimize_scalar(nll, bounds=(math.log(1e-3), math.log(1e3)), method="bounded", options={"xatol": 1e-5})
     return float(math.exp(res.x))

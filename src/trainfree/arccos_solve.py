@@ -123,7 +123,7 @@ def large_solve(Xn, Y, *, ridge: float = 0.0, strata=None, chunk_size: int = 500
         Nyström landmarks of the preconditioner, chosen by randomly pivoted Cholesky; default
         max(1000, n // 20). The iterations grow with n at a fixed rank (Fashion-MNIST, 20% flipped
         labels, tol 1e-3: 39 at 20 000 and 127 at 60 000 with rank 1 000) and fall by about 0.7× per
-        doubling of the rank (28 at 20 000 with rank 2 000, 40 at 30 000 with rank 3 000).
+        doubling of the rank (27 at 20 000 with rank 2 000, 40 at 30 000 with rank 3 000).
     tol : float, default=1e-3
         Relative residual ‖y − (H + λI)α‖/‖y‖ at which a column stops. At n = 20 000 (Fashion-MNIST,
         rank 1 000), 1e-2 / 1e-3 / 1e-4 take 17 / 26 / 45 iterations and leave α off by 4e-2 / 2e-2 /

@@ -219,17 +219,26 @@ def test_unit_rows_are_what_large_solve_expects(rng):
     assert np.allclose(np.linalg.norm(unit_rows(X), axis=1), 1.0)
 
 
-def test_lapack_threads_drop_to_one_only_on_an_oversubscribed_machine(monkeypatch):
+def test_lapack_threads_get_the_cores_no_other_process_runs_on(monkeypatch):
     from trainfree import linalg
 
-    monkeypatch.setattr(linalg.os, "cpu_count", lambda: 2)
-    monkeypatch.setattr(linalg.os, "getloadavg", lambda: (8.0, 8.0, 8.0))
-    assert linalg._lapack_threads() == 1
+    monkeypatch.setattr(linalg.os, "cpu_count", lambda: 4)
+    for others, expected in ((0, None), (1, 3), (3, 1), (9, 1)):
+        monkeypatch.setattr(linalg, "_other_runnable", lambda others=others: others)
+        assert linalg._lapack_threads() == expected
     before = torch.get_num_threads()
     with linalg.lapack_threads():
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == before
-    monkeypatch.setattr(linalg.os, "getloadavg", lambda: (2.5, 2.0, 1.0))  # this process's own threads
+    monkeypatch.setattr(linalg, "_other_runnable", lambda: None)  # no /proc: the load average decides
+    monkeypatch.setattr(linalg.os, "getloadavg", lambda: (4.5, 4.0, 1.0))
     assert linalg._lapack_threads() is None
-    with linalg.lapack_threads():
-        assert torch.get_num_threads() == before
+    monkeypatch.setattr(linalg.os, "getloadavg", lambda: (9.0, 9.0, 9.0))
+    assert linalg._lapack_threads() == 1
+
+
+def test_other_runnable_threads_exclude_this_process():
+    from trainfree.linalg import _other_runnable
+
+    others = _other_runnable()
+    assert others is None or 0 <= others < 10_000

@@ -172,7 +172,7 @@ def empirical_ntk(model: torch.nn.Module, X1, X2=None, *, out1=None, out2=None, 
 
 
 def random_conv_features(images: torch.Tensor, *, channels: int | tuple[int, int] = (32, 64),
-                         random_state: SeedLike = 0, batch_size: int = 1024) -> torch.Tensor:
+                         random_state: SeedLike = 0, batch_size: int = 256) -> torch.Tensor:
     """Features of a random two-layer ReLU CNN at initialisation, for a convolutional kernel without training.
 
     The images are standardised by one scalar mean and standard deviation, then pass a 5×5 and a 3×3
@@ -191,7 +191,9 @@ def random_conv_features(images: torch.Tensor, *, channels: int | tuple[int, int
         half the feature dimension (README).
     random_state : None, int, Generator or SeedSequence
         Seeds the weights; they are drawn on the CPU, so every device gets the same network.
-    batch_size : int, default=1024
+    batch_size : int, default=256
+        Images per forward pass; 256 keeps a batch's activations in cache (10 000 images: 1.1-1.9 s
+        against 2.1-2.4 s with 1 024 on the 2-core CPU).
 
     Returns
     -------

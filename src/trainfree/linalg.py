@@ -107,10 +107,12 @@ def cholesky_solve_diag(L: torch.Tensor, Y: torch.Tensor, *,
 def lapack_threads():
     """Run LAPACK calls with all threads on an idle machine and one on an oversubscribed one.
 
-    Multi-threaded LAPACK whose threads spin-wait between many small steps collapses when the machine
-    is already busier than its cores: on 2 cores at load average 7-8, torch's ``eigh`` of 2 000 × 2 000
-    took 84 s with two threads against 6.2 s with one, and SciPy's ``trtri`` was 5× slower (n = 3 000-6 000);
-    on an idle machine two threads make ``trtri`` 2.3× faster (n = 10 000). Cholesky and matrix products
+    Multi-threaded LAPACK whose threads spin-wait between many small steps collapses when other
+    processes want the same cores: on 2 cores at load average 7-8, torch's ``eigh`` of 2 000 × 2 000
+    took 84 s with two threads against 6.2 s with one (and 36 s in a λ search beside one other busy
+    process), and SciPy's ``trtri`` was 5× slower (n = 3 000-6 000); on an idle machine two threads make
+    ``trtri`` 2.3× faster (n = 10 000). So the calls inside get the cores no other process is running
+    on at the moment (from /proc: runnable threads less this process's own), at least one. Cholesky and matrix products
     keep their speed under load, so only the calls inside this context are limited. Only speed depends
     on it, not the numbers beyond rounding.
     """
@@ -128,12 +130,30 @@ def lapack_threads():
 
 
 def _lapack_threads() -> int | None:
+    """Threads for the limited LAPACK calls: None (all) when every core is idle, else the idle cores (≥ 1)."""
+    cpus = os.cpu_count() or 1
+    others = _other_runnable()
+    if others is None:  # no /proc: fall back on the load average, which counts this process too
+        try:
+            others = os.getloadavg()[0] - cpus
+        except OSError:
+            return None
+    free = cpus - round(others)
+    return None if free >= cpus else max(1, free)
+
+
+def _other_runnable() -> int | None:
+    """Threads of other processes runnable right now (Linux /proc), or None where unknown."""
     try:
-        # Twice the cores: this process's own threads alone keep the load near the core count.
-        busy = os.getloadavg()[0] > 2 * (os.cpu_count() or 1)
-    except OSError:  # no load average on this platform
-        busy = False
-    return 1 if busy else None
+        with open("/proc/loadavg") as fh:
+            runnable = int(fh.read().split()[3].split("/")[0])
+        own = 0
+        for task in os.listdir("/proc/self/task"):
+            with open(f"/proc/self/task/{task}/stat") as fh:
+                own += fh.read().rsplit(")", 1)[1].split()[0] == "R"
+    except (OSError, ValueError, IndexError):
+        return None
+    return max(0, runnable - own)
 
 
 def conjugate_gradients(matvec: Callable[[torch.Tensor], torch.Tensor], B: torch.Tensor, *,

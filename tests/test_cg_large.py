@@ -242,3 +242,14 @@ def test_other_runnable_threads_exclude_this_process():
 
     others = _other_runnable()
     assert others is None or 0 <= others < 10_000
+
+
+def test_score_fingerprint_ignores_last_bit_rounding_but_not_real_changes():
+    from trainfree._runs import data_fingerprint, score_fingerprint
+
+    a = np.random.default_rng(0).normal(size=1000)
+    b = a * (1 + 4e-16)  # what another BLAS thread count can do to computed scores
+    assert data_fingerprint(a) != data_fingerprint(b) and score_fingerprint(a) == score_fingerprint(b)
+    c = a.copy()
+    c[7] += 1e-6
+    assert score_fingerprint(a) != score_fingerprint(c)

@@ -56,6 +56,18 @@ def data_fingerprint(*arrays: np.ndarray) -> str:
     return h.hexdigest()[:32]
 
 
+def score_fingerprint(scores: np.ndarray) -> str:
+    """:func:`data_fingerprint` of computed scores rounded to 9 digits relative to their largest magnitude.
+
+    Scores computed again from the same data can differ in their last bits (BLAS results depend on the
+    number of threads, which :func:`trainfree.linalg.lapack_threads` adapts to the machine's load); a
+    fingerprint of the raw bytes would then refuse to resume the same run.
+    """
+    a = np.asarray(scores, dtype=np.float64)
+    peak = float(np.nanmax(np.abs(a))) if a.size and np.isfinite(a).any() else 1.0
+    return data_fingerprint(np.round(a / (peak or 1.0), 9) + 0.0)  # + 0.0: −0 and 0 hash alike
+
+
 class UnitStore:
     """A run folder: its identity and its finished units (see the module docstring)."""
 

@@ -21,7 +21,7 @@ import numpy as np
 from .._errors import TrainfreeError
 from .._random import SeedLike, check_random_state, child, from_record, seed_record
 from .._random import rng as make_rng
-from .._runs import UnitStore, data_fingerprint, run_units
+from .._runs import UnitStore, data_fingerprint, run_units, score_fingerprint
 from .._validation import check_n_jobs, check_param
 from ..data import Dataset
 from ..result import PlayerResult
@@ -252,7 +252,7 @@ def pruning_curve(train_set: Dataset, test_set: Dataset, scores: Mapping[str, An
         store = UnitStore(checkpoint, {"what": "pruning_curve", **{k: v for k, v in settings.items() if k != "n_runs"},
                                        "include_random": bool(include_random), "seed": seed_record(seed),
                                        "data": data_fingerprint(X, y, X_test, test_set.y),
-                                       "scores": {k: data_fingerprint(v) for k, v in ranked.items()}})
+                                       "scores": {k: score_fingerprint(v) for k, v in ranked.items()}})
     plan = [(name, d, f) for name in ranked for d in directions for f in fractions]
     if include_random:
         plan += [("random", "random", f) for f in fractions]

@@ -21,7 +21,7 @@ import numpy as np
 from .._errors import TrainfreeError
 from .._random import SeedLike, check_random_state, child, from_record, seed_record
 from .._random import rng as make_rng
-from .._runs import UnitStore, data_fingerprint, run_units
+from .._runs import UnitStore, data_fingerprint, run_units, score_fingerprint
 from .._validation import check_n_jobs, check_param
 from ..data import Dataset
 from ..result import PlayerResult
@@ -122,7 +122,7 @@ def window_curve(train_set: Dataset, test_set: Dataset, names: Sequence[str] = (
         store = UnitStore(checkpoint, {"what": "window_curve", **{k: v for k, v in settings.items() if k != "n_runs"},
                                        "include_random": bool(include_random), "seed": seed_record(seed),
                                        "data": data_fingerprint(X, y_noisy, X_test, test_set.y),
-                                       "ranked": {k: data_fingerprint(v) for k, v in ranked.items()}})
+                                       "ranked": {k: score_fingerprint(v) for k, v in ranked.items()}})
     plan = [(name, o) for name in ranked for o in offsets] + ([("random", float("nan"))] if include_random else [])
     units, rows_of = [(f"full-run{k}", np.arange(n), k) for k in range(n_runs)], {}
     for i, (name, o) in enumerate(plan):

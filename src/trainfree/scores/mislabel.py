@@ -240,7 +240,7 @@ def mislabel_score(X, y, *, method: str = "exact", kernel: str = "auto", preproc
     if checkpoint is not None and method is not DetectorMethod.EXACT:
         store = UnitStore(checkpoint, {"what": "mislabel_score", **settings, "chunk_size": int(chunk_size),
                                        "n_repeats": int(n_repeats), "seed": seed_record(seed),
-                                       "data": data_fingerprint(features, codes)})
+                                       "data": data_fingerprint(X, codes)})  # the inputs: CNN features vary in their last bits
     if method is DetectorMethod.EXACT:
         _check_fits(n, tdtype, dev, max_memory_bytes, units=1, precomputed=kernel == "precomputed")
         out = _loo_unit(features, kernel, np.arange(n), Y, float(ridge) * scale, tdtype, dev)

@@ -14,7 +14,8 @@ from trainfree.experiments import score_dataset
 from trainfree.kernels import arccos_gram
 from trainfree.scores import cg_score, mislabel_score
 from trainfree.scores.cg import one_vs_rest, unit_rows
-from trainfree.scores.mislabel import RIDGE_GRID, fit_temperature, loo_loss_path, loo_predictions
+from trainfree.scores.leave_one_out import fit_temperature, loo_loss_path, loo_predictions
+from trainfree.scores.mislabel import RIDGE_GRID
 
 
 def blobs(rng, n_per=12, n_classes=3, d=5, sep=2.0):

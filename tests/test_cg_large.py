@@ -1,11 +1,6 @@
 """The solvers behind exact and large-n CG: in-place factorisation, CG, chunked diag(H⁻¹), resumable units."""
 
-import os
-import signal
-import subprocess
-import sys
 import textwrap
-import time
 import warnings
 
 import numpy as np
@@ -168,26 +163,17 @@ KILLED_RUN = textwrap.dedent("""
 
 
 @pytest.mark.parametrize("method", ["large", pytest.param("stochastic", marks=pytest.mark.slow)])
-def test_sigkilled_run_resumes_to_the_uninterrupted_result(tmp_path, method):
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.path.abspath("src"), os.environ.get("PYTHONPATH", "")])}
+def test_sigkilled_run_resumes_to_the_uninterrupted_result(tmp_path, method, script_runner):
     script = tmp_path / "run.py"
     script.write_text(KILLED_RUN)
     folder = tmp_path / "units"
-    proc = subprocess.Popen([sys.executable, str(script), method, str(folder), str(tmp_path / "killed.npy")], env=env)
-    deadline = time.monotonic() + 120
-    while len(list(folder.glob("unit-*.npz"))) < 3 and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    n_saved = len(list(folder.glob("unit-*.npz")))
+    n_saved = script_runner.killed(script, method, folder, tmp_path / "killed.npy", folder=folder)
     assert 3 <= n_saved < (36 if method == "large" else 60), n_saved  # killed mid-way
     # A kill mid-write may leave a temp file, never a torn unit; the resumed run removes it.
     (folder / "unit-chunk-99999.npz.torn.tmp").write_bytes(b"PK\x03")
-    subprocess.run([sys.executable, str(script), method, str(folder), str(tmp_path / "resumed.npy")], env=env,
-                   check=True)
+    script_runner.run(script, method, folder, tmp_path / "resumed.npy")
     assert not list(folder.glob("*.tmp"))
-    subprocess.run([sys.executable, str(script), method, str(tmp_path / "fresh"), str(tmp_path / "fresh.npy")],
-                   env=env, check=True)
+    script_runner.run(script, method, tmp_path / "fresh", tmp_path / "fresh.npy")
     np.testing.assert_allclose(np.load(tmp_path / "resumed.npy"), np.load(tmp_path / "fresh.npy"), rtol=1e-10)
 
 

@@ -264,25 +264,12 @@ np.save(sys.argv[2], np.stack([res.values, fresh.values]))
 """
 
 
-def test_sigkilled_pruning_sweep_resumes_to_the_uninterrupted_result(tmp_path):
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.path.abspath("src"), os.environ.get("PYTHONPATH", "")])}
+def test_sigkilled_pruning_sweep_resumes_to_the_uninterrupted_result(tmp_path, script_runner):
     script, folder = tmp_path / "sweep.py", tmp_path / "units"
     script.write_text(KILLED_SWEEP)
-    proc = subprocess.Popen([sys.executable, str(script), str(folder), str(tmp_path / "killed.npy"), "0.3"], env=env)
-    deadline = time.monotonic() + 120
-    while len(list(folder.glob("unit-*.npz"))) < 3 and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    n_saved = len(list(folder.glob("unit-*.npz")))
+    n_saved = script_runner.killed(script, folder, tmp_path / "killed.npy", "0.3", folder=folder)
     assert 3 <= n_saved < 2 * (1 + 9), n_saved  # killed mid-way: 2 full runs + 9 pruned sets × 2 runs
-    subprocess.run([sys.executable, str(script), str(folder), str(tmp_path / "resumed.npy"), "0"], env=env, check=True)
+    script_runner.run(script, folder, tmp_path / "resumed.npy", "0")
     resumed, fresh = np.load(tmp_path / "resumed.npy")
     assert len(list(folder.glob("unit-*.npz"))) == 20
     np.testing.assert_allclose(resumed, fresh, rtol=1e-12)

@@ -105,16 +105,16 @@ def cholesky_solve_diag(L: torch.Tensor, Y: torch.Tensor, *,
 
 @contextmanager
 def lapack_threads():
-    """Run LAPACK calls with all threads on an idle machine and one on an oversubscribed one.
+    """Run the LAPACK calls inside on the cores no other process is using: all of them on an idle machine.
 
     Multi-threaded LAPACK whose threads spin-wait between many small steps collapses when other
     processes want the same cores: on 2 cores at load average 7-8, torch's ``eigh`` of 2 000 × 2 000
     took 84 s with two threads against 6.2 s with one (and 36 s in a λ search beside one other busy
     process), and SciPy's ``trtri`` was 5× slower (n = 3 000-6 000); on an idle machine two threads make
     ``trtri`` 2.3× faster (n = 10 000). So the calls inside get the cores no other process is running
-    on at the moment (from /proc: runnable threads less this process's own), at least one. Cholesky and matrix products
-    keep their speed under load, so only the calls inside this context are limited. Only speed depends
-    on it, not the numbers beyond rounding.
+    on at the moment (from /proc: runnable threads less this process's own), at least one. Cholesky
+    and matrix products keep their speed under load, so only the calls inside this context are
+    limited. Only speed depends on it, not the numbers beyond rounding.
     """
     limit = _lapack_threads()
     if limit is None:

@@ -84,11 +84,15 @@ def loo_loss_path(K: torch.Tensor, codes: np.ndarray, ridges, *, n_classes: int 
     return np.array(losses)
 
 
+def _log_prob(F: np.ndarray, codes: np.ndarray, tau: float) -> np.ndarray:
+    """log softmax(F/τ)[given label] of every row, exact where the probability underflows."""
+    Z = (F - F.max(axis=1, keepdims=True)) / tau
+    return Z[np.arange(len(codes)), codes] - np.log(np.exp(Z).sum(axis=1))
+
+
 def _log_loss(F: np.ndarray, codes: np.ndarray, tau: float) -> float:
     """Mean −log softmax(F/τ)[given label]."""
-    Z = F / tau
-    Z = Z - Z.max(axis=1, keepdims=True)
-    return float(-(Z[np.arange(len(codes)), codes] - np.log(np.exp(Z).sum(axis=1))).mean())
+    return float(-_log_prob(F, codes, tau).mean())
 
 
 def fit_temperature(F: np.ndarray, codes: np.ndarray) -> float:
@@ -109,8 +113,7 @@ def fit_temperature(F: np.ndarray, codes: np.ndarray) -> float:
 
 def example_columns(F: np.ndarray, codes: np.ndarray, tau: float) -> dict[str, np.ndarray]:
     idx = np.arange(len(codes))
-    Z = (F - F.max(axis=1, keepdims=True)) / tau
-    log_p = Z[idx, codes] - np.log(np.exp(Z).sum(axis=1))  # log P[given], exact where P[given] underflows
+    log_p = _log_prob(F, codes, tau)
     confidence = np.exp(log_p)
     # Confident learning's per-class threshold: the mean confidence of the examples given each label.
     threshold = np.bincount(codes, weights=confidence) / np.bincount(codes)

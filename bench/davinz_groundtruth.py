@@ -40,6 +40,9 @@ def main() -> None:
     ap.add_argument("--outputs", default="own", choices=["own", "all"])
     ap.add_argument("--size-ridge", type=float, default=0.0, help="ridge ρ·d·m (DavinzUtility size_ridge)")
     ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--stopping", default="loss", choices=["loss", "plateau"],
+                    help="loss below 1e-3, or the official |Δ epoch loss| < 1e-6")
+    ap.add_argument("--repeats", type=int, default=1, help="trainings per dataset; ground truth = their mean")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     train, val, test = groundtruth_splits(args.data, pool=args.pool, val_size=500, test_size=2000,
@@ -48,7 +51,7 @@ def main() -> None:
                             size_scale=args.size_scale, noise=(0.0, args.max_noise), device=args.device,
                             model=args.model, outputs=args.outputs, size_ridge=args.size_ridge, epochs=args.epochs,
                             replace=args.replace, convention=args.convention, optimizer=args.optimizer, lr=args.lr,
-                            bandwidth=args.bandwidth if args.bandwidth == "median" else float(args.bandwidth), random_state=args.seed,
+                            stopping=args.stopping, repeats=args.repeats, bandwidth=args.bandwidth if args.bandwidth == "median" else float(args.bandwidth), random_state=args.seed,
                             progress=True)
     for i in np.argsort(gt.values):
         print(f"size {gt['size'][i]:5d} noise {gt['noise_rate'][i]:.2f}  ν {gt.values[i]:+.4f} "
@@ -58,11 +61,12 @@ def main() -> None:
     print(json.dumps({"pearson": round(m["pearson"], 4), "spearman": round(m["spearman"], 4),
                       "davinz_s": round(t["davinz_s"], 2), "training_s": round(t["training_s"], 2),
                       "baselines": {k: {"pearson": round(m[f"{k}_pearson"], 4), "spearman": round(m[f"{k}_spearman"], 4)}
-                                    for k in ("VP", "IF", "RV") if f"{k}_pearson" in m},
+                                    for k in ("VP", "IF", "RV", "repeat") if f"{k}_pearson" in m},
                       "datasets": args.datasets, "sizes": [args.min_size, args.max_size],
                       "size_scale": args.size_scale, "max_noise": args.max_noise, "model": args.model,
                       "outputs": args.outputs, "size_ridge": args.size_ridge, "replace": args.replace,
-                      "optimizer": args.optimizer, "lr": args.lr, "epochs": args.epochs, "timings": {
+                      "optimizer": args.optimizer, "lr": args.lr, "epochs": args.epochs, "stopping": args.stopping,
+                      "repeats": args.repeats, "timings": {
                           k: round(v, 1) for k, v in t.items()}}))
 
 if __name__ == "__main__":

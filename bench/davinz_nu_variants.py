@@ -1,6 +1,7 @@
 """Which ν sees both dataset size and label quality? NTK-term variants against trained test accuracy.
 
 Usage: python bench/davinz_nu_variants.py --settings noise:0,noise:1,size:0,size:1 --device cuda --cache /tmp/nu
+           [--repeats 3]   (ground truth: the mean test accuracy of 3 trainings per set)
   noise: 30 Fashion-MNIST sets of 100–600 images (uniform), 0–50% flipped labels (= bench/davinz_groundtruth.py's default)
   size:  24 sets of 100–3 000 images (log-uniform), 0–50% flipped labels
 Each setting's ground truth (one trained CNN per set, davinz_groundtruth) is computed once and cached in --cache;
@@ -19,6 +20,7 @@ import os
 import time
 
 import numpy as np
+import pandas as pd
 import torch
 from scipy.stats import pearsonr, spearmanr
 
@@ -62,6 +64,7 @@ def main() -> None:
     ap.add_argument("--settings", default="noise:0,noise:1,size:0,size:1")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--cache", default="bench_cache/nu_variants", help="folder for the trained ground truth")
+    ap.add_argument("--repeats", type=int, default=1, help="trainings per set (batch orders); ground truth = mean")
     args = ap.parse_args()
     table, checks = {}, []
     for spec in args.settings.split(","):
@@ -69,11 +72,13 @@ def main() -> None:
         cfg, seed_i = SETTINGS[name], int(seed_i)
         t0 = time.perf_counter()
         train, val, test = groundtruth_splits("fmnist", pool=12000, val_size=500, test_size=2000, random_state=seed_i)
-        path = os.path.join(args.cache, f"groundtruth_{name}_{seed_i}.parquet")
+        runs = f"_r{args.repeats}" if args.repeats > 1 else ""
+        path = os.path.join(args.cache, f"groundtruth_{name}_{seed_i}{runs}.parquet")
         if os.path.exists(path):
             gt = load_result(path)
         else:
-            gt = davinz_groundtruth(train, val, test, noise=(0.0, 0.5), device=args.device, random_state=seed_i, **cfg)
+            gt = davinz_groundtruth(train, val, test, noise=(0.0, 0.5), repeats=args.repeats, device=args.device,
+                                    random_state=seed_i, **cfg)
             gt.save(path)
         t1 = time.perf_counter()
         seed = check_random_state(seed_i)  # the study's draws and initialisation, from its seed
@@ -97,15 +102,19 @@ def main() -> None:
                                       device=args.device, random_state=child(seed, "davinz"))
                     checks.append(abs(w.terms((0,))[0] / terms[WINNER][-1] - 1))
             mmd.append(u.terms((0,))[1])
-        mmd, acc = np.array(mmd), gt["test_metric"]
+        mmd, acc = np.array(mmd), gt["test_metric"]  # each set's terms beside its ground truth, saved for study
+        pd.DataFrame({"size": gt["size"], "noise_rate": gt["noise_rate"], "test_metric": acc, "mmd": mmd,
+                      **{"_".join(map(str, k)): v for k, v in terms.items()}}).to_parquet(
+            os.path.join(args.cache, f"terms_{name}_{seed_i}{runs}.parquet"))
         for key, t in terms.items():
             t = np.array(t)
             nu = -t * mmd.sum() / t.sum() - mmd
             table.setdefault("_".join(map(str, key)), {})[spec] = [
                 round(float(f(a, acc)[0]), 3) for a in (nu, -t) for f in (pearsonr, spearmanr)]
         print(f"{spec}: ground truth {t1 - t0:.0f} s (cached: {os.path.exists(path)}), variants "
-              f"{time.perf_counter() - t1:.0f} s; VP {gt.metrics['VP_pearson']:.3f}/{gt.metrics['VP_spearman']:.3f}",
-              flush=True)
+              f"{time.perf_counter() - t1:.0f} s; VP {gt.metrics['VP_pearson']:.3f}/{gt.metrics['VP_spearman']:.3f}"
+              + (f"; one run vs another {gt.metrics['repeat_pearson']:.3f}/{gt.metrics['repeat_spearman']:.3f}"
+                 if "repeat_pearson" in gt.metrics else ""), flush=True)
     specs = args.settings.split(",")
     print(f"{'variant (kernel_residual_ridge)':32s}" + "".join(f"{s:>26s}" for s in specs) + "   (ν P/S, term P/S)")
     for key, row in sorted(table.items(), key=lambda kv: -min(min(v[:2]) for v in kv[1].values())):

@@ -100,6 +100,23 @@ def test_groundtruth_paper_protocol_bootstrap_draws_and_options():
     assert all(len(np.unique(idx)) < len(idx) for idx, _, _ in draws)  # 900+ of 1 000 with replacement
     gt = davinz_groundtruth(train, val, test, n_datasets=3, sizes=(30, 60), noise=(0.0, 0.0), model="mlp",
                             replace=True, bandwidth=5.0, convention="official", optimizer="plain_sgd", lr=0.3,
-                            epochs=2, random_state=0)
+                            epochs=2, stopping="plateau", random_state=0)
     assert gt.settings["bandwidth"] == 5.0 and gt.settings["replace"] and gt.settings["optimizer"] == "plain_sgd"
-    assert np.isfinite(gt.values).all()
+    assert gt.settings["stopping"] == "plateau" and np.isfinite(gt.values).all()
+
+
+def test_groundtruth_repeats_average_runs_whose_first_is_the_single_run():
+    train, val, test = _digits_splits()
+    kw = dict(n_datasets=4, sizes=(150, 300), noise=(0.0, 0.5), model="mlp", epochs=3, random_state=2)
+    one, two = davinz_groundtruth(train, val, test, **kw), davinz_groundtruth(train, val, test, repeats=2, **kw)
+    np.testing.assert_allclose(two.values, one.values, rtol=1e-12)  # ν does not depend on the training
+    first, mean = one["test_metric"], two["test_metric"]
+    second = 2 * mean - first
+    assert np.abs(second - first).max() > 0  # another batch order (sets above one batch) trains another network
+    # sd of two runs = |a − b| / √2; the mean's correlations and the run-to-run ceiling, recomputed.
+    np.testing.assert_allclose(two["test_metric_sd"], np.abs(second - first) / np.sqrt(2), atol=1e-12)
+    np.testing.assert_allclose(two.metrics["pearson"], pearsonr(two.values, mean)[0], rtol=1e-9)
+    np.testing.assert_allclose(two.metrics["repeat_pearson"], pearsonr(first, second)[0], rtol=1e-6)
+    assert "repeat_pearson" not in one.metrics and "test_metric_sd" not in one.columns
+    with pytest.raises(TrainfreeError, match="repeats"):
+        davinz_groundtruth(train, val, test, repeats=0)

@@ -71,3 +71,20 @@ def test_resnet18_cifar_shapes_batchnorm_no_maxpool_and_exact_per_example_gradie
     np.testing.assert_allclose(fast, loop, rtol=1e-4)
     res = grand_score(X.numpy(), y.numpy(), model="resnet18_cifar", n_seeds=1, random_state=0)
     assert res.settings["method"] == "fast" and np.isfinite(res.scores).all() and res.scores.shape == (2,)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_resnet18_cifar_grand_and_training_on_cuda_match_cpu():
+    from trainfree.scores import grand_score
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(16, 3, 32, 32)).astype(np.float32), rng.integers(0, 10, 16)
+    cpu = grand_score(X, y, model="resnet18_cifar", n_seeds=1, random_state=0)
+    gpu = grand_score(X, y, model="resnet18_cifar", n_seeds=1, random_state=0, device="cuda")
+    assert gpu.settings["method"] == "fast"
+    # float32 over 20 layers, and CUDA convolutions may run in TF32 (10-bit mantissa): 2% is their rounding.
+    np.testing.assert_allclose(gpu.scores, cpu.scores, rtol=2e-2)
+    net = make_model("resnet18_cifar", (3, 32, 32), 10, random_state=0)
+    log = train(net, X, y, epochs=3, tol=0.0, device="cuda")
+    assert log.steps == 3 and np.isfinite(log.train_loss)
+    assert next(net.parameters()).device.type == "cuda"

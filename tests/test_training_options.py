@@ -97,7 +97,7 @@ def test_defaults_are_bitwise_unchanged(data):
 
 
 @pytest.mark.parametrize("kw, words", [({"optimizer": "rmsprop"}, "optimizer"), ({"schedule": "linear"}, "schedule"),
-                                       ({"max_steps": 0}, "max_steps")])
+                                       ({"max_steps": 0}, "max_steps"), ({"plateau": 0.0}, "plateau")])
 def test_bad_options_are_refused(data, kw, words):
     with pytest.raises(TrainfreeError, match=words):
         train(make_model("mlp", (6,), 2, width=8), *data, epochs=1, **kw)
@@ -112,3 +112,19 @@ def test_plain_sgd_is_one_gradient_step(data):
     train(net, X, y, optimizer="plain_sgd", lr=0.1, batch_size=len(X), max_steps=1, tol=0.0)
     for p, b, g in zip(net.parameters(), before, grads):
         torch.testing.assert_close(p.detach(), b - 0.1 * g, rtol=1e-5, atol=1e-6)
+
+
+def test_plateau_stops_at_the_first_epoch_whose_loss_change_is_below_it(data):
+    """The official DAVINZ retraining rule: stop once |epoch loss − previous epoch loss| < plateau."""
+    X, y = data
+    losses = []
+    train(make_model("mlp", (6,), 2, width=8, random_state=0), X, y, optimizer="plain_sgd", lr=0.05, epochs=40,
+          tol=0.0, random_state=3, callbacks=[lambda e, m, loss: losses.append(loss)])
+    deltas = np.abs(np.diff(losses))  # deltas[k]: the change at epoch k + 2
+    first = int(np.argmax(deltas < np.median(deltas))) + 2
+    # Between the change that stops and the largest change above it before: a threshold no rounding can move.
+    plateau = float(np.sqrt(deltas[first - 2] * deltas[: first - 2].min())) if first > 2 else float(np.median(deltas))
+    log = train(make_model("mlp", (6,), 2, width=8, random_state=0), X, y, optimizer="plain_sgd", lr=0.05, epochs=40,
+                tol=0.0, random_state=3, plateau=plateau)
+    assert log.epochs == first < 40 and not log.converged
+    assert log.train_loss == pytest.approx(losses[first - 1], rel=1e-6)

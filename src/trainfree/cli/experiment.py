@@ -30,13 +30,15 @@ def add_experiment_commands(sub):
                          "3e-4 ranks datasets by both size and label quality (README); 0: the paper's tiny ridge. "
                          "Each coalition is then factorised on its own (slower)")
     gt.add_argument("--epochs", type=int, default=30)
+    gt.add_argument("--repeats", type=int, default=1,
+                    help="trainings per dataset (batch orders); the ground truth is their mean test accuracy")
     gt.add_argument("--val-size", type=int, default=500, help="rows held out for the validation set")
     gt.add_argument("--test-size", type=int, default=2000, help="rows held out for the test set")
     describe(gt, "trainfree experiment groundtruth --data fmnist --datasets 30 --out out/gt", """
 groundtruth.parquet, one row per random dataset:
   value        DAVINZ ν at initialisation; player: the dataset's name; size; noise_rate
   ntk_term, mmd_term   the terms of ν
-  test_metric  test accuracy (negative MSE for regression) after training on the dataset
+  test_metric  test accuracy (negative MSE for regression) after training on the dataset (mean of --repeats)
   VP, IF, RV   the paper's baselines (validation performance, influence, robust volume)""")
     gt.set_defaults(func=groundtruth)
     pr = exp.add_parser("prune", help="prune by a score, retrain on a fixed step budget, test accuracy (Data Diet)")
@@ -143,7 +145,7 @@ def groundtruth(args: argparse.Namespace) -> None:
     res = davinz_groundtruth(train, val, test, n_datasets=args.datasets, sizes=(args.min_size, args.max_size),
                              noise=(0.0, 0.5 if args.noise is None else args.noise), size_scale=args.size_scale,
                              model=args.model, outputs=args.outputs, size_ridge=args.size_ridge, epochs=args.epochs,
-                             device=args.device, random_state=args.seed, progress=args.progress)
+                             repeats=args.repeats, device=args.device, random_state=args.seed, progress=args.progress)
     say(args, groundtruth_report(res))
     finish(args, t0, res, *write_outputs(out, "groundtruth", res))
 

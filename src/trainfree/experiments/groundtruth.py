@@ -24,8 +24,8 @@ def davinz_groundtruth(train_set: Dataset, val_set: Dataset, test_set: Dataset, 
                        sizes: tuple[int, int] = (100, 600), noise: tuple[float, float] = (0.0, 0.5),
                        size_scale: str = "linear", model: str = "cnn", outputs: str = "own", size_ridge: float = 0.0,
                        replace: bool = False, bandwidth: str | float = "median", convention: str = "trainfree",
-                       optimizer: str = "adam", lr: float = 1e-3, epochs: int = 30,
-                       device: str | None = "cpu", random_state: SeedLike = 0,
+                       optimizer: str = "adam", lr: float = 1e-3, epochs: int = 30, stopping: str = "loss",
+                       repeats: int = 1, device: str | None = "cpu", random_state: SeedLike = 0,
                        progress: bool = False) -> PlayerResult:
     """The DAVINZ paper's "valid scoring function" study.
 
@@ -34,11 +34,21 @@ def davinz_groundtruth(train_set: Dataset, val_set: Dataset, test_set: Dataset, 
     (flipped labels, or for regression Gaussian target noise of that many standard deviations); for each,
     ν at initialization (κ balanced across the datasets, one RBF bandwidth from the validation set) and
     the test accuracy (regression: minus the MSE) of the same network trained from the same
-    initialization until its training loss is below 1e-3 or ``epochs`` end. ``outputs`` and ``size_ridge``
-    choose the ν (see :class:`trainfree.valuation.DavinzUtility`). The paper's protocol: ``replace=True``
-    (bootstrap draws, with duplicates), clean labels (``noise=(0, 0)``), ``model="davinz_cnn"``,
-    ``convention="official"`` (its absolute 1e-4 ridge keeps the duplicates' Θ₀ invertible),
-    ``bandwidth=5.0`` on [0, 1] pixels, ``optimizer="plain_sgd", lr=0.01``.
+    initialization until its training loss is below 1e-3 (``stopping="loss"``) or, with
+    ``stopping="plateau"``, until the epoch loss changes by less than 1e-6 (the official rule), or
+    ``epochs`` end. ``outputs`` and ``size_ridge`` choose the ν (see
+    :class:`trainfree.valuation.DavinzUtility`). The paper's protocol: ``replace=True`` (bootstrap draws,
+    with duplicates), clean labels (``noise=(0, 0)``), ``model="davinz_cnn"``, ``convention="official"``
+    (its absolute 1e-4 ridge keeps the duplicates' Θ₀ invertible), ``bandwidth=5.0`` on [0, 1] pixels,
+    ``optimizer="plain_sgd", lr=0.01, stopping="plateau", epochs=1000``.
+
+    One training run is a noisy measurement of what a dataset is worth: a bad draw of the mini-batch
+    order can leave a network far below its siblings. ``repeats=r`` trains each dataset r times from
+    the same initialization with r batch orders (the first as with ``repeats=1``; a dataset that fits
+    in one batch of 128 trains the same network every time) and takes the mean
+    test metric as the ground truth; ``metrics["repeat_pearson"]`` / ``["repeat_spearman"]`` then hold
+    the mean correlation between two single runs' test metrics across the datasets: how well one
+    training run predicts another, the ceiling of any scorer judged against a single run.
 
     Returns
     -------
@@ -48,12 +58,15 @@ def davinz_groundtruth(train_set: Dataset, val_set: Dataset, test_set: Dataset, 
         accuracy of the trained network, which costs the training), ``IF`` (classification only) and
         ``RV``. ``metrics`` holds the Pearson and Spearman correlation of each with ``test_metric``
         (``pearson``/``spearman`` for ν, ``VP_pearson``, ...), ``settings["kappa"]`` the balancing
-        factor, and ``timings`` the seconds of DAVINZ, training and each baseline.
+        factor, and ``timings`` the seconds of DAVINZ, training and each baseline. With ``repeats`` > 1,
+        ``test_metric`` and ``VP`` are means over the runs and ``test_metric_sd`` their standard deviation.
     """
     t0 = time.perf_counter()
     check_param("n_datasets", n_datasets, numbers.Integral, low=3)
     check_param("size_scale", size_scale, str, choices=("linear", "log"))
     check_param("epochs", epochs, numbers.Integral, low=1)
+    check_param("stopping", stopping, str, choices=("loss", "plateau"))
+    check_param("repeats", repeats, numbers.Integral, low=1)
     seed = check_random_state(random_state)
     regression = train_set.task == "regression"
     task = "regression" if regression else "classification"
@@ -78,20 +91,26 @@ def davinz_groundtruth(train_set: Dataset, val_set: Dataset, test_set: Dataset, 
     timings = {"davinz_s": time.perf_counter() - t}
 
     t = time.perf_counter()
-    metric, vp = [], []
     sign = -1.0 if regression else 1.0
     train_seed = child(seed, "training")
-    for idx, y, _ in _progress(draws, progress, "training"):
-        vp_utility = ValidationPerformance([(as_input(train_set.X[idx]), y)], as_input(val_set.X), val_set.y,
-                                           model=init, task=task, epochs=epochs, optimizer=optimizer, lr=lr,
-                                           device=device, random_state=train_seed)
-        net = vp_utility.fit((0,))
-        metric.append(sign * evaluate(net, as_input(test_set.X), test_set.y, task=task, device=device))
-        vp.append(vp_utility.score(net))
+    stop = {"tol": 1e-3} if stopping == "loss" else {"tol": 0.0, "plateau": 1e-6}
+    runs = np.empty((repeats, len(draws), 2))  # (test metric, VP) of each run
+    for k, (idx, y, _) in enumerate(_progress(draws, progress, "training")):
+        for r in range(repeats):  # run 0 keeps the seed of a single run
+            vp_utility = ValidationPerformance([(as_input(train_set.X[idx]), y)], as_input(val_set.X), val_set.y,
+                                               model=init, task=task, epochs=epochs, optimizer=optimizer, lr=lr,
+                                               device=device, random_state=child(train_seed, f"repeat/{r}") if r
+                                               else train_seed, **stop)
+            net = vp_utility.fit((0,))
+            test_metric = sign * evaluate(net, as_input(test_set.X), test_set.y, task=task, device=device)
+            runs[r, k] = (test_metric, vp_utility.score(net))
     timings["training_s"] = time.perf_counter() - t
+    metric = runs[:, :, 0].mean(0)
     columns = {"value": nu, "player": np.array([f"d{k}" for k in range(len(draws))]),
                "size": np.array([len(d[0]) for d in draws]), "noise_rate": np.array([d[2] for d in draws]),
-               "ntk_term": terms[:, 0], "mmd_term": terms[:, 1], "test_metric": np.array(metric), "VP": np.array(vp)}
+               "ntk_term": terms[:, 0], "mmd_term": terms[:, 1], "test_metric": metric, "VP": runs[:, :, 1].mean(0)}
+    if repeats > 1:
+        columns["test_metric_sd"] = runs[:, :, 0].std(0, ddof=1)
     if not regression:  # the influence surrogate is a classifier
         t = time.perf_counter()
         columns["IF"] = np.array([InfluenceUtility([(train_set.X[i], y)], val_set.X, val_set.y)((0,))
@@ -106,9 +125,14 @@ def davinz_groundtruth(train_set: Dataset, val_set: Dataset, test_set: Dataset, 
         if name in columns:
             metrics[f"{name}_pearson"] = float(pearsonr(columns[name], metric)[0])
             metrics[f"{name}_spearman"] = float(spearmanr(columns[name], metric)[0])
+    if repeats > 1:  # how well one run predicts another: mean over the pairs of runs
+        pairs = [(a, b) for a in range(repeats) for b in range(a + 1, repeats)]
+        for name, corr in (("pearson", pearsonr), ("spearman", spearmanr)):
+            metrics[f"repeat_{name}"] = float(np.mean([corr(runs[a, :, 0], runs[b, :, 0])[0] for a, b in pairs]))
     settings = {"n_datasets": int(n_datasets), "sizes": list(sizes), "noise": list(noise), "size_scale": size_scale,
                 "model": model, "outputs": outputs, "size_ridge": float(size_ridge), "epochs": int(epochs),
-                "replace": bool(replace), "convention": convention, "optimizer": optimizer, "lr": float(lr), "device": str(device), "task": task,
+                "replace": bool(replace), "convention": convention, "optimizer": optimizer, "lr": float(lr),
+                "stopping": stopping, "repeats": int(repeats), "device": str(device), "task": task,
                 "kappa": float(kappa), "bandwidth": float(sigma), "data": train_set.name}
     return PlayerResult("davinz_groundtruth", columns, settings, seed_record(seed), timings, metrics)
 

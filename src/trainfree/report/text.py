@@ -50,6 +50,9 @@ def groundtruth_report(res: PlayerResult) -> str:
             cost = t["training_s"] if name == "VP" else t[f"{name}_s"]
             rows.append(f"{name:<6}  Pearson {m[f'{name}_pearson']:.3f}  Spearman {m[f'{name}_spearman']:.3f}  "
                         f"({cost:.1f} s)")
+    if "repeat_pearson" in m:
+        rows.append(f"one training run vs another: Pearson {m['repeat_pearson']:.3f}  Spearman "
+                    f"{m['repeat_spearman']:.3f} (the ground truth is the mean of {res.settings['repeats']} runs)")
     sizes = res["size"]
     head = (f"{len(res)} datasets of {int(np.min(sizes))}–{int(np.max(sizes))} examples; "
             f"training took {t['training_s']:.1f} s, κ = {res.settings['kappa']:.4g}")

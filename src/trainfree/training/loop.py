@@ -43,7 +43,7 @@ def train(model: nn.Module, X, y, *, task: str = "classification", epochs: int =
           random_state: SeedLike = 0, callbacks: Sequence[EpochCallback] = (),
           batch_callbacks: Sequence[BatchCallback] = (), optimizer: str = "adam", schedule: str | None = None,
           max_steps: int | None = None, checkpoint_epochs: Sequence[int] = (),
-          checkpoint_dir: str | Path | None = None) -> TrainLog:
+          checkpoint_dir: str | Path | None = None, plateau: float | None = None) -> TrainLog:
     """Train ``model`` in place with Adam until the training loss is below ``tol`` or ``epochs`` end.
 
     Classification minimises cross-entropy over integer labels; regression the mean squared error of
@@ -63,6 +63,8 @@ def train(model: nn.Module, X, y, *, task: str = "classification", epochs: int =
     iteration budget: training ends after exactly that many optimiser steps, mid-epoch if need be,
     and ``epochs`` is then ignored (the loss of a cut-short epoch averages the examples it saw).
     The ``tol`` and callback stops still apply at epoch ends: pass ``tol=0`` for an exact budget.
+    ``plateau`` also stops once the epoch loss changes by less than it from one epoch to the next (the
+    official DAVINZ retraining: ``plateau=1e-6, tol=0, epochs=1000``).
 
     ``checkpoint_epochs`` saves the weights in ``checkpoint_dir`` after each of those epochs (0: the
     initial weights, before any step), with the epoch and the optimiser step reached;
@@ -86,6 +88,8 @@ def train(model: nn.Module, X, y, *, task: str = "classification", epochs: int =
         check_param("schedule", schedule, str, choices=("cosine", "step"))
     if max_steps is not None:
         check_param("max_steps", max_steps, numbers.Integral, low=1)
+    if plateau is not None:
+        check_param("plateau", plateau, numbers.Real, low=0, low_open=True)
     save_at = set()
     for e in checkpoint_epochs:
         save_at.add(int(check_param("checkpoint_epochs", e, numbers.Integral, low=0)))
@@ -131,13 +135,13 @@ def train(model: nn.Module, X, y, *, task: str = "classification", epochs: int =
                 sched.step()
             total += float(loss.detach()) * len(idx)
             seen += len(idx)
-        loss_value = total / max(seen, 1)
+        previous, loss_value = loss_value, total / max(seen, 1)
         if epoch in save_at:
             save_checkpoint(model, checkpoint_dir, epoch=epoch, step=steps)
         stop = [bool(cb(epoch, model, loss_value)) for cb in callbacks]
         if loss_value < tol:
             return TrainLog(epoch, loss_value, True, steps, last_lr)
-        if any(stop):
+        if any(stop) or (plateau is not None and abs(previous - loss_value) < plateau):
             return TrainLog(epoch, loss_value, False, steps, last_lr)
     return TrainLog(n_epochs, loss_value, False, steps, last_lr)
 

@@ -128,3 +128,16 @@ def test_plateau_stops_at_the_first_epoch_whose_loss_change_is_below_it(data):
                 tol=0.0, random_state=3, plateau=plateau)
     assert log.epochs == first < 40 and not log.converged
     assert log.train_loss == pytest.approx(losses[first - 1], rel=1e-6)
+
+
+@pytest.mark.parametrize("n, batch_size, sizes", [(50, 16, [13, 13, 12, 12]), (50, 64, [50]), (48, 16, [16, 16, 16])])
+def test_even_batches_split_each_epoch_into_equal_batches(rng, n, batch_size, sizes):
+    X = rng.normal(size=(n, 6)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(int)
+    seen = []
+    log = train(make_model("mlp", (6,), 2, width=8), X, y, epochs=2, tol=0.0, batch_size=batch_size,
+                even_batches=True, batch_callbacks=[lambda e, idx, out: seen.append((e, idx.tolist()))])
+    assert log.steps == 2 * len(sizes)  # as many steps as full batches + remainder would take
+    for epoch in (1, 2):
+        batches = [idx for e, idx in seen if e == epoch]
+        assert [len(b) for b in batches] == sizes and sorted(sum(batches, [])) == list(range(n))

@@ -43,7 +43,8 @@ def train(model: nn.Module, X, y, *, task: str = "classification", epochs: int =
           random_state: SeedLike = 0, callbacks: Sequence[EpochCallback] = (),
           batch_callbacks: Sequence[BatchCallback] = (), optimizer: str = "adam", schedule: str | None = None,
           max_steps: int | None = None, checkpoint_epochs: Sequence[int] = (),
-          checkpoint_dir: str | Path | None = None, plateau: float | None = None) -> TrainLog:
+          checkpoint_dir: str | Path | None = None, plateau: float | None = None,
+          even_batches: bool = False) -> TrainLog:
     """Train ``model`` in place with Adam until the training loss is below ``tol`` or ``epochs`` end.
 
     Classification minimises cross-entropy over integer labels; regression the mean squared error of
@@ -63,6 +64,10 @@ def train(model: nn.Module, X, y, *, task: str = "classification", epochs: int =
     iteration budget: training ends after exactly that many optimiser steps, mid-epoch if need be,
     and ``epochs`` is then ignored (the loss of a cut-short epoch averages the examples it saw).
     The ``tol`` and callback stops still apply at epoch ends: pass ``tol=0`` for an exact budget.
+    ``even_batches=True`` splits each epoch into ⌈n / batch_size⌉ batches of equal size (±1) instead of
+    full batches and a remainder: with 131 examples, 66 + 65 rather than 128 + 3, whose 3-example step
+    at Adam's full step size can cost a small dataset much of its accuracy (one 131-image Fashion-MNIST
+    set: 0.43 test accuracy after 30 epochs, 0.63 with even batches).
     ``plateau`` also stops once the epoch loss changes by less than it from one epoch to the next (the
     official DAVINZ retraining: ``plateau=1e-6, tol=0, epochs=1000``).
 
@@ -107,18 +112,20 @@ def train(model: nn.Module, X, y, *, task: str = "classification", epochs: int =
         opt = torch.optim.SGD(model.parameters(), lr=lr)
     else:
         opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, nesterov=True, weight_decay=5e-4)
-    planned = max_steps if max_steps is not None else epochs * math.ceil(len(Xt) / batch_size)
+    n_batches = max(1, math.ceil(len(Xt) / batch_size))  # per epoch
+    planned = max_steps if max_steps is not None else epochs * n_batches
     sched = None  # no scheduler object at all by default: the Adam path stays exactly as it was
     if schedule is not None:
         sched = torch.optim.lr_scheduler.LambdaLR(opt, _schedule_factor(schedule, max(planned, 1)))
     gen = torch_generator(check_random_state(random_state))
     loss_value, steps, last_lr = float("inf"), 0, float("nan")
-    n_epochs = epochs if max_steps is None else math.ceil(max_steps / max(1, math.ceil(len(Xt) / batch_size)))
+    n_epochs = epochs if max_steps is None else math.ceil(max_steps / n_batches)
     if 0 in save_at:
         save_checkpoint(model, checkpoint_dir, epoch=0, step=0)
     for epoch in bar(range(1, n_epochs + 1), desc="training", unit="epoch"):
         total, seen = 0.0, 0
-        for idx in torch.randperm(len(Xt), generator=gen).split(batch_size):
+        order = torch.randperm(len(Xt), generator=gen)
+        for idx in order.tensor_split(n_batches) if even_batches else order.split(batch_size):
             if max_steps is not None and steps >= max_steps:
                 break
             idx = idx.to(dev)

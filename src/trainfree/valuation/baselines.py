@@ -37,17 +37,17 @@ class ValidationPerformance:
     """VP: validation accuracy (regression: −MSE) after training ``model``'s initialization on the coalition.
 
     ν(∅) is the untrained network's validation performance. :meth:`fit` returns the trained copy,
-    so an experiment can measure the same network elsewhere (e.g. on a test set). ``tol`` and
-    ``plateau`` are :func:`trainfree.training.train`'s stopping rules.
+    so an experiment can measure the same network elsewhere (e.g. on a test set). ``tol``,
+    ``plateau`` and ``even_batches`` are :func:`trainfree.training.train`'s.
     """
 
     def __init__(self, contributors: Sequence[tuple], X_val, y_val, *, model: nn.Module,
                  task: str = "classification", epochs: int = 50, optimizer: str = "adam", lr: float = 1e-3,
-                 tol: float = 1e-3, plateau: float | None = None, device: str | None = "cpu",
-                 random_state: SeedLike = 0) -> None:
+                 tol: float = 1e-3, plateau: float | None = None, even_batches: bool = False,
+                 device: str | None = "cpu", random_state: SeedLike = 0) -> None:
         check_param("task", task, str, choices=("classification", "regression"))
         # training's options (see trainfree.training.train)
-        self.optimizer, self.lr, self.tol, self.plateau = optimizer, lr, tol, plateau
+        self.optimizer, self.lr, self.tol, self.plateau, self.even_batches = optimizer, lr, tol, plateau, even_batches
         self.contributors, self.X_val, self.y_val = contributors, X_val, y_val
         self.n_players = len(contributors)
         self.task, self.epochs, self.device = task, epochs, device
@@ -60,7 +60,8 @@ class ValidationPerformance:
         if coalition:
             X, y = _stack(self.contributors, coalition)
             train(net, X, y, task=self.task, epochs=self.epochs, optimizer=self.optimizer, lr=self.lr,
-                  tol=self.tol, plateau=self.plateau, device=self.device, random_state=self.seed)
+                  tol=self.tol, plateau=self.plateau, even_batches=self.even_batches, device=self.device,
+                  random_state=self.seed)
         return net
 
     def score(self, net: nn.Module) -> float:

@@ -71,6 +71,14 @@ def test_kappa_singletons_formula_and_empty_coalition(rng):
     assert u(()) == pytest.approx(-np.sqrt(k.mean()))
 
 
+def test_kappa_of_the_thresholded_mmd_balances_against_the_biased_one(rng):
+    C, X_val = parts(rng), rng.normal(size=(10, 4))
+    u = DavinzUtility(C, X_val, model=net(), mmd_estimator="thresholded")
+    ntk = sum(u.terms((i,))[0] for i in range(3))
+    assert u.kappa == pytest.approx(sum(u.mmd((i,), "biased") for i in range(3)) / ntk, rel=1e-12)
+    assert u((0, 1)) == pytest.approx(-u.kappa * u.terms((0, 1))[0] - u.mmd((0, 1)), rel=1e-12)
+
+
 def test_block_mmd_equals_direct_unbiased(rng):
     C = parts(rng)
     X_val = rng.normal(size=(9, 4))
@@ -353,7 +361,7 @@ def test_permutation_path_reuses_known_prefixes(rng):
     assert u.solves.n_extensions == n
 
 
-@pytest.mark.parametrize("estimator", ["biased", "unbiased"])
+@pytest.mark.parametrize("estimator", ["biased", "unbiased", "thresholded"])
 def test_mmd_along_a_permutation_equals_each_prefix(rng, estimator):
     u = DavinzUtility(parts(rng, K=4, n=5), rng.normal(size=(7, 4)), model=net(), mmd_estimator=estimator)
     perm = (2, 0, 3, 1)

@@ -132,8 +132,8 @@ def fingerprint(u: Any) -> dict[str, Any]:
         "settings": settings,
         "theta": [float(diag.sum()), float((diag @ w).sum()), float(theta.square().sum()), float((theta @ w).square().sum())],
         "residual": [float(r.square().sum()), float((r.square() @ w).sum()), float(r.abs().sum())],
-        "mmd": {"s_TT": float(u.s_TT), "s_TS": [float(x) for x in u.s_TS],
-                "s_SS": [float(np.trace(u.s_SS)), float(u.s_SS.sum())]},
+        "mmd": {"s_TT": float(u.mmd_sums.s_TT), "s_TS": [float(x) for x in u.mmd_sums.s_TS],
+                "s_SS": [float(np.trace(u.mmd_sums.s_SS)), float(u.mmd_sums.s_SS.sum())]},
         "block_assignment": hashlib.sha256(np.ascontiguousarray(u.block_assignment, dtype=np.int64)
                                            .tobytes()).hexdigest()[:16],
     }

@@ -40,9 +40,11 @@ from .._progress import bar
 from .._random import SeedLike, check_random_state, seed_record
 from .._random import rng as make_rng
 from .._validation import check_array, check_param
-from ..kernels import empirical_ntk, median_bandwidth, rbf_kernel
+from ..kernels import empirical_ntk, median_bandwidth
 from ._coalition_solves import CoalitionSolves
 from ._davinz_checks import check_blocks, check_coalition, check_contributors, check_ntk_memory, fingerprint
+from .coalition_mmd import ESTIMATORS as MMD_ESTIMATORS
+from .coalition_mmd import CoalitionMMD
 
 JACOBIAN_BYTES = 2 * 2**30  # Jacobians of one NTK block are kept up to this size, else recomputed in row blocks
 
@@ -123,7 +125,12 @@ class DavinzUtility:
         Cholesky: the ridge changes with the coalition), several times slower for many coalitions.
     bandwidth : "median", float
         RBF bandwidth σ: the median heuristic on the pooled inputs (default) or fixed (the paper uses 5).
-    mmd_estimator : {"biased", "unbiased"}
+    mmd_estimator : {"biased", "unbiased", "thresholded"}
+        The paper's V-statistic, the U-statistic, or the U-statistic less 3 of its standard deviations under
+        no shift (:mod:`trainfree.valuation.coalition_mmd`): 0 for sets drawn like T, so that the MMD's
+        sampling noise does not blur the NTK term, and the MMD of a shifted set. κ (when a mode) is then
+        balanced against the biased MMD. ``outputs="all", size_ridge=1e-4, mmd_estimator="thresholded"`` is
+        the ν the README recommends for contributors that differ in size, label quality and inputs.
     features, val_features : arrays, optional
         Use these (one row per example, contributors stacked in order) instead of the inputs for MMD.
     jitter : float, optional
@@ -179,7 +186,7 @@ class DavinzUtility:
                  random_state: SeedLike = 0) -> None:
         t0 = time.perf_counter()
         check_param("task", task, str, choices=("classification", "regression"))
-        check_param("mmd_estimator", mmd_estimator, str, choices=("biased", "unbiased"))
+        check_param("mmd_estimator", mmd_estimator, str, choices=MMD_ESTIMATORS)
         check_param("convention", convention, str, choices=CONVENTIONS)
         jitter = DEFAULT_JITTER[convention] if jitter is None else check_param("jitter", jitter, (int, float), low=0)
         if not isinstance(kappa, numbers.Real) or isinstance(kappa, bool):
@@ -233,12 +240,14 @@ class DavinzUtility:
         self.bandwidth = (median_bandwidth(torch.cat([feats, T]), random_state=seed)
                           if bandwidth == "median" else float(check_param("bandwidth", bandwidth, (int, float),
                                                                             low=0, low_open=True)))
-        self._mmd_sums(feats, T, mmd_estimator)
+        self.mmd_sums = CoalitionMMD(feats, self.sizes, T, bandwidth=self.bandwidth, estimator=mmd_estimator)
         t2 = time.perf_counter()
         if isinstance(kappa, str):
             reference = self.kappa_coalitions(kappa)
-            terms = [self.terms(c) for c in reference]
-            self.kappa = sum(m for _, m in terms) / max(sum(n for n, _ in terms), 1e-300)
+            # The thresholded MMD is 0 for unshifted sets: κ balances against the MMD's usual (biased) scale.
+            scale = "biased" if mmd_estimator == "thresholded" else None
+            ntk = sum(self.terms(c)[0] for c in reference)
+            self.kappa = sum(self.mmd(c, scale) for c in reference) / max(ntk, 1e-300)
         else:
             self.kappa = float(check_param("kappa", kappa, (int, float), low=0))
         self.settings = dict(task=task, kappa=self.kappa, kappa_mode=kappa if isinstance(kappa, str) else "fixed",
@@ -304,47 +313,14 @@ class DavinzUtility:
         theta.diagonal(dim1=1, dim2=2).add_(self.jitter_abs)
         return theta
 
-    def _mmd_sums(self, feats, T, estimator, block_rows: int = 2048):
-        """RBF kernel sums per pair of contributors and against T, a few large kernel blocks at a time."""
-        K = self.K
-        group = torch.as_tensor(np.repeat(np.arange(K + 1), np.r_[self.sizes, len(T)]), device=feats.device)
-        onehot = torch.nn.functional.one_hot(group, K + 1).to(feats.dtype)  # column sums per group by a product
-        Z = torch.cat([feats, T])
-        sums = torch.zeros(K + 1, K + 1, dtype=feats.dtype, device=feats.device)
-        for start in range(0, len(Z), block_rows):
-            rows = slice(start, start + block_rows)
-            sums.index_add_(0, group[rows], rbf_kernel(Z[rows], Z, self.bandwidth) @ onehot)
-        sums = sums.cpu().numpy()
-        self.m_T = len(T)
-        self.s_TT, self.s_TS, self.s_SS = float(sums[K, K]), sums[K, :K].copy(), sums[:K, :K].copy()
-        self.unbiased = estimator == "unbiased"
-        if self.unbiased and (self.m_T < 2):
-            raise TrainfreeError("The unbiased MMD needs at least 2 validation examples.")
-
     # -- the two terms ---------------------------------------------------------------------------
-    def mmd(self, coalition: Sequence[int]) -> float:
-        """MMD(T, S_C) from the pre-summed kernel blocks, O(K²). MMD(T, ∅) is ‖mean embedding of T‖."""
-        c = check_coalition(coalition, self.K)
-        if not c:
-            return float(self._mmd_from(np.zeros(1), np.zeros(1), np.zeros(1))[0])
-        return float(self._mmd_from(self.sizes[c].sum(), self.s_SS[np.ix_(c, c)].sum(), self.s_TS[c].sum()))
+    def mmd(self, coalition: Sequence[int], estimator: str | None = None) -> float:
+        """MMD(T, S_C) from the pre-summed kernel blocks, O(K²); ``estimator`` overrides the utility's."""
+        return self.mmd_sums.of(check_coalition(coalition, self.K), estimator)
 
     def mmd_along(self, perm: Sequence[int]) -> np.ndarray:
         """MMD(T, ·) of the K + 1 prefixes of ``perm`` (a checked permutation prefix), from running block sums."""
-        p = list(perm)
-        m = np.r_[0, np.cumsum(self.sizes[p])]
-        ss = np.r_[0.0, np.diagonal(self.s_SS[np.ix_(p, p)].cumsum(0).cumsum(1))]
-        ts = np.r_[0.0, np.cumsum(self.s_TS[p])]
-        return self._mmd_from(m, ss, ts)
-
-    def _mmd_from(self, m, ss, ts) -> np.ndarray:
-        """MMD from a coalition's size m, its kernel sum ss and its kernel sum against T (m = 0: the empty set)."""
-        mT, m = self.m_T, np.asarray(m, dtype=float)
-        tt = (self.s_TT - mT) / (mT * (mT - 1)) if self.unbiased else self.s_TT / mT**2
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ss = (ss - m) / (m * (m - 1)) if self.unbiased else ss / m**2  # RBF diagonal is 1
-            mmd2 = np.where(m > 0, tt + ss - 2 * np.asarray(ts) / (mT * m), tt)
-        return np.sqrt(np.maximum(mmd2, 0.0))
+        return self.mmd_sums.along(perm)
 
     def _ntk_term(self, players: Sequence[int], quad: float) -> float:
         # Summed over output kernels, averaged over block partitions.

@@ -39,6 +39,7 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--outputs", default="own", choices=["own", "all"])
     ap.add_argument("--size-ridge", type=float, default=0.0, help="ridge ρ·d·m (DavinzUtility size_ridge)")
+    ap.add_argument("--mmd-estimator", default="biased", choices=["biased", "unbiased", "thresholded"])
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--stopping", default="loss", choices=["loss", "plateau"],
                     help="loss below 1e-3, or the official |Δ epoch loss| < 1e-6")
@@ -50,6 +51,7 @@ def main() -> None:
     gt = davinz_groundtruth(train, val, test, n_datasets=args.datasets, sizes=(args.min_size, args.max_size),
                             size_scale=args.size_scale, noise=(0.0, args.max_noise), device=args.device,
                             model=args.model, outputs=args.outputs, size_ridge=args.size_ridge, epochs=args.epochs,
+                            mmd_estimator=args.mmd_estimator,
                             replace=args.replace, convention=args.convention, optimizer=args.optimizer, lr=args.lr,
                             stopping=args.stopping, repeats=args.repeats, bandwidth=args.bandwidth if args.bandwidth == "median" else float(args.bandwidth), random_state=args.seed,
                             progress=True)
@@ -64,7 +66,8 @@ def main() -> None:
                                     for k in ("VP", "IF", "RV", "repeat") if f"{k}_pearson" in m},
                       "datasets": args.datasets, "sizes": [args.min_size, args.max_size],
                       "size_scale": args.size_scale, "max_noise": args.max_noise, "model": args.model,
-                      "outputs": args.outputs, "size_ridge": args.size_ridge, "replace": args.replace,
+                      "outputs": args.outputs, "size_ridge": args.size_ridge, "mmd_estimator": args.mmd_estimator,
+                      "replace": args.replace,
                       "optimizer": args.optimizer, "lr": args.lr, "epochs": args.epochs, "stopping": args.stopping,
                       "repeats": args.repeats, "timings": {
                           k: round(v, 1) for k, v in t.items()}}))

@@ -26,12 +26,14 @@ def main() -> None:
     ap.add_argument("--model", default="mlp", choices=["mlp", "cnn"])
     ap.add_argument("--outputs", default="all", choices=["all", "own"])
     ap.add_argument("--size-ridge", type=float, default=0.0)
+    ap.add_argument("--mmd-estimator", default="biased", choices=["biased", "unbiased", "thresholded"])
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     K, n_val = args.contributors, 300
     data = load(args.data, n=K * args.per + n_val, random_state=args.seed)
     res = value_contributors(data, n_contributors=K, split="noisy", noise_rate=args.rate, val_fraction=n_val / len(data),
-                             model=args.model, outputs=args.outputs, size_ridge=args.size_ridge, semivalue="shapley", random_state=args.seed)
+                             model=args.model, outputs=args.outputs, size_ridge=args.size_ridge,
+                             mmd_estimator=args.mmd_estimator, semivalue="shapley", random_state=args.seed)
     values, rates = res.values, res["noise_rate"]
     order = np.argsort(values)
     noisy = np.flatnonzero(rates > 0)
@@ -41,7 +43,8 @@ def main() -> None:
               f"(NTK term {res['ntk_term'][i]:.3f}, MMD term {res['mmd_term'][i]:.4f})")
     lowest = ranks == list(range(len(noisy)))
     print(f"noisy contributors {'are' if lowest else 'are NOT'} the {len(noisy)} lowest (ranks {ranks})")
-    print(json.dumps({"outputs": args.outputs, "size_ridge": args.size_ridge, "noisy_lowest": lowest, "noisy_ranks": ranks,
+    print(json.dumps({"outputs": args.outputs, "size_ridge": args.size_ridge, "mmd_estimator": args.mmd_estimator,
+                      "noisy_lowest": lowest, "noisy_ranks": ranks,
                       "values": np.round(values, 6).tolist(), "seconds": round(res.timings["total_s"], 2)}))
 
 

@@ -118,5 +118,11 @@ def test_groundtruth_repeats_average_runs_whose_first_is_the_single_run():
     np.testing.assert_allclose(two.metrics["pearson"], pearsonr(two.values, mean)[0], rtol=1e-9)
     np.testing.assert_allclose(two.metrics["repeat_pearson"], pearsonr(first, second)[0], rtol=1e-6)
     assert "repeat_pearson" not in one.metrics and "test_metric_sd" not in one.columns
+    # A thresholded MMD keeps the NTK terms and the biased MMD's κ; ν uses the thresholded MMD.
+    thr = davinz_groundtruth(train, val, test, mmd_estimator="thresholded", **kw)
+    np.testing.assert_allclose(thr["ntk_term"], one["ntk_term"], rtol=1e-12)
+    assert thr.settings["kappa"] == pytest.approx(one.settings["kappa"], rel=1e-12)
+    assert (thr["mmd_term"] <= one["mmd_term"] + 1e-12).all()
+    np.testing.assert_allclose(thr.values, -thr.settings["kappa"] * thr["ntk_term"] - thr["mmd_term"], rtol=1e-12)
     with pytest.raises(TrainfreeError, match="repeats"):
         davinz_groundtruth(train, val, test, repeats=0)

@@ -48,8 +48,11 @@ def add_value_commands(sub) -> None:
                          "own: the paper's ν, the own-class output only")
     dv.add_argument("--size-ridge", type=finite_float, default=0.0,
                     help="ridge ρ·d·m_S on each coalition's NTK (d: mean diagonal of Θ₀); with --outputs all, "
-                         "3e-4 ranks datasets by both size and label quality (README); 0: the paper's tiny ridge. "
+                         "1e-4 ranks datasets by both size and label quality (README); 0: the paper's tiny ridge. "
                          "Each coalition is then factorised on its own (slower)")
+    dv.add_argument("--mmd-estimator", choices=["biased", "unbiased", "thresholded"], default="biased",
+                    help="biased: the paper's MMD; thresholded: 0 unless the inputs' shift is significant, so the "
+                         "MMD's sampling noise does not blur the NTK term (README)")
     dv.add_argument("--kappa", choices=["singletons", "leave_one_out"], default="singletons",
                     help="coalitions κ averages over: contributors alone (official --no-loo) or the leave-one-out "
                          "coalitions and the grand one (the official default)")
@@ -90,7 +93,8 @@ def value_davinz(args: argparse.Namespace) -> None:
                              "--contributor-column (one --data table with a contributor column), not both.")
     out = prepare_output(args, "value davinz")
     options = dict(model=args.model, semivalue=args.semivalue, max_exact=args.max_exact, n_samples=args.samples,
-                   outputs=args.outputs, size_ridge=args.size_ridge, ntk_blocks=args.ntk_blocks,
+                   outputs=args.outputs, size_ridge=args.size_ridge, mmd_estimator=args.mmd_estimator,
+                   ntk_blocks=args.ntk_blocks,
                    ntk_permutations=args.ntk_permutations,
                    device=args.device, kappa=args.kappa, convention=args.convention, bandwidth=args.bandwidth,
                    n_jobs=args.n_jobs, random_state=args.seed)

@@ -23,6 +23,7 @@ from ..valuation import DavinzUtility, InfluenceUtility, RobustVolume, Validatio
 def davinz_groundtruth(train_set: Dataset, val_set: Dataset, test_set: Dataset, *, n_datasets: int = 30,
                        sizes: tuple[int, int] = (100, 600), noise: tuple[float, float] = (0.0, 0.5),
                        size_scale: str = "linear", model: str = "cnn", outputs: str = "own", size_ridge: float = 0.0,
+                       mmd_estimator: str = "biased",
                        replace: bool = False, bandwidth: str | float = "median", convention: str = "trainfree",
                        optimizer: str = "adam", lr: float = 1e-3, epochs: int = 30, stopping: str = "loss",
                        even_batches: bool = True, repeats: int = 1, device: str | None = "cpu", random_state: SeedLike = 0,
@@ -38,8 +39,9 @@ def davinz_groundtruth(train_set: Dataset, val_set: Dataset, test_set: Dataset, 
     ``stopping="plateau"``, until the epoch loss changes by less than 1e-6 (the official rule), or
     ``epochs`` end, in batches of at most 128 of equal size (``even_batches``; False: full batches and a
     remainder, as this study trained before 2026-11-26: a 131-image set then trains on 128 + 3 and its
-    3-image steps cost it a third of its accuracy). ``outputs`` and ``size_ridge`` choose the ν (see
-    :class:`trainfree.valuation.DavinzUtility`). The paper's protocol: ``replace=True`` (bootstrap draws,
+    3-image steps cost it a third of its accuracy). ``outputs``, ``size_ridge`` and ``mmd_estimator`` choose the ν
+    (see :class:`trainfree.valuation.DavinzUtility`; κ balances the NTK term against the biased MMD when
+    the MMD is thresholded). The paper's protocol: ``replace=True`` (bootstrap draws,
     with duplicates), clean labels (``noise=(0, 0)``), ``model="davinz_cnn"``, ``convention="official"``
     (its absolute 1e-4 ridge keeps the duplicates' Θ₀ invertible), ``bandwidth=5.0`` on [0, 1] pixels,
     ``optimizer="plain_sgd", lr=0.01, stopping="plateau", epochs=1000``.
@@ -84,12 +86,12 @@ def davinz_groundtruth(train_set: Dataset, val_set: Dataset, test_set: Dataset, 
     terms = []
     for idx, y, _ in _progress(draws, progress, "DAVINZ"):
         u = DavinzUtility([(as_input(train_set.X[idx]), y)], as_input(val_set.X), model=init, task=task,
-                          outputs=outputs, size_ridge=size_ridge, bandwidth=sigma, convention=convention, kappa=1.0, device=device,
-                          random_state=child(seed, "davinz"))
-        terms.append(u.terms((0,)))
+                          outputs=outputs, size_ridge=size_ridge, mmd_estimator=mmd_estimator, bandwidth=sigma,
+                          convention=convention, kappa=1.0, device=device, random_state=child(seed, "davinz"))
+        terms.append((*u.terms((0,)), u.mmd((0,), "biased")))
     terms = np.array(terms)
-    kappa = terms[:, 1].sum() / terms[:, 0].sum()  # the paper's κ, across the datasets
-    nu = np.array([davinz_value(a, b, kappa) for a, b in terms])
+    kappa = terms[:, 2].sum() / terms[:, 0].sum()  # the paper's κ across the datasets, on the biased MMD's scale
+    nu = np.array([davinz_value(a, b, kappa) for a, b, _ in terms])
     timings = {"davinz_s": time.perf_counter() - t}
 
     t = time.perf_counter()
@@ -133,7 +135,8 @@ def davinz_groundtruth(train_set: Dataset, val_set: Dataset, test_set: Dataset, 
         for name, corr in (("pearson", pearsonr), ("spearman", spearmanr)):
             metrics[f"repeat_{name}"] = float(np.mean([corr(runs[a, :, 0], runs[b, :, 0])[0] for a, b in pairs]))
     settings = {"n_datasets": int(n_datasets), "sizes": list(sizes), "noise": list(noise), "size_scale": size_scale,
-                "model": model, "outputs": outputs, "size_ridge": float(size_ridge), "epochs": int(epochs),
+                "model": model, "outputs": outputs, "size_ridge": float(size_ridge), "mmd_estimator": mmd_estimator,
+                "epochs": int(epochs),
                 "replace": bool(replace), "convention": convention, "optimizer": optimizer, "lr": float(lr),
                 "stopping": stopping, "even_batches": bool(even_batches), "repeats": int(repeats), "device": str(device), "task": task,
                 "kappa": float(kappa), "bandwidth": float(sigma), "data": train_set.name}

@@ -117,6 +117,16 @@ def test_value_davinz_official_settings(tmp_path):
     assert s["model"] == "davinz_cnn" and s["nu"].startswith("the paper's")
 
 
+def test_value_davinz_recommended_nu_reaches_the_utility(tmp_path):
+    rc = main(["value", "davinz", "--data", "digits", "--n", "300", "--contributors", "3", "--size-ridge", "1e-4",
+               "--mmd-estimator", "thresholded", "--semivalue", "loo", "--quiet", "--out", str(tmp_path)])
+    assert rc == 0
+    s = json.loads((tmp_path / "summary.json").read_text())["settings"]
+    assert (s["mmd_estimator"], s["size_ridge"], s["outputs"]) == ("thresholded", 1e-4, "all")
+    df = pd.read_parquet(tmp_path / "values.parquet")
+    assert (df["mmd_term"] == 0).all()  # random splits of one dataset: no significant shift
+
+
 def test_value_davinz_monte_carlo_banzhaf_reports_stderr_and_resumes(tmp_path):
     argv = ["value", "davinz", "--data", "digits", "--n", "400", "--contributors", "3", "--max-exact", "2",
             "--semivalue", "banzhaf", "--samples", "40", "--ntk-blocks", "2", "--ntk-permutations", "2",

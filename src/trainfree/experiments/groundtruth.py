@@ -99,13 +99,13 @@ def davinz_groundtruth(train_set: Dataset, val_set: Dataset, test_set: Dataset, 
     train_seed = child(seed, "training")
     stop = {"tol": 1e-3} if stopping == "loss" else {"tol": 0.0, "plateau": 1e-6}
     stop["even_batches"] = even_batches
+    run_seeds = [train_seed] + [child(train_seed, f"repeat/{r}") for r in range(1, repeats)]  # run 0: as one run
     runs = np.empty((repeats, len(draws), 2))  # (test metric, VP) of each run
     for k, (idx, y, _) in enumerate(_progress(draws, progress, "training")):
-        for r in range(repeats):  # run 0 keeps the seed of a single run
+        for r, run_seed in enumerate(run_seeds):
             vp_utility = ValidationPerformance([(as_input(train_set.X[idx]), y)], as_input(val_set.X), val_set.y,
                                                model=init, task=task, epochs=epochs, optimizer=optimizer, lr=lr,
-                                               device=device, random_state=child(train_seed, f"repeat/{r}") if r
-                                               else train_seed, **stop)
+                                               device=device, random_state=run_seed, **stop)
             net = vp_utility.fit((0,))
             test_metric = sign * evaluate(net, as_input(test_set.X), test_set.y, task=task, device=device)
             runs[r, k] = (test_metric, vp_utility.score(net))

@@ -1,6 +1,8 @@
 """Is DAVINZ's ν a valid scoring function? Correlation with the test accuracy of trained networks.
 
 Usage: python bench/davinz_groundtruth.py --data fmnist --datasets 30 --seed 0 [--model cnn] [--outputs own|all]
+       python bench/davinz_groundtruth.py --data fmnist --datasets 30 --seed 0 --outputs all --size-ridge 1e-4
+           --mmd-estimator thresholded   (the recommended ν; --repeats 3 averages three trainings per set)
        python bench/davinz_groundtruth.py --data fmnist --datasets 30 --seed 0 --min-size 100 --max-size 10000
            --size-scale log --pool 30000 [--max-noise 0] --device cuda   (the paper's up-to-10k datasets)
        python bench/davinz_groundtruth.py --data ising --model mlp   (regression: 2-D Ising energy per spin)

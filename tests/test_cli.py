@@ -123,6 +123,7 @@ def test_value_davinz_recommended_nu_reaches_the_utility(tmp_path):
     assert rc == 0
     s = json.loads((tmp_path / "summary.json").read_text())["settings"]
     assert (s["mmd_estimator"], s["size_ridge"], s["outputs"]) == ("thresholded", 1e-4, "all")
+    assert "kernel ridge" in s["nu"] and "MMD thresholded" in s["nu"]  # the summary says which ν
     df = pd.read_parquet(tmp_path / "values.parquet")
     assert (df["mmd_term"] == 0).all()  # random splits of one dataset: no significant shift
 

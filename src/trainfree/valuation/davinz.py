@@ -57,6 +57,7 @@ NU_VARIANTS = {  # what the NTK term of each `outputs` setting is, for summaries
            "summed over c (sees label noise; the paper's ν is outputs='own')"}
 SIZE_RIDGE_NU = ("; kernel ridge ρ·d·m_S on each coalition S (size_ridge ρ, d = mean diagonal of Θ₀): a fixed ridge on "
                  "the per-example kernel Θ_S/m_S, so the NTK term measures label fit at one resolution whatever the size")
+THRESHOLDED_NU = "; MMD thresholded: 0 unless the inputs differ significantly from the validation set's"
 DEFAULT_JITTER = {"trainfree": 1e-6, "official": 1e-4}  # relative to mean diag Θ₀ / absolute (official ntk.py)
 
 
@@ -251,7 +252,8 @@ class DavinzUtility:
         else:
             self.kappa = float(check_param("kappa", kappa, (int, float), low=0))
         self.settings = dict(task=task, kappa=self.kappa, kappa_mode=kappa if isinstance(kappa, str) else "fixed",
-                             nu=NU_VARIANTS[self.outputs] + (SIZE_RIDGE_NU if self.size_ridge else ""),
+                             nu=NU_VARIANTS[self.outputs] + (SIZE_RIDGE_NU if self.size_ridge else "")
+                             + (THRESHOLDED_NU if mmd_estimator == "thresholded" else ""),
                              size_ridge=self.size_ridge, convention=convention, bandwidth=self.bandwidth,
                              mmd_estimator=mmd_estimator,
                              jitter=jitter, outputs=self.outputs,

@@ -34,6 +34,7 @@ def main() -> None:
     ap.add_argument("--pool", type=int, default=12000, help="Fashion-MNIST training images to draw datasets from")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--model", default="cnn", choices=["cnn", "mlp", "davinz_cnn", "davinz_mlp"])
+    ap.add_argument("--first", action="store_true", help="the pool is the file's first --pool images (the paper)")
     ap.add_argument("--replace", action="store_true", help="bootstrap draws (with replacement), as the paper")
     ap.add_argument("--bandwidth", default="median", help="MMD σ: median or a number (the paper: 5)")
     ap.add_argument("--convention", default="trainfree", choices=["trainfree", "official"])
@@ -49,7 +50,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     train, val, test = groundtruth_splits(args.data, pool=args.pool, val_size=500, test_size=2000,
-                                          random_state=args.seed)
+                                          first=args.first, random_state=args.seed)
     gt = davinz_groundtruth(train, val, test, n_datasets=args.datasets, sizes=(args.min_size, args.max_size),
                             size_scale=args.size_scale, noise=(0.0, args.max_noise), device=args.device,
                             model=args.model, outputs=args.outputs, size_ridge=args.size_ridge, epochs=args.epochs,

@@ -435,3 +435,15 @@ def test_make_ising_validation_and_seed():
         make_ising(5, temperatures=(3.0, 1.0))
     a, b = make_ising(20, size=4, sweeps=10, random_state=3), make_ising(20, size=4, sweeps=10, random_state=3)
     assert np.array_equal(a.X, b.X) and np.array_equal(a.extras["temperature"], b.extras["temperature"])
+
+
+def test_groundtruth_pool_of_the_first_images(tmp_path, monkeypatch):
+    from trainfree.experiments.groundtruth import groundtruth_splits
+
+    data = write_fmnist(tmp_path)
+    monkeypatch.setenv("TRAINFREE_FMNIST_DIR", str(tmp_path))
+    train, val, test = groundtruth_splits("fmnist", pool=12, val_size=4, test_size=5, first=True)
+    images, labels = data["train"]
+    # The paper's pool: the file's first images in order, validation first, then the datasets' source.
+    np.testing.assert_allclose(val.X, images[:4].reshape(4, -1) / 255.0, rtol=1e-6)
+    assert np.array_equal(train.y, labels[4:12]) and len(test) == 5

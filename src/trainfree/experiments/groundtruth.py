@@ -169,18 +169,21 @@ def _progress(items, show: bool, desc: str):
 
 
 def groundtruth_splits(data: str, *, pool: int = 12000, val_size: int = 500, test_size: int = 2000,
-                       random_state: SeedLike = 0) -> tuple[Dataset, Dataset, Dataset]:
+                       first: bool = False, random_state: SeedLike = 0) -> tuple[Dataset, Dataset, Dataset]:
     """The study's train, validation and test sets.
 
     Fashion-MNIST: ``pool`` training images (the first ``val_size`` of them for validation, the rest
-    to draw datasets from) and ``test_size`` test images. ``"ising"``: 4 000 generated lattices;
+    to draw datasets from) and ``test_size`` test images. The pool is a class-stratified random sample,
+    or with ``first=True`` the file's first ``pool`` images, as the paper drew from MNIST's first 10 000
+    (``pool=10500, val_size=500``: validation from the first 500, datasets from the next 10 000). ``"ising"``: 4 000 generated lattices;
     other data: all of it; both split 2/3 pool, 1/3 test.
     """
     from ..data import load, load_fashion_mnist, make_ising
 
     seed = check_random_state(random_state)
     if data == "fmnist":
-        full = load_fashion_mnist(split="train", n=pool, random_state=child(seed, "pool"))
+        full = (load_fashion_mnist(split="train").subset(np.arange(pool)) if first
+                else load_fashion_mnist(split="train", n=pool, random_state=child(seed, "pool")))
         test = load_fashion_mnist(split="test", n=test_size, random_state=child(seed, "test"))
     else:
         every = make_ising(4000, random_state=child(seed, "ising")) if data == "ising" else load(data)

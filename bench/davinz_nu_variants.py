@@ -7,8 +7,8 @@ Usage: python bench/davinz_nu_variants.py --settings noise:0,noise:1,size:0,size
 Each setting's ground truth (one trained CNN per set, davinz_groundtruth) is computed once and cached in --cache;
 the variants are then computed from one eigendecomposition per output kernel of each set. ν = −κ·term − MMD with
 κ = Σ MMD / Σ term across the sets (the study's κ); rows "+thrMMD" use the thresholded MMD (0 unless the set's
-inputs differ significantly from T's; DavinzUtility(mmd_estimator="thresholded")) with the same κ. Variants: kernel own (paper) / all; ridge fixed (ρ·d, d = mean
-diagonal of Θ₀) or size-scaled (ρ·d·m, DavinzUtility(size_ridge=ρ)); residual f-centred (1[y=c] − f_c) or
+inputs differ significantly from T's; DavinzUtility(mmd_estimator="thresholded")) with the same κ.
+Variants: kernel own (paper) / all; ridge fixed (ρ·d, d = mean diagonal of Θ₀) or size-scaled (ρ·d·m, DavinzUtility(size_ridge=ρ)); residual f-centred (1[y=c] − f_c) or
 prior-centred (1[y=c] − 1/C); and the kernel-ridge leave-one-out error instead of the quadratic form.
 Last line: {"<variant>": {"<setting>": [pearson_nu, spearman_nu, pearson_term, spearman_term]}, "check": ...}
 """

@@ -89,7 +89,8 @@ def main() -> None:
         print(f"{k:12s} Pearson {p:+.3f}  Spearman {s:+.3f}")
     shifted = np.array([r["shift"] != "none" for r in rows])
     print(json.dumps({**out, "shifted_with_nonzero_mmd": int((col["mmd_thr"][shifted] > 0).sum()),
-                      "unshifted_with_nonzero_mmd": int((col["mmd_thr"][~shifted] > 0).sum()), "seed": args.seed, "seconds": round(time.perf_counter() - t0, 1)}))
+                      "unshifted_with_nonzero_mmd": int((col["mmd_thr"][~shifted] > 0).sum()), "seed": args.seed,
+                      "seconds": round(time.perf_counter() - t0, 1)}))
 
 
 if __name__ == "__main__":

@@ -147,7 +147,8 @@ def groundtruth(args: argparse.Namespace) -> None:
     res = davinz_groundtruth(train, val, test, n_datasets=args.datasets, sizes=(args.min_size, args.max_size),
                              noise=(0.0, 0.5 if args.noise is None else args.noise), size_scale=args.size_scale,
                              model=args.model, outputs=args.outputs, size_ridge=args.size_ridge, epochs=args.epochs,
-                             mmd_estimator=args.mmd_estimator, repeats=args.repeats, device=args.device, random_state=args.seed, progress=args.progress)
+                             mmd_estimator=args.mmd_estimator, repeats=args.repeats, device=args.device,
+                             random_state=args.seed, progress=args.progress)
     say(args, groundtruth_report(res))
     finish(args, t0, res, *write_outputs(out, "groundtruth", res))
 

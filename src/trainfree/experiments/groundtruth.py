@@ -26,7 +26,8 @@ def davinz_groundtruth(train_set: Dataset, val_set: Dataset, test_set: Dataset, 
                        mmd_estimator: str = "biased",
                        replace: bool = False, bandwidth: str | float = "median", convention: str = "trainfree",
                        optimizer: str = "adam", lr: float = 1e-3, epochs: int = 30, stopping: str = "loss",
-                       even_batches: bool = True, repeats: int = 1, device: str | None = "cpu", random_state: SeedLike = 0,
+                       even_batches: bool = True, repeats: int = 1, device: str | None = "cpu",
+                       random_state: SeedLike = 0,
                        progress: bool = False) -> PlayerResult:
     """The DAVINZ paper's "valid scoring function" study.
 
@@ -138,7 +139,8 @@ def davinz_groundtruth(train_set: Dataset, val_set: Dataset, test_set: Dataset, 
                 "model": model, "outputs": outputs, "size_ridge": float(size_ridge), "mmd_estimator": mmd_estimator,
                 "epochs": int(epochs),
                 "replace": bool(replace), "convention": convention, "optimizer": optimizer, "lr": float(lr),
-                "stopping": stopping, "even_batches": bool(even_batches), "repeats": int(repeats), "device": str(device), "task": task,
+                "stopping": stopping, "even_batches": bool(even_batches), "repeats": int(repeats),
+                "device": str(device), "task": task,
                 "kappa": float(kappa), "bandwidth": float(sigma), "data": train_set.name}
     return PlayerResult("davinz_groundtruth", columns, settings, seed_record(seed), timings, metrics)
 
@@ -175,7 +177,8 @@ def groundtruth_splits(data: str, *, pool: int = 12000, val_size: int = 500, tes
     Fashion-MNIST: ``pool`` training images (the first ``val_size`` of them for validation, the rest
     to draw datasets from) and ``test_size`` test images. The pool is a class-stratified random sample,
     or with ``first=True`` the file's first ``pool`` images, as the paper drew from MNIST's first 10 000
-    (``pool=10500, val_size=500``: validation from the first 500, datasets from the next 10 000). ``"ising"``: 4 000 generated lattices;
+    (``pool=10500, val_size=500``: validation from the first 500, datasets from the next 10 000).
+    ``"ising"``: 4 000 generated lattices;
     other data: all of it; both split 2/3 pool, 1/3 test.
     """
     from ..data import load, load_fashion_mnist, make_ising

@@ -46,11 +46,11 @@ class ValidationPerformance:
                  tol: float = 1e-3, plateau: float | None = None, even_batches: bool = False,
                  device: str | None = "cpu", random_state: SeedLike = 0) -> None:
         check_param("task", task, str, choices=("classification", "regression"))
-        # training's options (see trainfree.training.train)
-        self.optimizer, self.lr, self.tol, self.plateau, self.even_batches = optimizer, lr, tol, plateau, even_batches
+        self.training = dict(task=task, epochs=epochs, optimizer=optimizer, lr=lr, tol=tol, plateau=plateau,
+                             even_batches=even_batches, device=device)  # trainfree.training.train's options
         self.contributors, self.X_val, self.y_val = contributors, X_val, y_val
         self.n_players = len(contributors)
-        self.task, self.epochs, self.device = task, epochs, device
+        self.task, self.device = task, device
         self.seed = check_random_state(random_state)
         self.model = model
 
@@ -59,9 +59,7 @@ class ValidationPerformance:
         net = copy.deepcopy(self.model)
         if coalition:
             X, y = _stack(self.contributors, coalition)
-            train(net, X, y, task=self.task, epochs=self.epochs, optimizer=self.optimizer, lr=self.lr,
-                  tol=self.tol, plateau=self.plateau, even_batches=self.even_batches, device=self.device,
-                  random_state=self.seed)
+            train(net, X, y, random_state=self.seed, **self.training)
         return net
 
     def score(self, net: nn.Module) -> float:

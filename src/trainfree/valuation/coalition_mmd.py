@@ -99,8 +99,8 @@ class CoalitionMMD:
 def _centred_kernel_rms(row_sums: np.ndarray, frob2: float) -> float:
     """sqrt(mean over i ≠ j of k̃_ij²), k̃ = HKH the kernel matrix centred on its rows' distribution.
 
-    ‖HKH‖²_F = ‖K‖²_F − (2/n)‖K1‖² + (1/n²)(1ᵀK1)², and k̃_ii = 1 − 2r_i + g (RBF diagonal 1; r the row
-    means, g the grand mean) removes the diagonal.
+    ‖HKH‖²_F = ‖K‖²_F − (2/n)‖K1‖² + (1/n²)(1ᵀK1)², and k̃_ii = 1 − 2r_i + g (RBF diagonal 1;
+    r the row means, g the grand mean) removes the diagonal.
     """
     n = len(row_sums)
     if n < 2:

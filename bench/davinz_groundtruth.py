@@ -21,6 +21,7 @@ import numpy as np
 
 from trainfree.experiments.groundtruth import davinz_groundtruth, groundtruth_splits
 from trainfree.report import groundtruth_report
+from trainfree.valuation.coalition_mmd import ESTIMATORS
 
 
 def main() -> None:
@@ -42,7 +43,7 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--outputs", default="own", choices=["own", "all"])
     ap.add_argument("--size-ridge", type=float, default=0.0, help="ridge ρ·d·m (DavinzUtility size_ridge)")
-    ap.add_argument("--mmd-estimator", default="biased", choices=["biased", "unbiased", "thresholded"])
+    ap.add_argument("--mmd-estimator", default="biased", choices=ESTIMATORS)
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--stopping", default="loss", choices=["loss", "plateau"],
                     help="loss below 1e-3, or the official |Δ epoch loss| < 1e-6")

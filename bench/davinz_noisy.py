@@ -1,6 +1,7 @@
 """Do contributors with flipped labels get the lowest DAVINZ Shapley values?
 
-Usage: python bench/davinz_noisy.py [--contributors 10 --per 100 --rate 0.4 --outputs all|own --size-ridge 3e-4 --seed 0]
+Usage: python bench/davinz_noisy.py [--contributors 10 --per 100 --rate 0.4 --outputs all|own --seed 0]
+       [--size-ridge 1e-4 --mmd-estimator thresholded]   (the recommended ν)
 Runs the same workflow as `trainfree value davinz --split noisy` (trainfree.experiments.value_contributors):
 30% of the contributors (3 of 10) get `rate` of their labels flipped; 300 examples are held out for validation.
 Last line: {"outputs":..., "noisy_lowest":..., "noisy_ranks":..., "values":..., "seconds":...}
@@ -15,6 +16,7 @@ import numpy as np
 
 from trainfree.data import load
 from trainfree.experiments import value_contributors
+from trainfree.valuation.coalition_mmd import ESTIMATORS
 
 
 def main() -> None:
@@ -26,7 +28,7 @@ def main() -> None:
     ap.add_argument("--model", default="mlp", choices=["mlp", "cnn"])
     ap.add_argument("--outputs", default="all", choices=["all", "own"])
     ap.add_argument("--size-ridge", type=float, default=0.0)
-    ap.add_argument("--mmd-estimator", default="biased", choices=["biased", "unbiased", "thresholded"])
+    ap.add_argument("--mmd-estimator", default="biased", choices=ESTIMATORS)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     K, n_val = args.contributors, 300

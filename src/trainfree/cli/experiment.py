@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from .._errors import TrainfreeError
-from ._common import add_common, describe, finish, load_data, prepare_output, say, write_outputs
+from ._common import add_common, add_nu_options, describe, finish, load_data, prepare_output, say, write_outputs
 
 CORRELATE_SCORES = ("cg", "el2n", "grand", "forgetting")
 
@@ -25,12 +25,7 @@ def add_experiment_commands(sub):
     gt.add_argument("--size-scale", choices=["linear", "log"], default="linear")
     gt.add_argument("--model", choices=["mlp", "cnn"], default="cnn")
     gt.add_argument("--outputs", choices=["own", "all"], default="own")
-    gt.add_argument("--size-ridge", type=float, default=0.0,
-                    help="ridge ρ·d·m_S on each coalition's NTK (d: mean diagonal of Θ₀); with --outputs all, "
-                         "1e-4 ranks datasets by both size and label quality (README); 0: the paper's tiny ridge. "
-                         "Each coalition is then factorised on its own (slower)")
-    gt.add_argument("--mmd-estimator", choices=["biased", "unbiased", "thresholded"], default="biased",
-                    help="biased: the paper's MMD; thresholded: 0 unless the inputs' shift is significant (README)")
+    add_nu_options(gt)
     gt.add_argument("--epochs", type=int, default=30)
     gt.add_argument("--repeats", type=int, default=1,
                     help="trainings per dataset (batch orders); the ground truth is their mean test accuracy")

@@ -7,7 +7,17 @@ import time
 
 from .._errors import TrainfreeError
 from ..training.models import KINDS
-from ._common import add_common, describe, finish, finite_float, load_data, prepare_output, say, write_outputs
+from ._common import (
+    add_common,
+    add_nu_options,
+    describe,
+    finish,
+    finite_float,
+    load_data,
+    prepare_output,
+    say,
+    write_outputs,
+)
 
 
 def bandwidth(text: str) -> str | float:
@@ -46,13 +56,7 @@ def add_value_commands(sub) -> None:
     dv.add_argument("--outputs", choices=["all", "own"], default="all",
                     help="all (default): NTK of every class output, an extension that sees label noise; "
                          "own: the paper's ν, the own-class output only")
-    dv.add_argument("--size-ridge", type=finite_float, default=0.0,
-                    help="ridge ρ·d·m_S on each coalition's NTK (d: mean diagonal of Θ₀); with --outputs all, "
-                         "1e-4 ranks datasets by both size and label quality (README); 0: the paper's tiny ridge. "
-                         "Each coalition is then factorised on its own (slower)")
-    dv.add_argument("--mmd-estimator", choices=["biased", "unbiased", "thresholded"], default="biased",
-                    help="biased: the paper's MMD; thresholded: 0 unless the inputs' shift is significant, so the "
-                         "MMD's sampling noise does not blur the NTK term (README)")
+    add_nu_options(dv)
     dv.add_argument("--kappa", choices=["singletons", "leave_one_out"], default="singletons",
                     help="coalitions κ averages over: contributors alone (official --no-loo) or the leave-one-out "
                          "coalitions and the grand one (the official default)")

@@ -46,7 +46,7 @@ class CoalitionMMD:
                  estimator: str = "biased", block_rows: int = 2048) -> None:
         if estimator != "biased" and len(T) < 2:
             raise TrainfreeError(f"The {estimator} MMD needs at least 2 validation examples.")
-        self.sizes, self.m_T, self.estimator, self.bandwidth = np.asarray(sizes), len(T), estimator, bandwidth
+        self.sizes, self.m_T, self.estimator = np.asarray(sizes), len(T), estimator
         K = len(self.sizes)
         group = torch.as_tensor(np.repeat(np.arange(K + 1), np.r_[self.sizes, len(T)]), device=feats.device)
         onehot = torch.nn.functional.one_hot(group, K + 1).to(feats.dtype)  # column sums per group by a product

@@ -121,8 +121,8 @@ class DavinzUtility:
         eigenvalues, which shrink as m grows, so with ``outputs="all"`` the term *grows* with m and ranks
         sizes the wrong way; with a ridge that scales with m it converges as m grows, the term falls like
         1/sqrt(m) and its level says how much of the labels the kernel cannot fit at that resolution (label
-        noise). ``outputs="all", size_ridge=3e-4`` ranks datasets by both size and label quality (README,
-        "one ν for size and label quality"). Every coalition is then factorised on its own (no incremental
+        noise). ``outputs="all", size_ridge=1e-4`` ranks datasets by both size and label quality (README,
+        "One ν for size, label quality and shift"). Every coalition is then factorised on its own (no incremental
         Cholesky: the ridge changes with the coalition), several times slower for many coalitions.
     bandwidth : "median", float
         RBF bandwidth σ: the median heuristic on the pooled inputs (default) or fixed (the paper uses 5).

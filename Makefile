@@ -3,7 +3,7 @@ PY ?= python3
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check --root-user-action=ignore
 FMNIST_DIR := /usr/share/datasets/fashion-mnist
 
-.PHONY: install install-test data browser demo test test-all bench
+.PHONY: install install-test install-docs data browser demo test test-all bench docs
 
 data:  # Fashion-MNIST from Debian's dataset-fashion-mnist (IDX gzip files); nothing downloads at run time
 	@test -f $(FMNIST_DIR)/train-images-idx3-ubyte.gz || \
@@ -34,3 +34,10 @@ test-all: install-test  # includes the slow, full-size experiments
 bench: install
 	$(PY) bench/cg_speed.py --n 2000
 	$(PY) bench/cg_noise.py --data fmnist --n 10000 --noise 0.2 --seed 0
+
+install-docs: install
+	$(PIP) -e ".[docs]"
+
+docs: install-docs  # the documentation site, examples executed; any warning is an error
+	$(PY) -m sphinx -W --keep-going -b html docs docs/_build/html
+	@echo "Open $(CURDIR)/docs/_build/html/index.html"

@@ -21,7 +21,7 @@ import numpy as np
 
 from trainfree.experiments.groundtruth import davinz_groundtruth, groundtruth_splits
 from trainfree.report import groundtruth_report
-from trainfree.valuation.coalition_mmd import ESTIMATORS
+from trainfree.kernels.mmd import ESTIMATORS
 
 
 def main() -> None:

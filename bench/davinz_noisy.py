@@ -16,7 +16,7 @@ import numpy as np
 
 from trainfree.data import load
 from trainfree.experiments import value_contributors
-from trainfree.valuation.coalition_mmd import ESTIMATORS
+from trainfree.kernels.mmd import ESTIMATORS
 
 
 def main() -> None:

@@ -6,7 +6,7 @@ import torch
 
 from trainfree import TrainfreeError
 from trainfree.kernels import mmd, rbf_kernel
-from trainfree.valuation.coalition_mmd import NULL_Z, CoalitionMMD
+from trainfree.kernels.mmd import NULL_Z, CoalitionMMD
 
 
 def _t(a):
@@ -27,6 +27,7 @@ def test_null_scale_and_thresholded_mmd_equal_their_direct_definitions(rng):
         sigma0 = np.sqrt(2) * (1 / len(X) + 1 / 40) * c.null_scale
         assert c.of(coalition) == pytest.approx(np.sqrt(max(u2 - NULL_Z * sigma0, 0.0)), abs=1e-12)
         assert c.of(coalition, "biased") == pytest.approx(mmd(T, X, bandwidth=1.3), rel=1e-10)
+        assert c.of(coalition) == pytest.approx(mmd(T, X, bandwidth=1.3, estimator="thresholded"), abs=1e-12)
     # The shifted contributor stands out; the one drawn like T does not.
     assert c.of((0,)) == 0.0 and c.of((1,)) > 0.1
 
@@ -46,6 +47,11 @@ def test_null_scale_is_the_standard_deviation_of_the_unbiased_mmd_without_shift(
     # T is one fixed draw, so the spread over fresh S alone is a little below σ₀ (which also counts T's).
     assert 0.6 < np.std(u2) / sigma0 < 1.1
     assert np.mean(np.array(u2) > NULL_Z * sigma0) < 0.03  # few false alarms at 3 σ₀
+
+
+def test_unknown_estimator_is_refused(rng):
+    with pytest.raises(TrainfreeError, match="'estimator'.*'median'"):
+        mmd(_t(rng.normal(size=(5, 2))), _t(rng.normal(size=(4, 2))), bandwidth=1.0, estimator="median")
 
 
 def test_too_few_validation_examples_are_refused(rng):

@@ -87,7 +87,7 @@ def finite_float(text: str) -> float:
 
 def add_nu_options(p: argparse.ArgumentParser) -> None:
     """DAVINZ's ν beyond the paper: the size-scaled ridge and the MMD estimator (README, "One ν")."""
-    from ..valuation.coalition_mmd import ESTIMATORS
+    from ..kernels.mmd import ESTIMATORS
 
     p.add_argument("--size-ridge", type=finite_float, default=0.0,
                    help="ridge ρ·d·m_S on each coalition's NTK (d: mean diagonal of Θ₀); with --outputs all, "

@@ -41,10 +41,10 @@ from .._random import SeedLike, check_random_state, seed_record
 from .._random import rng as make_rng
 from .._validation import check_array, check_param
 from ..kernels import empirical_ntk, median_bandwidth
+from ..kernels.mmd import ESTIMATORS as MMD_ESTIMATORS
+from ..kernels.mmd import CoalitionMMD
 from ._coalition_solves import CoalitionSolves
 from ._davinz_checks import check_blocks, check_coalition, check_contributors, check_ntk_memory, fingerprint
-from .coalition_mmd import ESTIMATORS as MMD_ESTIMATORS
-from .coalition_mmd import CoalitionMMD
 
 JACOBIAN_BYTES = 2 * 2**30  # Jacobians of one NTK block are kept up to this size, else recomputed in row blocks
 
@@ -128,7 +128,7 @@ class DavinzUtility:
         RBF bandwidth σ: the median heuristic on the pooled inputs (default) or fixed (the paper uses 5).
     mmd_estimator : {"biased", "unbiased", "thresholded"}
         The paper's V-statistic, the U-statistic, or the U-statistic less 3 of its standard deviations under
-        no shift (:mod:`trainfree.valuation.coalition_mmd`): 0 for sets drawn like T, so that the MMD's
+        no shift (:mod:`trainfree.kernels.mmd`): 0 for sets drawn like T, so that the MMD's
         sampling noise does not blur the NTK term, and the MMD of a shifted set. κ (when a mode) is then
         balanced against the biased MMD. ``outputs="all", size_ridge=1e-4, mmd_estimator="thresholded"`` is
         the ν the README recommends for contributors that differ in size, label quality and inputs.

@@ -1,8 +1,8 @@
-"""MMD(T, S) of every coalition S of contributors from RBF kernel sums computed once.
+"""The RBF kernel and the maximum mean discrepancy (MMD), of two sets or of every coalition of contributors.
 
-A coalition's MMD needs only its size m, the kernel sum over its pairs and the kernel sum against the
-validation set T; those come from K × K block sums, so any coalition costs O(K²) and a permutation's
-prefixes O(K²) together.
+Every MMD here comes from a set's size m, the kernel sum over its pairs and the kernel sum against
+the validation set T (:func:`mmd` for two sets). :class:`CoalitionMMD` keeps those sums as K × K
+blocks of K contributors, so any coalition costs O(K²) and a permutation's prefixes O(K²) together.
 
 Three estimators of MMD² (each reported as the square root of its positive part):
 
@@ -23,10 +23,59 @@ import numpy as np
 import torch
 
 from .._errors import TrainfreeError
-from ..kernels import rbf_kernel
+from .._random import SeedLike, check_random_state, torch_generator
 
 ESTIMATORS = ("biased", "unbiased", "thresholded")
 NULL_Z = 3.0  # null standard deviations a thresholded MMD² must exceed (the U-statistic's tail is heavy)
+
+
+def rbf_kernel(A: torch.Tensor, B: torch.Tensor, bandwidth: float) -> torch.Tensor:
+    """Gaussian kernel exp(−‖a − b‖² / (2σ²)) between the rows of ``A`` and ``B``."""
+    d2 = (A.square().sum(1)[:, None] + B.square().sum(1)[None, :] - 2 * A @ B.T).clamp_(min=0)
+    return torch.exp(-d2 / (2 * bandwidth**2))
+
+
+def median_bandwidth(Z: torch.Tensor, *, max_points: int = 1000, random_state: SeedLike = 0) -> float:
+    """Median heuristic: the median pairwise distance between rows (on at most ``max_points`` of them)."""
+    if len(Z) > max_points:
+        g = torch_generator(check_random_state(random_state))
+        Z = Z[torch.randperm(len(Z), generator=g)[:max_points].to(Z.device)]
+    d = torch.cdist(Z, Z)
+    iu = torch.triu_indices(len(Z), len(Z), offset=1, device=Z.device)
+    med = float(d[iu[0], iu[1]].median()) if len(Z) > 1 else 1.0
+    return med if med > 0 else 1.0
+
+
+def check_estimator(estimator: str, m_T: int) -> None:
+    """Refuse an unknown MMD estimator, or an unbiased one on fewer than 2 rows of T (its U-statistic needs pairs)."""
+    if estimator not in ESTIMATORS:
+        raise TrainfreeError(f"The 'estimator' of the MMD must be one of {', '.join(ESTIMATORS)}. "
+                             f"Got {estimator!r} instead.")
+    if estimator != "biased" and m_T < 2:
+        raise TrainfreeError(f"The {estimator} MMD needs at least 2 validation examples.")
+
+
+def mmd(T: torch.Tensor, S: torch.Tensor, *, bandwidth: float, estimator: str = "biased") -> float:
+    """Maximum mean discrepancy between the rows of ``T`` and ``S`` under an RBF kernel.
+
+    ``biased`` is the V-statistic (0 for identical sets); ``unbiased`` the U-statistic, which drops the
+    diagonals and can be negative; ``thresholded`` the U-statistic less ``NULL_Z`` null standard
+    deviations (see the module). MMD² is clamped at 0 before the square root. The same sums formula
+    serves :class:`CoalitionMMD`.
+
+    Examples
+    --------
+    >>> Z = torch.randn(5, 2, dtype=torch.float64)
+    >>> mmd(Z, Z, bandwidth=1.0)
+    0.0
+    """
+    check_estimator(estimator, len(T))
+    kTT = rbf_kernel(T, T, bandwidth)
+    null_scale = (_centred_kernel_rms(kTT.sum(1).cpu().numpy(), float(kTT.square().sum()))
+                  if estimator == "thresholded" else 0.0)
+    out = _mmd_from_sums(len(S), float(rbf_kernel(S, S, bandwidth).sum()), float(rbf_kernel(T, S, bandwidth).sum()),
+                         m_T=len(T), s_TT=float(kTT.sum()), null_scale=null_scale, estimator=estimator)
+    return float(out)
 
 
 class CoalitionMMD:
@@ -44,8 +93,7 @@ class CoalitionMMD:
 
     def __init__(self, feats: torch.Tensor, sizes: Sequence[int], T: torch.Tensor, *, bandwidth: float,
                  estimator: str = "biased", block_rows: int = 2048) -> None:
-        if estimator != "biased" and len(T) < 2:
-            raise TrainfreeError(f"The {estimator} MMD needs at least 2 validation examples.")
+        check_estimator(estimator, len(T))
         self.sizes, self.m_T, self.estimator = np.asarray(sizes), len(T), estimator
         K = len(self.sizes)
         group = torch.as_tensor(np.repeat(np.arange(K + 1), np.r_[self.sizes, len(T)]), device=feats.device)
@@ -84,16 +132,24 @@ class CoalitionMMD:
 
     def _from(self, m, ss, ts, estimator: str | None = None) -> np.ndarray:
         """MMD from a coalition's size m, its kernel sum ss and its kernel sum against T (m = 0: the empty set)."""
-        estimator = estimator or self.estimator
-        mT, m = self.m_T, np.asarray(m, dtype=float)
-        biased = estimator == "biased"
-        tt = self.s_TT / mT**2 if biased else (self.s_TT - mT) / (mT * (mT - 1))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ss = ss / m**2 if biased else (ss - m) / (m * (m - 1))  # RBF diagonal is 1
-            mmd2 = np.where(m > 0, tt + ss - 2 * np.asarray(ts) / (mT * m), tt)
-            if estimator == "thresholded":
-                mmd2 = mmd2 - np.where(m > 0, NULL_Z * np.sqrt(2.0) * (1 / m + 1 / mT) * self.null_scale, 0.0)
-        return np.sqrt(np.maximum(mmd2, 0.0))
+        return _mmd_from_sums(m, ss, ts, m_T=self.m_T, s_TT=self.s_TT, null_scale=self.null_scale,
+                              estimator=estimator or self.estimator)
+
+
+def _mmd_from_sums(m, ss, ts, *, m_T: int, s_TT: float, null_scale: float, estimator: str) -> np.ndarray:
+    """MMD of sets of sizes m with kernel sums ss over their pairs and ts against T (m = 0: the empty set).
+
+    The RBF diagonal is 1, so the unbiased statistics drop m (and m_T) from the pair sums.
+    """
+    mT, m = m_T, np.asarray(m, dtype=float)
+    biased = estimator == "biased"
+    tt = s_TT / mT**2 if biased else (s_TT - mT) / (mT * (mT - 1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ss = ss / m**2 if biased else (ss - m) / (m * (m - 1))
+        mmd2 = np.where(m > 0, tt + ss - 2 * np.asarray(ts) / (mT * m), tt)
+        if estimator == "thresholded":
+            mmd2 = mmd2 - np.where(m > 0, NULL_Z * np.sqrt(2.0) * (1 / m + 1 / mT) * null_scale, 0.0)
+    return np.sqrt(np.maximum(mmd2, 0.0))
 
 
 def _centred_kernel_rms(row_sums: np.ndarray, frob2: float) -> float:

@@ -2,7 +2,7 @@
 
 Usage: flock /tmp/trainfree-heavy.lock python bench/cg_exact_max.py --memory-gib 24 --n 10000 20000
 Times exact CG on Fashion-MNIST at each --n (each in a fresh process, with its peak resident memory),
-computes the largest n whose need (``trainfree.arccos_solve.exact_need``) fits in 80% of --memory-gib
+computes the largest n whose need (``trainfree.linalg.arccos_solve.exact_need``) fits in 80% of --memory-gib
 (the budget cg_score checks against) and in all of it, and extrapolates the time to that n as n³ from
 the largest timed run. Run it where --n fits without starving the machine; the bound is arithmetic.
 Last line: {"n_max_80pct":..., "n_max_all":..., "runs": [{"n":..., "seconds":..., "peak_mib":...}], "seconds_at_n_max":...}
@@ -16,7 +16,7 @@ import os
 import subprocess
 import sys
 
-from trainfree.arccos_solve import exact_need
+from trainfree.linalg.arccos_solve import exact_need
 
 CHILD = """
 import json, resource, sys, time

@@ -24,8 +24,8 @@ from trainfree._random import check_random_state
 from trainfree.data import load
 from trainfree.experiments.noise import _flip
 from trainfree.kernels import arccos_gram, arccos_lower_blocks
-from trainfree.linalg import nystrom_preconditioner, rp_cholesky
-from trainfree.scores.cg import one_vs_rest, unit_rows
+from trainfree.linalg import nystrom_preconditioner, one_vs_rest, rp_cholesky
+from trainfree.scores.cg import unit_rows
 
 TOLS = (1e-2, 3e-3, 1e-3, 1e-4)
 

@@ -20,8 +20,9 @@ import torch
 
 from trainfree.data import load
 from trainfree.kernels import arccos_gram
+from trainfree.linalg import one_vs_rest
 from trainfree.scores import cg_score
-from trainfree.scores.cg import one_vs_rest, unit_rows
+from trainfree.scores.cg import unit_rows
 
 
 def reference_cg(X: np.ndarray, y: np.ndarray) -> np.ndarray:

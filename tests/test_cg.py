@@ -10,9 +10,10 @@ from hypothesis import strategies as st
 
 from trainfree import TrainfreeError
 from trainfree.kernels import arccos_gram
+from trainfree.linalg import one_vs_rest
 from trainfree.result import load_result
 from trainfree.scores import CGResult, cg_score
-from trainfree.scores.cg import one_vs_rest, unit_rows
+from trainfree.scores.cg import unit_rows
 
 
 def brute_force_cg(X, y, preprocess="center"):

@@ -9,12 +9,12 @@ import torch
 from scipy.stats import spearmanr
 
 from trainfree import TrainfreeError
-from trainfree.arccos_solve import chunk_partition, exact_solve, large_solve
 from trainfree.kernels import arccos_gram
 from trainfree.linalg import (cholesky_solve_diag, conjugate_gradients, jittered_cholesky, nystrom_preconditioner,
-                              rp_cholesky)
+                              one_vs_rest, rp_cholesky)
+from trainfree.linalg.arccos_solve import chunk_partition, exact_solve, large_solve
 from trainfree.scores import cg_score
-from trainfree.scores.cg import one_vs_rest, unit_rows
+from trainfree.scores.cg import unit_rows
 
 
 def unit(rng, n, d=12):
@@ -206,25 +206,25 @@ def test_unit_rows_are_what_large_solve_expects(rng):
 
 
 def test_lapack_threads_get_the_cores_no_other_process_runs_on(monkeypatch):
-    from trainfree import linalg
+    from trainfree.linalg import threads
 
-    monkeypatch.setattr(linalg.os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(threads.os, "cpu_count", lambda: 4)
     for others, expected in ((0, None), (1, 3), (3, 1), (9, 1)):
-        monkeypatch.setattr(linalg, "_other_runnable", lambda others=others: others)
-        assert linalg._lapack_threads() == expected
+        monkeypatch.setattr(threads, "_other_runnable", lambda others=others: others)
+        assert threads._lapack_threads() == expected
     before = torch.get_num_threads()
-    with linalg.lapack_threads():
+    with threads.lapack_threads():
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == before
-    monkeypatch.setattr(linalg, "_other_runnable", lambda: None)  # no /proc: the load average decides
-    monkeypatch.setattr(linalg.os, "getloadavg", lambda: (4.5, 4.0, 1.0))
-    assert linalg._lapack_threads() is None
-    monkeypatch.setattr(linalg.os, "getloadavg", lambda: (9.0, 9.0, 9.0))
-    assert linalg._lapack_threads() == 1
+    monkeypatch.setattr(threads, "_other_runnable", lambda: None)  # no /proc: the load average decides
+    monkeypatch.setattr(threads.os, "getloadavg", lambda: (4.5, 4.0, 1.0))
+    assert threads._lapack_threads() is None
+    monkeypatch.setattr(threads.os, "getloadavg", lambda: (9.0, 9.0, 9.0))
+    assert threads._lapack_threads() == 1
 
 
 def test_other_runnable_threads_exclude_this_process():
-    from trainfree.linalg import _other_runnable
+    from trainfree.linalg.threads import _other_runnable
 
     others = _other_runnable()
     assert others is None or 0 <= others < 10_000

@@ -13,8 +13,9 @@ from trainfree.cli import main
 from trainfree.data import load
 from trainfree.experiments import score_dataset
 from trainfree.kernels import arccos_gram
+from trainfree.linalg import one_vs_rest
 from trainfree.scores import cg_features_score, cg_prime_score, cg_score, cg_variants
-from trainfree.scores.cg import one_vs_rest, unit_rows
+from trainfree.scores.cg import unit_rows
 from trainfree.scores.cg_variants import penultimate_features
 from trainfree.training import make_model
 

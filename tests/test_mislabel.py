@@ -12,9 +12,9 @@ from trainfree.cli import main
 from trainfree.data import load
 from trainfree.experiments import score_dataset
 from trainfree.kernels import arccos_gram
+from trainfree.linalg.loo_predictions import fit_temperature, loo_loss_path, loo_predictions, one_vs_rest
 from trainfree.scores import cg_score, mislabel_score
-from trainfree.scores.cg import one_vs_rest, unit_rows
-from trainfree.scores.leave_one_out import fit_temperature, loo_loss_path, loo_predictions
+from trainfree.scores.cg import unit_rows
 from trainfree.scores.mislabel import RIDGE_GRID
 
 

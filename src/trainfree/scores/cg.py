@@ -34,7 +34,8 @@ from .._random import SeedLike, check_random_state, from_record, seed_record, un
 from .._random import rng as make_rng
 from .._runs import UnitStore, data_fingerprint, run_units
 from .._validation import check_examples, check_n_jobs, check_param
-from ..arccos_solve import exact_need, exact_solve, large_solve
+from ..linalg.arccos_solve import exact_need, exact_solve, large_solve
+from ..linalg.loo_predictions import one_vs_rest
 from ..result import ExampleResult
 
 
@@ -55,7 +56,7 @@ class CGMethod(str, enum.Enum):
         The exact formula with both of its ingredients approximated, for n past the exact method's
         memory: α = H⁻¹Y by preconditioned conjugate gradients on the full H (kept as its packed lower
         triangle, float32 by default), d = diag(H⁻¹) from exact factorisations of class-stratified
-        random chunks averaged over repeats (:func:`trainfree.arccos_solve.large_solve`). Spearman
+        random chunks averaged over repeats (:func:`trainfree.linalg.arccos_solve.large_solve`). Spearman
         with the exact score ≥ 0.99 (README); iterations and residual are in ``settings``.
     """
 
@@ -143,10 +144,10 @@ def cg_score(X, y, *, method: str = "exact", preprocess: str = "center", ratio: 
         this many partitions.
     rank : int, optional
         Large only: Nyström landmarks of the conjugate-gradient preconditioner (default
-        max(1000, n // 20); see :func:`trainfree.arccos_solve.large_solve`).
+        max(1000, n // 20); see :func:`trainfree.linalg.arccos_solve.large_solve`).
     tol : float, default=1e-3
         Large only: relative residual at which conjugate gradients stop (float32 storage of H
-        floors it near 3e-5; see :func:`trainfree.arccos_solve.large_solve`).
+        floors it near 3e-5; see :func:`trainfree.linalg.arccos_solve.large_solve`).
     device : {"cpu", "cuda", "auto"}, default="cpu"
         The large method runs on the CPU.
     dtype : {"float64", "float32"}, optional
@@ -274,13 +275,6 @@ def unit_rows(X: np.ndarray, preprocess: str | Preprocess = "center") -> np.ndar
         raise TrainfreeError(f"{rows.size} row(s) of X have (near-)zero norm after preprocessing: row(s) {listed}. "
                              f"They have no direction to compare{hint}")
     return X / norms[:, None]
-
-
-def one_vs_rest(codes: np.ndarray, n_classes: int) -> np.ndarray:
-    """(n, n_classes) label matrix: +1 in the example's own class column, −1 elsewhere."""
-    Y = -np.ones((codes.size, n_classes))
-    Y[np.arange(codes.size), codes] = 1.0
-    return Y
 
 
 def _warn_jitter(jitter: float) -> float:

@@ -32,8 +32,9 @@ from .._errors import TrainfreeError
 from .._random import SeedLike, check_random_state
 from .._validation import check_examples, check_param
 from ..kernels import arccos_gram
+from ..linalg.loo_predictions import one_vs_rest
 from ..result import ExampleResult
-from .cg import Preprocess, cg_score, one_vs_rest, unit_rows
+from .cg import Preprocess, cg_score, unit_rows
 from .datadiet import _Setup
 
 BLOCK_ENTRIES = 2**24  # H is built in row blocks of about this many entries: memory O(n·d), not O(n²)

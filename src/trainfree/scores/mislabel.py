@@ -38,11 +38,11 @@ from .._errors import TrainfreeError
 from .._random import SeedLike, check_random_state, child, seed_record
 from .._runs import UnitStore, data_fingerprint, run_units
 from .._validation import check_examples, check_n_jobs, check_param
-from ..arccos_solve import chunk_partition, exact_need, exact_solve, large_solve
 from ..kernels import arccos_gram, random_conv_features
+from ..linalg.arccos_solve import chunk_partition, exact_need, exact_solve, large_solve
+from ..linalg.loo_predictions import example_columns, fit_temperature, loo_loss_path, loo_predictions, one_vs_rest
 from ..result import ExampleResult
-from .cg import Preprocess, _warn_jitter, one_vs_rest, unit_rows
-from .leave_one_out import example_columns, fit_temperature, loo_loss_path, loo_predictions
+from .cg import Preprocess, _warn_jitter, unit_rows
 
 KERNELS = ("auto", "arccos", "conv", "precomputed")
 #: Ridge values searched by ``ridge="auto"``, as multiples of the mean diagonal of K (scale-free).
@@ -60,7 +60,7 @@ class DetectorMethod(str, enum.Enum):
     """How the leave-one-out predictions are computed.
 
     EXACT
-        One n×n kernel matrix factorised in place (:func:`trainfree.arccos_solve.exact_solve`):
+        One n×n kernel matrix factorised in place (:func:`trainfree.linalg.arccos_solve.exact_solve`):
         n² floats, about 50 000 examples in float64 on 24 GiB.
     STOCHASTIC
         Each repeat splits the examples into class-stratified random chunks of ``chunk_size`` and
@@ -69,7 +69,7 @@ class DetectorMethod(str, enum.Enum):
         all classes.
     LARGE
         α from all n examples by preconditioned conjugate gradients and d from exact chunks
-        (:func:`trainfree.arccos_solve.large_solve`): for n past the exact method, on the CPU.
+        (:func:`trainfree.linalg.arccos_solve.large_solve`): for n past the exact method, on the CPU.
     """
 
     EXACT = "exact"

@@ -16,12 +16,15 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
-from contextlib import contextmanager
 
 import numpy as np
 import torch
 
-from .._errors import TrainfreeError
+from ..linalg.cholesky import cholesky, solve_lower
+from ..linalg.threads import one_thread
+
+NOT_DEFINITE = ("Θ₀ restricted to a coalition is not positive definite (more examples than the network's parameters, "
+                "or duplicates). Increase `jitter` (e.g. 1e-4).")
 
 
 class CoalitionSolves:
@@ -49,7 +52,7 @@ class CoalitionSolves:
 
     def along(self, order: Sequence[int], *, last_only: bool = False) -> np.ndarray:
         """The form of each prefix of ``order`` (``len(order) + 1`` values, the first 0); only the last if asked."""
-        with _one_thread(self.theta.device):
+        with one_thread(self.theta.device):
             return self._along(order, last_only)
 
     def _along(self, order: Sequence[int], last_only: bool) -> np.ndarray:
@@ -93,7 +96,7 @@ class CoalitionSolves:
             idx = self._index(R)
             S = self.theta[:, idx[:, None], idx[None, :]]
             steps = self._walk((), 0.0, S, self.residual[:, idx, None], R, children, following, wanted)
-            with _one_thread(self.theta.device):
+            with one_thread(self.theta.device):
                 for _ in (steps if wrap is None else wrap(steps, len(todo))):
                     pass
         return np.array([self.along(c, last_only=True)[-1] for c in coalitions], dtype=float)
@@ -104,8 +107,8 @@ class CoalitionSolves:
         start = dict(zip(R, np.r_[0, np.cumsum(sizes)[:-1]].tolist()))
         for j in sorted(children[c]):
             a, b = start[j], start[j] + int(self.offsets[j + 1] - self.offsets[j])
-            Ljj = _cholesky(S[:, a:b, a:b])
-            w = _solve_lower(Ljj, r[:, a:b])
+            Ljj = cholesky(S[:, a:b, a:b], error=NOT_DEFINITE)
+            w = solve_lower(Ljj, r[:, a:b])
             child = c + (j,)
             qc = q + float(w.square().sum())
             mask = _mask(child)
@@ -120,7 +123,7 @@ class CoalitionSolves:
                     rows = torch.cat([torch.arange(start[e], start[e] + sizes[R.index(e)], device=S.device)
                                       for e in R2])
                     S22, r2 = S[:, rows[:, None], rows[None, :]], r[:, rows]
-                M = _solve_lower(Ljj, S[:, a:b][:, :, rows])
+                M = solve_lower(Ljj, S[:, a:b][:, :, rows])
                 yield from self._walk(child, qc, torch.baddbmm(S22, M.mT, M, alpha=-1),
                                       torch.baddbmm(r2, M.mT, w, alpha=-1), R2, children, following, wanted)
 
@@ -162,8 +165,8 @@ class CoalitionSolves:
         A = self.theta[:, idx[:, None], idx[None, :]]  # a copy: the ridge below leaves Θ₀ alone
         if self.ridge_per_example:
             A.diagonal(dim1=1, dim2=2).add_(self.ridge_per_example * len(idx))
-        L = _cholesky(A)
-        return L, _solve_lower(L, self.residual[:, idx, None])
+        L = cholesky(A, error=NOT_DEFINITE)
+        return L, solve_lower(L, self.residual[:, idx, None])
 
     def _extend(self, state, old: Sequence[int], new: int):
         """Block-Cholesky update: add contributor ``new`` to the factor of ``old`` (in that order)."""
@@ -172,9 +175,9 @@ class CoalitionSolves:
         self.n_extensions += 1
         L, z = state
         I, J = self._index(old), self._index((new,))
-        L21 = _solve_lower(L, self.theta[:, I[:, None], J[None, :]]).mT
-        L22 = _cholesky(self.theta[:, J[:, None], J[None, :]] - L21 @ L21.mT)
-        z2 = _solve_lower(L22, self.residual[:, J, None] - L21 @ z)
+        L21 = solve_lower(L, self.theta[:, I[:, None], J[None, :]]).mT
+        L22 = cholesky(self.theta[:, J[:, None], J[None, :]] - L21 @ L21.mT, error=NOT_DEFINITE)
+        z2 = solve_lower(L22, self.residual[:, J, None] - L21 @ z)
         n_old, n_new = L.shape[-1], L22.shape[-1]
         Lnew = L.new_empty(L.shape[0], n_old + n_new, n_old + n_new)
         Lnew[:, :n_old, :n_old], Lnew[:, n_old:, :n_old], Lnew[:, n_old:, n_old:] = L, L21, L22
@@ -189,38 +192,3 @@ class CoalitionSolves:
 
 def _mask(players: Sequence[int]) -> int:
     return sum(1 << p for p in players)
-
-
-@contextmanager
-def _one_thread(device: torch.device):
-    """The coalition solves on one CPU thread (re-entrant; restores the caller's count).
-
-    These are many small operations, and on a shared CPU two intra-op threads wait for each other at
-    every barrier whenever one is descheduled: on the 2-core machine under load, a Cholesky of
-    10 × (144×144) took 0.40 s on 2 threads vs 0.0055 s on 1, a triangular solve against 1 200
-    columns 0.23 s vs 0.03 s, allocating a 500×500 factor 20 ms; large matrix products were about
-    as fast on one thread as on two.
-    """
-    if device.type != "cpu":
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def _cholesky(A: torch.Tensor) -> torch.Tensor:
-    try:
-        with _one_thread(A.device):
-            return torch.linalg.cholesky(A)
-    except torch.linalg.LinAlgError:
-        raise TrainfreeError("Θ₀ restricted to a coalition is not positive definite (more examples than the "
-                             "network's parameters, or duplicates). Increase `jitter` (e.g. 1e-4).") from None
-
-
-def _solve_lower(L: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
-    with _one_thread(L.device):
-        return torch.linalg.solve_triangular(L, B, upper=False)

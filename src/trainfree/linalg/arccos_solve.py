@@ -26,13 +26,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from ._device import check_memory, concurrent_units, resolve_dtype
-from ._random import SeedLike, check_random_state, child, from_record, seed_record, unit_child
-from ._random import rng as make_rng
-from ._runs import UnitStore, data_fingerprint, run_units
-from ._validation import check_n_jobs, check_param
-from .kernels import arccos_gram, arccos_lower_blocks
-from .linalg import cholesky_solve_diag, conjugate_gradients, jittered_cholesky, nystrom_preconditioner, rp_cholesky
+from .._device import check_memory, concurrent_units, resolve_dtype
+from .._random import SeedLike, check_random_state, child, from_record, seed_record, unit_child
+from .._random import rng as make_rng
+from .._runs import UnitStore, data_fingerprint, run_units
+from .._validation import check_n_jobs, check_param
+from ..kernels.arccos import arccos_gram, arccos_lower_blocks
+from .cholesky import cholesky_solve_diag, jittered_cholesky
+from .nystrom import nystrom_preconditioner, rp_cholesky
+from .pcg import conjugate_gradients
 
 BLOCK_ROWS = 1024  # rows of H computed at a time: 2 × BLOCK_ROWS × n floats of temporaries
 

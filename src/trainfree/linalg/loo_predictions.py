@@ -4,7 +4,7 @@ With α = (K + λI)⁻¹Y and d = diag((K + λI)⁻¹), the prediction of exampl
 F₋ᵢ = Y_i − α_i/d_i (a Schur-complement identity). Here: those predictions from one factorisation,
 their log loss for every ridge of a grid from one eigendecomposition, the softmax temperature that
 calibrates them, and the per-example columns the mislabel detector reports
-(:func:`trainfree.scores.mislabel_score`).
+(:func:`trainfree.scores.mislabel_score`). The label matrix is :func:`one_vs_rest`, as in the CG-score.
 """
 
 from __future__ import annotations
@@ -15,8 +15,15 @@ import numpy as np
 import torch
 from scipy.optimize import minimize_scalar
 
-from ..linalg import jittered_cholesky, lapack_threads
-from .cg import one_vs_rest
+from .cholesky import jittered_cholesky
+from .threads import lapack_threads
+
+
+def one_vs_rest(codes: np.ndarray, n_classes: int) -> np.ndarray:
+    """(n, n_classes) label matrix: +1 in the example's own class column, −1 elsewhere."""
+    Y = -np.ones((codes.size, n_classes))
+    Y[np.arange(codes.size), codes] = 1.0
+    return Y
 
 
 def loo_predictions(K: torch.Tensor, Y: torch.Tensor, ridge: float = 0.0) -> tuple[torch.Tensor, float]:

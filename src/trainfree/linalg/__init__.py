@@ -1,0 +1,23 @@
+"""The solvers the scores share, beside the kernels they factorise.
+
+- :mod:`~trainfree.linalg.cholesky`: the jittered in-place Cholesky, diag(H⁻¹) from the factor, and the
+  batched small factors and triangular solves of DAVINZ's coalitions;
+- :mod:`~trainfree.linalg.pcg`: block preconditioned conjugate gradients;
+- :mod:`~trainfree.linalg.nystrom`: randomly pivoted Cholesky and the Nyström preconditioner;
+- :mod:`~trainfree.linalg.threads`: the one thread rule (``lapack_threads``, ``one_thread``);
+- :mod:`~trainfree.linalg.arccos_solve`: α = (H + λI)⁻¹Y and diag((H + λI)⁻¹) for the arc-cosine H,
+  exact (``exact_solve``) and for large n (``large_solve``);
+- :mod:`~trainfree.linalg.loo_predictions`: the closed-form kernel leave-one-out predictions, their log
+  loss over a ridge grid and their temperature (the detector's algebra).
+"""
+
+from .arccos_solve import exact_solve, large_solve
+from .cholesky import JITTERS, cholesky, cholesky_solve_diag, jittered_cholesky, solve_lower
+from .loo_predictions import fit_temperature, loo_loss_path, loo_predictions, one_vs_rest
+from .nystrom import nystrom_preconditioner, rp_cholesky
+from .pcg import conjugate_gradients
+from .threads import lapack_threads, one_thread, torch_threads
+
+__all__ = ["JITTERS", "cholesky", "cholesky_solve_diag", "conjugate_gradients", "exact_solve", "fit_temperature",
+           "jittered_cholesky", "lapack_threads", "large_solve", "loo_loss_path", "loo_predictions",
+           "nystrom_preconditioner", "one_thread", "one_vs_rest", "rp_cholesky", "solve_lower", "torch_threads"]

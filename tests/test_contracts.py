@@ -127,3 +127,17 @@ def test_public_names_are_sorted_and_are_the_documented_objects():
     assert trainfree.cg_score is cg_impl and trainfree.exact_shapley is shapley_impl
     assert issubclass(trainfree.CGResult, trainfree.ExampleResult)
     assert {n for n in dir(trainfree) if not n.startswith("_")} >= set(trainfree.__all__)
+
+
+def test_one_memory_budget_for_host_and_cuda(monkeypatch):
+    from trainfree import _device
+
+    monkeypatch.setattr(_device, "_available_memory", lambda: 10 * 2**30)
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (2 * 2**30, 80 * 2**30))
+    assert _device.memory_budget("cpu") == pytest.approx(8 * 2**30)
+    assert _device.memory_budget(torch.device("cuda")) == pytest.approx(1.6 * 2**30)
+    # Every method's check refuses by the budget of its own device, naming the need and the fix.
+    _device.check_memory(1.5 * 2**30, what="X", alternative="Y.", device="cuda")
+    with pytest.raises(TrainfreeError, match=r"X needs about 2\.0 GiB but only 1\.6 GiB is available\. Y\."):
+        _device.check_memory(2 * 2**30, what="X", alternative="Y.", device="cuda")
+    _device.check_memory(2 * 2**30, what="X", alternative="Y.", device="cpu")

@@ -34,10 +34,28 @@ def resolve_dtype(dtype: Any) -> torch.dtype:
     return table[key]
 
 
-def check_memory(n_bytes: float, *, what: str, alternative: str, budget: float | None = None) -> None:
-    """Refuse before allocating when an estimate exceeds the budget (default: 80% of available memory)."""
+MEMORY_FRACTION = 0.8  # of the memory free now, what one computation may plan to allocate
+
+
+def memory_budget(device: str | torch.device | None = None) -> float:
+    """Bytes a computation on ``device`` may allocate: 80% of the free memory of that CUDA device, else of the host's.
+
+    Examples
+    --------
+    >>> memory_budget("cpu") > 0
+    True
+    """
+    dev = torch.device("cpu" if device is None else device)
+    if dev.type == "cuda":
+        return MEMORY_FRACTION * torch.cuda.mem_get_info(dev)[0]
+    return MEMORY_FRACTION * _available_memory()
+
+
+def check_memory(n_bytes: float, *, what: str, alternative: str, budget: float | None = None,
+                 device: str | torch.device | None = None) -> None:
+    """Refuse before allocating when an estimate exceeds ``budget`` (default: :func:`memory_budget` of ``device``)."""
     if budget is None:
-        budget = 0.8 * _available_memory()
+        budget = memory_budget(device)
     if n_bytes > budget:
         raise TrainfreeError(f"{what} needs about {n_bytes / 2**30:.1f} GiB but only {budget / 2**30:.1f} GiB is "
                              f"available. {alternative}")

@@ -299,14 +299,13 @@ def _check_fits(n: int, d: int, dtype: torch.dtype, device: torch.device, budget
     need = exact_need(n, d, item) * units  # one n×n buffer (H, then its factor) and block temporaries, per unit
     if device.type == "cuda":
         need += 2 * n * n * item * units  # cholesky_solve's copy of the factor and cholesky_inverse on the GPU
-        if budget is None:
-            budget = 0.8 * torch.cuda.mem_get_info(device)[0]
     what = f"An exact CG-score of {n} examples (one {n}×{n} Gram matrix, factorised in place)"
     if units > 1:
         what = f"{units} concurrent work units of {n} examples each ({n}×{n} Gram matrices, factorised in place)"
     check_memory(need, what=what,
                  alternative=alternative or "Use method='large' (memory about n²/2 float32) or method='stochastic' "
-                 "(memory set by the largest class and `ratio`), or score a subsample.", budget=budget)
+                 "(memory set by the largest class and `ratio`), or score a subsample.", budget=budget,
+                 device=device)
 
 
 def _stochastic(Xn, codes, n_classes, ratio, n_repeats, seed, dtype, device, n_jobs, budget, progress, store):

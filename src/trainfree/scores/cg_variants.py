@@ -86,12 +86,9 @@ def cg_prime_score(X, y, *, preprocess: str = "center", device: str | None = "cp
     n, d = X.shape
     block = max(1, min(n, BLOCK_ENTRIES // n))
     item = torch.finfo(tdtype).bits // 8
-    budget = max_memory_bytes
-    if budget is None and dev.type == "cuda":
-        budget = 0.8 * torch.cuda.mem_get_info(dev)[0]
     # The rows, two block×n matrices while a block of H is built, and Hy.
     check_memory((n * d + 2 * block * n + 2 * n * classes.size) * item,
-                 what=f"CG′ of {n} examples with {d} features", budget=budget,
+                 what=f"CG′ of {n} examples with {d} features", budget=max_memory_bytes, device=dev,
                  alternative="Score a subsample, use dtype='float32', or reduce the features (e.g. PCA).")
     Xt = torch.as_tensor(unit_rows(X, preprocess), dtype=tdtype, device=dev)
     Y = torch.as_tensor(one_vs_rest(codes, classes.size), dtype=tdtype, device=dev)

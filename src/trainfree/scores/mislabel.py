@@ -313,11 +313,9 @@ def _loo_unit(features, kernel, idx, Y, ridge, dtype, device) -> dict[str, Any]:
 
 def _check_fits(n: int, dtype: torch.dtype, device: torch.device, budget: float | None, units: int,
                 precomputed: bool = False) -> None:
-    if budget is None and device.type == "cuda":
-        budget = 0.8 * torch.cuda.mem_get_info(device)[0]
     item = torch.finfo(dtype).bits // 8
     # In-place arccos solve: one n×n buffer; a precomputed K, its factor and cholesky_inverse's output: three.
     need = (3 * n * n * item if precomputed else exact_need(n, 0, item)) * units
     check_memory(need, what=f"{units} kernel matri{'ces' if units > 1 else 'x'} of {n}×{n}",
                  alternative="Use method='large', or method='stochastic' with a smaller chunk_size, lower n_jobs, "
-                 "or dtype='float32'.", budget=budget)
+                 "or dtype='float32'.", budget=budget, device=device)

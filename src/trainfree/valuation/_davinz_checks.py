@@ -97,8 +97,6 @@ def check_ntk_memory(n: int, n_kernels: int, n_block: int, n_params: int, dtype:
     kernels = 3 * n_kernels * n * n * item
     jac_all = n_block * n_params * item
     jacobians = (jac_all if jac_all <= max_jacobian_bytes else 128 * n_params * item) + n_block * n_block * item
-    if budget is None and device.type == "cuda":
-        budget = 0.8 * torch.cuda.mem_get_info(device)[0]
     fixes = [f"value fewer examples (memory grows as the square of their number, {n} now)"]
     if outputs == "all" and n_outputs > 1:
         fixes.append(f"use outputs='own' (one kernel instead of {n_outputs})")
@@ -111,7 +109,7 @@ def check_ntk_memory(n: int, n_kernels: int, n_block: int, n_params: int, dtype:
     check_memory(kernels + jacobians, what=(
         f"DAVINZ's NTK on {n} examples ({n_kernels} kernel(s) of {n}×{n} {str(dtype).removeprefix('torch.')}: "
         f"Θ₀ and the Cholesky factors of the full coalition, plus Jacobians of {n_params} parameters)"),
-        alternative="To fit, " + ", or ".join(fixes) + ".", budget=budget)
+        alternative="To fit, " + ", or ".join(fixes) + ".", budget=budget, device=device)
 
 
 def fingerprint(u: Any) -> dict[str, Any]:

@@ -141,3 +141,13 @@ def test_one_memory_budget_for_host_and_cuda(monkeypatch):
     with pytest.raises(TrainfreeError, match=r"X needs about 2\.0 GiB but only 1\.6 GiB is available\. Y\."):
         _device.check_memory(2 * 2**30, what="X", alternative="Y.", device="cuda")
     _device.check_memory(2 * 2**30, what="X", alternative="Y.", device="cpu")
+
+
+def test_a_resumed_run_adopts_the_seed_its_folder_recorded(tmp_path):
+    from trainfree._runs import UnitStore, run_seed
+
+    assert run_seed(None, tmp_path / "none") is not None and run_seed(5, None).entropy == 5
+    first = run_seed(None, tmp_path)  # fresh entropy, recorded by the run's store
+    UnitStore(tmp_path, {"what": "t", "seed": seed_record(first)})
+    assert run_seed(None, tmp_path).entropy == first.entropy
+    assert run_seed(7, tmp_path).entropy == 7  # a given seed wins (and the store then refuses the folder)

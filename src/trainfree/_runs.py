@@ -26,6 +26,7 @@ from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
 from ._errors import TrainfreeError
+from ._random import SeedLike, check_random_state, from_record
 
 IDENTITY_FILE = "run.json"
 # Relative tolerance for floats in an identity (fingerprints, probe values): a resumed run recomputes
@@ -66,6 +67,19 @@ def score_fingerprint(scores: np.ndarray) -> str:
     a = np.asarray(scores, dtype=np.float64)
     peak = float(np.nanmax(np.abs(a))) if a.size and np.isfinite(a).any() else 1.0
     return data_fingerprint(np.round(a / (peak or 1.0), 9) + 0.0)  # + 0.0: −0 and 0 hash alike
+
+
+def run_seed(random_state: SeedLike, folder: str | Path | None) -> np.random.SeedSequence:
+    """The root seed of a resumable run: the one saved in ``folder`` when ``random_state`` is None, else its own.
+
+    A resumed run keeps the draws of the run it continues (its identity records ``seed_record`` of the
+    seed); a given ``random_state`` is normalised by ``check_random_state``, and a different one then
+    refuses the folder (its identity differs).
+    """
+    stored = UnitStore.stored_identity(folder)
+    if random_state is None and stored is not None and "seed" in stored:
+        return from_record(stored["seed"])
+    return check_random_state(random_state)
 
 
 class UnitStore:

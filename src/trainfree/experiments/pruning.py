@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 
 from .._errors import TrainfreeError
-from .._random import SeedLike, check_random_state, child, from_record, seed_record
+from .._random import SeedLike, check_random_state, child, seed_record
 from .._random import rng as make_rng
-from .._runs import UnitStore, data_fingerprint, run_units, score_fingerprint
+from .._runs import UnitStore, data_fingerprint, run_seed, run_units, score_fingerprint
 from .._validation import check_n_jobs, check_param
 from ..data import Dataset
 from ..result import PlayerResult
@@ -234,11 +234,7 @@ def pruning_curve(train_set: Dataset, test_set: Dataset, scores: Mapping[str, An
         check_param("direction", d, str, choices=DIRECTIONS)
     for name, value, low in (("epochs", epochs, 1), ("n_runs", n_runs, 1), ("batch_size", batch_size, 1)):
         check_param(name, value, numbers.Integral, low=low)
-    stored = UnitStore.stored_identity(checkpoint)
-    if random_state is None and stored is not None and "seed" in stored:
-        seed = from_record(stored["seed"])  # a resumed run keeps the draws of the run it continues
-    else:
-        seed = check_random_state(random_state)
+    seed = run_seed(random_state, checkpoint)
     shape = input_shape(model, train_set.image_shape, train_set.X.shape[1], name=train_set.name)
     X, y = train_set.X.reshape(len(train_set), *shape), train_set.y
     X_test = test_set.X.reshape(len(test_set), *shape)

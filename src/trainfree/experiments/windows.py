@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 
 from .._errors import TrainfreeError
-from .._random import SeedLike, check_random_state, child, from_record, seed_record
+from .._random import SeedLike, child, seed_record
 from .._random import rng as make_rng
-from .._runs import UnitStore, data_fingerprint, run_units, score_fingerprint
+from .._runs import UnitStore, data_fingerprint, run_seed, run_units, score_fingerprint
 from .._validation import check_n_jobs, check_param
 from ..data import Dataset
 from ..result import PlayerResult
@@ -92,11 +92,7 @@ def window_curve(train_set: Dataset, test_set: Dataset, names: Sequence[str] = (
                              f"offsets {offsets}. Pass offsets <= {1 - width:g}.")
     for name, value in (("epochs", epochs), ("n_runs", n_runs), ("batch_size", batch_size), ("n_seeds", n_seeds)):
         check_param(name, value, numbers.Integral, low=1)
-    stored = UnitStore.stored_identity(checkpoint)
-    if random_state is None and stored is not None and "seed" in stored:
-        seed = from_record(stored["seed"])  # a resumed run keeps the draws (flips, scores) of the run it continues
-    else:
-        seed = check_random_state(random_state)
+    seed = run_seed(random_state, checkpoint)  # a resumed run keeps its draws (flips, scores)
     y_noisy, flipped = _flip(train_set, noise, "symmetric", seed) if noise > 0 else (train_set.y, np.zeros(
         len(train_set), bool))
     t = time.perf_counter()

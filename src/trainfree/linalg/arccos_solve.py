@@ -27,9 +27,9 @@ import numpy as np
 import torch
 
 from .._device import check_memory, concurrent_units, resolve_dtype
-from .._random import SeedLike, check_random_state, child, from_record, seed_record, unit_child
+from .._random import SeedLike, child, seed_record, unit_child
 from .._random import rng as make_rng
-from .._runs import UnitStore, data_fingerprint, run_units
+from .._runs import UnitStore, data_fingerprint, run_seed, run_units
 from .._validation import check_n_jobs, check_param
 from ..kernels.arccos import arccos_gram, arccos_lower_blocks
 from .cholesky import cholesky_solve_diag, jittered_cholesky
@@ -179,11 +179,7 @@ def large_solve(Xn, Y, *, ridge: float = 0.0, strata=None, chunk_size: int = 500
                  alternative="Use gram_dtype='float32', a smaller rank or chunk_size, or fewer n_jobs.",
                  budget=max_memory_bytes)
     strata = np.zeros(n, dtype=np.int64) if strata is None else np.unique(np.asarray(strata), return_inverse=True)[1]
-    stored = UnitStore.stored_identity(checkpoint)
-    if random_state is None and stored is not None and "seed" in stored:
-        seed = from_record(stored["seed"])  # a resumed run keeps the draws of the run it continues
-    else:
-        seed = check_random_state(random_state)
+    seed = run_seed(random_state, checkpoint)
     settings = {"chunk_size": chunk_size, "n_chunk_repeats": int(n_chunk_repeats), "rank": rank, "tol": float(tol),
                 "max_iter": int(max_iter), "gram_dtype": str(gdtype).removeprefix("torch."), "ridge": float(ridge)}
     store = None

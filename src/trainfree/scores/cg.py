@@ -30,9 +30,9 @@ import torch
 
 from .._device import check_memory, concurrent_units, resolve_device, resolve_dtype
 from .._errors import TrainfreeError
-from .._random import SeedLike, check_random_state, from_record, seed_record, unit_child
+from .._random import SeedLike, seed_record, unit_child
 from .._random import rng as make_rng
-from .._runs import UnitStore, data_fingerprint, run_units
+from .._runs import UnitStore, data_fingerprint, run_seed, run_units
 from .._validation import check_examples, check_n_jobs, check_param
 from ..linalg.arccos_solve import exact_need, exact_solve, large_solve
 from ..linalg.loo_predictions import one_vs_rest
@@ -190,11 +190,7 @@ def cg_score(X, y, *, method: str = "exact", preprocess: str = "center", ratio: 
     check_param("ratio", ratio, numbers.Real, low=0, low_open=True)
     check_param("n_repeats", n_repeats, numbers.Integral, low=1)
     n_jobs = check_n_jobs(n_jobs)
-    stored = UnitStore.stored_identity(checkpoint) if method is not CGMethod.EXACT else None
-    if random_state is None and stored is not None and "seed" in stored:
-        seed = from_record(stored["seed"])  # a resumed run keeps the draws of the run it continues
-    else:
-        seed = check_random_state(random_state)
+    seed = run_seed(random_state, checkpoint if method is not CGMethod.EXACT else None)
     dev = resolve_device(device)
     tdtype = resolve_dtype(dtype or ("float32" if method is CGMethod.LARGE else "float64"))
     if method is CGMethod.LARGE and dev.type != "cpu":

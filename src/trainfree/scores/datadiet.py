@@ -29,8 +29,8 @@ from torch import nn
 
 from .._device import resolve_device, resolve_dtype
 from .._errors import TrainfreeError
-from .._random import SeedLike, check_random_state, child, from_record, seed_record
-from .._runs import UnitStore, data_fingerprint, run_units
+from .._random import SeedLike, child, seed_record
+from .._runs import UnitStore, data_fingerprint, run_seed, run_units
 from .._validation import check_examples, check_n_jobs, check_param
 from ..result import ExampleResult
 from ..training import make_model, train
@@ -309,11 +309,7 @@ class _Setup:
         self.lr, self.batch_size = float(lr), int(batch_size)
         self.dev = resolve_device(device)
         self.checkpoint = checkpoint
-        stored = UnitStore.stored_identity(checkpoint)
-        if random_state is None and stored is not None and "seed" in stored:
-            self.seed = from_record(stored["seed"])  # a resumed run keeps the draws of the run it continues
-        else:
-            self.seed = check_random_state(random_state)
+        self.seed = run_seed(random_state, checkpoint)
 
     @property
     def model_name(self) -> str:

@@ -22,7 +22,7 @@ import torch
 
 from trainfree._random import check_random_state
 from trainfree.data import load
-from trainfree.experiments.noise import _flip
+from trainfree.experiments.noise import flip_labels
 from trainfree.kernels import arccos_gram, arccos_lower_blocks
 from trainfree.linalg import nystrom_preconditioner, one_vs_rest, rp_cholesky
 from trainfree.scores.cg import unit_rows
@@ -62,7 +62,7 @@ def main() -> None:
     args = ap.parse_args()
     seed = check_random_state(args.seed)
     data = load("fmnist", n=args.n, random_state=args.seed)
-    y = _flip(data, args.noise, "symmetric", seed)[0] if args.noise else data.y
+    y = flip_labels(data, args.noise, "symmetric", seed)[0] if args.noise else data.y
     codes = np.unique(y, return_inverse=True)[1]
     B = torch.from_numpy(one_vs_rest(codes, codes.max() + 1).astype(np.float64))
     Xt = torch.from_numpy(unit_rows(data.X, "center"))

@@ -250,11 +250,11 @@ import sys, time, numpy as np
 from trainfree.data import load
 from trainfree.experiments import pruning, pruning_curve
 
-fit, pause = pruning._fit_unit, float(sys.argv[3])
+fit, pause = pruning.fit_unit, float(sys.argv[3])
 def slow_fit(*args):  # slows every training run down so that the kill lands mid-way; results unchanged
     time.sleep(pause)
     return fit(*args)
-pruning._fit_unit = slow_fit
+pruning.fit_unit = slow_fit
 d = load("digits", n=240, random_state=0)
 tr, te = d.subset(np.arange(160)), d.subset(np.arange(160, 240))
 kw = dict(fractions=(0.3, 0.5, 0.7), model="mlp", epochs=1, batch_size=32, n_runs=2, random_state=1)

@@ -87,7 +87,7 @@ class UnitStore:
 
     def __init__(self, folder: str | Path, identity: dict[str, Any]) -> None:
         self.folder = Path(folder)
-        self.identity = json.loads(json.dumps(identity, default=_plain))
+        self.identity = json.loads(json.dumps(identity, default=json_default))
         marker = self.folder / IDENTITY_FILE
         if marker.exists():
             try:
@@ -181,7 +181,8 @@ def check_identity(stored: dict[str, Any], now: dict[str, Any], *, where: str, k
             f"to resume, or use a new checkpoint path (or delete it) to start afresh.")
 
 
-def _plain(x: Any) -> Any:
+def json_default(x: Any) -> Any:
+    """The ``default`` of ``json.dumps`` for identities: NumPy scalars and arrays as Python values, else TypeError."""
     if isinstance(x, np.generic):
         return x.item()
     if isinstance(x, np.ndarray):

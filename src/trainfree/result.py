@@ -113,8 +113,8 @@ class Result:
     def metadata(self) -> dict[str, Any]:
         """Type, method, settings, seed, timings and metrics as a JSON-ready dict."""
         return {"result_type": type(self).__name__, "method": self.method, "n_rows": len(self),
-                "settings": _jsonable(self.settings), "seed": _jsonable(self.seed),
-                "timings": _jsonable(self.timings), "metrics": _jsonable(self.metrics)}
+                "settings": jsonable(self.settings), "seed": jsonable(self.seed),
+                "timings": jsonable(self.timings), "metrics": jsonable(self.metrics)}
 
     def summary(self) -> str:
         """One line on what the result holds."""
@@ -220,15 +220,16 @@ def _sidecar(path: Path) -> Path:
     return path.with_suffix(path.suffix + ".json")
 
 
-def _jsonable(obj: Any) -> Any:
+def jsonable(obj: Any) -> Any:
+    """``obj`` as JSON values: mappings, sequences and NumPy values converted, NaN as null, ±inf and others as text."""
     if isinstance(obj, Mapping):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
+        return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
+        return [jsonable(v) for v in obj]
     if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
+        return jsonable(obj.tolist())
     if isinstance(obj, np.generic):
-        return _jsonable(obj.item())
+        return jsonable(obj.item())
     if isinstance(obj, float) and not math.isfinite(obj):
         return None if math.isnan(obj) else str(obj)
     if isinstance(obj, (str, int, float, bool)) or obj is None:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import TrainfreeError
-from ..result import Result, _jsonable
+from ..result import Result, jsonable
 
 # API parameter → CLI flag, so that errors raised by the library name what a CLI user can type.
 FLAGS = {"ratio": "--ratio", "n_repeats": "--repeats", "method": "--method", "preprocess": "--preprocess",
@@ -158,7 +158,7 @@ def prepare_output(args: argparse.Namespace, command: str) -> Path:
         raise TrainfreeError(f"Cannot write to --out {out} ({exc.strerror or exc}). Pass a folder you can "
                              f"write to.") from None
     identity = {"command": command, **{k: v for k, v in vars(args).items() if k not in _NOT_IDENTITY}}
-    identity = _jsonable(identity)
+    identity = jsonable(identity)
     marker = out / IDENTITY_FILE
     if marker.exists():
         try:
@@ -192,7 +192,7 @@ def write_outputs(out: Path, name: str, res: Result, extra: dict[str, Any] | Non
     """``<out>/<name>.parquet`` (+ sidecar) and ``<out>/summary.json`` (the metadata and ``extra``)."""
     path = res.save(out / f"{name}.parquet")
     summary = out / "summary.json"
-    summary.write_text(json.dumps(_jsonable({**res.metadata(), **(extra or {}), name: str(path)}), indent=2))
+    summary.write_text(json.dumps(jsonable({**res.metadata(), **(extra or {}), name: str(path)}), indent=2))
     return path, summary
 
 

@@ -140,21 +140,23 @@ class Dataset:
         """
         if n is None:
             return self
-        _check_n(n, len(self))
+        check_n(n, len(self))
         rng = make_rng(check_random_state(random_state))
         if self.task == "regression":
             return self.subset(np.sort(rng.choice(len(self), n, replace=False)))
-        return self.subset(_stratified_indices(self.y, n, rng))
+        return self.subset(stratified_indices(self.y, n, rng))
 
 
-def _check_n(n: Any, available: int) -> None:
+def check_n(n: Any, available: int) -> None:
+    """Refuse a sample size ``n`` that is not a positive int or exceeds the ``available`` examples."""
     check_param("n", n, numbers.Integral, low=1)
     if n > available:
         raise TrainfreeError(f"n={n} exceeds the {available} examples available. Pass n <= {available} "
                              f"or n=None for all of them.")
 
 
-def _stratified_indices(y: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+def stratified_indices(y: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` row indices drawn without replacement with each label's share of ``y`` (largest remainders)."""
     _, codes, counts = np.unique(y, return_inverse=True, return_counts=True)
     # Integer arithmetic keeps the quotas exact: floor shares plus the largest remainders.
     quota, remainder = np.divmod(n * counts, counts.sum())

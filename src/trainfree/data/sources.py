@@ -14,7 +14,7 @@ from .._errors import TrainfreeError
 from .._random import SeedLike, check_random_state, child, int_seed
 from .._random import rng as make_rng
 from .._validation import check_param
-from .dataset import Dataset, _check_n, _stratified_indices
+from .dataset import Dataset, check_n, stratified_indices
 from .files import load_file
 
 FMNIST_ENV = "TRAINFREE_FMNIST_DIR"
@@ -106,8 +106,8 @@ def load_fashion_mnist(*, split: str = "train", n: int | None = None,
     if n is None:
         idx = np.arange(len(labels))
     else:
-        _check_n(n, len(labels))
-        idx = _stratified_indices(labels, n, make_rng(check_random_state(random_state)))
+        check_n(n, len(labels))
+        idx = stratified_indices(labels, n, make_rng(check_random_state(random_state)))
     # Subsample before converting, so a small n never materialises 60,000 float images.
     X = images[idx].reshape(len(idx), -1).astype(np.float32) / np.float32(255)
     return Dataset(X, labels[idx], FMNIST_CLASSES, (1, *images.shape[1:]), f"fmnist-{split}", ids=idx)
@@ -162,7 +162,7 @@ def load_mnist1d(*, n: int | None = None, random_state: SeedLike = None) -> Data
     ((50, 40), (1, 40))
     """
     n_total = 5000 if n is None else n
-    _check_n(n_total, n_total)
+    check_n(n_total, n_total)
     seed = int_seed(check_random_state(random_state), bits=32)
     from mnist1d.data import get_dataset_args, make_dataset  # lazy: the package imports matplotlib
 

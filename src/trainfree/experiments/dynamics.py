@@ -27,7 +27,7 @@ from ..data import Dataset
 from ..kernels import empirical_ntk
 from ..result import PlayerResult
 from ..training import evaluate, input_shape, make_model, train
-from .pruning import _as_scores
+from .pruning import as_scores
 
 
 def score_groups(scores, n_groups: int = 10) -> list[np.ndarray]:
@@ -41,7 +41,7 @@ def score_groups(scores, n_groups: int = 10) -> list[np.ndarray]:
     >>> [g.tolist() for g in score_groups([0.1, 0.9, 0.5, 0.7, 0.3], n_groups=2)]
     [[1, 3, 2], [4, 0]]
     """
-    s = _as_scores(scores)
+    s = as_scores(scores)
     check_param("n_groups", n_groups, numbers.Integral, low=1)
     if n_groups > len(s):
         raise TrainfreeError(f"Cannot split {len(s)} rows into {n_groups} groups; pass n_groups <= {len(s)}.")
@@ -167,7 +167,7 @@ def group_dynamics(train_set: Dataset, scores, *, test_set: Dataset | None = Non
     """
     t0 = time.perf_counter()
     _check_data(train_set, test_set)
-    s = _as_scores(scores)
+    s = as_scores(scores)
     if len(s) != len(train_set):
         raise TrainfreeError(f"There are {len(s)} scores but the training set has {len(train_set)} rows; score "
                              f"the rows you train on.")

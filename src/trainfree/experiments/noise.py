@@ -93,7 +93,7 @@ def score_dataset(data: Dataset, *, score: str = "cg", noise: float = 0.0, noise
     seed = check_random_state(random_state)
     y, flipped = data.y, None
     if noise > 0:
-        y, flipped = _flip(data, noise, noise_mode, seed)
+        y, flipped = flip_labels(data, noise, noise_mode, seed)
     X = data.X
     if score not in TRAINING_FREE:  # the networks take images (cnn) or flat rows (mlp)
         X = X.reshape(len(X), *input_shape(score_options.get("model", "cnn"), data.image_shape, X.shape[1],
@@ -120,7 +120,7 @@ def score_dataset(data: Dataset, *, score: str = "cg", noise: float = 0.0, noise
                        timings={"workflow_s": time.perf_counter() - t0}, seed=seed_record(seed))
 
 
-def _flip(data: Dataset, noise: float, noise_mode: str, seed) -> tuple[np.ndarray, np.ndarray]:
+def flip_labels(data: Dataset, noise: float, noise_mode: str, seed) -> tuple[np.ndarray, np.ndarray]:
     """The flips of this root seed: every workflow that flips with the same seed flips the same labels."""
     return inject_label_noise(data.y, noise, n_classes=len(data.classes), random_state=child(seed, "noise"),
                               mode="symmetric" if noise_mode == "symmetric" else "class_conditional")
@@ -196,7 +196,7 @@ def compare_noise_detection(data: Dataset, names: Sequence[str] = ("cg", "el2n",
             flipped, scores = res["flipped"], res.scores
         else:
             if flipped is None:  # the flips score_dataset makes for this seed, without scoring anything
-                flipped = _flip(data, noise, noise_mode, seed)[1]
+                flipped = flip_labels(data, noise, noise_mode, seed)[1]
             scores = (np.linalg.norm(data.X, axis=1) if name == "input_norm"
                       else make_rng(child(seed, "random")).random(len(data)))
         rows.append((name, auroc(scores, flipped), noise_found_at(scores, flipped, fractions=fractions),

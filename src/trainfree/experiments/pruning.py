@@ -30,7 +30,8 @@ from ..training import evaluate, input_shape, make_model, train
 DIRECTIONS = ("keep_hard", "keep_easy")
 
 
-def _as_scores(scores: Any, name: str = "scores") -> np.ndarray:
+def as_scores(scores: Any, name: str = "scores") -> np.ndarray:
+    """One finite float per example from an array or a result's ``scores``; ``name`` is what an error calls them."""
     s = np.asarray(getattr(scores, "scores", scores), dtype=float)
     if s.ndim != 1 or not len(s):
         raise TrainfreeError(f"The {name} must be one number per example (a non-empty 1-D array); got shape "
@@ -97,7 +98,7 @@ def prune_order(scores, y, *, fraction: float, direction: str = "keep_hard", cla
     >>> prune_order([0.3, 0.1, 0.9, 0.5], [0, 0, 1, 1], fraction=0.5, class_balanced=True).tolist()
     [0, 2]
     """
-    s = _as_scores(scores)
+    s = as_scores(scores)
     y = np.asarray(y)
     if y.shape != s.shape:
         raise TrainfreeError(f"There are {len(s)} scores but {y.size} labels; pass one label per scored row.")
@@ -128,7 +129,7 @@ def window(scores, *, offset: float, width: float, random_state: SeedLike = None
     >>> window([0.1, 0.9, 0.5, 0.7], offset=0.25, width=0.5).tolist()
     [2, 3]
     """
-    s = _as_scores(scores)
+    s = as_scores(scores)
     check_param("offset", offset, numbers.Real, low=0, high=1)
     check_param("width", width, numbers.Real, low=0, high=1, low_open=True)
     if offset + width > 1 + 1e-12:
@@ -222,7 +223,7 @@ def pruning_curve(train_set: Dataset, test_set: Dataset, scores: Mapping[str, An
     if train_set.task != "classification" or test_set.task != "classification":
         raise TrainfreeError("Pruning curves measure test accuracy and need class labels; pass classification "
                              "data (see trainfree.data.load).")
-    ranked = {str(k): _as_scores(v, f"{k!r} scores") for k, v in scores.items()}
+    ranked = {str(k): as_scores(v, f"{k!r} scores") for k, v in scores.items()}
     for name, s in ranked.items():
         if len(s) != len(train_set):
             raise TrainfreeError(f"The {name!r} scores have {len(s)} values but the training set has "
@@ -267,7 +268,7 @@ def pruning_curve(train_set: Dataset, test_set: Dataset, scores: Mapping[str, An
             units.append((f"set{i}-run{k}", idx, k))
     common = (X, y, X_test, test_set.y, model, shape, n_out, lr, batch_size, device)
     t = time.perf_counter()
-    outs = run_units(_fit_unit, [(key, (*common, idx, budget_epochs(epochs, n, len(idx), batch_size),
+    outs = run_units(fit_unit, [(key, (*common, idx, budget_epochs(epochs, n, len(idx), batch_size),
                                         child(seed, f"run/{k}"))) for key, idx, k in units],
                      store=store, n_jobs=check_n_jobs(n_jobs), progress=progress, desc="training runs")
     accuracy = {key: float(out["accuracy"]) for key, out in outs.items()}
@@ -276,16 +277,16 @@ def pruning_curve(train_set: Dataset, test_set: Dataset, scores: Mapping[str, An
     for i, (name, d, f) in enumerate(plan):
         accs = [accuracy[f"set{i}-run{k}"] for k in range(n_runs)]
         n_kept = len(kept[f"set{i}"])
-        rows.append({"value": float(np.mean(accs)), "stderr": _sem(accs), "player": f"{name}/{d}/{f:g}",
+        rows.append({"value": float(np.mean(accs)), "stderr": standard_error(accs), "player": f"{name}/{d}/{f:g}",
                      "score": name, "direction": d, "fraction_pruned": f, "n_kept": n_kept,
                      "epochs": budget_epochs(epochs, n, n_kept, batch_size)})
     timings = {"training_s": time.perf_counter() - t, "total_s": time.perf_counter() - t0}
     columns = {c: np.array([r[c] for r in rows]) for c in rows[0]}
-    metrics = {"full_accuracy": float(full.mean()), "full_stderr": _sem(full), "full_runs": full.tolist()}
+    metrics = {"full_accuracy": float(full.mean()), "full_stderr": standard_error(full), "full_runs": full.tolist()}
     return PlayerResult("pruning_curve", columns, settings, seed_record(seed), timings, metrics)
 
 
-def _fit_unit(X, y, X_test, y_test, model, shape, n_out, lr, batch_size, device, idx, epochs_k, run) -> dict[str, Any]:
+def fit_unit(X, y, X_test, y_test, model, shape, n_out, lr, batch_size, device, idx, epochs_k, run) -> dict[str, Any]:
     """One training run on rows ``idx`` from run seed ``run`` (initial weights and batch order): its test accuracy."""
     net = make_model(model, shape, n_out, random_state=child(run, "init"))
     train(net, X[idx], y[idx], epochs=epochs_k, lr=lr, batch_size=batch_size, tol=0.0, device=device,
@@ -293,7 +294,8 @@ def _fit_unit(X, y, X_test, y_test, model, shape, n_out, lr, batch_size, device,
     return {"accuracy": evaluate(net, X_test, y_test, device=device)}
 
 
-def _sem(values) -> float:
+def standard_error(values) -> float:
+    """Standard error of the mean of ``values`` (NaN for fewer than two)."""
     v = np.asarray(values, dtype=float)
     return float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else float("nan")
 
@@ -322,7 +324,7 @@ def score_correlations(scores: Mapping[str, Any], X=None) -> PlayerResult:
     """
     from scipy.stats import spearmanr
 
-    named = {str(k): _as_scores(v, f"{k!r} scores") for k, v in scores.items()}
+    named = {str(k): as_scores(v, f"{k!r} scores") for k, v in scores.items()}
     if X is not None:
         X = np.asarray(X, dtype=float)
         named["input_norm"] = np.linalg.norm(X.reshape(len(X), -1), axis=1)

@@ -27,7 +27,7 @@ from ..data import Dataset
 from ..result import PlayerResult
 from ..training import input_shape
 from . import pruning
-from .noise import SCORES, _flip, check_score_names, score_dataset, score_options
+from .noise import SCORES, check_score_names, flip_labels, score_dataset, score_options
 
 
 def window_curve(train_set: Dataset, test_set: Dataset, names: Sequence[str] = ("cg", "el2n"), *,
@@ -93,7 +93,7 @@ def window_curve(train_set: Dataset, test_set: Dataset, names: Sequence[str] = (
     for name, value in (("epochs", epochs), ("n_runs", n_runs), ("batch_size", batch_size), ("n_seeds", n_seeds)):
         check_param(name, value, numbers.Integral, low=1)
     seed = run_seed(random_state, checkpoint)  # a resumed run keeps its draws (flips, scores)
-    y_noisy, flipped = _flip(train_set, noise, "symmetric", seed) if noise > 0 else (train_set.y, np.zeros(
+    y_noisy, flipped = flip_labels(train_set, noise, "symmetric", seed) if noise > 0 else (train_set.y, np.zeros(
         len(train_set), bool))
     t = time.perf_counter()
     ranked: dict[str, np.ndarray] = {}
@@ -131,7 +131,7 @@ def window_curve(train_set: Dataset, test_set: Dataset, names: Sequence[str] = (
             units.append((f"set{i}-run{k}", idx, k))
     common = (X, y_noisy, X_test, test_set.y, model, shape, n_out, lr, batch_size, device)
     t = time.perf_counter()
-    outs = run_units(pruning._fit_unit, [
+    outs = run_units(pruning.fit_unit, [
         (key, (*common, idx, pruning.budget_epochs(epochs, n, len(idx), batch_size), child(seed, f"run/{k}")))
         for key, idx, k in units], store=store, n_jobs=check_n_jobs(n_jobs), progress=progress, desc="training runs")
     acc = {key: float(out["accuracy"]) for key, out in outs.items()}
@@ -139,13 +139,14 @@ def window_curve(train_set: Dataset, test_set: Dataset, names: Sequence[str] = (
     rows: list[dict[str, Any]] = []
     for i, (name, o) in enumerate(plan):
         accs, idx = [acc[f"set{i}-run{k}"] for k in range(n_runs)], rows_of[i]
-        rows.append({"value": float(np.mean(accs)), "stderr": pruning._sem(accs),
+        rows.append({"value": float(np.mean(accs)), "stderr": pruning.standard_error(accs),
                      "player": name if name == "random" else f"{name}/{o:g}", "score": name, "offset": o,
                      "n_kept": len(idx[0]), "flipped_share": float(np.mean([flipped[r].mean() for r in idx])),
                      "epochs": pruning.budget_epochs(epochs, n, len(idx[0]), batch_size)})
     columns = {c: np.array([r[c] for r in rows]) for c in rows[0]}
     timings = {"scoring_s": scoring_s, "training_s": time.perf_counter() - t, "total_s": time.perf_counter() - t0}
-    metrics = {"full_accuracy": float(full.mean()), "full_stderr": pruning._sem(full), "full_runs": full.tolist(),
+    metrics = {"full_accuracy": float(full.mean()), "full_stderr": pruning.standard_error(full),
+               "full_runs": full.tolist(),
                "n_flipped": int(flipped.sum())}
     return PlayerResult("window_curve", columns, settings, seed_record(seed), timings, metrics)
 

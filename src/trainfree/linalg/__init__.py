@@ -12,7 +12,7 @@
 """
 
 from .arccos_solve import exact_solve, large_solve
-from .cholesky import JITTERS, cholesky, cholesky_solve_diag, jittered_cholesky, solve_lower
+from .cholesky import JITTERS, cholesky, cholesky_solve_diag, jittered_cholesky, solve_lower, warn_jitter
 from .loo_predictions import fit_temperature, loo_loss_path, loo_predictions, one_vs_rest
 from .nystrom import nystrom_preconditioner, rp_cholesky
 from .pcg import conjugate_gradients
@@ -20,4 +20,5 @@ from .threads import lapack_threads, one_thread, torch_threads
 
 __all__ = ["JITTERS", "cholesky", "cholesky_solve_diag", "conjugate_gradients", "exact_solve", "fit_temperature",
            "jittered_cholesky", "lapack_threads", "large_solve", "loo_loss_path", "loo_predictions",
-           "nystrom_preconditioner", "one_thread", "one_vs_rest", "rp_cholesky", "solve_lower", "torch_threads"]
+           "nystrom_preconditioner", "one_thread", "one_vs_rest", "rp_cholesky", "solve_lower", "torch_threads",
+           "warn_jitter"]

@@ -7,6 +7,7 @@ and triangular solve of many small blocks (DAVINZ's coalitions), on one thread.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -62,6 +63,15 @@ def jittered_cholesky(H: torch.Tensor, *, what: str = "The Gram matrix H",
     raise TrainfreeError(f"{what} is singular even with a diagonal jitter of {JITTERS[-1]:g}×mean(diag): the "
                          f"data have (near-)duplicate rows with conflicting labels. Remove duplicates, e.g. with "
                          f"np.unique(X, axis=0, return_index=True).")
+
+
+def warn_jitter(jitter: float) -> float:
+    """Warn at the caller's caller that a jitter was needed (duplicate rows: not leave-one-out exact); return it."""
+    if jitter:
+        warnings.warn(f"H was not positive definite (duplicate or near-duplicate rows); added a diagonal jitter "
+                      f"of {jitter:.3g}. Scores of duplicated examples are then not leave-one-out exact.",
+                      stacklevel=3)
+    return jitter
 
 
 def cholesky_solve_diag(L: torch.Tensor, Y: torch.Tensor, *,

@@ -22,7 +22,6 @@ import enum
 import math
 import numbers
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +34,7 @@ from .._random import rng as make_rng
 from .._runs import UnitStore, data_fingerprint, run_seed, run_units
 from .._validation import check_examples, check_n_jobs, check_param
 from ..linalg.arccos_solve import exact_need, exact_solve, large_solve
+from ..linalg.cholesky import warn_jitter
 from ..linalg.loo_predictions import one_vs_rest
 from ..result import ExampleResult
 
@@ -204,7 +204,7 @@ def cg_score(X, y, *, method: str = "exact", preprocess: str = "center", ratio: 
     if method is CGMethod.EXACT:
         _check_fits(X.shape[0], X.shape[1], tdtype, dev, max_memory_bytes)
         alpha, d, info = exact_solve(Xn, one_vs_rest(codes, classes.size), dtype=tdtype, device=dev)
-        jitter = _warn_jitter(info["jitter"])
+        jitter = warn_jitter(info["jitter"])
         cols = _columns(alpha[np.arange(len(codes)), codes], d, np.ones(len(codes)))
         record = None
     elif method is CGMethod.LARGE:
@@ -212,7 +212,7 @@ def cg_score(X, y, *, method: str = "exact", preprocess: str = "center", ratio: 
                                      n_chunk_repeats=n_chunk_repeats, rank=rank, tol=tol, gram_dtype=tdtype,
                                      random_state=seed, n_jobs=n_jobs, checkpoint=checkpoint,
                                      max_memory_bytes=max_memory_bytes, progress=progress)
-        jitter = _warn_jitter(info["jitter"])
+        jitter = warn_jitter(info["jitter"])
         cols = _columns(alpha[np.arange(len(codes)), codes], d, np.ones(len(codes)))
         record = info["seed"]
         settings.update({k: info[k] for k in ("chunk_size", "n_chunks", "n_chunk_repeats", "rank", "tol",
@@ -273,14 +273,6 @@ def unit_rows(X: np.ndarray, preprocess: str | Preprocess = "center") -> np.ndar
     return X / norms[:, None]
 
 
-def _warn_jitter(jitter: float) -> float:
-    if jitter:
-        warnings.warn(f"H was not positive definite (duplicate or near-duplicate rows); added a diagonal jitter "
-                      f"of {jitter:.3g}. Scores of duplicated examples are then not leave-one-out exact.",
-                      stacklevel=3)
-    return jitter
-
-
 def _columns(alpha: np.ndarray, d: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
     """Score and partial terms from α_i, d_i and y_i (the formula in the module docstring)."""
     cross = alpha - d * y  # y₋ᵢᵀh_i
@@ -337,7 +329,7 @@ def _stochastic(Xn, codes, n_classes, ratio, n_repeats, seed, dtype, device, n_j
     mean["flag_mislabel"] = mean["partial_label"] > 0
     mean["stderr"] = np.sqrt(var / count)
     mean["n_scored"] = count.astype(np.int64)
-    return mean, _warn_jitter(jitter)
+    return mean, warn_jitter(jitter)
 
 
 def _stochastic_unit(Xn, own, drawn, dtype, device):

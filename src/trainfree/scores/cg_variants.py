@@ -35,7 +35,7 @@ from ..kernels import arccos_gram
 from ..linalg.loo_predictions import one_vs_rest
 from ..result import ExampleResult
 from .cg import Preprocess, cg_score, unit_rows
-from .datadiet import _Setup
+from .datadiet import ScoreSetup
 
 BLOCK_ENTRIES = 2**24  # H is built in row blocks of about this many entries: memory O(n·d), not O(n²)
 
@@ -147,7 +147,7 @@ def cg_features_score(X, y, *, model: str | Callable[..., nn.Module] = "cnn", ep
     """
     check_param("epochs", epochs, numbers.Integral, low=0)
     preprocess = Preprocess(check_param("preprocess", preprocess, str, choices=tuple(p.value for p in Preprocess)))
-    ctx = _Setup("cg_features_score", X, y, model, n_seeds, epochs, lr, batch_size, device, random_state, None)
+    ctx = ScoreSetup("cg_features_score", X, y, model, n_seeds, epochs, lr, batch_size, device, random_state, None)
     options = {"preprocess": preprocess.value, "dtype": dtype, "max_memory_bytes": max_memory_bytes}
     outs = ctx.run(_features_unit, options, n_jobs=None, progress=False)
     label_term = np.mean([o["partial_label"] for o in outs], axis=0)

@@ -102,7 +102,7 @@ def grand_score(X, y, *, model: str | Callable[..., nn.Module] = "cnn", n_seeds:
     check_param("method", method, str, choices=("auto", "fast", "vmap", "loop"))
     check_param("score_batch_size", score_batch_size, numbers.Integral, low=1)
     tdtype = resolve_dtype(dtype)
-    ctx = _Setup("grand_score", X, y, model, n_seeds, epoch, lr, batch_size, device, random_state, checkpoint)
+    ctx = ScoreSetup("grand_score", X, y, model, n_seeds, epoch, lr, batch_size, device, random_state, checkpoint)
     options = {"method": method, "dtype": str(tdtype).removeprefix("torch."), "score_batch_size": int(score_batch_size)}
     outs = ctx.run(_grand_unit, options, n_jobs=n_jobs, progress=progress)
     used = sorted({str(o["method"]) for o in outs})
@@ -110,7 +110,7 @@ def grand_score(X, y, *, model: str | Callable[..., nn.Module] = "cnn", n_seeds:
                       {"score_s": sum(float(o["score_s"]) for o in outs)})
 
 
-def _grand_unit(ctx: _Setup, k: int, options: dict[str, Any]) -> dict[str, Any]:
+def _grand_unit(ctx: ScoreSetup, k: int, options: dict[str, Any]) -> dict[str, Any]:
     net, step, train_s = ctx.trained(k, ctx.epoch)
     t = time.perf_counter()
     tdtype = resolve_dtype(options["dtype"])
@@ -152,12 +152,12 @@ def el2n_score(X, y, *, model: str | Callable[..., nn.Module] = "cnn", n_seeds: 
     >>> bool(((res.scores >= 0) & (res.scores <= 2 ** 0.5)).all()), res.settings["epoch"]
     (True, 1)
     """
-    ctx = _Setup("el2n_score", X, y, model, n_seeds, epoch, lr, batch_size, device, random_state, checkpoint)
+    ctx = ScoreSetup("el2n_score", X, y, model, n_seeds, epoch, lr, batch_size, device, random_state, checkpoint)
     outs = ctx.run(_el2n_unit, {}, n_jobs=n_jobs, progress=progress)
     return ctx.result(outs, {}, {"score_s": sum(float(o["score_s"]) for o in outs)})
 
 
-def _el2n_unit(ctx: _Setup, k: int, options: dict[str, Any]) -> dict[str, Any]:
+def _el2n_unit(ctx: ScoreSetup, k: int, options: dict[str, Any]) -> dict[str, Any]:
     net, step, train_s = ctx.trained(k, ctx.epoch)
     t = time.perf_counter()
     norms = _el2n(net, ctx.tensor(torch.float32), ctx.labels())
@@ -203,13 +203,13 @@ def forgetting_score(X, y, *, model: str | Callable[..., nn.Module] = "cnn", epo
     (True, 2)
     """
     check_param("epochs", epochs, numbers.Integral, low=1)
-    ctx = _Setup("forgetting_score", X, y, model, n_seeds, epochs, lr, batch_size, device, random_state, checkpoint)
+    ctx = ScoreSetup("forgetting_score", X, y, model, n_seeds, epochs, lr, batch_size, device, random_state, checkpoint)
     outs = ctx.run(_forgetting_unit, {}, n_jobs=n_jobs, progress=progress)
     return ctx.result(outs, {"never_learned_value": int(epochs)}, {},
                       {"never_learned": np.mean([o["never_learned"] for o in outs], axis=0)})
 
 
-def _forgetting_unit(ctx: _Setup, k: int, options: dict[str, Any]) -> dict[str, Any]:
+def _forgetting_unit(ctx: ScoreSetup, k: int, options: dict[str, Any]) -> dict[str, Any]:
     tracker = ForgettingTracker(ctx.labels())
     _, step, train_s = ctx.trained(k, ctx.epoch, batch_callbacks=[tracker])
     return {"scores": tracker.scores(never_learned=float(ctx.epoch)), "never_learned": ~tracker.learned,
@@ -286,7 +286,7 @@ def _el2n(net: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int = 10
     return torch.cat(out).cpu().numpy()
 
 
-class _Setup:
+class ScoreSetup:
     """Validated inputs, seeds and the shared build / train / run / result steps of the three scores."""
 
     def __init__(self, name, X, y, model, n_seeds, epoch, lr, batch_size, device, random_state, checkpoint):

@@ -40,9 +40,10 @@ from .._runs import UnitStore, data_fingerprint, run_units
 from .._validation import check_examples, check_n_jobs, check_param
 from ..kernels import arccos_gram, random_conv_features
 from ..linalg.arccos_solve import chunk_partition, exact_need, exact_solve, large_solve
+from ..linalg.cholesky import warn_jitter
 from ..linalg.loo_predictions import example_columns, fit_temperature, loo_loss_path, loo_predictions, one_vs_rest
 from ..result import ExampleResult
-from .cg import Preprocess, _warn_jitter, unit_rows
+from .cg import Preprocess, unit_rows
 
 KERNELS = ("auto", "arccos", "conv", "precomputed")
 #: Ridge values searched by ``ridge="auto"``, as multiples of the mean diagonal of K (scale-free).
@@ -266,7 +267,7 @@ def mislabel_score(X, y, *, method: str = "exact", kernel: str = "auto", preproc
         runs, jitter = (Y - alpha / d[:, None])[None], info["jitter"]
         settings.update({k: info[k] for k in ("chunk_size", "n_chunks", "n_chunk_repeats", "rank", "tol",
                                               "iterations", "residual", "converged")})
-    settings["jitter_used"] = _warn_jitter(float(jitter))  # with λ = 0 and duplicate rows; never silent
+    settings["jitter_used"] = warn_jitter(float(jitter))  # with λ = 0 and duplicate rows; never silent
     timings["loo_s"] = time.perf_counter() - t
 
     F = runs.mean(axis=0)

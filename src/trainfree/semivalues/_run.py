@@ -13,7 +13,7 @@ import numpy as np
 from .._errors import TrainfreeError
 from .._random import check_random_state, from_record, seed_record, unit_child
 from .._random import rng as make_rng
-from .._runs import _plain, atomic_save, check_identity
+from .._runs import atomic_save, check_identity, json_default
 from ._evaluator import Evaluator
 
 
@@ -149,7 +149,7 @@ def utility_fingerprint(utility: Any) -> Any:
         raise TrainfreeError(f"utility.fingerprint() must return a str or a dict describing the problem; it "
                              f"returned {type(fp).__name__}. Fix the utility's fingerprint method.")
     try:
-        return json.loads(json.dumps(fp, default=_plain))
+        return json.loads(json.dumps(fp, default=json_default))
     except (TypeError, ValueError) as exc:
         raise TrainfreeError(f"utility.fingerprint() must return JSON-able values (str, numbers, lists, dicts): "
                              f"{exc}. Fix the utility's fingerprint method.") from None

@@ -151,3 +151,13 @@ def test_a_resumed_run_adopts_the_seed_its_folder_recorded(tmp_path):
     UnitStore(tmp_path, {"what": "t", "seed": seed_record(first)})
     assert run_seed(None, tmp_path).entropy == first.entropy
     assert run_seed(7, tmp_path).entropy == 7  # a given seed wins (and the store then refuses the folder)
+
+
+def test_the_kernel_and_solver_packages_export_sorted_public_names():
+    from trainfree import kernels, linalg
+
+    for package in (kernels, linalg):
+        assert package.__all__ == sorted(package.__all__)
+        own = {n for n, obj in vars(package).items() if not n.startswith("_") and callable(obj)
+               and getattr(obj, "__module__", "").startswith(package.__name__ + ".")}
+        assert own == set(package.__all__) - {"ESTIMATORS", "JITTERS", "NULL_Z"}  # every function and class, once

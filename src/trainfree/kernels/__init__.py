@@ -11,5 +11,5 @@ from .conv import random_conv_features
 from .mmd import ESTIMATORS, NULL_Z, CoalitionMMD, median_bandwidth, mmd, rbf_kernel
 from .ntk import empirical_ntk
 
-__all__ = ["ESTIMATORS", "NULL_Z", "CoalitionMMD", "arccos_gram", "arccos_lower_blocks", "empirical_ntk",
+__all__ = ["CoalitionMMD", "ESTIMATORS", "NULL_Z", "arccos_gram", "arccos_lower_blocks", "empirical_ntk",
            "median_bandwidth", "mmd", "random_conv_features", "rbf_kernel"]

@@ -1,5 +1,7 @@
 """The solvers behind exact and large-n CG: in-place factorisation, CG, chunked diag(H⁻¹), resumable units."""
 
+import io
+import sys
 import textwrap
 import warnings
 
@@ -223,11 +225,31 @@ def test_lapack_threads_get_the_cores_no_other_process_runs_on(monkeypatch):
     assert linalg._lapack_threads() == 1
 
 
-def test_other_runnable_threads_exclude_this_process():
-    from trainfree.linalg import _other_runnable
+def test_other_runnable_threads_exclude_this_process(monkeypatch):
+    from trainfree import linalg
 
-    others = _other_runnable()
-    assert others is None or 0 <= others < 10_000
+    # A fake /proc: 7 threads runnable machine-wide, of which 2 are this process's (one thread's command
+    # name holds ") R", which must not be read as its state); 7 - 2 = 5 belong to other processes.
+    proc = {"/proc/loadavg": "3.10 2.00 1.50 7/412 4242\n",
+            "/proc/self/task/11/stat": "11 (python) R 1 11 11 0 -1",
+            "/proc/self/task/12/stat": "12 (a) R b) S 1 11 11 0 -1",
+            "/proc/self/task/13/stat": "13 (worker) R 1 11 11 0 -1",
+            "/proc/self/task/14/stat": "14 (worker) D 1 11 11 0 -1"}
+
+    def fake_open(path):
+        if path not in proc:
+            raise FileNotFoundError(path)
+        return io.StringIO(proc[path])
+
+    real = linalg._other_runnable() if sys.platform == "linux" else 0
+    assert type(real) is int and real >= 0  # a real /proc is read, not given up on
+    monkeypatch.setattr(linalg, "open", fake_open, raising=False)
+    monkeypatch.setattr(linalg.os, "listdir", lambda path: ["11", "12", "13", "14"])
+    assert linalg._other_runnable() == 5
+    proc["/proc/loadavg"] = "0.10 0.20 0.30 1/412 4242\n"  # read before our threads woke: never below 0
+    assert linalg._other_runnable() == 0
+    del proc["/proc/self/task/14/stat"]  # a thread that exited between listdir and open: unknown
+    assert linalg._other_runnable() is None
 
 
 def test_score_fingerprint_ignores_last_bit_rounding_but_not_real_changes():

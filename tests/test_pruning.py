@@ -147,8 +147,12 @@ def test_pruning_curve_result_shape_and_columns(split):
     assert res["player"].tolist()[0] == "norm/keep_hard/0.25"
     assert set(res["direction"]) == {"keep_hard", "keep_easy", "random"}
     assert res["n_kept"].tolist() == [120, 80, 120, 80, 120, 80]
-    assert np.all((res.values >= 0) & (res.values <= 1)) and np.isfinite(res.stderr).all()
-    assert 0 <= res.metrics["full_accuracy"] <= 1 and len(res.metrics["full_runs"]) == 2
+    # Accuracies on 80 test rows, averaged over 2 runs: each a count of correct predictions over 160.
+    correct = np.array([*res.values, res.metrics["full_accuracy"]]) * 2 * len(test_set)
+    np.testing.assert_allclose(correct, np.round(correct), rtol=0, atol=1e-9)
+    assert np.all((correct >= 0) & (correct <= 160)) and np.isfinite(res.stderr).all()
+    assert res.metrics["full_accuracy"] == pytest.approx(np.mean(res.metrics["full_runs"]), rel=1e-15)
+    assert len(res.metrics["full_runs"]) == 2
     one = pruning_curve(train_set, test_set, {"norm": s}, fractions=(0.5,), directions=("keep_easy",),
                         include_random=False, model="mlp", epochs=1, n_runs=1, random_state=0)
     assert one["player"].tolist() == ["norm/keep_easy/0.5"] and np.isnan(one.stderr).all()

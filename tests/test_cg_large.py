@@ -1,5 +1,7 @@
 """The solvers behind exact and large-n CG: in-place factorisation, CG, chunked diag(H⁻¹), resumable units."""
 
+import io
+import sys
 import textwrap
 import warnings
 
@@ -145,36 +147,35 @@ def test_stochastic_checkpoint_resumes_and_refuses_other_settings(rng, tmp_path)
 
 
 KILLED_RUN = textwrap.dedent("""
-    import sys, time, numpy as np
-    from trainfree import _runs
+    import sys, numpy as np
     from trainfree.scores import cg_score
-    save = _runs.UnitStore.save
-    def slow_save(self, key, arrays):  # units of 50 rows take microseconds: slow them so the kill lands mid-way
-        save(self, key, arrays)
-        time.sleep(0.05)
-    _runs.UnitStore.save = slow_save
     rng = np.random.default_rng(0)
     X = np.concatenate([rng.normal(0.8 * k, 1.0, (150, 10)) for k in range(3)])
     y = np.repeat(np.arange(3), 150)
-    res = cg_score(X, y, method=sys.argv[1], chunk_size=50, n_chunk_repeats=4, ratio=1.0, n_repeats=20,
-                   rank=50, random_state=1, checkpoint=sys.argv[2], n_jobs=1)
-    np.save(sys.argv[3], res.scores)
+    kw = dict(method=sys.argv[1], chunk_size=50, n_chunk_repeats=4, ratio=1.0, n_repeats=20, rank=50,
+              random_state=1, n_jobs=1)
+    res = cg_score(X, y, checkpoint=sys.argv[2], **kw)
+    fresh = cg_score(X, y, **kw)  # uninterrupted, and saving no units
+    np.save(sys.argv[3], np.stack([res.scores, fresh.scores]))
 """)
+# Work units of that run: 450 rows in chunks of 50, 4 chunkings, then the solution (large); 3 classes × 20
+# repeats (stochastic).
+KILLED_RUN_UNITS = {"large": 450 // 50 * 4 + 1, "stochastic": 3 * 20}
 
 
-@pytest.mark.parametrize("method", ["large", pytest.param("stochastic", marks=pytest.mark.slow)])
-def test_sigkilled_run_resumes_to_the_uninterrupted_result(tmp_path, method, script_runner):
-    script = tmp_path / "run.py"
+@pytest.mark.parametrize("method, k", [("large", 5), ("large", 36),  # 36: every chunk saved, the solve not
+                                       pytest.param("stochastic", 5, marks=pytest.mark.slow)])
+def test_sigkilled_run_resumes_to_the_uninterrupted_result(tmp_path, method, k, script_runner):
+    script, folder, n_units = tmp_path / "run.py", tmp_path / "units", KILLED_RUN_UNITS[method]
     script.write_text(KILLED_RUN)
-    folder = tmp_path / "units"
-    n_saved = script_runner.killed(script, method, folder, tmp_path / "killed.npy", folder=folder)
-    assert 3 <= n_saved < (36 if method == "large" else 60), n_saved  # killed mid-way
+    assert script_runner.run(script, method, folder, tmp_path / "killed.npy", kill_after=k) == k
+    assert len(list(folder.glob("unit-*.npz"))) == k and not (tmp_path / "killed.npy").exists()
     # A kill mid-write may leave a temp file, never a torn unit; the resumed run removes it.
     (folder / "unit-chunk-99999.npz.torn.tmp").write_bytes(b"PK\x03")
-    script_runner.run(script, method, folder, tmp_path / "resumed.npy")
-    assert not list(folder.glob("*.tmp"))
-    script_runner.run(script, method, tmp_path / "fresh", tmp_path / "fresh.npy")
-    np.testing.assert_allclose(np.load(tmp_path / "resumed.npy"), np.load(tmp_path / "fresh.npy"), rtol=1e-10)
+    assert script_runner.run(script, method, folder, tmp_path / "resumed.npy") == n_units - k
+    assert not list(folder.glob("*.tmp")) and len(list(folder.glob("unit-*.npz"))) == n_units
+    resumed, fresh = np.load(tmp_path / "resumed.npy")
+    np.testing.assert_allclose(resumed, fresh, rtol=1e-10)
 
 
 def test_large_on_dask_cluster_with_two_worker_processes_equals_local(rng):
@@ -223,11 +224,31 @@ def test_lapack_threads_get_the_cores_no_other_process_runs_on(monkeypatch):
     assert threads._lapack_threads() == 1
 
 
-def test_other_runnable_threads_exclude_this_process():
-    from trainfree.linalg.threads import _other_runnable
+def test_other_runnable_threads_exclude_this_process(monkeypatch):
+    from trainfree.linalg import threads
 
-    others = _other_runnable()
-    assert others is None or 0 <= others < 10_000
+    # A fake /proc: 7 threads runnable machine-wide, of which 2 are this process's (one thread's command
+    # name holds ") R", which must not be read as its state); 7 - 2 = 5 belong to other processes.
+    proc = {"/proc/loadavg": "3.10 2.00 1.50 7/412 4242\n",
+            "/proc/self/task/11/stat": "11 (python) R 1 11 11 0 -1",
+            "/proc/self/task/12/stat": "12 (a) R b) S 1 11 11 0 -1",
+            "/proc/self/task/13/stat": "13 (worker) R 1 11 11 0 -1",
+            "/proc/self/task/14/stat": "14 (worker) D 1 11 11 0 -1"}
+
+    def fake_open(path):
+        if path not in proc:
+            raise FileNotFoundError(path)
+        return io.StringIO(proc[path])
+
+    real = threads._other_runnable() if sys.platform == "linux" else 0
+    assert type(real) is int and real >= 0  # a real /proc is read, not given up on
+    monkeypatch.setattr(threads, "open", fake_open, raising=False)
+    monkeypatch.setattr(threads.os, "listdir", lambda path: ["11", "12", "13", "14"])
+    assert threads._other_runnable() == 5
+    proc["/proc/loadavg"] = "0.10 0.20 0.30 1/412 4242\n"  # read before our threads woke: never below 0
+    assert threads._other_runnable() == 0
+    del proc["/proc/self/task/14/stat"]  # a thread that exited between listdir and open: unknown
+    assert threads._other_runnable() is None
 
 
 def test_score_fingerprint_ignores_last_bit_rounding_but_not_real_changes():

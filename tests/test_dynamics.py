@@ -52,7 +52,8 @@ def test_kernel_distance_properties(rng):
     K1, K2 = A @ A.T, B @ B.T
     assert kernel_distance(K1, K1) == pytest.approx(0.0, abs=1e-12)
     d = kernel_distance(K1, K2)
-    assert 0.0 <= d <= 1.0
+    assert d == pytest.approx(1 - np.sum(K1 * K2) / (np.linalg.norm(K1) * np.linalg.norm(K2)), rel=1e-12)
+    assert 0.0 < d < 1.0  # positive semi-definite, neither proportional nor orthogonal
     assert kernel_distance(5.0 * K1, K2) == pytest.approx(d)
     assert kernel_distance(K1, 0.01 * K2) == pytest.approx(d)
     assert kernel_distance(K1, K2) == pytest.approx(kernel_distance(K2, K1))

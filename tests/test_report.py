@@ -159,11 +159,18 @@ def test_the_run_ends_with_a_summary_table_naming_every_file(tmp_path, capsys):
     assert {line.split()[0] for line in table[1:]} >= {"auroc", "time", "scores.parquet", "summary.json"}
 
 
-def test_progress_bars_show_only_when_switched_on(capsys):
+def test_progress_bars_show_only_when_switched_on(capsys, monkeypatch):
+    from trainfree import _progress
     from trainfree._progress import bar, showing, step
 
-    with showing(True), step("slow step"):
-        list(bar(range(3), desc="loop"))
-    list(bar(range(3), desc="quiet loop"))
-    # tqdm waits a second before drawing, and these steps are quicker: nothing at all is printed.
+    # Drawn at once rather than after tqdm's one-second delay, so "on" is seen whatever the machine's speed.
+    monkeypatch.setattr(_progress, "DELAY_S", 0.0)
+    items = range(3)
+    assert bar(items, desc="quiet loop") is items  # off by default: the iterable itself, unwrapped
+    with step("quiet step"), showing(True), showing(False):
+        assert bar(items, desc="inner quiet loop") is items
     assert capsys.readouterr().err == ""
+    with showing(True), step("slow step"):
+        assert list(bar(items, desc="loop")) == [0, 1, 2]
+    err = capsys.readouterr().err
+    assert "slow step" in err and "loop:   0%" in err and "0/3" in err and "quiet" not in err

@@ -57,7 +57,7 @@ def add_score_commands(sub) -> None:
              MISLABEL_COLUMNS)
     ml.set_defaults(func=score_examples, options=lambda a: dict(
         method=a.method, kernel=a.kernel, preprocess=a.preprocess, ridge=a.ridge, chunk_size=a.chunk_size,
-        n_repeats=a.repeats, dtype=a.dtype, n_jobs=a.n_jobs, progress=not a.quiet,
+        n_repeats=a.repeats, dtype=a.dtype, n_jobs=a.n_jobs, progress=a.progress,
         checkpoint=None if a.method == "exact" else (a.checkpoint or str(Path(a.out) / "units"))))
     cg = score.add_parser("cg", help="complexity-gap score (ICLR 2023), no training")
     add_common(cg, data="fmnist", noise_help=NOISE_HELP)

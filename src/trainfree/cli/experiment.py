@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from .._errors import TrainfreeError
@@ -63,7 +64,8 @@ correlations.parquet: Spearman correlation (value) of every pair of scores (scor
     nz = exp.add_parser("noise", help="every score side by side on the same flipped labels")
     add_common(nz, data="fmnist", noise_help="share of labels flipped (default 0.2)")
     nz.add_argument("--scores", default="cg,el2n,forgetting,input_norm,random",
-                    help="comma-separated: cg, cg-prime, cg-features, grand, el2n, forgetting, input_norm, random")
+                    help="comma-separated: mislabel, cg, cg-prime, cg-features, grand, el2n, forgetting, input_norm, "
+                         "random")
     nz.add_argument("--model", choices=["mlp", "cnn"], default="cnn", help="network of the trained scores")
     nz.add_argument("--seeds", type=int, default=3, help="networks averaged by the Data Diet scores")
     describe(nz, "trainfree experiment noise --data fmnist --n 3000 --noise 0.2 --scores cg,el2n,random --out "
@@ -94,12 +96,14 @@ correlations.parquet, one row per unordered pair of scores (input_norm = ‖x‖
 
 def noise(args: argparse.Namespace) -> None:
     from ..experiments import compare_noise_detection
+    from ..experiments.noise import BASELINES, SCORES
     from ..report import noise_comparison_report
 
     t0 = time.perf_counter()
+    names = comma_list(args.scores, flag="--scores", choices=(*SCORES, *BASELINES))
     out = prepare_output(args, "experiment noise")
     data = load_data(args)
-    res = compare_noise_detection(data, [s.strip() for s in args.scores.split(",") if s.strip()],
+    res = compare_noise_detection(data, names,
                                   noise=0.2 if args.noise is None else args.noise, model=args.model,
                                   n_seeds=args.seeds, device=args.device, random_state=args.seed)
     say(args, noise_comparison_report(res))
@@ -112,11 +116,7 @@ def correlate(args: argparse.Namespace) -> None:
     from ..report import correlation_report
 
     t0 = time.perf_counter()
-    names = [s.strip() for s in args.scores.split(",") if s.strip()]
-    unknown = [s for s in names if s not in CORRELATE_SCORES] or ([] if names else ["(none)"])
-    if unknown:
-        raise TrainfreeError(f"--scores: unknown score {unknown[0]!r}; choose from {','.join(CORRELATE_SCORES)} "
-                             f"(the input norm is always added).")
+    names = comma_list(args.scores, flag="--scores", choices=CORRELATE_SCORES, note=" (the input norm is always added)")
     if args.n is None and args.data == "fmnist":
         args.n = 3000  # as `experiment prune`: the Data Diet scores train networks on every row
     out = prepare_output(args, "experiment correlate")
@@ -148,7 +148,23 @@ def groundtruth(args: argparse.Namespace) -> None:
     finish(args, t0, res, *write_outputs(out, "groundtruth", res))
 
 
-def _floats(text: str, flag: str) -> tuple[float, ...]:
+def comma_list(text: str, *, flag: str, choices: Sequence[str], note: str = "") -> list[str]:
+    """The names of a comma-separated ``flag``: at least one, each among ``choices``.
+
+    Examples
+    --------
+    >>> comma_list(" cg, el2n,", flag="--scores", choices=("cg", "el2n", "grand"))
+    ['cg', 'el2n']
+    """
+    names = [s.strip() for s in text.split(",") if s.strip()]
+    unknown = [s for s in names if s not in choices] or ([] if names else ["(none)"])
+    if unknown:
+        raise TrainfreeError(f"{flag}: unknown name {unknown[0]!r}; choose from {','.join(choices)}{note}.")
+    return names
+
+
+def comma_floats(text: str, *, flag: str) -> tuple[float, ...]:
+    """The numbers of a comma-separated ``flag``, e.g. ``--fractions 0.3,0.5``."""
     try:
         return tuple(float(v) for v in text.split(","))
     except ValueError:
@@ -161,17 +177,12 @@ def prune(args: argparse.Namespace) -> None:
     from ..report import pruning_report
 
     t0 = time.perf_counter()
-    names = [s.strip() for s in args.scores.split(",") if s.strip()]
-    fractions = _floats(args.fractions, "--fractions")
+    names = comma_list(args.scores, flag="--scores", choices=PRUNE_SCORES)
+    fractions = comma_floats(args.fractions, flag="--fractions")
     bad = [f for f in fractions if not 0 < f < 1]
     if bad:
         raise TrainfreeError(f"--fractions must lie strictly between 0 and 1, got {bad[0]:g}; pass e.g. 0.3,0.5.")
-    unknown = [s for s in names if s not in PRUNE_SCORES] or ([] if names else ["(none)"])
-    if unknown:
-        raise TrainfreeError(f"--scores: unknown score {unknown[0]!r}; choose from {','.join(PRUNE_SCORES)}.")
-    directions = tuple(d.strip() for d in args.directions.split(","))
-    if not set(directions) <= {"keep_hard", "keep_easy"}:
-        raise TrainfreeError(f"--directions takes keep_hard and/or keep_easy, got {args.directions!r}.")
+    directions = tuple(comma_list(args.directions, flag="--directions", choices=("keep_hard", "keep_easy")))
     out = prepare_output(args, "experiment prune")
     checkpoint = Path(args.checkpoint) if args.checkpoint else out / "units"
     n = args.n or (3000 if args.data == "fmnist" else None)

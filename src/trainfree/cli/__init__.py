@@ -15,7 +15,6 @@ the flag and the fix; an internal failure exits with 1 and one line (``--debug``
 
 from __future__ import annotations
 
-import argparse
 import shlex
 import sys
 import time
@@ -36,8 +35,7 @@ def build_parser() -> Parser:
     """The full parser: one sub-command per workflow, all sharing the common flags."""
     p = Parser(prog="trainfree", description="Value data before (or very early in) training.",
                epilog="examples:\n  trainfree score cg --data fmnist --n 10000 --noise 0.2 --out out/demo\n"
-                      "  trainfree report out/demo\n\nEach command's --help lists its options and output columns.",
-               formatter_class=argparse.RawDescriptionHelpFormatter)
+                      "  trainfree report out/demo\n\nEach command's --help lists its options and output columns.")
     sub = p.add_subparsers(dest="command", required=True)
     add_score_commands(sub)
     add_value_commands(sub)

@@ -20,14 +20,17 @@ def add_experiment_commands(sub):
                                                                                              required=True)
     gt = exp.add_parser("groundtruth", help="DAVINZ ν at initialization vs the test accuracy after training")
     add_common(gt, data="fmnist", noise_help="largest share of flipped labels among the datasets (default 0.5)")
-    gt.add_argument("--datasets", type=int, default=30)
-    gt.add_argument("--min-size", type=int, default=100)
-    gt.add_argument("--max-size", type=int, default=600)
-    gt.add_argument("--size-scale", choices=["linear", "log"], default="linear")
-    gt.add_argument("--model", choices=["mlp", "cnn"], default="cnn")
-    gt.add_argument("--outputs", choices=["own", "all"], default="own")
+    gt.add_argument("--datasets", type=int, default=30, help="random datasets drawn from the pool (at least 3)")
+    gt.add_argument("--min-size", type=int, default=100, help="smallest dataset size")
+    gt.add_argument("--max-size", type=int, default=600, help="largest dataset size")
+    gt.add_argument("--size-scale", choices=["linear", "log"], default="linear",
+                    help="sizes drawn uniformly, or log-uniformly between --min-size and --max-size")
+    gt.add_argument("--model", choices=["mlp", "cnn"], default="cnn", help="network of ν and of the training")
+    gt.add_argument("--outputs", choices=["own", "all"], default="own",
+                    help="own: the paper's ν, the own-class output only; all: NTK of every class output")
     add_nu_options(gt)
-    gt.add_argument("--epochs", type=int, default=30)
+    gt.add_argument("--epochs", type=int, default=30, help="most epochs of each training (it stops earlier once the "
+                    "training loss is below 1e-3)")
     gt.add_argument("--repeats", type=int, default=1,
                     help="trainings per dataset (batch orders); the ground truth is their mean test accuracy")
     gt.add_argument("--val-size", type=int, default=500, help="rows held out for the validation set")
@@ -40,13 +43,13 @@ groundtruth.parquet, one row per random dataset:
   VP, IF, RV   the paper's baselines (validation performance, influence, robust volume)""")
     gt.set_defaults(func=groundtruth)
     pr = exp.add_parser("prune", help="prune by a score, retrain on a fixed step budget, test accuracy (Data Diet)")
-    add_common(pr, data="fmnist", noise_help="not used")
+    add_common(pr, data="fmnist", noise_help=None)
     pr.add_argument("--scores", default="cg,el2n,random",
                     help="comma-separated: cg, el2n, grand, forgetting, input_norm, random")
     pr.add_argument("--fractions", default="0.1,0.3,0.5,0.7", help="comma-separated shares pruned, each in (0, 1)")
     pr.add_argument("--directions", default="keep_hard,keep_easy", help="keep_hard (drop low scores), keep_easy")
     pr.add_argument("--class-balanced", action="store_true", help="prune the same share within each class")
-    pr.add_argument("--model", choices=["mlp", "cnn"], default="cnn")
+    pr.add_argument("--model", choices=["mlp", "cnn"], default="cnn", help="network of the scores and of the training")
     pr.add_argument("--epochs", type=int, default=5, help="epochs of the full set: the step budget of every run")
     pr.add_argument("--runs", type=int, default=2, help="paired networks per pruned set")
     pr.add_argument("--seeds", type=int, default=3, help="networks averaged by the Data Diet scores")
@@ -77,7 +80,7 @@ noise.parquet, one row per score:
     nz.set_defaults(func=noise)
     co = exp.add_parser("correlate", help="Spearman correlation of every pair of scores and of each with ‖x‖ "
                                           "(CG-score Table 1)")
-    add_common(co, data="fmnist", noise_help="not used")  # --n: default 3000 for fmnist
+    add_common(co, data="fmnist", noise_help=None)  # --n: default 3000 for fmnist
     co.add_argument("--scores", default="cg,el2n,grand,forgetting",
                     help="comma-separated, at least one: cg, el2n, grand, forgetting (the input norm is always added)")
     co.add_argument("--model", choices=["mlp", "cnn"], default="cnn", help="network of the Data Diet scores")

@@ -93,7 +93,14 @@ def test_help_shows_every_default_and_helps_every_option(name, capsys, monkeypat
             assert "default" in block and default in block, f"{name}: {block!r}"
             checked += 1
     assert checked >= (0 if name == "report" else 5)  # --data, --label-column, --seed, --device, --report
-    assert "example:" in text
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_every_help_has_a_runnable_looking_example(name, capsys):
+    assert main([*name.split(), "--help"]) == 0
+    text = capsys.readouterr().out
+    first = text[text.index("\nexample") + 1:].splitlines()[1]  # the line after "example:" or "examples:"
+    assert first.startswith(f"  trainfree {name}".rstrip()) and ("--out" in first or name == "report")
 
 
 def test_defaults_are_shown_exactly_once():

@@ -69,6 +69,14 @@ class Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
+def add_group(sub, name: str, *, help: str, example: str):
+    """A command that holds commands (``score``, ``value``, ``experiment``); returns its sub-parsers."""
+    p = sub.add_parser(name, help=help, description=f"{help[0].upper()}{help[1:]}.",
+                       epilog=f"example:\n  {example}\n\nEach command's --help lists its options, their defaults "
+                              f"and the columns it writes.")
+    return p.add_subparsers(dest=name, required=True)
+
+
 def describe(p: argparse.ArgumentParser, example: str, outputs: str) -> None:
     """Give a command's --help an example and a description of the columns it writes."""
     p.epilog = (f"example:\n  {example}\n\noutput (in --out; report.html too unless --no-report):\n"

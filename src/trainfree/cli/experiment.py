@@ -9,15 +9,25 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .._errors import TrainfreeError
-from ._common import add_common, add_nu_options, describe, finish, load_data, prepare_output, say, write_outputs
+from ._common import (
+    add_common,
+    add_group,
+    add_nu_options,
+    describe,
+    finish,
+    load_data,
+    prepare_output,
+    say,
+    write_outputs,
+)
 
 CORRELATE_SCORES = ("cg", "el2n", "grand", "forgetting")
 
 
 def add_experiment_commands(sub):
     """Register ``experiment`` and its sub-commands; returns them, for commands defined elsewhere."""
-    exp = sub.add_parser("experiment", help="experiments that test a score").add_subparsers(dest="experiment",
-                                                                                             required=True)
+    exp = add_group(sub, "experiment", help="experiments that test a score against ground truth",
+                    example="trainfree experiment noise --data digits --scores mislabel,cg,random --out out/noise")
     gt = exp.add_parser("groundtruth", help="DAVINZ ν at initialization vs the test accuracy after training")
     add_common(gt, data="fmnist", noise_help="largest share of flipped labels among the datasets (default 0.5)")
     gt.add_argument("--datasets", type=int, default=30, help="random datasets drawn from the pool (at least 3)")

@@ -10,6 +10,7 @@ from ._common import (
     PREPROCESS_HELP,
     SCORE_COLUMNS,
     add_common,
+    add_group,
     describe,
     finish,
     finite_float,
@@ -34,7 +35,8 @@ NOISE_HELP = "share of labels to flip on purpose (symmetric), to measure how wel
 
 
 def add_score_commands(sub) -> None:
-    score = sub.add_parser("score", help="per-example scores").add_subparsers(dest="score", required=True)
+    score = add_group(sub, "score", help="per-example scores: which rows are likely mislabelled or atypical",
+                      example="trainfree score mislabel --data digits --noise 0.2 --out out/mislabel")
     ml = score.add_parser("mislabel", help="likely mislabelled examples: leave-one-out kernel predictions of every "
                           "class, no training")
     add_common(ml, data="fmnist", noise_help=NOISE_HELP)

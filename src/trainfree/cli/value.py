@@ -9,6 +9,7 @@ from .._errors import TrainfreeError
 from ._common import (
     MODELS,
     add_common,
+    add_group,
     add_nu_options,
     describe,
     finish,
@@ -31,7 +32,8 @@ def bandwidth(text: str) -> str | float:
 
 
 def add_value_commands(sub) -> None:
-    value = sub.add_parser("value", help="value data contributors").add_subparsers(dest="value", required=True)
+    value = add_group(sub, "value", help="value data contributors",
+                      example="trainfree value davinz --data digits --contributors 10 --split noisy --out out/davinz")
     dv = value.add_parser("davinz", help="DAVINZ: contributor values at initialization (ICML 2022)")
     add_common(dv, data="digits", noise_help="--split noisy: share of labels flipped for 30%% of the "
                                               "contributors (default 0.4)")

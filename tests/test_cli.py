@@ -191,6 +191,11 @@ def test_value_davinz_checkpoint_of_another_problem_is_refused(tmp_path, capsys)
     (["value", "davinz", "--data", "digits", "--n", "200", "--contributors", "0"], "--contributors", "n_contributors"),
     (["score", "cg", "--data", "digits", "--n", "100", "--repeats", "0", "--method", "stochastic"], "--repeats",
      "n_repeats"),
+    # Parameters outside the FLAGS map: named by the flag of the same name.
+    (["score", "mislabel", "--data", "digits", "--n", "100", "--ridge", "-1"], "--ridge", "'ridge'"),
+    (["value", "davinz", "--data", "digits", "--n", "200", "--size-ridge", "-1"], "--size-ridge", "size_ridge"),
+    (["experiment", "correlate", "--data", "digits", "--n", "100", "--forget-epochs", "0"], "--forget-epochs",
+     "--epochs "),
 ])
 def test_cli_errors_name_the_flag_not_the_api_parameter(tmp_path, capsys, argv, flag, api):
     assert main([*argv, "--out", str(tmp_path / "o")]) == 2

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 
 from .._errors import TrainfreeError
 from .._progress import showing, step
-from ._common import Parser, cli_words, summary_table
+from ._common import Parser, cli_words, option_strings, summary_table
 from .dynamics import add_dynamics_command
 from .experiment import add_experiment_commands
 from .report import add_report_command
@@ -74,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TrainfreeError as exc:
         if args.debug:
             traceback.print_exc()
-        print(f"trainfree: error: {cli_words(str(exc))}", file=sys.stderr)
+        print(f"trainfree: error: {cli_words(str(exc), option_strings(build_parser()))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
         where = f" ({exc})" if str(exc) else ""

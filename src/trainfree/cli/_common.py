@@ -9,6 +9,7 @@ import re
 import shutil
 import sys
 import time
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -93,23 +94,43 @@ SCORE_COLUMNS = """scores.parquet, one row per example, in the data set's order:
 scores.parquet.json and summary.json: settings, seed, timings, noise-detection metrics"""
 
 
-def cli_words(message: str) -> str:
+def cli_words(message: str, flags: Collection[str] = ()) -> str:
     """Rewrite a library message for the command line: ``the 'ratio' parameter`` → ``--ratio``.
+
+    A parameter is named by its flag in :data:`FLAGS`, or else by the flag of the same name
+    (``size_ridge`` → ``--size-ridge``) when ``flags``, the command line's flags, hold it.
 
     Examples
     --------
     >>> cli_words("The 'ratio' parameter must be positive. Use method='stochastic' or n=None.")
     '--ratio must be positive. Use --method stochastic or no --n.'
+    >>> cli_words("The 'size_ridge' parameter must be in the range [0, inf).", flags={"--size-ridge"})
+    '--size-ridge must be in the range [0, inf).'
     """
-    message = re.sub(r"[Tt]he '(\w+)' parameter",
-                     lambda m: f"{FLAGS[m.group(1)]}" if m.group(1) in FLAGS else m.group(0), message)
+    def flag_of(name: str) -> str | None:
+        same = "--" + name.replace("_", "-")
+        return FLAGS.get(name) or (same if same in flags else None)
+
+    message = re.sub(r"[Tt]he '(\w+)' parameter", lambda m: flag_of(m.group(1)) or m.group(0), message)
+
     def flag(m: re.Match) -> str:
-        name, value = m.group(1), m.group(2).strip("'")
-        if name not in FLAGS:
+        name, value = flag_of(m.group(1)), m.group(2).strip("'")
+        if name is None:
             return m.group(0)
-        return f"no {FLAGS[name]}" if value == "None" else f"{FLAGS[name]} {value}"
+        return f"no {name}" if value == "None" else f"{name} {value}"
 
     return re.sub(r"\b(\w+)=('[^']*'|[\w+-]+(?:\.[\w+-]+)*)", flag, message)
+
+
+def option_strings(parser: argparse.ArgumentParser) -> set[str]:
+    """Every flag of ``parser`` and of its sub-commands."""
+    out = set()
+    for action in parser._actions:
+        out.update(action.option_strings)
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                out |= option_strings(sub)
+    return out
 
 
 def finite_float(text: str) -> float:

@@ -130,6 +130,9 @@ def correlate(args: argparse.Namespace) -> None:
 
     t0 = time.perf_counter()
     names = comma_list(args.scores, flag="--scores", choices=CORRELATE_SCORES, note=" (the input norm is always added)")
+    if min(args.el2n_epoch, args.grand_epoch) < 0 or args.forget_epochs < 1:
+        raise TrainfreeError("--el2n-epoch and --grand-epoch must be at least 0 and --forget-epochs at least 1; pass "
+                             "e.g. --forget-epochs 10.")
     if args.n is None and args.data == "fmnist":
         args.n = 3000  # as `experiment prune`: the Data Diet scores train networks on every row
     out = prepare_output(args, "experiment correlate")

@@ -1,6 +1,7 @@
 """The CLI, run in-process on small real data: it parses, calls a workflow and prints; errors are one line."""
 
 import json
+import sys
 
 import numpy as np
 import pandas as pd
@@ -190,6 +191,11 @@ def test_value_davinz_checkpoint_of_another_problem_is_refused(tmp_path, capsys)
     (["value", "davinz", "--data", "digits", "--n", "200", "--contributors", "0"], "--contributors", "n_contributors"),
     (["score", "cg", "--data", "digits", "--n", "100", "--repeats", "0", "--method", "stochastic"], "--repeats",
      "n_repeats"),
+    # Parameters outside the FLAGS map: named by the flag of the same name.
+    (["score", "mislabel", "--data", "digits", "--n", "100", "--ridge", "-1"], "--ridge", "'ridge'"),
+    (["value", "davinz", "--data", "digits", "--n", "200", "--size-ridge", "-1"], "--size-ridge", "size_ridge"),
+    (["experiment", "correlate", "--data", "digits", "--n", "100", "--forget-epochs", "0"], "--forget-epochs",
+     "--epochs "),
 ])
 def test_cli_errors_name_the_flag_not_the_api_parameter(tmp_path, capsys, argv, flag, api):
     assert main([*argv, "--out", str(tmp_path / "o")]) == 2
@@ -228,3 +234,22 @@ def test_experiment_noise_compares_scores_on_the_same_flips(tmp_path, capsys):
     assert df["value"].iloc[0] > 0.9  # CG finds flipped digits far better than chance
     assert capsys.readouterr().out.splitlines()[1].startswith("cg")  # best first
     assert main(["experiment", "noise", "--data", "digits", "--scores", "nope", "--out", str(tmp_path / "b")]) == 2
+
+
+@pytest.mark.parametrize("score, options", [
+    ("mislabel", ["--method", "stochastic", "--chunk-size", "30", "--repeats", "2"]),
+    ("cg", ["--method", "stochastic", "--ratio", "1", "--repeats", "2"]),
+])
+def test_progress_bars_only_on_a_terminal_and_never_with_quiet(tmp_path, capsys, monkeypatch, rng, score, options):
+    X = rng.normal(size=(90, 6))
+    np.savez(tmp_path / "d.npz", X=X, y=np.repeat([0, 1, 2], 30))
+    argv = ["score", score, "--data", str(tmp_path / "d.npz"), *options]
+    # stderr captured: a pipe or a log file, not a terminal. Not one bar, not one carriage return.
+    assert main([*argv, "--out", str(tmp_path / "pipe")]) == 0
+    assert capsys.readouterr().err == ""
+    # The same run on a terminal draws its bars (the check above can fail); --quiet silences them there too.
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert main([*argv, "--out", str(tmp_path / "tty")]) == 0
+    assert "\r" in capsys.readouterr().err
+    assert main([*argv, "--quiet", "--out", str(tmp_path / "quiet")]) == 0
+    assert capsys.readouterr().err == ""

@@ -1,5 +1,6 @@
 """The ``trainfree`` command: parses flags, calls one library workflow, prints its report.
 
+    trainfree score mislabel --data table.csv --label-column label --out out/labels
     trainfree score cg --data fmnist --n 10000 --noise 0.2 --out out/cg
     trainfree value davinz --data digits --contributors 10 --split noisy --out out/davinz
     trainfree experiment groundtruth --data fmnist --datasets 30 --out out/gt
@@ -15,7 +16,6 @@ the flag and the fix; an internal failure exits with 1 and one line (``--debug``
 
 from __future__ import annotations
 
-import argparse
 import shlex
 import sys
 import time
@@ -24,7 +24,7 @@ from collections.abc import Sequence
 
 from .._errors import TrainfreeError
 from .._progress import showing, step
-from ._common import Parser, cli_words, summary_table
+from ._common import Parser, cli_words, option_strings, summary_table
 from .dynamics import add_dynamics_command
 from .experiment import add_experiment_commands
 from .report import add_report_command
@@ -35,9 +35,13 @@ from .value import add_value_commands
 def build_parser() -> Parser:
     """The full parser: one sub-command per workflow, all sharing the common flags."""
     p = Parser(prog="trainfree", description="Value data before (or very early in) training.",
-               epilog="examples:\n  trainfree score cg --data fmnist --n 10000 --noise 0.2 --out out/demo\n"
-                      "  trainfree report out/demo\n\nEach command's --help lists its options and output columns.",
-               formatter_class=argparse.RawDescriptionHelpFormatter)
+               epilog="examples:\n"
+                      "  trainfree score mislabel --data table.csv --label-column label --out out/labels\n"
+                      "  trainfree score mislabel --data digits --noise 0.2 --out out/demo\n"
+                      "  trainfree report out/demo\n\n"
+                      "The first flags the likely mislabelled rows of your table; the second flips 20% of a "
+                      "built-in data set's\nlabels and measures how many it finds. Each command's --help lists "
+                      "its options, their defaults\nand the columns it writes.")
     sub = p.add_subparsers(dest="command", required=True)
     add_score_commands(sub)
     add_value_commands(sub)
@@ -70,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TrainfreeError as exc:
         if args.debug:
             traceback.print_exc()
-        print(f"trainfree: error: {cli_words(str(exc))}", file=sys.stderr)
+        print(f"trainfree: error: {cli_words(str(exc), option_strings(build_parser()))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
         where = f" ({exc})" if str(exc) else ""

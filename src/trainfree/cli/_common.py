@@ -9,6 +9,7 @@ import re
 import shutil
 import sys
 import time
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -30,18 +31,55 @@ FLAGS = {"ratio": "--ratio", "n_repeats": "--repeats", "method": "--method", "pr
          "n_chunk_repeats": "--chunk-repeats", "rank": "--rank", "task": "--task",
          "group_column": "--contributor-column"}
 
+# Library choices the parser offers, spelled here so that --help imports no torch; tests/test_help.py checks
+# they equal the library's (trainfree.training.models.KINDS, the coalition MMD's ESTIMATORS).
+MODELS = ("mlp", "cnn", "davinz_cnn", "davinz_mlp", "resnet18_cifar")
+MMD_ESTIMATORS = ("biased", "unbiased", "thresholded")
+PREPROCESS_HELP = ("rows before unit-norm scaling: raw as given, center minus the per-feature mean, mnist-shift "
+                   "the official CG code's (x - 0.1307) / 0.3081")
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """``--help`` text: descriptions and epilogs as written, and every option's default.
+
+    An option that takes a value and has a default other than None gets ``(default: X)`` unless its help
+    already says ``default``; an ``--x/--no-x`` switch gets ``(default: on)`` or ``(default: off)``. Plain
+    ``store_true`` flags are off unless given, so they get nothing.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if not action.option_strings or action.default in (None, argparse.SUPPRESS) or re.search(r"\bdefault\b",
+                                                                                                   text):
+            return text
+        if isinstance(action, argparse.BooleanOptionalAction):
+            return f"{text} (default: {'on' if action.default else 'off'})"
+        return text if action.nargs == 0 else f"{text} (default: %(default)s)"
+
 
 class Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line and exit code 2, like every other bad input."""
+    """argparse, but a usage error is one line and exit code 2, like every other bad input, and ``--help``
+    shows every default (:class:`HelpFormatter`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         print(f"trainfree: error: {message} (see: {self.prog} --help)", file=sys.stderr)
         sys.exit(2)
 
 
+def add_group(sub, name: str, *, help: str, example: str):
+    """A command that holds commands (``score``, ``value``, ``experiment``); returns its sub-parsers."""
+    p = sub.add_parser(name, help=help, description=f"{help[0].upper()}{help[1:]}.",
+                       epilog=f"example:\n  {example}\n\nEach command's --help lists its options, their defaults "
+                              f"and the columns it writes.")
+    return p.add_subparsers(dest=name, required=True)
+
+
 def describe(p: argparse.ArgumentParser, example: str, outputs: str) -> None:
     """Give a command's --help an example and a description of the columns it writes."""
-    p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.epilog = (f"example:\n  {example}\n\noutput (in --out; report.html too unless --no-report):\n"
                 + "\n".join(f"  {line}" for line in outputs.strip().splitlines()))
 
@@ -56,23 +94,43 @@ SCORE_COLUMNS = """scores.parquet, one row per example, in the data set's order:
 scores.parquet.json and summary.json: settings, seed, timings, noise-detection metrics"""
 
 
-def cli_words(message: str) -> str:
+def cli_words(message: str, flags: Collection[str] = ()) -> str:
     """Rewrite a library message for the command line: ``the 'ratio' parameter`` → ``--ratio``.
+
+    A parameter is named by its flag in :data:`FLAGS`, or else by the flag of the same name
+    (``size_ridge`` → ``--size-ridge``) when ``flags``, the command line's flags, hold it.
 
     Examples
     --------
     >>> cli_words("The 'ratio' parameter must be positive. Use method='stochastic' or n=None.")
     '--ratio must be positive. Use --method stochastic or no --n.'
+    >>> cli_words("The 'size_ridge' parameter must be in the range [0, inf).", flags={"--size-ridge"})
+    '--size-ridge must be in the range [0, inf).'
     """
-    message = re.sub(r"[Tt]he '(\w+)' parameter",
-                     lambda m: f"{FLAGS[m.group(1)]}" if m.group(1) in FLAGS else m.group(0), message)
+    def flag_of(name: str) -> str | None:
+        same = "--" + name.replace("_", "-")
+        return FLAGS.get(name) or (same if same in flags else None)
+
+    message = re.sub(r"[Tt]he '(\w+)' parameter", lambda m: flag_of(m.group(1)) or m.group(0), message)
+
     def flag(m: re.Match) -> str:
-        name, value = m.group(1), m.group(2).strip("'")
-        if name not in FLAGS:
+        name, value = flag_of(m.group(1)), m.group(2).strip("'")
+        if name is None:
             return m.group(0)
-        return f"no {FLAGS[name]}" if value == "None" else f"{FLAGS[name]} {value}"
+        return f"no {name}" if value == "None" else f"{name} {value}"
 
     return re.sub(r"\b(\w+)=('[^']*'|[\w+-]+(?:\.[\w+-]+)*)", flag, message)
+
+
+def option_strings(parser: argparse.ArgumentParser) -> set[str]:
+    """Every flag of ``parser`` and of its sub-commands."""
+    out = set()
+    for action in parser._actions:
+        out.update(action.option_strings)
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                out |= option_strings(sub)
+    return out
 
 
 def finite_float(text: str) -> float:
@@ -87,25 +145,24 @@ def finite_float(text: str) -> float:
 
 def add_nu_options(p: argparse.ArgumentParser) -> None:
     """DAVINZ's ν beyond the paper: the size-scaled ridge and the MMD estimator (README, "One ν")."""
-    from ..kernels.mmd import ESTIMATORS
-
     p.add_argument("--size-ridge", type=finite_float, default=0.0,
                    help="ridge ρ·d·m_S on each coalition's NTK (d: mean diagonal of Θ₀); with --outputs all, "
                         "1e-4 ranks datasets by both size and label quality (README); 0: the paper's tiny ridge. "
                         "Each coalition is then factorised on its own (slower)")
-    p.add_argument("--mmd-estimator", choices=ESTIMATORS, default="biased",
+    p.add_argument("--mmd-estimator", choices=MMD_ESTIMATORS, default="biased",
                    help="biased: the paper's MMD; thresholded: 0 unless the inputs' shift is significant, so the "
                         "MMD's sampling noise does not blur the NTK term (README)")
 
 
-def add_common(p: argparse.ArgumentParser, *, data: str, noise_help: str) -> None:
-    """The flags every command has: data, subsample, noise, seed, device, output."""
+def add_common(p: argparse.ArgumentParser, *, data: str, noise_help: str | None) -> None:
+    """The flags every command has: data, subsample, noise (unless ``noise_help`` is None), seed, device, output."""
     g = p.add_argument_group("common")
     g.add_argument("--data", default=data, help="fmnist, digits, mnist1d, or a path: .npz, .csv, .parquet or an "
                                                  "image folder with one sub-folder per class")
     g.add_argument("--label-column", default="label", help="label column of a .csv/.parquet file")
     g.add_argument("--n", type=int, default=None, help="class-balanced random subsample of this many rows")
-    g.add_argument("--noise", type=finite_float, default=None, help=noise_help)
+    if noise_help is not None:
+        g.add_argument("--noise", type=finite_float, default=None, help=noise_help)
     g.add_argument("--seed", type=int, default=0, help="root seed; every random step draws from its own child")
     g.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     g.add_argument("--out", required=True, help="output folder (created; refused if it holds another run's results)")
@@ -123,7 +180,7 @@ def add_output_flags(g, *, report: bool = True) -> None:
     if report:
         g.add_argument("--report", action=argparse.BooleanOptionalAction, default=REPORT_DEFAULT,
                        help="write <out>/report.html: one self-contained page with plots, example galleries and a "
-                            "sortable table (default: on)")
+                            "sortable table")
     g.add_argument("--debug", action="store_true", help="on an error, print the full traceback")
 
 

@@ -21,9 +21,9 @@ def add_dynamics_command(exp) -> None:
     add_common(dy, data="fmnist", noise_help="share of training labels flipped before scoring (default 0)")
     dy.add_argument("--score", choices=SCORES, default="cg", help="the score that groups the rows")
     dy.add_argument("--groups", type=int, default=10, help="equal groups by score, group 0 = highest")
-    dy.add_argument("--model", choices=["mlp", "cnn"], default="mlp")
+    dy.add_argument("--model", choices=["mlp", "cnn"], default="mlp", help="network trained")
     dy.add_argument("--width", type=int, default=128, help="hidden width of the mlp")
-    dy.add_argument("--epochs", type=int, default=5)
+    dy.add_argument("--epochs", type=int, default=5, help="epochs trained")
     dy.add_argument("--kernel-m", type=int, default=50, help="rows per group in the NTK Gram (0: no velocity)")
     dy.add_argument("--test-size", type=int, default=1000, help="fmnist: test images")
     describe(dy, "trainfree experiment dynamics --data fmnist --n 2000 --epochs 5 --out out/dynamics", """

@@ -5,28 +5,42 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from .._errors import TrainfreeError
-from ._common import add_common, add_nu_options, describe, finish, load_data, prepare_output, say, write_outputs
+from ._common import (
+    add_common,
+    add_group,
+    add_nu_options,
+    describe,
+    finish,
+    load_data,
+    prepare_output,
+    say,
+    write_outputs,
+)
 
 CORRELATE_SCORES = ("cg", "el2n", "grand", "forgetting")
 
 
 def add_experiment_commands(sub):
     """Register ``experiment`` and its sub-commands; returns them, for commands defined elsewhere."""
-    exp = sub.add_parser("experiment", help="experiments that test a score").add_subparsers(dest="experiment",
-                                                                                             required=True)
+    exp = add_group(sub, "experiment", help="experiments that test a score against ground truth",
+                    example="trainfree experiment noise --data digits --scores mislabel,cg,random --out out/noise")
     gt = exp.add_parser("groundtruth", help="DAVINZ ν at initialization vs the test accuracy after training")
     add_common(gt, data="fmnist", noise_help="largest share of flipped labels among the datasets (default 0.5)")
-    gt.add_argument("--datasets", type=int, default=30)
-    gt.add_argument("--min-size", type=int, default=100)
-    gt.add_argument("--max-size", type=int, default=600)
-    gt.add_argument("--size-scale", choices=["linear", "log"], default="linear")
-    gt.add_argument("--model", choices=["mlp", "cnn"], default="cnn")
-    gt.add_argument("--outputs", choices=["own", "all"], default="own")
+    gt.add_argument("--datasets", type=int, default=30, help="random datasets drawn from the pool (at least 3)")
+    gt.add_argument("--min-size", type=int, default=100, help="smallest dataset size")
+    gt.add_argument("--max-size", type=int, default=600, help="largest dataset size")
+    gt.add_argument("--size-scale", choices=["linear", "log"], default="linear",
+                    help="sizes drawn uniformly, or log-uniformly between --min-size and --max-size")
+    gt.add_argument("--model", choices=["mlp", "cnn"], default="cnn", help="network of ν and of the training")
+    gt.add_argument("--outputs", choices=["own", "all"], default="own",
+                    help="own: the paper's ν, the own-class output only; all: NTK of every class output")
     add_nu_options(gt)
-    gt.add_argument("--epochs", type=int, default=30)
+    gt.add_argument("--epochs", type=int, default=30, help="most epochs of each training (it stops earlier once the "
+                    "training loss is below 1e-3)")
     gt.add_argument("--repeats", type=int, default=1,
                     help="trainings per dataset (batch orders); the ground truth is their mean test accuracy")
     gt.add_argument("--val-size", type=int, default=500, help="rows held out for the validation set")
@@ -39,13 +53,13 @@ groundtruth.parquet, one row per random dataset:
   VP, IF, RV   the paper's baselines (validation performance, influence, robust volume)""")
     gt.set_defaults(func=groundtruth)
     pr = exp.add_parser("prune", help="prune by a score, retrain on a fixed step budget, test accuracy (Data Diet)")
-    add_common(pr, data="fmnist", noise_help="not used")
+    add_common(pr, data="fmnist", noise_help=None)
     pr.add_argument("--scores", default="cg,el2n,random",
                     help="comma-separated: cg, el2n, grand, forgetting, input_norm, random")
     pr.add_argument("--fractions", default="0.1,0.3,0.5,0.7", help="comma-separated shares pruned, each in (0, 1)")
     pr.add_argument("--directions", default="keep_hard,keep_easy", help="keep_hard (drop low scores), keep_easy")
     pr.add_argument("--class-balanced", action="store_true", help="prune the same share within each class")
-    pr.add_argument("--model", choices=["mlp", "cnn"], default="cnn")
+    pr.add_argument("--model", choices=["mlp", "cnn"], default="cnn", help="network of the scores and of the training")
     pr.add_argument("--epochs", type=int, default=5, help="epochs of the full set: the step budget of every run")
     pr.add_argument("--runs", type=int, default=2, help="paired networks per pruned set")
     pr.add_argument("--seeds", type=int, default=3, help="networks averaged by the Data Diet scores")
@@ -63,7 +77,8 @@ correlations.parquet: Spearman correlation (value) of every pair of scores (scor
     nz = exp.add_parser("noise", help="every score side by side on the same flipped labels")
     add_common(nz, data="fmnist", noise_help="share of labels flipped (default 0.2)")
     nz.add_argument("--scores", default="cg,el2n,forgetting,input_norm,random",
-                    help="comma-separated: cg, cg-prime, cg-features, grand, el2n, forgetting, input_norm, random")
+                    help="comma-separated: mislabel, cg, cg-prime, cg-features, grand, el2n, forgetting, input_norm, "
+                         "random")
     nz.add_argument("--model", choices=["mlp", "cnn"], default="cnn", help="network of the trained scores")
     nz.add_argument("--seeds", type=int, default=3, help="networks averaged by the Data Diet scores")
     describe(nz, "trainfree experiment noise --data fmnist --n 3000 --noise 0.2 --scores cg,el2n,random --out "
@@ -75,7 +90,7 @@ noise.parquet, one row per score:
     nz.set_defaults(func=noise)
     co = exp.add_parser("correlate", help="Spearman correlation of every pair of scores and of each with ‖x‖ "
                                           "(CG-score Table 1)")
-    add_common(co, data="fmnist", noise_help="not used")  # --n: default 3000 for fmnist
+    add_common(co, data="fmnist", noise_help=None)  # --n: default 3000 for fmnist
     co.add_argument("--scores", default="cg,el2n,grand,forgetting",
                     help="comma-separated, at least one: cg, el2n, grand, forgetting (the input norm is always added)")
     co.add_argument("--model", choices=["mlp", "cnn"], default="cnn", help="network of the Data Diet scores")
@@ -94,12 +109,14 @@ correlations.parquet, one row per unordered pair of scores (input_norm = ‖x‖
 
 def noise(args: argparse.Namespace) -> None:
     from ..experiments import compare_noise_detection
+    from ..experiments.noise import BASELINES, SCORES
     from ..report import noise_comparison_report
 
     t0 = time.perf_counter()
+    names = comma_list(args.scores, flag="--scores", choices=(*SCORES, *BASELINES))
     out = prepare_output(args, "experiment noise")
     data = load_data(args)
-    res = compare_noise_detection(data, [s.strip() for s in args.scores.split(",") if s.strip()],
+    res = compare_noise_detection(data, names,
                                   noise=0.2 if args.noise is None else args.noise, model=args.model,
                                   n_seeds=args.seeds, device=args.device, random_state=args.seed)
     say(args, noise_comparison_report(res))
@@ -112,11 +129,10 @@ def correlate(args: argparse.Namespace) -> None:
     from ..report import correlation_report
 
     t0 = time.perf_counter()
-    names = [s.strip() for s in args.scores.split(",") if s.strip()]
-    unknown = [s for s in names if s not in CORRELATE_SCORES] or ([] if names else ["(none)"])
-    if unknown:
-        raise TrainfreeError(f"--scores: unknown score {unknown[0]!r}; choose from {','.join(CORRELATE_SCORES)} "
-                             f"(the input norm is always added).")
+    names = comma_list(args.scores, flag="--scores", choices=CORRELATE_SCORES, note=" (the input norm is always added)")
+    if min(args.el2n_epoch, args.grand_epoch) < 0 or args.forget_epochs < 1:
+        raise TrainfreeError("--el2n-epoch and --grand-epoch must be at least 0 and --forget-epochs at least 1; pass "
+                             "e.g. --forget-epochs 10.")
     if args.n is None and args.data == "fmnist":
         args.n = 3000  # as `experiment prune`: the Data Diet scores train networks on every row
     out = prepare_output(args, "experiment correlate")
@@ -148,7 +164,23 @@ def groundtruth(args: argparse.Namespace) -> None:
     finish(args, t0, res, *write_outputs(out, "groundtruth", res))
 
 
-def _floats(text: str, flag: str) -> tuple[float, ...]:
+def comma_list(text: str, *, flag: str, choices: Sequence[str], note: str = "") -> list[str]:
+    """The names of a comma-separated ``flag``: at least one, each among ``choices``.
+
+    Examples
+    --------
+    >>> comma_list(" cg, el2n,", flag="--scores", choices=("cg", "el2n", "grand"))
+    ['cg', 'el2n']
+    """
+    names = [s.strip() for s in text.split(",") if s.strip()]
+    unknown = [s for s in names if s not in choices] or ([] if names else ["(none)"])
+    if unknown:
+        raise TrainfreeError(f"{flag}: unknown name {unknown[0]!r}; choose from {','.join(choices)}{note}.")
+    return names
+
+
+def comma_floats(text: str, *, flag: str) -> tuple[float, ...]:
+    """The numbers of a comma-separated ``flag``, e.g. ``--fractions 0.3,0.5``."""
     try:
         return tuple(float(v) for v in text.split(","))
     except ValueError:
@@ -161,17 +193,12 @@ def prune(args: argparse.Namespace) -> None:
     from ..report import pruning_report
 
     t0 = time.perf_counter()
-    names = [s.strip() for s in args.scores.split(",") if s.strip()]
-    fractions = _floats(args.fractions, "--fractions")
+    names = comma_list(args.scores, flag="--scores", choices=PRUNE_SCORES)
+    fractions = comma_floats(args.fractions, flag="--fractions")
     bad = [f for f in fractions if not 0 < f < 1]
     if bad:
         raise TrainfreeError(f"--fractions must lie strictly between 0 and 1, got {bad[0]:g}; pass e.g. 0.3,0.5.")
-    unknown = [s for s in names if s not in PRUNE_SCORES] or ([] if names else ["(none)"])
-    if unknown:
-        raise TrainfreeError(f"--scores: unknown score {unknown[0]!r}; choose from {','.join(PRUNE_SCORES)}.")
-    directions = tuple(d.strip() for d in args.directions.split(","))
-    if not set(directions) <= {"keep_hard", "keep_easy"}:
-        raise TrainfreeError(f"--directions takes keep_hard and/or keep_easy, got {args.directions!r}.")
+    directions = tuple(comma_list(args.directions, flag="--directions", choices=("keep_hard", "keep_easy")))
     out = prepare_output(args, "experiment prune")
     checkpoint = Path(args.checkpoint) if args.checkpoint else out / "units"
     n = args.n or (3000 if args.data == "fmnist" else None)

@@ -14,8 +14,7 @@ def add_report_command(sub) -> None:
                     "no network access, opens from disk): the run and its settings, per-class score histograms, "
                     "the noise-detection curve, galleries of the highest- and lowest-scored examples, contributor "
                     "values, experiment curves, a sortable table and links to the data files.",
-        epilog="example: trainfree report out/demo   (then open out/demo/report.html in a browser)",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog="example:\n  trainfree report out/demo\n\nThen open out/demo/report.html in a browser.")
     p.add_argument("outdir", help="the --out folder of a trainfree command")
     add_output_flags(p, report=False)
     p.set_defaults(func=report, quiet=False)

@@ -7,8 +7,10 @@ import time
 from pathlib import Path
 
 from ._common import (
+    PREPROCESS_HELP,
     SCORE_COLUMNS,
     add_common,
+    add_group,
     describe,
     finish,
     finite_float,
@@ -33,7 +35,8 @@ NOISE_HELP = "share of labels to flip on purpose (symmetric), to measure how wel
 
 
 def add_score_commands(sub) -> None:
-    score = sub.add_parser("score", help="per-example scores").add_subparsers(dest="score", required=True)
+    score = add_group(sub, "score", help="per-example scores: which rows are likely mislabelled or atypical",
+                      example="trainfree score mislabel --data digits --noise 0.2 --out out/mislabel")
     ml = score.add_parser("mislabel", help="likely mislabelled examples: leave-one-out kernel predictions of every "
                           "class, no training")
     add_common(ml, data="fmnist", noise_help=NOISE_HELP)
@@ -43,7 +46,7 @@ def add_score_commands(sub) -> None:
                     help="large: for n past what fits in memory (CPU)")
     ml.add_argument("--kernel", choices=["auto", "arccos", "conv"], default="auto",
                     help="arccos: H∞ of unit-norm rows; conv: H∞ of random-CNN features (images); auto: conv for images")
-    ml.add_argument("--preprocess", choices=["raw", "center", "mnist-shift"], default="raw")
+    ml.add_argument("--preprocess", choices=["raw", "center", "mnist-shift"], default="raw", help=PREPROCESS_HELP)
     ml.add_argument("--ridge", type=_ridge, default="auto", help="'auto' (least leave-one-out error) or a multiple "
                     "of the kernel's mean diagonal")
     ml.add_argument("--chunk-size", type=int, default=4000, help="stochastic, large: examples per chunk")
@@ -57,13 +60,13 @@ def add_score_commands(sub) -> None:
              MISLABEL_COLUMNS)
     ml.set_defaults(func=score_examples, options=lambda a: dict(
         method=a.method, kernel=a.kernel, preprocess=a.preprocess, ridge=a.ridge, chunk_size=a.chunk_size,
-        n_repeats=a.repeats, dtype=a.dtype, n_jobs=a.n_jobs, progress=not a.quiet,
+        n_repeats=a.repeats, dtype=a.dtype, n_jobs=a.n_jobs, progress=a.progress,
         checkpoint=None if a.method == "exact" else (a.checkpoint or str(Path(a.out) / "units"))))
     cg = score.add_parser("cg", help="complexity-gap score (ICLR 2023), no training")
     add_common(cg, data="fmnist", noise_help=NOISE_HELP)
     cg.add_argument("--method", choices=["exact", "stochastic", "large"], default="exact",
                     help="large: conjugate gradients + chunked diag(H⁻¹), for n past the exact method's memory")
-    cg.add_argument("--preprocess", choices=["center", "raw", "mnist-shift"], default="center")
+    cg.add_argument("--preprocess", choices=["center", "raw", "mnist-shift"], default="center", help=PREPROCESS_HELP)
     cg.add_argument("--ratio", type=finite_float, default=3.0, help="stochastic: others sampled per own-class example")
     cg.add_argument("--repeats", type=int, default=10, help="stochastic: subsamples averaged")
     cg.add_argument("--chunk-size", type=int, default=5000, help="large: examples per chunk for diag(H⁻¹)")
@@ -81,8 +84,10 @@ def add_score_commands(sub) -> None:
         checkpoint=None if a.method == "exact" else (a.checkpoint or str(Path(a.out) / "units"))))
     prime = score.add_parser("cg-prime", help="CG′: the CG-score with H instead of its inverse, no training")
     add_common(prime, data="fmnist", noise_help=NOISE_HELP)
-    prime.add_argument("--preprocess", choices=["center", "raw", "mnist-shift"], default="center")
-    prime.add_argument("--dtype", choices=["float64", "float32"], default="float64")
+    prime.add_argument("--preprocess", choices=["center", "raw", "mnist-shift"], default="center",
+                       help=PREPROCESS_HELP)
+    prime.add_argument("--dtype", choices=["float64", "float32"], default="float64",
+                       help="precision of H and its solve")
     describe(prime, "trainfree score cg-prime --data fmnist --n 3000 --noise 0.2 --out out/cgp",
              SCORE_COLUMNS.replace("higher = more likely mislabelled or atypical", "CG′: mislabelled rows score LOW"))
     prime.set_defaults(func=score_examples, options=lambda a: dict(preprocess=a.preprocess, dtype=a.dtype))
@@ -91,7 +96,8 @@ def add_score_commands(sub) -> None:
     feat.add_argument("--model", choices=["cnn", "mlp"], default="cnn", help="cnn needs image data")
     feat.add_argument("--seeds", type=int, default=1, help="networks averaged")
     feat.add_argument("--epochs", type=int, default=3, help="epochs trained before the features are read")
-    feat.add_argument("--preprocess", choices=["center", "raw", "mnist-shift"], default="center")
+    feat.add_argument("--preprocess", choices=["center", "raw", "mnist-shift"], default="center",
+                      help=PREPROCESS_HELP)
     describe(feat, "trainfree score cg-features --data digits --model mlp --epochs 2 --seeds 3 --noise 0.2 --out "
                    "out/cgf", SCORE_COLUMNS)
     feat.set_defaults(func=score_examples, options=lambda a: dict(

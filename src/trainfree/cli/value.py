@@ -6,9 +6,10 @@ import argparse
 import time
 
 from .._errors import TrainfreeError
-from ..training.models import KINDS
 from ._common import (
+    MODELS,
     add_common,
+    add_group,
     add_nu_options,
     describe,
     finish,
@@ -31,7 +32,8 @@ def bandwidth(text: str) -> str | float:
 
 
 def add_value_commands(sub) -> None:
-    value = sub.add_parser("value", help="value data contributors").add_subparsers(dest="value", required=True)
+    value = add_group(sub, "value", help="value data contributors",
+                      example="trainfree value davinz --data digits --contributors 10 --split noisy --out out/davinz")
     dv = value.add_parser("davinz", help="DAVINZ: contributor values at initialization (ICML 2022)")
     add_common(dv, data="digits", noise_help="--split noisy: share of labels flipped for 30%% of the "
                                               "contributors (default 0.4)")
@@ -46,12 +48,13 @@ def add_value_commands(sub) -> None:
     real.add_argument("--val-data", default=None, metavar="PATH", help="your validation set (required with these)")
     real.add_argument("--task", choices=["classification", "regression"], default=None,
                       help="default: regression when every file holds real-valued targets")
-    dv.add_argument("--semivalue", choices=["loo", "shapley", "banzhaf"], default="shapley")
+    dv.add_argument("--semivalue", choices=["loo", "shapley", "banzhaf"], default="shapley",
+                    help="how contributors share the utility: leave-one-out, Shapley or Banzhaf values")
     dv.add_argument("--max-exact", type=int, default=12, help="exact enumeration up to this many contributors")
     dv.add_argument("--samples", type=int, default=500, help="Monte Carlo permutations or coalitions above it")
     dv.add_argument("--checkpoint", default=None,
                     help="Monte Carlo checkpoint (.npz; default <out>/checkpoint.npz): re-run to resume")
-    dv.add_argument("--model", choices=list(KINDS), default="mlp",
+    dv.add_argument("--model", choices=MODELS, default="mlp",
                     help="cnn: a small CNN; davinz_cnn / davinz_mlp: the official DAVINZ code's networks")
     dv.add_argument("--outputs", choices=["all", "own"], default="all",
                     help="all (default): NTK of every class output, an extension that sees label noise; "
@@ -66,7 +69,8 @@ def add_value_commands(sub) -> None:
                     help="MMD RBF bandwidth: median (heuristic) or a number (the paper: 5 on [0, 1] pixels)")
     dv.add_argument("--ntk-blocks", type=int, default=1, help="block-diagonal NTK approximation (1 = exact)")
     dv.add_argument("--ntk-permutations", type=int, default=1, help="random block partitions averaged")
-    dv.add_argument("--val-fraction", type=finite_float, default=0.2)
+    dv.add_argument("--val-fraction", type=finite_float, default=0.2,
+                    help="simulated: share of --data held out as the validation set")
     dv.add_argument("--n-jobs", type=int, default=None, help="parallel utility evaluations (-1: all cores)")
     describe(dv, "trainfree value davinz --data digits --contributors 10 --split noisy --out out/davinz", """
 values.parquet, one row per contributor:

@@ -123,6 +123,6 @@ def test_cli_cg_features(tmp_path):
                "--epochs", "1", "--seeds", "2", "--seed", "0", "--out", str(tmp_path)])
     assert rc == 0
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["settings"]["n_seeds"] == 2 and summary["settings"]["epoch"] == 1
+    assert summary["settings"]["n_seeds"] == 2 and summary["settings"]["epochs"] == 1
     df = pd.read_parquet(tmp_path / "scores.parquet")
     assert {"score", "stderr", "partial_label", "flag_mislabel", "flipped"} <= set(df)

@@ -197,7 +197,7 @@ def test_cli_errors_name_the_flag_not_the_api_parameter(tmp_path, capsys, argv, 
     assert flag in err and api not in err and err.count("\n") == 1
 
 
-@pytest.mark.parametrize("score, extra", [("grand", ["--epoch", "0"]), ("el2n", ["--epoch", "2"]),
+@pytest.mark.parametrize("score, extra", [("grand", ["--epochs", "0"]), ("el2n", ["--epochs", "2"]),
                                           ("forgetting", ["--epochs", "4"])])
 def test_data_diet_scores_from_the_cli(tmp_path, score, extra):
     out = tmp_path / score

@@ -129,12 +129,12 @@ def test_float32_by_default_when_the_ridge_allows_it(rng):
 def test_stochastic_with_one_chunk_equals_exact_and_chunks_are_seeded(rng):
     X, y = blobs(rng, n_per=20, sep=1.0)
     exact = mislabel_score(X, y, ridge=0.3, dtype="float64")
-    whole = mislabel_score(X, y, method="stochastic", chunk_size=len(y), n_repeats=2, ridge=0.3, random_state=0,
+    whole = mislabel_score(X, y, method="stochastic", chunk_size=len(y), n_chunk_repeats=2, ridge=0.3, random_state=0,
                            dtype="float64")
     np.testing.assert_allclose(whole.scores, exact.scores, rtol=1e-9, atol=1e-14)
     np.testing.assert_allclose(whole["stderr"], 0, atol=1e-9)
-    part = mislabel_score(X, y, method="stochastic", chunk_size=25, n_repeats=3, ridge=0.3, random_state=0)
-    again = mislabel_score(X, y, method="stochastic", chunk_size=25, n_repeats=3, ridge=0.3, random_state=0,
+    part = mislabel_score(X, y, method="stochastic", chunk_size=25, n_chunk_repeats=3, ridge=0.3, random_state=0)
+    again = mislabel_score(X, y, method="stochastic", chunk_size=25, n_chunk_repeats=3, ridge=0.3, random_state=0,
                            n_jobs=2)
     np.testing.assert_allclose(again.scores, part.scores, rtol=1e-9, atol=0)
     assert np.isfinite(part["stderr"]).all() and part["stderr"].max() > 0
@@ -210,14 +210,14 @@ def test_large_method_ranks_like_exact_and_records_its_solver():
 
 def test_stochastic_resumes_from_its_checkpoint(rng, tmp_path):
     X, y = blobs(rng, n_per=20, sep=1.0)
-    first = mislabel_score(X, y, method="stochastic", chunk_size=25, n_repeats=2, random_state=0,
+    first = mislabel_score(X, y, method="stochastic", chunk_size=25, n_chunk_repeats=2, random_state=0,
                            checkpoint=tmp_path / "u")
     assert len(list((tmp_path / "u").glob("*.npz"))) >= 6
-    again = mislabel_score(X, y, method="stochastic", chunk_size=25, n_repeats=2, random_state=0,
+    again = mislabel_score(X, y, method="stochastic", chunk_size=25, n_chunk_repeats=2, random_state=0,
                            checkpoint=tmp_path / "u")
     np.testing.assert_allclose(again.scores, first.scores, rtol=1e-12, atol=0)
     with pytest.raises(TrainfreeError, match="chunk_size"):
-        mislabel_score(X, y, method="stochastic", chunk_size=30, n_repeats=2, random_state=0,
+        mislabel_score(X, y, method="stochastic", chunk_size=30, n_chunk_repeats=2, random_state=0,
                        checkpoint=tmp_path / "u")
 
 

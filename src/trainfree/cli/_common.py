@@ -24,7 +24,7 @@ FLAGS = {"ratio": "--ratio", "n_repeats": "--repeats", "method": "--method", "pr
          "max_permutations": "--samples", "n_samples": "--samples", "max_exact": "--max-exact",
          "n_contributors": "--contributors", "ntk_blocks": "--ntk-blocks", "ntk_permutations": "--ntk-permutations",
          "val_fraction": "--val-fraction", "checkpoint": "--checkpoint", "outputs": "--outputs", "model": "--model",
-         "n_datasets": "--datasets", "epochs": "--epochs", "epoch": "--epoch", "n_seeds": "--seeds",
+         "n_datasets": "--datasets", "epochs": "--epochs", "n_seeds": "--seeds",
          "direction": "--directions", "fractions": "--fractions", "n_runs": "--runs", "kappa": "--kappa",
          "convention": "--convention", "bandwidth": "--bandwidth", "chunk_size": "--chunk-size",
          "n_chunk_repeats": "--chunk-repeats", "rank": "--rank", "task": "--task",

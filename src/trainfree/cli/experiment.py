@@ -80,9 +80,9 @@ noise.parquet, one row per score:
                     help="comma-separated, at least one: cg, el2n, grand, forgetting (the input norm is always added)")
     co.add_argument("--model", choices=["mlp", "cnn"], default="cnn", help="network of the Data Diet scores")
     co.add_argument("--seeds", type=int, default=3, help="networks averaged by the Data Diet scores")
-    co.add_argument("--el2n-epoch", type=int, default=3, help="epochs trained before EL2N")
-    co.add_argument("--grand-epoch", type=int, default=0, help="epochs trained before GraNd (0: at initialisation)")
-    co.add_argument("--forget-epochs", type=int, default=10, help="epochs over which forgetting events count")
+    co.add_argument("--el2n-epochs", type=int, default=3, help="epochs trained before EL2N")
+    co.add_argument("--grand-epochs", type=int, default=0, help="epochs trained before GraNd (0: at initialisation)")
+    co.add_argument("--forgetting-epochs", type=int, default=10, help="epochs over which forgetting events count")
     co.add_argument("--checkpoint", default=None, help="folder of the Data Diet scores' finished seeds (default "
                                                        "<out>/units); re-run the same command to resume")
     describe(co, "trainfree experiment correlate --data fmnist --n 2000 --scores cg,el2n,grand --out out/corr", """
@@ -122,8 +122,8 @@ def correlate(args: argparse.Namespace) -> None:
     out = prepare_output(args, "experiment correlate")
     data = load_data(args)
     with step(f"scoring {len(data)} rows ({', '.join(names)})"):
-        scores = pruning_scores(data, names, model=args.model, n_seeds=args.seeds, el2n_epoch=args.el2n_epoch,
-                                grand_epoch=args.grand_epoch, forgetting_epochs=args.forget_epochs,
+        scores = pruning_scores(data, names, model=args.model, n_seeds=args.seeds, el2n_epochs=args.el2n_epochs,
+                                grand_epochs=args.grand_epochs, forgetting_epochs=args.forgetting_epochs,
                                 device=args.device, random_state=args.seed,
                                 checkpoint=Path(args.checkpoint) if args.checkpoint else out / "units")
     res = score_correlations(scores, data.X)

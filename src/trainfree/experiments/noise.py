@@ -66,7 +66,7 @@ def score_dataset(data: Dataset, *, score: str = "cg", noise: float = 0.0, noise
     random_state : None, int, Generator or SeedSequence
         Root seed: the label noise and the score's own draws come from separate children of it.
     **score_options
-        Passed to the score (``method``, ``ratio``, ``device``; ``model``, ``n_seeds``, ``epoch``, ...).
+        Passed to the score (``method``, ``ratio``, ``device``; ``model``, ``n_seeds``, ``epochs``, ...).
 
     Returns
     -------
@@ -127,9 +127,8 @@ def _flip(data: Dataset, noise: float, noise_mode: str, seed) -> tuple[np.ndarra
 
 
 BASELINES = ("input_norm", "random")
-# How long each trained score trains by default, and under which option name.
-TRAINING_LENGTH = {"cg-features": ("epochs", 3), "grand": ("epoch", 0), "el2n": ("epoch", 5),
-                   "forgetting": ("epochs", 15)}
+# How many epochs each trained score trains by default in these workflows (its ``epochs``).
+TRAINING_LENGTH = {"cg-features": 3, "grand": 0, "el2n": 5, "forgetting": 15}
 
 
 def check_score_names(names: Sequence[str], allowed: Sequence[str]) -> None:
@@ -147,13 +146,13 @@ def score_options(name: str, *, model: str = "cnn", n_seeds: int = 3, device: st
 
     Examples
     --------
-    >>> score_options("cg"), score_options("el2n", epochs=3)["epoch"]
+    >>> score_options("cg"), score_options("el2n", epochs=3)["epochs"]
     ({}, 3)
     """
     if name not in TRAINING_LENGTH:
         return {}
-    key, default = TRAINING_LENGTH[name]
-    return {"model": model, "n_seeds": n_seeds, "device": device, key: default if epochs is None else epochs}
+    return {"model": model, "n_seeds": n_seeds, "device": device,
+            "epochs": TRAINING_LENGTH[name] if epochs is None else epochs}
 
 
 def compare_noise_detection(data: Dataset, names: Sequence[str] = ("cg", "el2n", "forgetting", "input_norm",

@@ -347,8 +347,8 @@ def score_correlations(scores: Mapping[str, Any], X=None) -> PlayerResult:
 PRUNE_SCORES = ("cg", "el2n", "grand", "forgetting", "input_norm", "random")
 
 
-def pruning_scores(data: Dataset, names: Sequence[str], *, model: str = "cnn", n_seeds: int = 3, el2n_epoch: int = 3,
-                   grand_epoch: int = 0, forgetting_epochs: int = 10, device: str | None = "cpu",
+def pruning_scores(data: Dataset, names: Sequence[str], *, model: str = "cnn", n_seeds: int = 3, el2n_epochs: int = 3,
+                   grand_epochs: int = 0, forgetting_epochs: int = 10, device: str | None = "cpu",
                    random_state: SeedLike = None, checkpoint: str | Path | None = None) -> dict[str, np.ndarray]:
     """The named scores of every row of ``data``, for :func:`pruning_curve` (``"random"`` is left to it).
 
@@ -366,7 +366,7 @@ def pruning_scores(data: Dataset, names: Sequence[str], *, model: str = "cnn", n
 
     check_score_names(names, PRUNE_SCORES)
     seed = check_random_state(random_state)
-    epochs = {"el2n": el2n_epoch, "grand": grand_epoch, "forgetting": forgetting_epochs}
+    epochs = {"el2n": el2n_epochs, "grand": grand_epochs, "forgetting": forgetting_epochs}
     out = {}
     for name in names:
         if name == "input_norm":

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._defaults import CHUNK_SIZE, N_CHUNK_REPEATS
 from .._device import check_memory, concurrent_units, resolve_device, resolve_dtype
 from .._errors import TrainfreeError
 from .._random import SeedLike, check_random_state, child, seed_record
@@ -65,7 +66,7 @@ class DetectorMethod(str, enum.Enum):
     STOCHASTIC
         Each repeat splits the examples into class-stratified random chunks of ``chunk_size`` and
         predicts every example from the others *in its chunk*; predictions are averaged over
-        ``n_repeats`` repeats. Memory is set by ``chunk_size``; every chunk factorisation serves
+        ``n_chunk_repeats`` partitions. Memory is set by ``chunk_size``; every chunk factorisation serves
         all classes.
     LARGE
         α from all n examples by preconditioned conjugate gradients and d from exact chunks
@@ -102,8 +103,8 @@ class MislabelResult(ExampleResult):
 
 
 def mislabel_score(X, y, *, method: str = "exact", kernel: str = "auto", preprocess: str = "raw",
-                   ridge: float | str = "auto", temperature: float | str = "auto", chunk_size: int = 4000,
-                   n_repeats: int = 3, selection_size: int = 2000, device: str | None = "cpu",
+                   ridge: float | str = "auto", temperature: float | str = "auto", chunk_size: int = CHUNK_SIZE,
+                   n_chunk_repeats: int = N_CHUNK_REPEATS, selection_size: int = 2000, device: str | None = "cpu",
                    dtype: str | None = None, random_state: SeedLike = None, n_jobs: int | None = None,
                    checkpoint: str | Path | None = None, max_memory_bytes: float | None = None,
                    progress: bool = False) -> MislabelResult:
@@ -134,8 +135,11 @@ def mislabel_score(X, y, *, method: str = "exact", kernel: str = "auto", preproc
     temperature : float or "auto", default="auto"
         τ of the softmax over leave-one-out predictions; ``"auto"`` maximises the mean
         log-probability of the given labels.
-    chunk_size, n_repeats : int
-        Stochastic and large: examples per chunk, and independent chunkings averaged.
+    chunk_size : int, default=5000
+        Stochastic and large: examples per chunk (:data:`trainfree._defaults.CHUNK_SIZE`, shared
+        with :func:`~trainfree.scores.cg_score`).
+    n_chunk_repeats : int, default=3
+        Stochastic and large: independent random chunk partitions averaged.
     selection_size : int, default=2000
         Most examples used to choose the ridge (one eigendecomposition of that size). On Fashion-MNIST
         10 000, 2 000 picks the same ridge as 3 000 at 20–80% symmetric and 20–40% pair noise; the
@@ -191,7 +195,7 @@ def mislabel_score(X, y, *, method: str = "exact", kernel: str = "auto", preproc
         check_param("ridge", ridge, numbers.Real, low=0)
     if temperature != "auto":
         check_param("temperature", temperature, numbers.Real, low=0, low_open=True)
-    for name, value, low in (("chunk_size", chunk_size, 2), ("n_repeats", n_repeats, 1),
+    for name, value, low in (("chunk_size", chunk_size, 2), ("n_chunk_repeats", n_chunk_repeats, 1),
                              ("selection_size", selection_size, 2)):
         check_param(name, value, numbers.Integral, low=low)
     n_jobs, seed = check_n_jobs(n_jobs), check_random_state(random_state)
@@ -238,28 +242,28 @@ def mislabel_score(X, y, *, method: str = "exact", kernel: str = "auto", preproc
     store = None
     if checkpoint is not None and method is not DetectorMethod.EXACT:
         store = UnitStore(checkpoint, {"what": "mislabel_score", **settings, "chunk_size": int(chunk_size),
-                                       "n_repeats": int(n_repeats), "seed": seed_record(seed),
+                                       "n_chunk_repeats": int(n_chunk_repeats), "seed": seed_record(seed),
                                        "data": data_fingerprint(X, codes)})  # the inputs: CNN features vary in their last bits
     if method is DetectorMethod.EXACT:
         _check_fits(n, tdtype, dev, max_memory_bytes, units=1, precomputed=kernel == "precomputed")
         out = _loo_unit(features, kernel, np.arange(n), Y, float(ridge) * scale, tdtype, dev)
         runs, jitter = out["F"][None], float(out["jitter"])
     elif method is DetectorMethod.STOCHASTIC:
-        settings.update(chunk_size=int(chunk_size), n_repeats=int(n_repeats))
+        settings.update(chunk_size=int(chunk_size), n_chunk_repeats=int(n_chunk_repeats))
         _check_fits(min(chunk_size, n), tdtype, dev, max_memory_bytes, units=concurrent_units(n_jobs),
                     precomputed=kernel == "precomputed")
-        chunks = chunk_partition(codes, chunk_size, n_repeats, child(seed, "chunks"))
+        chunks = chunk_partition(codes, chunk_size, n_chunk_repeats, child(seed, "chunks"))
         units = [(f"chunk-{k:05d}", (features, kernel, idx, Y, float(ridge) * scale, tdtype, str(dev)))
                  for k, idx in enumerate(chunks)]
         outs = run_units(_loo_unit, units, store=store, n_jobs=n_jobs, progress=progress,
                          desc="leave-one-out chunks")
-        runs, per_repeat = np.zeros((n_repeats, n, classes.size)), len(chunks) // n_repeats
+        runs, per_repeat = np.zeros((n_chunk_repeats, n, classes.size)), len(chunks) // n_chunk_repeats
         for k, ((key, _), idx) in enumerate(zip(units, chunks)):
             runs[k // per_repeat, idx] = outs[key]["F"]
         jitter = max(float(o["jitter"]) for o in outs.values())
     else:
         alpha, d, info = large_solve(features, Y, ridge=float(ridge) * scale, strata=codes, chunk_size=chunk_size,
-                                     n_chunk_repeats=n_repeats, gram_dtype=tdtype, tol=LARGE_TOL,
+                                     n_chunk_repeats=n_chunk_repeats, gram_dtype=tdtype, tol=LARGE_TOL,
                                      random_state=child(seed, "large"),
                                      n_jobs=n_jobs, checkpoint=checkpoint, max_memory_bytes=max_memory_bytes,
                                      progress=progress)

@@ -380,7 +380,7 @@ def pruning_scores(data: Dataset, names: Sequence[str], *, model: str = "cnn", n
 
 
 def pruning_splits(data: str, *, n: int | None = 3000, test_size: int = 2000,
-                   random_state: SeedLike = 0) -> tuple[Dataset, Dataset]:
+                   random_state: SeedLike = None) -> tuple[Dataset, Dataset]:
     """Training and test sets: Fashion-MNIST's ``n`` training and ``test_size`` test images; other data
     (:func:`~trainfree.data.load`, ``n`` rows) split 2/3 training, 1/3 test."""
     from ..data import load, load_fashion_mnist

@@ -221,6 +221,18 @@ def test_stochastic_resumes_from_its_checkpoint(rng, tmp_path):
                        checkpoint=tmp_path / "u")
 
 
+def test_large_method_runs_and_resumes_with_a_checkpoint(rng, tmp_path):
+    X, y = blobs(rng, n_per=40, sep=1.0)  # a mislabel_score identity once blocked large_solve's own units
+    ref = mislabel_score(X, y, method="large", chunk_size=50, n_chunk_repeats=2, ridge=0.3, random_state=0)
+    first = mislabel_score(X, y, method="large", chunk_size=50, n_chunk_repeats=2, ridge=0.3, random_state=0,
+                           checkpoint=tmp_path / "u")
+    assert len(list((tmp_path / "u").glob("unit-chunk-*.npz"))) == first.settings["n_chunks"] * 2 == 6
+    again = mislabel_score(X, y, method="large", chunk_size=50, n_chunk_repeats=2, ridge=0.3, random_state=0,
+                           checkpoint=tmp_path / "u")
+    np.testing.assert_allclose(first.scores, ref.scores, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(again.scores, first.scores, rtol=1e-12, atol=0)
+
+
 def test_conv_kernel_is_the_arccos_kernel_of_random_cnn_features(rng):
     from trainfree._random import check_random_state, child
     from trainfree.kernels import random_conv_features

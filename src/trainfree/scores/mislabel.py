@@ -225,22 +225,18 @@ def mislabel_score(X, y, *, method: str = "exact", kernel: str = "auto", preproc
                    ridge=float(ridge) * scale, dtype=tdtype, device=dev, max_memory_bytes=max_memory_bytes)
     if method is DetectorMethod.EXACT:
         runs, jitter = solve.exact()
-    else:
-        if method is DetectorMethod.STOCHASTIC:
-            settings.update(chunk_size=int(chunk_size), n_chunk_repeats=int(n_chunk_repeats))
+    elif method is DetectorMethod.STOCHASTIC:
+        settings.update(chunk_size=int(chunk_size), n_chunk_repeats=int(n_chunk_repeats))
         store = None
-        if checkpoint is not None:
-            store = UnitStore(checkpoint, {"what": "mislabel_score", **settings, "chunk_size": int(chunk_size),
-                                           "n_chunk_repeats": int(n_chunk_repeats), "seed": seed_record(seed),
-                                           # the inputs: CNN features vary in their last bits
+        if checkpoint is not None:  # the data are the inputs: CNN features vary in their last bits
+            store = UnitStore(checkpoint, {"what": "mislabel_score", **settings, "seed": seed_record(seed),
                                            "data": data_fingerprint(X, codes)})
-        if method is DetectorMethod.STOCHASTIC:
-            runs, jitter = solve.stochastic(chunk_size, n_chunk_repeats, child(seed, "chunks"), n_jobs=n_jobs,
-                                            store=store, progress=progress)
-        else:
-            runs, jitter, info = solve.large(chunk_size, n_chunk_repeats, child(seed, "large"), n_jobs=n_jobs,
-                                             checkpoint=checkpoint, progress=progress)
-            settings.update(info)
+        runs, jitter = solve.stochastic(chunk_size, n_chunk_repeats, child(seed, "chunks"), n_jobs=n_jobs,
+                                        store=store, progress=progress)
+    else:  # large_solve keeps its own work units in ``checkpoint``
+        runs, jitter, info = solve.large(chunk_size, n_chunk_repeats, child(seed, "large"), n_jobs=n_jobs,
+                                         checkpoint=checkpoint, progress=progress)
+        settings.update(info)
     settings["jitter_used"] = _warn_jitter(float(jitter))  # with λ = 0 and duplicate rows; never silent
     timings["loo_s"] = time.perf_counter() - t
 

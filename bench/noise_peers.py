@@ -125,7 +125,7 @@ def main() -> None:
         data = load(source, n=args.n if source == "fmnist" else None, random_state=args.seed)
         # The flips score_dataset draws for this seed: its "noise" child of the root seed.
         y, flipped = inject_label_noise(data.y, noise, n_classes=len(data.classes),
-                                        mode="class_conditional" if mode == "pair" else mode,
+                                        noise_mode=mode,
                                         random_state=child(check_random_state(args.seed), "noise"))
         methods = {}
         for s in scores:

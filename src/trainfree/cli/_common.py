@@ -20,7 +20,7 @@ from ..result import Result, _jsonable
 # API parameter → CLI flag, so that errors raised by the library name what a CLI user can type.
 FLAGS = {"ratio": "--ratio", "n_repeats": "--repeats", "method": "--method", "preprocess": "--preprocess",
          "dtype": "--dtype", "device": "--device", "n_jobs": "--n-jobs", "random_state": "--seed", "n": "--n",
-         "label_column": "--label-column", "noise": "--noise", "rate": "--noise", "noise_rate": "--noise",
+         "label_column": "--label-column", "noise": "--noise", "noise_rate": "--noise", "noise_mode": "--noise-mode",
          "max_permutations": "--samples", "n_samples": "--samples", "max_exact": "--max-exact",
          "n_contributors": "--contributors", "ntk_blocks": "--ntk-blocks", "ntk_permutations": "--ntk-permutations",
          "val_fraction": "--val-fraction", "checkpoint": "--checkpoint", "outputs": "--outputs", "model": "--model",

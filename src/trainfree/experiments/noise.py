@@ -28,7 +28,7 @@ from ..scores import (
 )
 from ..training import input_shape
 
-NOISE_MODES = ("symmetric", "pair")
+NOISE_MODES = ("symmetric", "pair")  # inject_label_noise's modes that need no transition matrix
 FRACTIONS = (0.05, 0.1, 0.2, 0.3, 0.5)
 SCORES = {"mislabel": mislabel_score, "cg": cg_score, "cg-prime": cg_prime_score, "cg-features": cg_features_score, "grand": grand_score,
           "el2n": el2n_score, "forgetting": forgetting_score}
@@ -123,7 +123,7 @@ def score_dataset(data: Dataset, *, score: str = "cg", noise: float = 0.0, noise
 def _flip(data: Dataset, noise: float, noise_mode: str, seed) -> tuple[np.ndarray, np.ndarray]:
     """The flips of this root seed: every workflow that flips with the same seed flips the same labels."""
     return inject_label_noise(data.y, noise, n_classes=len(data.classes), random_state=child(seed, "noise"),
-                              mode="symmetric" if noise_mode == "symmetric" else "class_conditional")
+                              noise_mode=noise_mode)
 
 
 BASELINES = ("input_norm", "random")

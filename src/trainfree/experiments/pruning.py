@@ -117,24 +117,24 @@ def prune_order(scores, y, *, fraction: float, direction: str = "keep_hard", cla
     return np.sort(order[pos_in_class >= remove[ranked_codes]])
 
 
-def window(scores, *, offset: float, width: float, random_state: SeedLike = None) -> np.ndarray:
-    """The rows whose rank, by score descending, lies in ``[offset, offset + width)`` (fractions of n).
+def window(scores, *, offset: float, window_width: float, random_state: SeedLike = None) -> np.ndarray:
+    """The rows whose rank, by score descending, lies in ``[offset, offset + window_width)`` (fractions of n).
 
-    Rank ``r`` (0 = highest score) is selected when ``round(offset*n) <= r < round((offset+width)*n)``;
+    Rank ``r`` (0 = highest score) is selected when ``round(offset*n) <= r < round((offset+window_width)*n)``;
     ties between equal scores are broken by ``random_state``. The Data Diet paper's sliding window.
 
     Examples
     --------
-    >>> window([0.1, 0.9, 0.5, 0.7], offset=0.25, width=0.5).tolist()
+    >>> window([0.1, 0.9, 0.5, 0.7], offset=0.25, window_width=0.5).tolist()
     [2, 3]
     """
     s = _as_scores(scores)
     check_param("offset", offset, numbers.Real, low=0, high=1)
-    check_param("width", width, numbers.Real, low=0, high=1, low_open=True)
-    if offset + width > 1 + 1e-12:
-        raise TrainfreeError(f"The window [{offset:g}, {offset + width:g}) runs past the last rank; keep "
-                             f"offset + width <= 1.")
-    start, stop = int(round(offset * len(s))), int(round(min(offset + width, 1.0) * len(s)))
+    check_param("window_width", window_width, numbers.Real, low=0, high=1, low_open=True)
+    if offset + window_width > 1 + 1e-12:
+        raise TrainfreeError(f"The window [{offset:g}, {offset + window_width:g}) runs past the last rank; keep "
+                             f"offset + window_width <= 1.")
+    start, stop = int(round(offset * len(s))), int(round(min(offset + window_width, 1.0) * len(s)))
     return np.sort(_ranked(s, True, check_random_state(random_state))[start:stop])
 
 

@@ -1,7 +1,7 @@
 """Offset windows: train on a band of the data ranked by a score, with label noise (CG-score Fig. 6, Data Diet).
 
 Flip a share ``noise`` of the training labels, score every row on the noisy labels, rank the rows by
-score (highest first) and train a fresh network on the window of ranks ``[offset, offset + width)``
+score (highest first) and train a fresh network on the window of ranks ``[offset, offset + window_width)``
 for several offsets. A score that puts the flipped labels at the top has its worst windows at offset
 0 and the best ones just past the flipped share; a score that ignores them is flat. Every window
 trains for the same optimiser steps as the full set in ``epochs`` epochs (the Data Diet budget).
@@ -31,8 +31,8 @@ from .noise import SCORES, _flip, check_score_names, score_dataset, score_option
 
 
 def window_curve(train_set: Dataset, test_set: Dataset, names: Sequence[str] = ("cg", "el2n"), *,
-                 width: float = 0.5, offsets: Sequence[float] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5), noise: float = 0.2,
-                 include_random: bool = True, model: str = "cnn", epochs: int = 5, lr: float = 1e-3,
+                 window_width: float = 0.5, offsets: Sequence[float] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5),
+                 noise: float = 0.2, include_random: bool = True, model: str = "cnn", epochs: int = 5, lr: float = 1e-3,
                  batch_size: int = 128, n_runs: int = 2, n_seeds: int = 3, device: str | None = "cpu",
                  random_state: SeedLike = None, n_jobs: int | None = None, checkpoint: str | Path | None = None,
                  progress: bool = False) -> PlayerResult:
@@ -45,11 +45,11 @@ def window_curve(train_set: Dataset, test_set: Dataset, names: Sequence[str] = (
     names : sequence of str
         Scores to rank by (any of :func:`~trainfree.experiments.score_dataset`'s, or ``input_norm``),
         each computed on the noisy labels with the same flips (the same root seed).
-    width : float in (0, 1]
+    window_width : float in (0, 1]
         Share of the rows in each window (the CG-score paper: 0.5; Data Diet: 0.4).
     offsets : sequence of float
         Window starts, as shares of the rows ranked by score *descending* (0 = the highest scores).
-        The CG-score paper ranks ascending: its offset ``o`` is ``1 - width - o`` here.
+        The CG-score paper ranks ascending: its offset ``o`` is ``1 - window_width - o`` here.
     noise : float in [0, 1)
         Share of training labels flipped (symmetric), as in :func:`score_dataset`.
     include_random : bool
@@ -84,12 +84,12 @@ def window_curve(train_set: Dataset, test_set: Dataset, names: Sequence[str] = (
         raise TrainfreeError("Window experiments measure test accuracy and need class labels; pass classification "
                              "data (see trainfree.data.load).")
     check_score_names(list(names), [*SCORES, "input_norm"])
-    check_param("width", width, numbers.Real, low=0, high=1, low_open=True)
+    check_param("window_width", window_width, numbers.Real, low=0, high=1, low_open=True)
     check_param("noise", noise, numbers.Real, low=0, high=1, high_open=True)
     offsets = [float(check_param("offsets", o, numbers.Real, low=0, high=1)) for o in offsets]
-    if not offsets or max(offsets) + width > 1 + 1e-12:
-        raise TrainfreeError(f"Every window [offset, offset + width) must end by rank 1; got width {width:g} and "
-                             f"offsets {offsets}. Pass offsets <= {1 - width:g}.")
+    if not offsets or max(offsets) + window_width > 1 + 1e-12:
+        raise TrainfreeError(f"Every window [offset, offset + window_width) must end by rank 1; got window_width "
+                             f"{window_width:g} and offsets {offsets}. Pass offsets <= {1 - window_width:g}.")
     for name, value in (("epochs", epochs), ("n_runs", n_runs), ("batch_size", batch_size), ("n_seeds", n_seeds)):
         check_param(name, value, numbers.Integral, low=1)
     stored = UnitStore.stored_identity(checkpoint)
@@ -112,9 +112,9 @@ def window_curve(train_set: Dataset, test_set: Dataset, names: Sequence[str] = (
     noisy = dataclasses.replace(train_set, y=y_noisy)
     shape = input_shape(model, noisy.image_shape, noisy.X.shape[1], name=noisy.name)
     X, X_test = noisy.X.reshape(len(noisy), *shape), test_set.X.reshape(len(test_set), *shape)
-    n, n_out, size = len(noisy), len(noisy.classes), int(round(width * len(noisy)))
+    n, n_out, size = len(noisy), len(noisy.classes), int(round(window_width * len(noisy)))
     settings = {"data": train_set.name, "n_train": n, "n_test": len(test_set), "scores": list(names),
-                "width": float(width), "offsets": offsets, "noise": float(noise), "model": model,
+                "window_width": float(window_width), "offsets": offsets, "noise": float(noise), "model": model,
                 "epochs": int(epochs), "lr": float(lr), "batch_size": int(batch_size), "n_runs": int(n_runs),
                 "n_seeds": int(n_seeds), "device": str(device), "order": "descending score: offset 0 = highest"}
     store = None
@@ -130,7 +130,8 @@ def window_curve(train_set: Dataset, test_set: Dataset, names: Sequence[str] = (
             if name == "random":
                 idx = np.sort(make_rng(child(child(seed, f"run/{k}"), "random")).permutation(n)[:size])
             else:
-                idx = pruning.window(ranked[name], offset=o, width=width, random_state=child(seed, "ties"))
+                idx = pruning.window(ranked[name], offset=o, window_width=window_width,
+                                     random_state=child(seed, "ties"))
             rows_of.setdefault(i, []).append(idx)
             units.append((f"set{i}-run{k}", idx, k))
     common = (X, y_noisy, X_test, test_set.y, model, shape, n_out, lr, batch_size, device)

@@ -43,7 +43,7 @@ def main() -> None:
     train, test = pruning_splits(args.data, n=args.n, test_size=args.test, random_state=args.seed)
     offsets = [float(o) for o in args.offsets.split(",")]
     res = window_curve(train, test, [s for s in args.scores.split(",") if s], window_width=args.window_width,
-                       offsets=offsets, noise=args.noise, model=args.model, epochs=args.epochs, n_runs=args.runs,
+                       offsets=offsets, noise_rate=args.noise, model=args.model, epochs=args.epochs, n_runs=args.runs,
                        n_seeds=args.seeds, device=args.device, random_state=args.seed, checkpoint=args.checkpoint,
                        progress=True)
     m = res.metrics

@@ -165,9 +165,9 @@ def test_lambda_zero_own_column_gives_the_cg_score(rng):
 
 def test_detects_flipped_digits_and_pair_noise():
     data = load("digits", n=600, random_state=0)
-    sym = score_dataset(data, score="mislabel", noise=0.2, random_state=0)
+    sym = score_dataset(data, score="mislabel", noise_rate=0.2, random_state=0)
     assert sym.metrics["auroc"] > 0.99 and sym.metrics["precision"] > 0.8
-    pair = score_dataset(data, score="mislabel", noise=0.2, noise_mode="pair", random_state=0)
+    pair = score_dataset(data, score="mislabel", noise_rate=0.2, noise_mode="pair", random_state=0)
     codes = {c: i for i, c in enumerate(data.classes)}
     given = np.array([codes[v] for v in pair["label"]])
     flipped = pair["flipped"]
@@ -200,8 +200,8 @@ def test_cuda_matches_cpu(rng):
 
 def test_large_method_ranks_like_exact_and_records_its_solver():
     data = load("digits", n=600, random_state=0)
-    exact = score_dataset(data, score="mislabel", noise=0.2, random_state=0)
-    large = score_dataset(data, score="mislabel", noise=0.2, random_state=0, method="large", chunk_size=300)
+    exact = score_dataset(data, score="mislabel", noise_rate=0.2, random_state=0)
+    large = score_dataset(data, score="mislabel", noise_rate=0.2, random_state=0, method="large", chunk_size=300)
     from scipy.stats import spearmanr
     assert spearmanr(large.scores, exact.scores).statistic > 0.95
     assert large.settings["converged"] and large.settings["n_chunks"] == 2

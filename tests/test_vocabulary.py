@@ -94,7 +94,7 @@ DELIBERATE = {
 }
 
 # Names that must not come back (old name -> the name that replaced it).
-RETIRED = {"epoch": "epochs", "rate": "noise_rate", "mode": "noise_mode"}
+RETIRED = {"epoch": "epochs", "noise": "noise_rate", "rate": "noise_rate", "mode": "noise_mode"}
 # Functions where a retired name still means something else on purpose: none today.
 RETIRED_OK: set[tuple[str, str]] = set()
 

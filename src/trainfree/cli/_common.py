@@ -230,7 +230,7 @@ def summary_table(args: argparse.Namespace, report: Path | None = None, report_s
         rows.append(("rows", f"{len(res)} {what}" + (f", {len(classes)} classes" if classes else "")))
         if "flipped" in res.columns:
             rows.append(("flipped labels", str(int(np.sum(res["flipped"])))))
-        found, noise = res.metrics.get("found_at"), res.metrics.get("noise")
+        found, noise = res.metrics.get("found_at"), res.metrics.get("noise_rate")
         if isinstance(found, dict) and noise:
             share = {float(k): v for k, v in found.items()}.get(float(noise))
             if share is not None:

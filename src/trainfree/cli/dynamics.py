@@ -77,7 +77,7 @@ def dynamics(args: argparse.Namespace) -> None:
     res = group_dynamics(train, scores, test_set=test, n_groups=args.groups, model=args.model, width=args.width,
                          epochs=args.epochs, kernel_size=args.kernel_m, device=args.device,
                          random_state=child(seed, "dynamics"))
-    res = res.replace(settings={"score": args.score, "noise": noise},
+    res = res.replace(settings={"score": args.score, "noise_rate": noise},
                       metrics={"flipped_per_group": [int(flipped[g].sum()) for g in score_groups(scores, args.groups)]})
     say(args, report(res))
     finish(args, t0, res, *write_outputs(out, "dynamics", res))

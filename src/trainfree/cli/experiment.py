@@ -100,7 +100,7 @@ def noise(args: argparse.Namespace) -> None:
     out = prepare_output(args, "experiment noise")
     data = load_data(args)
     res = compare_noise_detection(data, [s.strip() for s in args.scores.split(",") if s.strip()],
-                                  noise=0.2 if args.noise is None else args.noise, model=args.model,
+                                  noise_rate=0.2 if args.noise is None else args.noise, model=args.model,
                                   n_seeds=args.seeds, device=args.device, random_state=args.seed)
     say(args, noise_comparison_report(res))
     finish(args, t0, res, *write_outputs(out, "noise", res))

@@ -131,7 +131,7 @@ def score_examples(args: argparse.Namespace) -> None:
     data = load_data(args)
     mode = {"noise_mode": args.noise_mode} if hasattr(args, "noise_mode") else {}
     with step(f"scoring {len(data)} rows ({args.score})"):
-        res = score_dataset(data, score=args.score, noise=args.noise or 0.0, device=args.device,
+        res = score_dataset(data, score=args.score, noise_rate=args.noise or 0.0, device=args.device,
                             random_state=args.seed, **mode, **args.options(args))
     say(args, noise_report(res))
     finish(args, t0, res, *write_outputs(out, "scores", res))

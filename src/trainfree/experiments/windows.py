@@ -1,6 +1,6 @@
 """Offset windows: train on a band of the data ranked by a score, with label noise (CG-score Fig. 6, Data Diet).
 
-Flip a share ``noise`` of the training labels, score every row on the noisy labels, rank the rows by
+Flip a share ``noise_rate`` of the training labels, score every row on the noisy labels, rank the rows by
 score (highest first) and train a fresh network on the window of ranks ``[offset, offset + window_width)``
 for several offsets. A score that puts the flipped labels at the top has its worst windows at offset
 0 and the best ones just past the flipped share; a score that ignores them is flat. Every window
@@ -32,8 +32,8 @@ from .noise import SCORES, _flip, check_score_names, score_dataset, score_option
 
 def window_curve(train_set: Dataset, test_set: Dataset, names: Sequence[str] = ("cg", "el2n"), *,
                  window_width: float = 0.5, offsets: Sequence[float] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5),
-                 noise: float = 0.2, include_random: bool = True, model: str = "cnn", epochs: int = 5, lr: float = 1e-3,
-                 batch_size: int = 128, n_runs: int = 2, n_seeds: int = 3, device: str | None = "cpu",
+                 noise_rate: float = 0.2, include_random: bool = True, model: str = "cnn", epochs: int = 5,
+                 lr: float = 1e-3, batch_size: int = 128, n_runs: int = 2, n_seeds: int = 3, device: str | None = "cpu",
                  random_state: SeedLike = None, n_jobs: int | None = None, checkpoint: str | Path | None = None,
                  progress: bool = False) -> PlayerResult:
     """Test accuracy of networks trained on offset windows of the score-ranked, noisy training set.
@@ -50,7 +50,7 @@ def window_curve(train_set: Dataset, test_set: Dataset, names: Sequence[str] = (
     offsets : sequence of float
         Window starts, as shares of the rows ranked by score *descending* (0 = the highest scores).
         The CG-score paper ranks ascending: its offset ``o`` is ``1 - window_width - o`` here.
-    noise : float in [0, 1)
+    noise_rate : float in [0, 1)
         Share of training labels flipped (symmetric), as in :func:`score_dataset`.
     include_random : bool
         Add ``random``: a random subset of the window's size, a new one per run (offset NaN; its
@@ -67,7 +67,7 @@ def window_curve(train_set: Dataset, test_set: Dataset, names: Sequence[str] = (
     PlayerResult
         One row per (score, offset): ``value`` = mean test accuracy, ``stderr`` over runs, ``player``
         ``"{score}/{offset}"``, ``score``, ``offset``, ``n_kept``, ``flipped_share`` (the share of flipped
-        labels in the window; the whole set holds ``noise``), ``epochs`` (the budget on the window).
+        labels in the window; the whole set holds ``noise_rate``), ``epochs`` (the budget on the window).
         ``metrics``: ``full_accuracy`` on all noisy rows, ``full_stderr``, ``full_runs``.
 
     Examples
@@ -85,7 +85,7 @@ def window_curve(train_set: Dataset, test_set: Dataset, names: Sequence[str] = (
                              "data (see trainfree.data.load).")
     check_score_names(list(names), [*SCORES, "input_norm"])
     check_param("window_width", window_width, numbers.Real, low=0, high=1, low_open=True)
-    check_param("noise", noise, numbers.Real, low=0, high=1, high_open=True)
+    check_param("noise_rate", noise_rate, numbers.Real, low=0, high=1, high_open=True)
     offsets = [float(check_param("offsets", o, numbers.Real, low=0, high=1)) for o in offsets]
     if not offsets or max(offsets) + window_width > 1 + 1e-12:
         raise TrainfreeError(f"Every window [offset, offset + window_width) must end by rank 1; got window_width "
@@ -97,7 +97,7 @@ def window_curve(train_set: Dataset, test_set: Dataset, names: Sequence[str] = (
         seed = from_record(stored["seed"])  # a resumed run keeps the draws (flips, scores) of the run it continues
     else:
         seed = check_random_state(random_state)
-    y_noisy, flipped = _flip(train_set, noise, "symmetric", seed) if noise > 0 else (train_set.y, np.zeros(
+    y_noisy, flipped = _flip(train_set, noise_rate, "symmetric", seed) if noise_rate > 0 else (train_set.y, np.zeros(
         len(train_set), bool))
     t = time.perf_counter()
     ranked: dict[str, np.ndarray] = {}
@@ -105,7 +105,7 @@ def window_curve(train_set: Dataset, test_set: Dataset, names: Sequence[str] = (
         if name == "input_norm":
             ranked[name] = np.linalg.norm(train_set.X, axis=1)
         else:
-            ranked[name] = np.asarray(score_dataset(train_set, score=name, noise=noise, random_state=seed,
+            ranked[name] = np.asarray(score_dataset(train_set, score=name, noise_rate=noise_rate, random_state=seed,
                                                     **score_options(name, model=model, n_seeds=n_seeds,
                                                                     device=device)).scores)
     scoring_s = time.perf_counter() - t
@@ -114,9 +114,10 @@ def window_curve(train_set: Dataset, test_set: Dataset, names: Sequence[str] = (
     X, X_test = noisy.X.reshape(len(noisy), *shape), test_set.X.reshape(len(test_set), *shape)
     n, n_out, size = len(noisy), len(noisy.classes), int(round(window_width * len(noisy)))
     settings = {"data": train_set.name, "n_train": n, "n_test": len(test_set), "scores": list(names),
-                "window_width": float(window_width), "offsets": offsets, "noise": float(noise), "model": model,
-                "epochs": int(epochs), "lr": float(lr), "batch_size": int(batch_size), "n_runs": int(n_runs),
-                "n_seeds": int(n_seeds), "device": str(device), "order": "descending score: offset 0 = highest"}
+                "window_width": float(window_width), "offsets": offsets, "noise_rate": float(noise_rate),
+                "model": model, "epochs": int(epochs), "lr": float(lr), "batch_size": int(batch_size),
+                "n_runs": int(n_runs), "n_seeds": int(n_seeds), "device": str(device),
+                "order": "descending score: offset 0 = highest"}
     store = None
     if checkpoint is not None:
         store = UnitStore(checkpoint, {"what": "window_curve", **{k: v for k, v in settings.items() if k != "n_runs"},

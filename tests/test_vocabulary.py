@@ -163,11 +163,11 @@ def test_every_option_of_the_workflows_and_helpers_is_keyword_only(fn):
     assert not loose, f"{fn.__name__}: options {loose} can be passed by position; make them keyword-only"
 
 
-def _score_parsers():
+def _sub_parsers(command):
     root = build_parser()
-    score = next(a for a in root._subparsers._group_actions[0].choices["score"]._actions
-                 if getattr(a, "choices", None) and "cg" in a.choices)
-    return score.choices
+    sub = next(a for a in root._subparsers._group_actions[0].choices[command]._actions
+               if getattr(a, "choices", None) and isinstance(a.choices, dict))
+    return sub.choices
 
 
 # CLI flags whose default differs from the library's on purpose.
@@ -178,10 +178,13 @@ CLI_DELIBERATE = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(SCORES))
-def test_score_commands_default_to_the_library_defaults(name):
-    parser = _score_parsers()[name]
-    library = _defaults(SCORES[name])
+COMMANDS = [(("score", name), fn) for name, fn in sorted(SCORES.items())] + [(("experiment", "dynamics"), group_dynamics)]
+
+
+@pytest.mark.parametrize("command, fn", COMMANDS, ids=lambda c: " ".join(c) if isinstance(c, tuple) else "")
+def test_commands_default_to_the_library_defaults(command, fn):
+    parser = _sub_parsers(command[0])[command[1]]
+    library = _defaults(fn)
     by_flag: dict[str, list[str]] = {}
     for param, flag in FLAGS.items():
         by_flag.setdefault(flag, []).append(param)
@@ -193,7 +196,7 @@ def test_score_commands_default_to_the_library_defaults(name):
             for param in by_flag.get(option, []):
                 if param in library:
                     assert action.default == library[param], (
-                        f"score {name} {option} defaults to {action.default!r}, {SCORES[name].__name__}({param}) "
+                        f"{' '.join(command)} {option} defaults to {action.default!r}, {fn.__name__}({param}) "
                         f"to {library[param]!r}")
                     compared.append(option)
     assert "--device" in compared  # the map reached the parser: this test can fail

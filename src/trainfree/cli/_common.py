@@ -28,7 +28,8 @@ FLAGS = {"ratio": "--ratio", "n_repeats": "--repeats", "method": "--method", "pr
          "direction": "--directions", "fractions": "--fractions", "n_runs": "--runs", "kappa": "--kappa",
          "convention": "--convention", "bandwidth": "--bandwidth", "chunk_size": "--chunk-size",
          "n_chunk_repeats": "--chunk-repeats", "rank": "--rank", "task": "--task",
-         "group_column": "--contributor-column"}
+         "group_column": "--contributor-column", "width": "--width", "n_groups": "--groups",
+         "kernel_rows": "--kernel-rows"}
 
 
 class Parser(argparse.ArgumentParser):

@@ -141,8 +141,7 @@ def cg_score(X, y, *, method: str = "exact", preprocess: str = "center", ratio: 
         Stochastic only: independent subsamples averaged per class.
     chunk_size, n_chunk_repeats : int, default=5000, 3
         Large only: d = diag(H⁻¹) from random class-stratified chunks of this size, averaged over
-        this many partitions (the defaults of :mod:`trainfree._defaults`, shared with
-        :func:`~trainfree.scores.mislabel_score`).
+        this many partitions (defaults shared with :func:`~trainfree.scores.mislabel_score`).
     rank : int, optional
         Large only: Nyström landmarks of the conjugate-gradient preconditioner (default
         max(1000, n // 20); see :func:`trainfree.arccos_solve.large_solve`).

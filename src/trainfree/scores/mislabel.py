@@ -137,8 +137,8 @@ def mislabel_score(X, y, *, method: str = "exact", kernel: str = "auto", preproc
         τ of the softmax over leave-one-out predictions; ``"auto"`` maximises the mean
         log-probability of the given labels.
     chunk_size : int, default=5000
-        Stochastic and large: examples per chunk (:data:`trainfree._defaults.CHUNK_SIZE`, shared
-        with :func:`~trainfree.scores.cg_score`).
+        Stochastic and large: examples per chunk (the default is shared with
+        :func:`~trainfree.scores.cg_score`).
     n_chunk_repeats : int, default=3
         Stochastic and large: independent random chunk partitions averaged.
     selection_size : int, default=2000

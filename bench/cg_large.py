@@ -32,7 +32,7 @@ def main() -> None:
     args = ap.parse_args()
     load_start = os.getloadavg()[0]
     data = load("fmnist", n=None if args.n >= 60000 else args.n, random_state=args.seed)
-    res = score_dataset(data, noise=args.noise, method="large", chunk_size=args.chunk_size,
+    res = score_dataset(data, noise_rate=args.noise, method="large", chunk_size=args.chunk_size,
                         n_chunk_repeats=args.chunk_repeats, rank=args.rank, tol=args.tol, dtype=args.dtype,
                         checkpoint=args.checkpoint, random_state=args.seed)
     s, t = res.settings, res.timings

@@ -28,7 +28,7 @@ def main() -> None:
     ap.add_argument("--dtype", default="float64")
     args = ap.parse_args()
     data = load(args.data, n=args.n or None, random_state=args.seed)
-    res = score_dataset(data, noise=args.noise, method=args.method, ratio=args.ratio, n_repeats=args.repeats,
+    res = score_dataset(data, noise_rate=args.noise, method=args.method, ratio=args.ratio, n_repeats=args.repeats,
                         preprocess=args.preprocess, device=args.device, dtype=args.dtype, random_state=args.seed)
     m, found = res.metrics, res.metrics["found_at"]
     out = {"noisy_positive_frac": round(m["noisy_positive_frac"], 4), "clean_positive_frac": round(m["clean_positive_frac"], 4),

@@ -1,11 +1,11 @@
 """How do CG-score groups train? Per-group loss, accuracy and kernel velocity, and error barriers.
 
-Usage: python bench/dynamics.py [--n 2000 --test 1000 --epochs 5 --groups 10 --kernel-m 50 --width 128
+Usage: python bench/dynamics.py [--n 2000 --test 1000 --epochs 5 --groups 10 --kernel-rows 50 --width 128
                                  --spawn 0,4,16 --barrier-runs 3 --noise 0.0 --seed 0 --device cpu]
 Fashion-MNIST (`--n` training rows, `--test` test images), exact CG-score of the training rows, split
 into `--groups` groups by score (group 0 = highest). One mlp (two hidden layers of `--width`) trains on
 all rows for `--epochs` epochs (trainfree.experiments.group_dynamics): per-group mean loss, accuracy and
-kernel velocity (full-logit NTK Gram of `--kernel-m` rows per group). Then the test-error barrier
+kernel velocity (full-logit NTK Gram of `--kernel-rows` rows per group). Then the test-error barrier
 (trainfree.experiments.error_barrier) of children spawned at each of `--spawn` epochs, for the
 lowest-scored 10%, the highest-scored 10% and a random 10% of the rows, each trained for the step budget
 of `--epochs` full epochs. `--noise 0.2` flips 20% of the training labels first (symmetric). Sizes are
@@ -38,7 +38,7 @@ def main() -> None:
     ap.add_argument("--test", type=int, default=1000)
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--groups", type=int, default=10)
-    ap.add_argument("--kernel-m", type=int, default=50, help="rows per group in the NTK Gram")
+    ap.add_argument("--kernel-rows", type=int, default=50, help="rows per group in the NTK Gram")
     ap.add_argument("--width", type=int, default=128)
     ap.add_argument("--spawn", default="0,4,16", help="spawn epochs (of the 10%% subset) for the barrier")
     ap.add_argument("--barrier-runs", type=int, default=3)
@@ -58,7 +58,7 @@ def main() -> None:
     cg_s = time.perf_counter() - t
     groups = score_groups(cg, args.groups)
     res = group_dynamics(train, cg, test_set=test, n_groups=args.groups, model="mlp", width=args.width,
-                         epochs=args.epochs, kernel_size=args.kernel_m, device=args.device, random_state=args.seed)
+                         epochs=args.epochs, kernel_rows=args.kernel_rows, device=args.device, random_state=args.seed)
     E = args.epochs + 1
     loss, acc, vel = (res[c].reshape(args.groups, E) for c in ("value", "accuracy", "velocity"))
     print(f"fmnist: {len(train)} training rows (label noise {args.noise:.0%}), {len(test)} test rows, mlp width "
@@ -96,7 +96,7 @@ def main() -> None:
     print(f"(CG {cg_s:.0f} s, training {res.timings['train_s']:.0f} s, kernels {res.timings['kernel_s']:.0f} s, "
           f"barriers {barrier_s:.0f} s, total {total:.0f} s)")
     print(json.dumps({"n": len(train), "n_test": len(test), "noise": args.noise, "epochs": args.epochs,
-                      "width": args.width, "kernel_m": args.kernel_m,
+                      "width": args.width, "kernel_rows": args.kernel_rows,
                       "loss": np.round(loss, 4).tolist(), "accuracy": np.round(acc, 4).tolist(),
                       "velocity": np.round(vel[:, :-1], 5).tolist(),
                       "test_accuracy": [round(a, 4) for a in res.metrics["test_accuracy"]],

@@ -1,7 +1,7 @@
 """What the mislabel detector costs next to the exact CG-score, on the same data in one run.
 
 Usage: python bench/mislabel_speed.py --n 10000 [--device cpu] [--channels 128]
-Times `score_dataset(..., score=S, noise=0.2)` for the exact CG-score and the detector with the arccos and
+Times `score_dataset(..., score=S, noise_rate=0.2)` for the exact CG-score and the detector with the arccos and
 the conv kernel (and its phases: CNN features, λ search, leave-one-out solve), with AUROC and the share
 of flipped labels in the top 20%. Last line: {"n":..., "rows": {name: {"seconds":..., "auroc":..., ...}}}
 """
@@ -28,7 +28,7 @@ def main() -> None:
     for name, score, opts in (("cg exact", "cg", {}), ("mislabel arccos", "mislabel", {"kernel": "arccos"}),
                               ("mislabel conv", "mislabel", {"kernel": "conv"})):
         t = time.perf_counter()
-        res = score_dataset(data, score=score, noise=0.2, random_state=args.seed, device=args.device, **opts)
+        res = score_dataset(data, score=score, noise_rate=0.2, random_state=args.seed, device=args.device, **opts)
         rows[name] = {"seconds": round(time.perf_counter() - t, 2), "auroc": round(res.metrics["auroc"], 4),
                       "found_at_0.2": round(res.metrics["found_at"][0.2], 4),
                       **{k: round(v, 2) for k, v in res.timings.items() if k in ("features_s", "ridge_s", "loo_s")}}

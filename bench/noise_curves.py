@@ -34,7 +34,7 @@ def main() -> None:
     ap.add_argument("--scores", default=",".join(NAMES), help="comma-separated subset of " + ",".join(NAMES))
     args = ap.parse_args()
     data = load(args.data, n=args.n, random_state=args.seed)
-    res = compare_noise_detection(data, args.scores.split(","), noise=args.noise, noise_mode=args.noise_mode,
+    res = compare_noise_detection(data, args.scores.split(","), noise_rate=args.noise, noise_mode=args.noise_mode,
                                   model=args.model, n_seeds=args.seeds,
                                   device=args.device, random_state=args.seed)
     print(noise_comparison_report(res))

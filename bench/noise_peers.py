@@ -118,19 +118,19 @@ def main() -> None:
             ap.error(f"unknown peer {p!r}: choose from {', '.join(PEERS)}")
     python = peers_python(args.venv) if peers else None
     for s in scores:  # untimed warm-up: the first call in a process pays for torch's start-up
-        score_dataset(load("digits", n=200, random_state=0), score=s, noise=0.2, random_state=0)
+        score_dataset(load("digits", n=200, random_state=0), score=s, noise_rate=0.2, random_state=0)
     report, versions = {}, {}
     for name in settings:
         source, noise, mode = SETTINGS[name]
         data = load(source, n=args.n if source == "fmnist" else None, random_state=args.seed)
         # The flips score_dataset draws for this seed: its "noise" child of the root seed.
         y, flipped = inject_label_noise(data.y, noise, n_classes=len(data.classes),
-                                        mode="class_conditional" if mode == "pair" else mode,
+                                        noise_mode=mode,
                                         random_state=child(check_random_state(args.seed), "noise"))
         methods = {}
         for s in scores:
             t = time.perf_counter()
-            res = score_dataset(data, score=s, noise=noise, noise_mode=mode, random_state=args.seed)
+            res = score_dataset(data, score=s, noise_rate=noise, noise_mode=mode, random_state=args.seed)
             seconds = time.perf_counter() - t
             assert np.array_equal(res["flipped"], flipped), "the benchmark's flips differ from score_dataset's"
             flags = next((res[c] for c in res.columns if c.startswith("flag")), None)

@@ -2,8 +2,8 @@
 
 Usage: python bench/prune.py --data fmnist [--n 3000 --test 2000 --epochs 5 --fractions 0.1,0.3,0.5,0.7
                                             --runs 2 --seeds 3 --seed 0 --device cpu]
-Scores of the training rows: CG (exact, no training), EL2N after `--el2n-epoch` epochs, GraNd at
-initialisation and after `--grand-epoch` epochs, forgetting over `--forget-epochs` epochs (small CNN,
+Scores of the training rows: CG (exact, no training), EL2N after `--el2n-epochs` epochs, GraNd at
+initialisation and after `--grand-epochs` epochs, forgetting over `--forgetting-epochs` epochs (small CNN,
 `--seeds` networks each, through trainfree.experiments.score_dataset, no label noise), the input norm
 ‖x‖, and random subsets. Each pruned set trains a fresh small CNN for the step budget of `--epochs`
 epochs on the full set, both directions (keep_hard: drop the lowest scores; keep_easy: the highest),
@@ -33,9 +33,9 @@ def main() -> None:
     ap.add_argument("--fractions", default="0.1,0.3,0.5,0.7")
     ap.add_argument("--runs", type=int, default=2)
     ap.add_argument("--seeds", type=int, default=3, help="networks averaged by the Data Diet scores")
-    ap.add_argument("--el2n-epoch", type=int, default=3)
-    ap.add_argument("--grand-epoch", type=int, default=3)
-    ap.add_argument("--forget-epochs", type=int, default=10)
+    ap.add_argument("--el2n-epochs", type=int, default=3)
+    ap.add_argument("--grand-epochs", type=int, default=3)
+    ap.add_argument("--forgetting-epochs", type=int, default=10)
     ap.add_argument("--model", default="cnn", choices=["cnn", "mlp"])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="cpu")
@@ -50,10 +50,10 @@ def main() -> None:
         train, test = every.subset(order[len(order) // 3:]), every.subset(order[: len(order) // 3])
     dd = dict(model=args.model, n_seeds=args.seeds, device=args.device)
     runs = {"cg": dict(score="cg"),
-            "el2n": dict(score="el2n", epoch=args.el2n_epoch, **dd),
-            "grand_init": dict(score="grand", epoch=0, **dd),
-            f"grand_ep{args.grand_epoch}": dict(score="grand", epoch=args.grand_epoch, **dd),
-            "forgetting": dict(score="forgetting", epochs=args.forget_epochs, **dd)}
+            "el2n": dict(score="el2n", epochs=args.el2n_epochs, **dd),
+            "grand_init": dict(score="grand", epochs=0, **dd),
+            f"grand_ep{args.grand_epochs}": dict(score="grand", epochs=args.grand_epochs, **dd),
+            "forgetting": dict(score="forgetting", epochs=args.forgetting_epochs, **dd)}
     scores, seconds = {}, {}
     for name, options in runs.items():
         t = time.perf_counter()

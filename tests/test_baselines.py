@@ -53,8 +53,8 @@ def test_robust_volume_resists_replication(rng):
 def test_validation_performance_trains_and_restores(rng):
     X, y = blobs(rng)
     Xv, yv = blobs(rng, n=30)
-    model = make_model("mlp", (3,), 2, width=16)
-    u = ValidationPerformance([(X[:60], y[:60]), (X[60:], y[60:])], Xv, yv, model=model, epochs=60)
+    model = make_model("mlp", (3,), 2, width=16, random_state=0)
+    u = ValidationPerformance([(X[:60], y[:60]), (X[60:], y[60:])], Xv, yv, model=model, epochs=60, random_state=0)
     assert u(()) == evaluate(model, Xv, yv)
     assert u((0, 1)) > 0.85
     assert u(()) == evaluate(model, Xv, yv)  # the initialization is restored after training

@@ -62,7 +62,7 @@ def test_cg_prime_float32_and_memory_refusal(rng):
 
 def test_cg_prime_ranks_mislabels_low_on_digits():
     # CG′ grows with how fast an example is fit: flipped labels sit at the bottom, the reverse of CG.
-    res = score_dataset(load("digits", n=300, random_state=0), score="cg-prime", noise=0.2, random_state=0)
+    res = score_dataset(load("digits", n=300, random_state=0), score="cg-prime", noise_rate=0.2, random_state=0)
     assert res.metrics["auroc"] < 0.2
     assert "flag_mislabel" not in res.columns
 
@@ -101,7 +101,7 @@ def test_cg_features_seeds_stderr_and_reproducibility(rng):
 
 def test_cg_features_finds_flipped_digits():
     res = score_dataset(load("digits", n=300, random_state=0), score="cg-features", model="mlp", epochs=1,
-                        noise=0.2, random_state=0)
+                        noise_rate=0.2, random_state=0)
     assert np.isfinite(res.scores).all()
     # Measured 0.97-0.98 over three seeds (1 and 2 epochs); chance is 0.5.
     assert res.metrics["auroc"] > 0.85
@@ -127,6 +127,6 @@ def test_cli_cg_features(tmp_path):
                "--epochs", "1", "--seeds", "2", "--seed", "0", "--out", str(tmp_path)])
     assert rc == 0
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["settings"]["n_seeds"] == 2 and summary["settings"]["epoch"] == 1
+    assert summary["settings"]["n_seeds"] == 2 and summary["settings"]["epochs"] == 1
     df = pd.read_parquet(tmp_path / "scores.parquet")
     assert {"score", "stderr", "partial_label", "flag_mislabel", "flipped"} <= set(df)

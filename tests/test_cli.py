@@ -194,7 +194,7 @@ def test_value_davinz_checkpoint_of_another_problem_is_refused(tmp_path, capsys)
     # Parameters outside the FLAGS map: named by the flag of the same name.
     (["score", "mislabel", "--data", "digits", "--n", "100", "--ridge", "-1"], "--ridge", "'ridge'"),
     (["value", "davinz", "--data", "digits", "--n", "200", "--size-ridge", "-1"], "--size-ridge", "size_ridge"),
-    (["experiment", "correlate", "--data", "digits", "--n", "100", "--forget-epochs", "0"], "--forget-epochs",
+    (["experiment", "correlate", "--data", "digits", "--n", "100", "--forgetting-epochs", "0"], "--forgetting-epochs",
      "--epochs "),
 ])
 def test_cli_errors_name_the_flag_not_the_api_parameter(tmp_path, capsys, argv, flag, api):
@@ -203,7 +203,7 @@ def test_cli_errors_name_the_flag_not_the_api_parameter(tmp_path, capsys, argv, 
     assert flag in err and api not in err and err.count("\n") == 1
 
 
-@pytest.mark.parametrize("score, extra", [("grand", ["--epoch", "0"]), ("el2n", ["--epoch", "2"]),
+@pytest.mark.parametrize("score, extra", [("grand", ["--epochs", "0"]), ("el2n", ["--epochs", "2"]),
                                           ("forgetting", ["--epochs", "4"])])
 def test_data_diet_scores_from_the_cli(tmp_path, score, extra):
     out = tmp_path / score
@@ -237,7 +237,7 @@ def test_experiment_noise_compares_scores_on_the_same_flips(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("score, options", [
-    ("mislabel", ["--method", "stochastic", "--chunk-size", "30", "--repeats", "2"]),
+    ("mislabel", ["--method", "stochastic", "--chunk-size", "30", "--chunk-repeats", "2"]),
     ("cg", ["--method", "stochastic", "--ratio", "1", "--repeats", "2"]),
 ])
 def test_progress_bars_only_on_a_terminal_and_never_with_quiet(tmp_path, capsys, monkeypatch, rng, score, options):

@@ -264,16 +264,16 @@ def test_load_dispatch(tmp_path):
 
 @settings(max_examples=60, deadline=None)
 @given(n=st.integers(1, 200), C=st.integers(2, 7), rate=st.floats(0, 1),
-       mode=st.sampled_from(["symmetric", "class_conditional"]), seed=st.integers(0, 999))
+       mode=st.sampled_from(["symmetric", "pair"]), seed=st.integers(0, 999))
 def test_noise_invariants(n, C, rate, mode, seed):
     y = np.random.default_rng(seed).integers(0, C, n)
-    y_noisy, flipped = inject_label_noise(y, rate, n_classes=C, mode=mode, random_state=seed)
+    y_noisy, flipped = inject_label_noise(y, rate, n_classes=C, noise_mode=mode, random_state=seed)
     assert flipped.sum() == int(np.floor(rate * n + 0.5))
     assert np.array_equal(flipped, y_noisy != y)
     assert y_noisy.min() >= 0 and y_noisy.max() < C
-    if mode == "class_conditional":
+    if mode == "pair":
         assert np.array_equal(y_noisy[flipped], (y[flipped] + 1) % C)
-    again = inject_label_noise(y, rate, n_classes=C, mode=mode, random_state=seed)
+    again = inject_label_noise(y, rate, n_classes=C, noise_mode=mode, random_state=seed)
     assert np.array_equal(again[0], y_noisy) and np.array_equal(again[1], flipped)
 
 
@@ -288,19 +288,20 @@ def test_symmetric_noise_is_uniform_over_other_classes():
 def test_class_conditional_transition():
     T = np.array([[0, 1, 0], [0, 0, 1], [0.5, 0.5, 0]])
     y = np.repeat([0, 1, 2], 4000)
-    y_noisy, flipped = inject_label_noise(y, 0.5, mode="class_conditional", transition=T, random_state=0)
+    y_noisy, flipped = inject_label_noise(y, 0.5, noise_mode="class_conditional", transition=T, random_state=0)
     assert np.all(y_noisy[flipped & (y == 0)] == 1) and np.all(y_noisy[flipped & (y == 1)] == 2)
     from2 = y_noisy[flipped & (y == 2)]
     assert set(from2.tolist()) == {0, 1} and abs(np.mean(from2 == 0) - 0.5) < 0.05
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(rate=1.5), "'rate'.*range"),
-    (dict(rate=0.1, transition=np.eye(3)[[1, 2, 0]]), "only with mode='class_conditional'"),
-    (dict(rate=0.1, mode="class_conditional", transition=np.eye(3)), "zero diagonal"),
-    (dict(rate=0.1, mode="class_conditional", transition=np.full((3, 3), 0.2)), "summing to 1"),
-    (dict(rate=0.1, mode="class_conditional", transition=np.zeros((2, 2))), "shape \\(3, 3\\)"),
-    (dict(rate=0.1, n_classes=2), "n_classes=2"),
+    (dict(noise_rate=1.5), "'noise_rate'.*range"),
+    (dict(noise_rate=0.1, transition=np.eye(3)[[1, 2, 0]]), "only, and always, with noise_mode='class_conditional'"),
+    (dict(noise_rate=0.1, noise_mode="class_conditional"), "only, and always, with noise_mode='class_conditional'"),
+    (dict(noise_rate=0.1, noise_mode="class_conditional", transition=np.eye(3)), "zero diagonal"),
+    (dict(noise_rate=0.1, noise_mode="class_conditional", transition=np.full((3, 3), 0.2)), "summing to 1"),
+    (dict(noise_rate=0.1, noise_mode="class_conditional", transition=np.zeros((2, 2))), "shape \\(3, 3\\)"),
+    (dict(noise_rate=0.1, n_classes=2), "n_classes=2"),
 ])
 def test_noise_validation(kwargs, match):
     with pytest.raises(TrainfreeError, match=match):

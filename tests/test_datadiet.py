@@ -121,21 +121,21 @@ def _mlp(shape, k, random_state):
 
 def test_grand_epoch0_uses_the_initial_weights_of_each_seed():
     X, y = _data()
-    res = grand_score(X, y, model=_mlp, n_seeds=2, epoch=0, dtype="float64", random_state=5)
-    assert res.settings["epoch"] == 0 and res.settings["step"] == 0
+    res = grand_score(X, y, model=_mlp, n_seeds=2, epochs=0, dtype="float64", random_state=5)
+    assert res.settings["epochs"] == 0 and res.settings["step"] == 0
     root = check_random_state(5)
     Xt, yt = torch.as_tensor(X.astype(np.float32)).double(), torch.as_tensor(y)
     hand = [_loop_norms(_mlp((5,), 2, child(root, f"seed/{k}")).double(), Xt, yt) for k in range(2)]
     np.testing.assert_allclose(res.scores, np.mean(hand, axis=0), rtol=1e-6)
     np.testing.assert_allclose(res.stderr, np.std(hand, axis=0, ddof=1) / math.sqrt(2), rtol=1e-5, atol=1e-12)
 
-    trained = grand_score(X, y, model=_mlp, n_seeds=2, epoch=2, batch_size=8, dtype="float64", random_state=5)
-    assert trained.settings["epoch"] == 2 and trained.settings["step"] == 2 * 3
+    trained = grand_score(X, y, model=_mlp, n_seeds=2, epochs=2, batch_size=8, dtype="float64", random_state=5)
+    assert trained.settings["epochs"] == 2 and trained.settings["step"] == 2 * 3
     assert np.max(np.abs(trained.scores - res.scores)) > 1e-3
     # by hand: the same network trained with the recorded batch-order seed
     net = _mlp((5,), 2, child(root, "seed/0"))
     train(net, X, y, epochs=2, batch_size=8, tol=0.0, random_state=child(child(root, "seed/0"), "batches"))
-    one = grand_score(X, y, model=_mlp, n_seeds=1, epoch=2, batch_size=8, dtype="float64", random_state=5)
+    one = grand_score(X, y, model=_mlp, n_seeds=1, epochs=2, batch_size=8, dtype="float64", random_state=5)
     np.testing.assert_allclose(one.scores, _loop_norms(net.double(), Xt, yt), rtol=1e-6)
     assert np.isnan(one.stderr).all()
 
@@ -152,14 +152,14 @@ def test_checkpoints_are_saved_at_the_asked_epochs_and_loaded_only_for_their_ste
         loaded = load_checkpoint(_mlp((5,), 2, 99), tmp_path, epoch=epoch, step=step).state_dict()
         assert all(torch.equal(loaded[k], want[k]) for k in want)
 
-    # GraNd at init, by step: the step-0 checkpoint's norms are grand_score(epoch=0)'s, the step-6 ones epoch 2's.
+    # GraNd at init, by step: the step-0 checkpoint's norms are grand_score(epochs=0)'s, the step-6 ones epoch 2's.
     Xt, yt = torch.as_tensor(X, dtype=torch.float64), torch.as_tensor(y)
     for epoch, step in ((0, 0), (2, 6)):
-        ref = grand_score(X, y, model=_mlp, n_seeds=1, epoch=epoch, batch_size=8, dtype="float64", random_state=5)
+        ref = grand_score(X, y, model=_mlp, n_seeds=1, epochs=epoch, batch_size=8, dtype="float64", random_state=5)
         assert ref.settings["step"] == step
         net_e = load_checkpoint(_mlp((5,), 2, 99), tmp_path, epoch=epoch, step=step).double()
         np.testing.assert_allclose(grad_norms(net_e, Xt, yt)[0], ref.scores, rtol=1e-6)
-    init = grand_score(X, y, model=_mlp, n_seeds=1, epoch=0, dtype="float64", random_state=5).scores
+    init = grand_score(X, y, model=_mlp, n_seeds=1, epochs=0, dtype="float64", random_state=5).scores
     assert np.max(np.abs(ref.scores - init)) > 1e-3  # trained weights give another answer
 
     # The official bug: "step 0" quietly holding the last weights. Here the stored step is checked.
@@ -171,7 +171,7 @@ def test_checkpoints_are_saved_at_the_asked_epochs_and_loaded_only_for_their_ste
     with pytest.raises(TrainfreeError, match=r"No checkpoint of epoch 1 .*epoch-0.pt, epoch-2.pt, epoch-3.pt"):
         load_checkpoint(net, tmp_path, epoch=1, step=3)
     with pytest.raises(TrainfreeError, match="checkpoint_dir"):
-        train(net, X, y, epochs=1, checkpoint_epochs=(1,))
+        train(net, X, y, epochs=1, checkpoint_epochs=(1,), random_state=0)
 
 
 def test_grand_on_the_reference_cnn_and_seeds_reproduce():
@@ -196,15 +196,15 @@ def test_el2n_of_a_perfect_predictor_is_zero_and_values_are_bounded():
             net.weight.copy_(1000 * torch.eye(3))
         return net
 
-    res = el2n_score(X, y, model=perfect, n_seeds=2, epoch=0, random_state=0)
+    res = el2n_score(X, y, model=perfect, n_seeds=2, epochs=0, random_state=0)
     np.testing.assert_array_equal(res.scores, 0.0)
-    wrong = el2n_score(X, (y + 1) % 3, model=perfect, n_seeds=1, epoch=0, random_state=0)
+    wrong = el2n_score(X, (y + 1) % 3, model=perfect, n_seeds=1, epochs=0, random_state=0)
     np.testing.assert_allclose(wrong.scores, math.sqrt(2))
     Xd, yd = _data()
-    trained = el2n_score(Xd, yd, model=_mlp, n_seeds=2, epoch=2, batch_size=8, random_state=0)
+    trained = el2n_score(Xd, yd, model=_mlp, n_seeds=2, epochs=2, batch_size=8, random_state=0)
     assert ((trained.scores >= 0) & (trained.scores <= math.sqrt(2))).all()
-    assert trained.settings["epoch"] == 2 and trained.settings["step"] == 6
-    assert el2n_score.__kwdefaults__["epoch"] == 5
+    assert trained.settings["epochs"] == 2 and trained.settings["step"] == 6
+    assert el2n_score.__kwdefaults__["epochs"] == 5
 
 
 def test_forgetting_counts_on_a_hand_made_sequence():
@@ -265,7 +265,7 @@ def test_bad_input_is_refused(fn):
         fn(X, y, model="resnet", n_seeds=1)
 
 
-@pytest.mark.parametrize("fn, kw", [(grand_score, {"epoch": 1}), (el2n_score, {"epoch": 1}),
+@pytest.mark.parametrize("fn, kw", [(grand_score, {"epochs": 1}), (el2n_score, {"epochs": 1}),
                                     (forgetting_score, {"epochs": 2})])
 def test_seeds_resume_from_the_checkpoint_and_another_configuration_is_refused(tmp_path, fn, kw):
     X, y = _data()
@@ -292,6 +292,6 @@ def test_seeds_resume_from_the_checkpoint_and_another_configuration_is_refused(t
 @pytest.mark.slow  # 10 s: starting loky workers
 def test_seeds_in_parallel_equal_sequential():
     X, y = _data()
-    one = el2n_score(X, y, model="mlp", n_seeds=2, epoch=1, batch_size=8, random_state=0)
-    two = el2n_score(X, y, model="mlp", n_seeds=2, epoch=1, batch_size=8, random_state=0, n_jobs=2)
+    one = el2n_score(X, y, model="mlp", n_seeds=2, epochs=1, batch_size=8, random_state=0)
+    two = el2n_score(X, y, model="mlp", n_seeds=2, epochs=1, batch_size=8, random_state=0, n_jobs=2)
     np.testing.assert_allclose(two.scores, one.scores, rtol=1e-6)

@@ -81,7 +81,7 @@ def test_group_dynamics_shape_and_final_loss(digits):
     tr, te = digits
     scores = np.linalg.norm(tr.X, axis=1)
     net = make_model("mlp", (tr.X.shape[1],), len(tr.classes), width=16, random_state=0)
-    res = group_dynamics(tr, scores, test_set=te, n_groups=4, model=net, epochs=3, kernel_size=5, random_state=0)
+    res = group_dynamics(tr, scores, test_set=te, n_groups=4, model=net, epochs=3, kernel_rows=5, random_state=0)
     assert len(res) == 4 * 4
     assert list(res.columns)[:3] == ["value", "stderr", "player"]
     for c in ("group", "epoch", "accuracy", "n_rows", "score_mean", "velocity"):
@@ -107,14 +107,14 @@ def test_group_dynamics_shape_and_final_loss(digits):
 def test_group_dynamics_seeds_reproduce(digits):
     tr, _ = digits
     s = np.arange(len(tr), dtype=float)
-    kw = {"n_groups": 3, "width": 8, "epochs": 2, "kernel_size": 3}
+    kw = {"n_groups": 3, "width": 8, "epochs": 2, "kernel_rows": 3}
     a = group_dynamics(tr, s, random_state=1, **kw)
     b = group_dynamics(tr, s, random_state=1, **kw)
     c = group_dynamics(tr, s, random_state=2, **kw)
     assert np.array_equal(a.values, b.values) and np.array_equal(a["velocity"], b["velocity"], equal_nan=True)
     assert not np.array_equal(a.values, c.values)
     assert a.seed == 1
-    none = group_dynamics(tr, s, **{**kw, "kernel_size": 0}, random_state=1)
+    none = group_dynamics(tr, s, **{**kw, "kernel_rows": 0}, random_state=1)
     assert np.isnan(none["velocity"]).all() and np.array_equal(none.values, a.values)
 
 
@@ -165,7 +165,7 @@ def test_cli_dynamics_end_to_end_on_digits(tmp_path, capsys):
     from trainfree.cli import main
 
     rc = main(["experiment", "dynamics", "--data", "digits", "--n", "300", "--groups", "4", "--epochs", "2",
-               "--width", "16", "--kernel-m", "4", "--noise", "0.2", "--out", str(tmp_path)])
+               "--width", "16", "--kernel-rows", "4", "--noise", "0.2", "--out", str(tmp_path)])
     assert rc == 0
     out = capsys.readouterr().out
     assert "loss at epoch 0..2" in out and "v(0)" in out

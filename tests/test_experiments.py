@@ -48,7 +48,7 @@ def test_groundtruth_log_sizes_stay_in_range_and_bad_scale_is_refused():
 
 def test_score_dataset_measures_what_it_reports():
     data = load("digits", n=400, random_state=3)
-    res = score_dataset(data, noise=0.25, random_state=5)
+    res = score_dataset(data, noise_rate=0.25, random_state=5)
     flipped = res["flipped"]
     assert flipped.sum() == 100
     # The flips are real: the reported label differs from the original exactly where flipped.
@@ -58,7 +58,7 @@ def test_score_dataset_measures_what_it_reports():
     # Rows are the dataset's rows, identified by their row in the source.
     np.testing.assert_array_equal(res["row_id"], data.ids)
     assert res.seed == 5
-    again = score_dataset(data, noise=0.25, random_state=np.int64(5))
+    again = score_dataset(data, noise_rate=0.25, random_state=np.int64(5))
     np.testing.assert_array_equal(again["flipped"], flipped)
 
 
@@ -78,10 +78,10 @@ def test_value_contributors_noisy_one_is_lowest_and_checkpoint_is_refused_for_ex
 
 def test_compare_noise_detection_uses_the_same_flips_for_every_score():
     data = load("digits", n=300, random_state=1)
-    res = compare_noise_detection(data, ["cg", "input_norm", "random"], noise=0.2, random_state=4)
+    res = compare_noise_detection(data, ["cg", "input_norm", "random"], noise_rate=0.2, random_state=4)
     assert res["player"].tolist() == ["cg", "input_norm", "random"]
     # The flips are score_dataset's for the same root seed, and the AUROC is recomputed from them.
-    cg = score_dataset(data, noise=0.2, random_state=4)
+    cg = score_dataset(data, noise_rate=0.2, random_state=4)
     assert res.values[0] == pytest.approx(auroc(cg.scores, cg["flipped"]), rel=1e-12)
     assert res.values[1] == pytest.approx(auroc(np.linalg.norm(data.X, axis=1), cg["flipped"]), rel=1e-12)
     assert res.values[0] > 0.9 and abs(res.values[2] - 0.5) < 0.15

@@ -105,7 +105,7 @@ def test_every_help_has_a_runnable_looking_example(name, capsys):
 
 def test_defaults_are_shown_exactly_once():
     text = COMMANDS["score mislabel"].format_help()
-    assert "(default: raw)" in text and "(default: 4000)" in text and "(default: on)" in text
+    assert "(default: raw)" in text and "(default: 5000)" in text and "(default: on)" in text
     assert "(default: False)" not in text and "default: None" not in text
     # Help that already names its default gets no second one.
     assert "all (default):" in (davinz := COMMANDS["value davinz"].format_help())

@@ -129,12 +129,12 @@ def test_float32_by_default_when_the_ridge_allows_it(rng):
 def test_stochastic_with_one_chunk_equals_exact_and_chunks_are_seeded(rng):
     X, y = blobs(rng, n_per=20, sep=1.0)
     exact = mislabel_score(X, y, ridge=0.3, dtype="float64")
-    whole = mislabel_score(X, y, method="stochastic", chunk_size=len(y), n_repeats=2, ridge=0.3, random_state=0,
+    whole = mislabel_score(X, y, method="stochastic", chunk_size=len(y), n_chunk_repeats=2, ridge=0.3, random_state=0,
                            dtype="float64")
     np.testing.assert_allclose(whole.scores, exact.scores, rtol=1e-9, atol=1e-14)
     np.testing.assert_allclose(whole["stderr"], 0, atol=1e-9)
-    part = mislabel_score(X, y, method="stochastic", chunk_size=25, n_repeats=3, ridge=0.3, random_state=0)
-    again = mislabel_score(X, y, method="stochastic", chunk_size=25, n_repeats=3, ridge=0.3, random_state=0,
+    part = mislabel_score(X, y, method="stochastic", chunk_size=25, n_chunk_repeats=3, ridge=0.3, random_state=0)
+    again = mislabel_score(X, y, method="stochastic", chunk_size=25, n_chunk_repeats=3, ridge=0.3, random_state=0,
                            n_jobs=2)
     np.testing.assert_allclose(again.scores, part.scores, rtol=1e-9, atol=0)
     assert np.isfinite(part["stderr"]).all() and part["stderr"].max() > 0
@@ -165,9 +165,9 @@ def test_lambda_zero_own_column_gives_the_cg_score(rng):
 
 def test_detects_flipped_digits_and_pair_noise():
     data = load("digits", n=600, random_state=0)
-    sym = score_dataset(data, score="mislabel", noise=0.2, random_state=0)
+    sym = score_dataset(data, score="mislabel", noise_rate=0.2, random_state=0)
     assert sym.metrics["auroc"] > 0.99 and sym.metrics["precision"] > 0.8
-    pair = score_dataset(data, score="mislabel", noise=0.2, noise_mode="pair", random_state=0)
+    pair = score_dataset(data, score="mislabel", noise_rate=0.2, noise_mode="pair", random_state=0)
     codes = {c: i for i, c in enumerate(data.classes)}
     given = np.array([codes[v] for v in pair["label"]])
     flipped = pair["flipped"]
@@ -200,8 +200,8 @@ def test_cuda_matches_cpu(rng):
 
 def test_large_method_ranks_like_exact_and_records_its_solver():
     data = load("digits", n=600, random_state=0)
-    exact = score_dataset(data, score="mislabel", noise=0.2, random_state=0)
-    large = score_dataset(data, score="mislabel", noise=0.2, random_state=0, method="large", chunk_size=300)
+    exact = score_dataset(data, score="mislabel", noise_rate=0.2, random_state=0)
+    large = score_dataset(data, score="mislabel", noise_rate=0.2, random_state=0, method="large", chunk_size=300)
     from scipy.stats import spearmanr
     assert spearmanr(large.scores, exact.scores).statistic > 0.95
     assert large.settings["converged"] and large.settings["n_chunks"] == 2
@@ -210,15 +210,27 @@ def test_large_method_ranks_like_exact_and_records_its_solver():
 
 def test_stochastic_resumes_from_its_checkpoint(rng, tmp_path):
     X, y = blobs(rng, n_per=20, sep=1.0)
-    first = mislabel_score(X, y, method="stochastic", chunk_size=25, n_repeats=2, random_state=0,
+    first = mislabel_score(X, y, method="stochastic", chunk_size=25, n_chunk_repeats=2, random_state=0,
                            checkpoint=tmp_path / "u")
     assert len(list((tmp_path / "u").glob("*.npz"))) >= 6
-    again = mislabel_score(X, y, method="stochastic", chunk_size=25, n_repeats=2, random_state=0,
+    again = mislabel_score(X, y, method="stochastic", chunk_size=25, n_chunk_repeats=2, random_state=0,
                            checkpoint=tmp_path / "u")
     np.testing.assert_allclose(again.scores, first.scores, rtol=1e-12, atol=0)
     with pytest.raises(TrainfreeError, match="chunk_size"):
-        mislabel_score(X, y, method="stochastic", chunk_size=30, n_repeats=2, random_state=0,
+        mislabel_score(X, y, method="stochastic", chunk_size=30, n_chunk_repeats=2, random_state=0,
                        checkpoint=tmp_path / "u")
+
+
+def test_large_method_runs_and_resumes_with_a_checkpoint(rng, tmp_path):
+    X, y = blobs(rng, n_per=40, sep=1.0)  # a mislabel_score identity once blocked large_solve's own units
+    ref = mislabel_score(X, y, method="large", chunk_size=50, n_chunk_repeats=2, ridge=0.3, random_state=0)
+    first = mislabel_score(X, y, method="large", chunk_size=50, n_chunk_repeats=2, ridge=0.3, random_state=0,
+                           checkpoint=tmp_path / "u")
+    assert len(list((tmp_path / "u").glob("unit-chunk-*.npz"))) == first.settings["n_chunks"] * 2 == 6
+    again = mislabel_score(X, y, method="large", chunk_size=50, n_chunk_repeats=2, ridge=0.3, random_state=0,
+                           checkpoint=tmp_path / "u")
+    np.testing.assert_allclose(first.scores, ref.scores, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(again.scores, first.scores, rtol=1e-12, atol=0)
 
 
 def test_conv_kernel_is_the_arccos_kernel_of_random_cnn_features(rng):

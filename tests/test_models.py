@@ -28,13 +28,13 @@ def test_cnn_shapes_and_error():
 def test_training_fits_a_separable_problem_and_regression(rng):
     X = rng.normal(size=(200, 4)).astype(np.float32)
     y = (X[:, 0] + X[:, 1] > 0).astype(int)
-    model = make_model("mlp", (4,), 2, width=32)
+    model = make_model("mlp", (4,), 2, width=32, random_state=0)
     assert evaluate(model, X, y) < 0.9
-    log = train(model, X, y, epochs=200, lr=1e-2, tol=0.05)
+    log = train(model, X, y, epochs=200, lr=1e-2, tol=0.05, random_state=0)
     assert log.converged and evaluate(model, X, y) > 0.97
     t = X[:, 0] * 2.0
-    reg = make_model("mlp", (4,), 1, width=32)
-    train(reg, X, t, task="regression", epochs=300, lr=1e-2, tol=1e-3)
+    reg = make_model("mlp", (4,), 1, width=32, random_state=0)
+    train(reg, X, t, task="regression", epochs=300, lr=1e-2, tol=1e-3, random_state=0)
     assert evaluate(reg, X, t, task="regression") < 0.05
 
 
@@ -43,11 +43,11 @@ def test_epoch_callbacks_see_every_epoch_and_can_stop_training():
     y = (X[:, 0] > 0).astype(int)
     losses = []
     net = make_model("mlp", (4,), 2, width=16, random_state=0)
-    log = train(net, X, y, epochs=5, tol=0.0, callbacks=[lambda e, m, loss: losses.append((e, loss))])
+    log = train(net, X, y, epochs=5, tol=0.0, callbacks=[lambda e, m, loss: losses.append((e, loss))], random_state=0)
     assert [e for e, _ in losses] == [1, 2, 3, 4, 5] and log.epochs == 5
     assert losses[-1][1] == log.train_loss and losses[-1][1] < losses[0][1]  # it trains
     net = make_model("mlp", (4,), 2, width=16, random_state=0)
-    log = train(net, X, y, epochs=5, tol=0.0, callbacks=[lambda e, m, loss: e == 2])
+    log = train(net, X, y, epochs=5, tol=0.0, callbacks=[lambda e, m, loss: e == 2], random_state=0)
     assert log.epochs == 2 and not log.converged
 
 
@@ -85,6 +85,6 @@ def test_resnet18_cifar_grand_and_training_on_cuda_match_cpu():
     # float32 over 20 layers, and CUDA convolutions may run in TF32 (10-bit mantissa): 2% is their rounding.
     np.testing.assert_allclose(gpu.scores, cpu.scores, rtol=2e-2)
     net = make_model("resnet18_cifar", (3, 32, 32), 10, random_state=0)
-    log = train(net, X, y, epochs=3, tol=0.0, device="cuda")
+    log = train(net, X, y, epochs=3, tol=0.0, device="cuda", random_state=0)
     assert log.steps == 3 and np.isfinite(log.train_loss)
     assert next(net.parameters()).device.type == "cuda"

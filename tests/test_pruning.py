@@ -75,7 +75,7 @@ def test_ties_are_broken_by_the_seed():
 @pytest.mark.parametrize("offset, width", [(0.0, 0.1), (0.2, 0.3), (0.5, 0.5), (0.9, 0.1), (0.33, 0.17)])
 def test_window_selects_exactly_the_requested_ranks(rng, offset, width):
     s = rng.permutation(300).astype(float)
-    idx = window(s, offset=offset, width=width)
+    idx = window(s, offset=offset, window_width=width)
     ranks = np.empty(300, dtype=int)
     ranks[np.argsort(-s)] = np.arange(300)  # 0 = highest score
     start, stop = round(offset * 300), round((offset + width) * 300)
@@ -93,7 +93,7 @@ def test_nan_scores_and_bad_windows_are_refused():
     with pytest.raises(TrainfreeError, match="NaN"):
         prune_order([0.1, np.nan], [0, 1], fraction=0.5)
     with pytest.raises(TrainfreeError, match="offset"):
-        window(np.arange(10.0), offset=0.8, width=0.5)
+        window(np.arange(10.0), offset=0.8, window_width=0.5)
 
 
 def test_budget_epochs_gives_at_least_the_full_steps_and_no_extra_epoch():

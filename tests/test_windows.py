@@ -18,17 +18,17 @@ def split():
 
 def test_windows_train_on_the_ranked_band_of_the_noisy_scores(split, tmp_path):
     train_set, test_set = split
-    kw = dict(width=0.5, offsets=(0.0, 0.2, 0.5), noise=0.2, model="mlp", epochs=1, batch_size=32, n_runs=1,
+    kw = dict(window_width=0.5, offsets=(0.0, 0.2, 0.5), noise_rate=0.2, model="mlp", epochs=1, batch_size=32, n_runs=1,
               random_state=4)
     res = window_curve(train_set, test_set, ["cg", "input_norm"], checkpoint=tmp_path, **kw)
     assert res["player"].tolist() == ["cg/0", "cg/0.2", "cg/0.5", "input_norm/0", "input_norm/0.2",
                                       "input_norm/0.5", "random"]
     # By hand: the same flips and CG-scores as score_dataset with the same root seed, then window().
-    ref = score_dataset(train_set, score="cg", noise=0.2, random_state=4)
+    ref = score_dataset(train_set, score="cg", noise_rate=0.2, random_state=4)
     flipped = np.asarray(ref["flipped"])
     tie_seed = child(check_random_state(4), "ties")
     for o, share in zip((0.0, 0.2, 0.5), res["flipped_share"][:3]):
-        idx = window(ref.scores, offset=o, width=0.5, random_state=tie_seed)
+        idx = window(ref.scores, offset=o, window_width=0.5, random_state=tie_seed)
         assert len(idx) == 100 and share == pytest.approx(flipped[idx].mean())
     assert res.metrics["n_flipped"] == 40 == int(flipped.sum())
     # CG puts the flipped labels on top: the first window holds most of them, the last almost none.
@@ -41,7 +41,7 @@ def test_windows_train_on_the_ranked_band_of_the_noisy_scores(split, tmp_path):
 
 
 @pytest.mark.parametrize("kw, words", [(dict(offsets=(0.6,)), "offsets <= 0.5"), (dict(names=["bogus"]), "bogus"),
-                                       (dict(noise=1.0), "noise"), (dict(width=0.0), "width")])
+                                       (dict(noise_rate=1.0), "noise"), (dict(window_width=0.0), "window_width")])
 def test_bad_window_input_is_one_trainfree_error(split, kw, words):
     with pytest.raises(TrainfreeError, match=words):
         window_curve(*split, **{"names": ["input_norm"], "model": "mlp", **kw})

@@ -21,15 +21,16 @@ from ..result import Result, jsonable
 # API parameter → CLI flag, so that errors raised by the library name what a CLI user can type.
 FLAGS = {"ratio": "--ratio", "n_repeats": "--repeats", "method": "--method", "preprocess": "--preprocess",
          "dtype": "--dtype", "device": "--device", "n_jobs": "--n-jobs", "random_state": "--seed", "n": "--n",
-         "label_column": "--label-column", "noise": "--noise", "rate": "--noise", "noise_rate": "--noise",
+         "label_column": "--label-column", "noise": "--noise", "noise_rate": "--noise", "noise_mode": "--noise-mode",
          "max_permutations": "--samples", "n_samples": "--samples", "max_exact": "--max-exact",
          "n_contributors": "--contributors", "ntk_blocks": "--ntk-blocks", "ntk_permutations": "--ntk-permutations",
          "val_fraction": "--val-fraction", "checkpoint": "--checkpoint", "outputs": "--outputs", "model": "--model",
-         "n_datasets": "--datasets", "epochs": "--epochs", "epoch": "--epoch", "n_seeds": "--seeds",
+         "n_datasets": "--datasets", "epochs": "--epochs", "n_seeds": "--seeds",
          "direction": "--directions", "fractions": "--fractions", "n_runs": "--runs", "kappa": "--kappa",
          "convention": "--convention", "bandwidth": "--bandwidth", "chunk_size": "--chunk-size",
          "n_chunk_repeats": "--chunk-repeats", "rank": "--rank", "task": "--task",
-         "group_column": "--contributor-column"}
+         "group_column": "--contributor-column", "width": "--width", "n_groups": "--groups",
+         "kernel_rows": "--kernel-rows"}
 
 # Library choices the parser offers, spelled here so that --help imports no torch; tests/test_help.py checks
 # they equal the library's (trainfree.training.models.KINDS, the coalition MMD's ESTIMATORS).
@@ -287,7 +288,7 @@ def summary_table(args: argparse.Namespace, report: Path | None = None, report_s
         rows.append(("rows", f"{len(res)} {what}" + (f", {len(classes)} classes" if classes else "")))
         if "flipped" in res.columns:
             rows.append(("flipped labels", str(int(np.sum(res["flipped"])))))
-        found, noise = res.metrics.get("found_at"), res.metrics.get("noise")
+        found, noise = res.metrics.get("found_at"), res.metrics.get("noise_rate")
         if isinstance(found, dict) and noise:
             share = {float(k): v for k, v in found.items()}.get(float(noise))
             if share is not None:

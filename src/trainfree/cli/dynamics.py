@@ -22,9 +22,9 @@ def add_dynamics_command(exp) -> None:
     dy.add_argument("--score", choices=SCORES, default="cg", help="the score that groups the rows")
     dy.add_argument("--groups", type=int, default=10, help="equal groups by score, group 0 = highest")
     dy.add_argument("--model", choices=["mlp", "cnn"], default="mlp", help="network trained")
-    dy.add_argument("--width", type=int, default=128, help="hidden width of the mlp")
+    dy.add_argument("--width", type=int, default=256, help="hidden width of the mlp")
     dy.add_argument("--epochs", type=int, default=5, help="epochs trained")
-    dy.add_argument("--kernel-m", type=int, default=50, help="rows per group in the NTK Gram (0: no velocity)")
+    dy.add_argument("--kernel-rows", type=int, default=50, help="rows per group in the NTK Gram (0: no velocity)")
     dy.add_argument("--test-size", type=int, default=1000, help="fmnist: test images")
     describe(dy, "trainfree experiment dynamics --data fmnist --n 2000 --epochs 5 --out out/dynamics", """
 dynamics.parquet, one row per (group, epoch 0..E):
@@ -59,9 +59,9 @@ def dynamics(args: argparse.Namespace) -> None:
     noise = args.noise or 0.0
     if not 0 <= noise < 1:
         raise TrainfreeError(f"--noise is a share of labels in [0, 1), got {noise:g}; pass e.g. --noise 0.2.")
-    if args.groups < 1 or args.epochs < 1 or args.kernel_m < 0:
-        raise TrainfreeError("--groups and --epochs must be at least 1 and --kernel-m at least 0; pass e.g. "
-                             "--groups 10 --epochs 5 --kernel-m 50.")
+    if args.groups < 1 or args.epochs < 1 or args.kernel_rows < 0:
+        raise TrainfreeError("--groups and --epochs must be at least 1 and --kernel-rows at least 0; pass e.g. "
+                             "--groups 10 --epochs 5 --kernel-rows 50.")
     out = prepare_output(args, "experiment dynamics")
     n = args.n or (2000 if args.data == "fmnist" else None)
     train, test = pruning_splits(args.data, n=n, test_size=args.test_size, random_state=args.seed)
@@ -75,9 +75,9 @@ def dynamics(args: argparse.Namespace) -> None:
     with step(f"scoring {len(train)} rows ({args.score})"):
         scores = score_dataset(train, score=args.score, random_state=child(seed, "score"), **options).scores
     res = group_dynamics(train, scores, test_set=test, n_groups=args.groups, model=args.model, width=args.width,
-                         epochs=args.epochs, kernel_size=args.kernel_m, device=args.device,
+                         epochs=args.epochs, kernel_rows=args.kernel_rows, device=args.device,
                          random_state=child(seed, "dynamics"))
-    res = res.replace(settings={"score": args.score, "noise": noise},
+    res = res.replace(settings={"score": args.score, "noise_rate": noise},
                       metrics={"flipped_per_group": [int(flipped[g].sum()) for g in score_groups(scores, args.groups)]})
     say(args, report(res))
     finish(args, t0, res, *write_outputs(out, "dynamics", res))

@@ -95,9 +95,9 @@ noise.parquet, one row per score:
                     help="comma-separated, at least one: cg, el2n, grand, forgetting (the input norm is always added)")
     co.add_argument("--model", choices=["mlp", "cnn"], default="cnn", help="network of the Data Diet scores")
     co.add_argument("--seeds", type=int, default=3, help="networks averaged by the Data Diet scores")
-    co.add_argument("--el2n-epoch", type=int, default=3, help="epochs trained before EL2N")
-    co.add_argument("--grand-epoch", type=int, default=0, help="epochs trained before GraNd (0: at initialisation)")
-    co.add_argument("--forget-epochs", type=int, default=10, help="epochs over which forgetting events count")
+    co.add_argument("--el2n-epochs", type=int, default=3, help="epochs trained before EL2N")
+    co.add_argument("--grand-epochs", type=int, default=0, help="epochs trained before GraNd (0: at initialisation)")
+    co.add_argument("--forgetting-epochs", type=int, default=10, help="epochs over which forgetting events count")
     co.add_argument("--checkpoint", default=None, help="folder of the Data Diet scores' finished seeds (default "
                                                        "<out>/units); re-run the same command to resume")
     describe(co, "trainfree experiment correlate --data fmnist --n 2000 --scores cg,el2n,grand --out out/corr", """
@@ -117,7 +117,7 @@ def noise(args: argparse.Namespace) -> None:
     out = prepare_output(args, "experiment noise")
     data = load_data(args)
     res = compare_noise_detection(data, names,
-                                  noise=0.2 if args.noise is None else args.noise, model=args.model,
+                                  noise_rate=0.2 if args.noise is None else args.noise, model=args.model,
                                   n_seeds=args.seeds, device=args.device, random_state=args.seed)
     say(args, noise_comparison_report(res))
     finish(args, t0, res, *write_outputs(out, "noise", res))
@@ -130,16 +130,16 @@ def correlate(args: argparse.Namespace) -> None:
 
     t0 = time.perf_counter()
     names = comma_list(args.scores, flag="--scores", choices=CORRELATE_SCORES, note=" (the input norm is always added)")
-    if min(args.el2n_epoch, args.grand_epoch) < 0 or args.forget_epochs < 1:
-        raise TrainfreeError("--el2n-epoch and --grand-epoch must be at least 0 and --forget-epochs at least 1; pass "
-                             "e.g. --forget-epochs 10.")
+    if min(args.el2n_epochs, args.grand_epochs) < 0 or args.forgetting_epochs < 1:
+        raise TrainfreeError("--el2n-epochs and --grand-epochs must be at least 0 and --forgetting-epochs at least 1; "
+                             "pass e.g. --forgetting-epochs 10.")
     if args.n is None and args.data == "fmnist":
         args.n = 3000  # as `experiment prune`: the Data Diet scores train networks on every row
     out = prepare_output(args, "experiment correlate")
     data = load_data(args)
     with step(f"scoring {len(data)} rows ({', '.join(names)})"):
-        scores = pruning_scores(data, names, model=args.model, n_seeds=args.seeds, el2n_epoch=args.el2n_epoch,
-                                grand_epoch=args.grand_epoch, forgetting_epochs=args.forget_epochs,
+        scores = pruning_scores(data, names, model=args.model, n_seeds=args.seeds, el2n_epochs=args.el2n_epochs,
+                                grand_epochs=args.grand_epochs, forgetting_epochs=args.forgetting_epochs,
                                 device=args.device, random_state=args.seed,
                                 checkpoint=Path(args.checkpoint) if args.checkpoint else out / "units")
     res = score_correlations(scores, data.X)

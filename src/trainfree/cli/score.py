@@ -6,6 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
+from .._defaults import CHUNK_SIZE, N_CHUNK_REPEATS
 from ._common import (
     PREPROCESS_HELP,
     SCORE_COLUMNS,
@@ -49,8 +50,9 @@ def add_score_commands(sub) -> None:
     ml.add_argument("--preprocess", choices=["raw", "center", "mnist-shift"], default="raw", help=PREPROCESS_HELP)
     ml.add_argument("--ridge", type=_ridge, default="auto", help="'auto' (least leave-one-out error) or a multiple "
                     "of the kernel's mean diagonal")
-    ml.add_argument("--chunk-size", type=int, default=4000, help="stochastic, large: examples per chunk")
-    ml.add_argument("--repeats", type=int, default=3, help="stochastic, large: chunkings averaged")
+    ml.add_argument("--chunk-size", type=int, default=CHUNK_SIZE, help="stochastic, large: examples per chunk")
+    ml.add_argument("--chunk-repeats", type=int, default=N_CHUNK_REPEATS,
+                    help="stochastic, large: random chunk partitions averaged")
     ml.add_argument("--dtype", choices=["float64", "float32"], default=None,
                     help="default float64 (large: float32 Gram storage)")
     ml.add_argument("--n-jobs", type=int, default=None, help="stochastic, large: parallel work units (-1: all cores)")
@@ -60,7 +62,7 @@ def add_score_commands(sub) -> None:
              MISLABEL_COLUMNS)
     ml.set_defaults(func=score_examples, options=lambda a: dict(
         method=a.method, kernel=a.kernel, preprocess=a.preprocess, ridge=a.ridge, chunk_size=a.chunk_size,
-        n_repeats=a.repeats, dtype=a.dtype, n_jobs=a.n_jobs, progress=a.progress,
+        n_chunk_repeats=a.chunk_repeats, dtype=a.dtype, n_jobs=a.n_jobs, progress=a.progress,
         checkpoint=None if a.method == "exact" else (a.checkpoint or str(Path(a.out) / "units"))))
     cg = score.add_parser("cg", help="complexity-gap score (ICLR 2023), no training")
     add_common(cg, data="fmnist", noise_help=NOISE_HELP)
@@ -69,8 +71,8 @@ def add_score_commands(sub) -> None:
     cg.add_argument("--preprocess", choices=["center", "raw", "mnist-shift"], default="center", help=PREPROCESS_HELP)
     cg.add_argument("--ratio", type=finite_float, default=3.0, help="stochastic: others sampled per own-class example")
     cg.add_argument("--repeats", type=int, default=10, help="stochastic: subsamples averaged")
-    cg.add_argument("--chunk-size", type=int, default=5000, help="large: examples per chunk for diag(H⁻¹)")
-    cg.add_argument("--chunk-repeats", type=int, default=3, help="large: random chunk partitions averaged")
+    cg.add_argument("--chunk-size", type=int, default=CHUNK_SIZE, help="large: examples per chunk for diag(H⁻¹)")
+    cg.add_argument("--chunk-repeats", type=int, default=N_CHUNK_REPEATS, help="large: random chunk partitions averaged")
     cg.add_argument("--rank", type=int, default=None, help="large: Nyström preconditioner rank (default max(1000, n/20))")
     cg.add_argument("--dtype", choices=["float64", "float32"], default=None,
                     help="exact/stochastic: precision (default float64); large: Gram storage (default float32)")
@@ -102,7 +104,7 @@ def add_score_commands(sub) -> None:
                    "out/cgf", SCORE_COLUMNS)
     feat.set_defaults(func=score_examples, options=lambda a: dict(
         model=a.model, n_seeds=a.seeds, epochs=a.epochs, preprocess=a.preprocess))
-    for name, what, epoch in (("grand", "GraNd: per-example gradient norm (Data Diet, NeurIPS 2021)", 0),
+    for name, what, epochs in (("grand", "GraNd: per-example gradient norm (Data Diet, NeurIPS 2021)", 0),
                               ("el2n", "EL2N: error vector norm early in training (Data Diet)", 5),
                               ("forgetting", "forgetting events during training (Toneva et al.)", 20)):
         p = score.add_parser(name, help=what)
@@ -110,7 +112,7 @@ def add_score_commands(sub) -> None:
         p.add_argument("--model", choices=["cnn", "mlp", "resnet18_cifar"], default="cnn",
                        help="cnn and resnet18_cifar (for a GPU) need image data")
         p.add_argument("--seeds", type=int, default=10 if name != "forgetting" else 5, help="networks averaged")
-        p.add_argument("--epochs" if name == "forgetting" else "--epoch", type=int, default=epoch,
+        p.add_argument("--epochs", type=int, default=epochs,
                        help="epochs of training" if name == "forgetting" else "epochs trained before scoring")
         p.add_argument("--checkpoint", default=None, help="folder of finished seeds (default <out>/units); re-run "
                                                           "the same command to resume")
@@ -118,7 +120,7 @@ def add_score_commands(sub) -> None:
                  SCORE_COLUMNS)
         p.set_defaults(func=score_examples, options=lambda a: dict(
             model=a.model, n_seeds=a.seeds, checkpoint=a.checkpoint or str(Path(a.out) / "units"), progress=a.progress,
-            **({"epochs": a.epochs} if a.score == "forgetting" else {"epoch": a.epoch})))
+            epochs=a.epochs))
 
 
 def _ridge(text: str) -> float | str:
@@ -135,7 +137,7 @@ def score_examples(args: argparse.Namespace) -> None:
     data = load_data(args)
     mode = {"noise_mode": args.noise_mode} if hasattr(args, "noise_mode") else {}
     with step(f"scoring {len(data)} rows ({args.score})"):
-        res = score_dataset(data, score=args.score, noise=args.noise or 0.0, device=args.device,
+        res = score_dataset(data, score=args.score, noise_rate=args.noise or 0.0, device=args.device,
                             random_state=args.seed, **mode, **args.options(args))
     say(args, noise_report(res))
     finish(args, t0, res, *write_outputs(out, "scores", res))

@@ -120,14 +120,14 @@ def _per_example(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size:
 
 def group_dynamics(train_set: Dataset, scores, *, test_set: Dataset | None = None, n_groups: int = 10,
                    model: Any = "mlp", width: int = 256, epochs: int = 5, lr: float = 1e-3, batch_size: int = 128,
-                   kernel_size: int = 50, device: str | None = "cpu", random_state: SeedLike = None) -> PlayerResult:
+                   kernel_rows: int = 50, device: str | None = "cpu", random_state: SeedLike = None) -> PlayerResult:
     """Per-group loss, accuracy and kernel velocity while one network trains on the whole set.
 
     The rows are split by score into ``n_groups`` groups (:func:`score_groups`, group 0 = highest
     scores). One network trains on all rows with the shared loop (Adam, seeded batches); before
     training (epoch 0) and after every epoch each group's mean cross-entropy and accuracy on its own
     training rows are measured in eval mode (the CG-score paper's Fig. 4a–b). For the kernel velocity
-    (Fig. 4c) each group keeps a fixed random subsample of ``kernel_size`` rows; at every epoch t its
+    (Fig. 4c) each group keeps a fixed random subsample of ``kernel_rows`` rows; at every epoch t its
     full-logit NTK Gram K_t (:func:`logit_gram`, ``m·C × m·C``) is computed and the velocity is
     v(t) = S(K_t, K_{t+1}) (:func:`kernel_distance`, dt = one epoch), NaN at the last epoch.
 
@@ -142,7 +142,7 @@ def group_dynamics(train_set: Dataset, scores, *, test_set: Dataset | None = Non
     model : {"mlp", "cnn"} or nn.Module
         A name builds a seeded network (``width`` for the mlp); a module is trained in place as given.
     width, epochs, lr, batch_size : int, int, float, int
-    kernel_size : int
+    kernel_rows : int
         Rows per group in the kernel (all of a smaller group); 0 skips the kernel (velocity NaN).
     device : str
     random_state : None, int, Generator or SeedSequence
@@ -161,7 +161,7 @@ def group_dynamics(train_set: Dataset, scores, *, test_set: Dataset | None = Non
     >>> from trainfree.data import load
     >>> d = load("digits", n=120, random_state=0)
     >>> res = group_dynamics(d, np.linalg.norm(d.X, axis=1), n_groups=3, width=16, epochs=2,
-    ...                      kernel_size=4, random_state=0)
+    ...                      kernel_rows=4, random_state=0)
     >>> len(res), res["epoch"][:3].tolist(), bool(np.isnan(res["velocity"][-1]))
     (9, [0, 1, 2], True)
     """
@@ -171,7 +171,7 @@ def group_dynamics(train_set: Dataset, scores, *, test_set: Dataset | None = Non
     if len(s) != len(train_set):
         raise TrainfreeError(f"There are {len(s)} scores but the training set has {len(train_set)} rows; score "
                              f"the rows you train on.")
-    for name, value, low in (("epochs", epochs, 1), ("batch_size", batch_size, 1), ("kernel_size", kernel_size, 0)):
+    for name, value, low in (("epochs", epochs, 1), ("batch_size", batch_size, 1), ("kernel_rows", kernel_rows, 0)):
         check_param(name, value, numbers.Integral, low=low)
     groups = score_groups(s, n_groups)
     seed = check_random_state(random_state)
@@ -183,7 +183,7 @@ def group_dynamics(train_set: Dataset, scores, *, test_set: Dataset | None = Non
     X = torch.as_tensor(train_set.X.reshape(len(train_set), *shape), dtype=torch.float32, device=dev)
     y = torch.as_tensor(train_set.y, device=dev).long()
     pick = make_rng(child(seed, "kernel"))
-    subs = [np.sort(pick.choice(g, min(kernel_size, len(g)), replace=False)) for g in groups]
+    subs = [np.sort(pick.choice(g, min(kernel_rows, len(g)), replace=False)) for g in groups]
     loss_hist, acc_hist, grams, test_acc = [], [], [], []
     t_kernel = 0.0
 
@@ -194,7 +194,7 @@ def group_dynamics(train_set: Dataset, scores, *, test_set: Dataset | None = Non
         acc_hist.append(right)
         if test_set is not None:
             test_acc.append(evaluate(m, test_set.X.reshape(len(test_set), *shape), test_set.y, device=dev))
-        if kernel_size:
+        if kernel_rows:
             t = time.perf_counter()
             grams.append([logit_gram(m, X[torch.as_tensor(sub, device=dev)], n_out).cpu() for sub in subs])
             t_kernel += time.perf_counter() - t
@@ -209,7 +209,7 @@ def group_dynamics(train_set: Dataset, scores, *, test_set: Dataset | None = Non
     for g, idx in enumerate(groups):
         for e in range(len(loss_hist)):
             lg = loss_hist[e][idx]
-            v = (kernel_distance(grams[e][g], grams[e + 1][g]) if kernel_size and e + 1 < len(grams) else np.nan)
+            v = (kernel_distance(grams[e][g], grams[e + 1][g]) if kernel_rows and e + 1 < len(grams) else np.nan)
             for k, val in (("value", lg.mean()), ("stderr", lg.std(ddof=1) / np.sqrt(len(lg)) if len(lg) > 1
                                                   else np.nan),
                            ("player", f"group{g}/epoch{e}"), ("group", g), ("epoch", e),
@@ -221,7 +221,7 @@ def group_dynamics(train_set: Dataset, scores, *, test_set: Dataset | None = Non
                         settings={"data": train_set.name, "n": len(train_set), "n_groups": n_groups,
                                   "model": name if isinstance(model, str) else type(model).__name__,
                                   "width": width, "epochs": epochs, "lr": lr, "batch_size": batch_size,
-                                  "kernel_size": kernel_size, "kernel": "full logit Jacobian Gram (m*C x m*C)",
+                                  "kernel_rows": kernel_rows, "kernel": "full logit Jacobian Gram (m*C x m*C)",
                                   "groups": "descending score, group 0 highest", "device": str(dev)},
                         seed=seed_record(seed),
                         timings={"train_s": t_train, "kernel_s": t_kernel, "total_s": time.perf_counter() - t0},

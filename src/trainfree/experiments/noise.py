@@ -28,7 +28,7 @@ from ..scores import (
 )
 from ..training import input_shape
 
-NOISE_MODES = ("symmetric", "pair")
+NOISE_MODES = ("symmetric", "pair")  # inject_label_noise's modes that need no transition matrix
 FRACTIONS = (0.05, 0.1, 0.2, 0.3, 0.5)
 SCORES = {"mislabel": mislabel_score, "cg": cg_score, "cg-prime": cg_prime_score, "cg-features": cg_features_score, "grand": grand_score,
           "el2n": el2n_score, "forgetting": forgetting_score}
@@ -37,9 +37,9 @@ SCORE_NAMES = {"mislabel": "kernel leave-one-out mislabel score", "cg": "CG-scor
 TRAINING_FREE = ("mislabel", "cg", "cg-prime")  # scored on flat rows; the others train a network on images or rows
 
 
-def score_dataset(data: Dataset, *, score: str = "cg", noise: float = 0.0, noise_mode: str = "symmetric",
+def score_dataset(data: Dataset, *, score: str = "cg", noise_rate: float = 0.0, noise_mode: str = "symmetric",
                   random_state: SeedLike = None, **score_options: Any) -> ExampleResult:
-    """Score every row of ``data``, after flipping a share ``noise`` of its labels when asked.
+    """Score every row of ``data``, after flipping a share ``noise_rate`` of its labels when asked.
 
     The result's rows are ``data``'s rows in order and carry their identity (``row_id``), the label
     as the source wrote it (``label``: the class name, noisy where flipped) and, with noise, the
@@ -58,7 +58,7 @@ def score_dataset(data: Dataset, *, score: str = "cg", noise: float = 0.0, noise
         (:func:`~trainfree.scores.grand_score`, :func:`~trainfree.scores.el2n_score`,
         :func:`~trainfree.scores.forgetting_score`); the scores that train a network (default
         ``model="cnn"``) get the rows reshaped to ``data.image_shape``.
-    noise : float in [0, 1]
+    noise_rate : float in [0, 1]
         Share of labels flipped before scoring.
     noise_mode : {"symmetric", "pair"}
         Where a flipped label goes: any other class uniformly, or class c to c + 1 (mod the number
@@ -66,7 +66,7 @@ def score_dataset(data: Dataset, *, score: str = "cg", noise: float = 0.0, noise
     random_state : None, int, Generator or SeedSequence
         Root seed: the label noise and the score's own draws come from separate children of it.
     **score_options
-        Passed to the score (``method``, ``ratio``, ``device``; ``model``, ``n_seeds``, ``epoch``, ...).
+        Passed to the score (``method``, ``ratio``, ``device``; ``model``, ``n_seeds``, ``epochs``, ...).
 
     Returns
     -------
@@ -77,13 +77,13 @@ def score_dataset(data: Dataset, *, score: str = "cg", noise: float = 0.0, noise
     Examples
     --------
     >>> from trainfree.data import load
-    >>> res = score_dataset(load("digits", n=300, random_state=0), noise=0.2, random_state=0)
+    >>> res = score_dataset(load("digits", n=300, random_state=0), noise_rate=0.2, random_state=0)
     >>> res.metrics["auroc"] > 0.9, int(res["flipped"].sum())
     (True, 60)
     """
     t0 = time.perf_counter()
     check_param("score", score, str, choices=tuple(SCORES))
-    check_param("noise", noise, numbers.Real, low=0, high=1)
+    check_param("noise_rate", noise_rate, numbers.Real, low=0, high=1)
     check_param("noise_mode", noise_mode, str, choices=NOISE_MODES)
     if data.task != "classification":
         example = data.y[data.y != np.round(data.y)][:1].tolist() or data.y[:1].tolist() or [np.nan]
@@ -92,8 +92,8 @@ def score_dataset(data: Dataset, *, score: str = "cg", noise: float = 0.0, noise
                              f"or encode them as integers or names.")
     seed = check_random_state(random_state)
     y, flipped = data.y, None
-    if noise > 0:
-        y, flipped = flip_labels(data, noise, noise_mode, seed)
+    if noise_rate > 0:
+        y, flipped = flip_labels(data, noise_rate, noise_mode, seed)
     X = data.X
     if score not in TRAINING_FREE:  # the networks take images (cnn) or flat rows (mlp)
         X = X.reshape(len(X), *input_shape(score_options.get("model", "cnn"), data.image_shape, X.shape[1],
@@ -107,29 +107,28 @@ def score_dataset(data: Dataset, *, score: str = "cg", noise: float = 0.0, noise
     metrics: dict[str, Any] = {}
     if flipped is not None:
         columns.update(original_label=data.labels, flipped=flipped)
-        fractions = sorted({*FRACTIONS, float(noise)})
-        metrics = {"noise": float(noise), "noise_mode": noise_mode, "auroc": auroc(res.scores, flipped),
+        fractions = sorted({*FRACTIONS, float(noise_rate)})
+        metrics = {"noise_rate": float(noise_rate), "noise_mode": noise_mode, "auroc": auroc(res.scores, flipped),
                    "found_at": noise_found_at(res.scores, flipped, fractions=fractions)}
         if "partial_label" in res.columns:  # the (feature-space) CG-score's label term
             metrics["auroc_partial_label"] = auroc(res["partial_label"], flipped)
         if "flag_mislabel" in res.columns:  # a flag needing no noise rate: its precision and recall
             metrics.update(sign_rule_report(res["flag_mislabel"], flipped))
     return res.replace(columns=columns, metrics=metrics,
-                       settings={"data": data.name, "score": score, "noise": float(noise), "noise_mode": noise_mode,
-                                 "data_classes": list(data.classes)},
+                       settings={"data": data.name, "score": score, "noise_rate": float(noise_rate),
+                                 "noise_mode": noise_mode, "data_classes": list(data.classes)},
                        timings={"workflow_s": time.perf_counter() - t0}, seed=seed_record(seed))
 
 
-def flip_labels(data: Dataset, noise: float, noise_mode: str, seed) -> tuple[np.ndarray, np.ndarray]:
+def flip_labels(data: Dataset, noise_rate: float, noise_mode: str, seed) -> tuple[np.ndarray, np.ndarray]:
     """The flips of this root seed: every workflow that flips with the same seed flips the same labels."""
-    return inject_label_noise(data.y, noise, n_classes=len(data.classes), random_state=child(seed, "noise"),
-                              mode="symmetric" if noise_mode == "symmetric" else "class_conditional")
+    return inject_label_noise(data.y, noise_rate, n_classes=len(data.classes), random_state=child(seed, "noise"),
+                              noise_mode=noise_mode)
 
 
 BASELINES = ("input_norm", "random")
-# How long each trained score trains by default, and under which option name.
-TRAINING_LENGTH = {"cg-features": ("epochs", 3), "grand": ("epoch", 0), "el2n": ("epoch", 5),
-                   "forgetting": ("epochs", 15)}
+# How many epochs each trained score trains by default in these workflows (its ``epochs``).
+TRAINING_LENGTH = {"cg-features": 3, "grand": 0, "el2n": 5, "forgetting": 15}
 
 
 def check_score_names(names: Sequence[str], allowed: Sequence[str]) -> None:
@@ -147,17 +146,17 @@ def score_options(name: str, *, model: str = "cnn", n_seeds: int = 3, device: st
 
     Examples
     --------
-    >>> score_options("cg"), score_options("el2n", epochs=3)["epoch"]
+    >>> score_options("cg"), score_options("el2n", epochs=3)["epochs"]
     ({}, 3)
     """
     if name not in TRAINING_LENGTH:
         return {}
-    key, default = TRAINING_LENGTH[name]
-    return {"model": model, "n_seeds": n_seeds, "device": device, key: default if epochs is None else epochs}
+    return {"model": model, "n_seeds": n_seeds, "device": device,
+            "epochs": TRAINING_LENGTH[name] if epochs is None else epochs}
 
 
 def compare_noise_detection(data: Dataset, names: Sequence[str] = ("cg", "el2n", "forgetting", "input_norm",
-                                                                    "random"), *, noise: float = 0.2,
+                                                                    "random"), *, noise_rate: float = 0.2,
                             noise_mode: str = "symmetric", model: str = "cnn", n_seeds: int = 3,
                             device: str | None = "cpu",
                             random_state: SeedLike = None) -> PlayerResult:
@@ -183,20 +182,20 @@ def compare_noise_detection(data: Dataset, names: Sequence[str] = ("cg", "el2n",
     """
     t0 = time.perf_counter()
     check_score_names(names, [*SCORES, *BASELINES])
-    check_param("noise", noise, numbers.Real, low=0, high=1, low_open=True)
+    check_param("noise_rate", noise_rate, numbers.Real, low=0, high=1, low_open=True)
     check_param("noise_mode", noise_mode, str, choices=NOISE_MODES)
     seed = check_random_state(random_state)
-    fractions = sorted({*FRACTIONS, float(noise)})
+    fractions = sorted({*FRACTIONS, float(noise_rate)})
     rows, flipped = [], None
     for name in bar(names, desc="scores", unit="score"):
         t = time.perf_counter()
         if name in SCORES:
-            res = score_dataset(data, score=name, noise=noise, noise_mode=noise_mode, random_state=seed,
+            res = score_dataset(data, score=name, noise_rate=noise_rate, noise_mode=noise_mode, random_state=seed,
                                 **score_options(name, model=model, n_seeds=n_seeds, device=device))
             flipped, scores = res["flipped"], res.scores
         else:
             if flipped is None:  # the flips score_dataset makes for this seed, without scoring anything
-                flipped = flip_labels(data, noise, noise_mode, seed)[1]
+                flipped = flip_labels(data, noise_rate, noise_mode, seed)[1]
             scores = (np.linalg.norm(data.X, axis=1) if name == "input_norm"
                       else make_rng(child(seed, "random")).random(len(data)))
         rows.append((name, auroc(scores, flipped), noise_found_at(scores, flipped, fractions=fractions),
@@ -205,7 +204,7 @@ def compare_noise_detection(data: Dataset, names: Sequence[str] = ("cg", "el2n",
     for f in fractions:
         columns[f"found_at_{f:g}"] = np.array([r[2][f] for r in rows])
     columns["seconds"] = np.array([r[3] for r in rows])
-    settings = {"data": data.name, "n_rows": len(data), "noise": float(noise), "noise_mode": noise_mode, "model": model,
-                "n_seeds": int(n_seeds), "device": str(device)}
+    settings = {"data": data.name, "n_rows": len(data), "noise_rate": float(noise_rate), "noise_mode": noise_mode,
+                "model": model, "n_seeds": int(n_seeds), "device": str(device)}
     return PlayerResult("compare_noise_detection", columns, settings, seed_record(seed),
-                        {"total_s": time.perf_counter() - t0}, {"noise": float(noise)})
+                        {"total_s": time.perf_counter() - t0}, {"noise_rate": float(noise_rate)})

@@ -118,24 +118,24 @@ def prune_order(scores, y, *, fraction: float, direction: str = "keep_hard", cla
     return np.sort(order[pos_in_class >= remove[ranked_codes]])
 
 
-def window(scores, *, offset: float, width: float, random_state: SeedLike = None) -> np.ndarray:
-    """The rows whose rank, by score descending, lies in ``[offset, offset + width)`` (fractions of n).
+def window(scores, *, offset: float, window_width: float, random_state: SeedLike = None) -> np.ndarray:
+    """The rows whose rank, by score descending, lies in ``[offset, offset + window_width)`` (fractions of n).
 
-    Rank ``r`` (0 = highest score) is selected when ``round(offset*n) <= r < round((offset+width)*n)``;
+    Rank ``r`` (0 = highest score) is selected when ``round(offset*n) <= r < round((offset+window_width)*n)``;
     ties between equal scores are broken by ``random_state``. The Data Diet paper's sliding window.
 
     Examples
     --------
-    >>> window([0.1, 0.9, 0.5, 0.7], offset=0.25, width=0.5).tolist()
+    >>> window([0.1, 0.9, 0.5, 0.7], offset=0.25, window_width=0.5).tolist()
     [2, 3]
     """
     s = as_scores(scores)
     check_param("offset", offset, numbers.Real, low=0, high=1)
-    check_param("width", width, numbers.Real, low=0, high=1, low_open=True)
-    if offset + width > 1 + 1e-12:
-        raise TrainfreeError(f"The window [{offset:g}, {offset + width:g}) runs past the last rank; keep "
-                             f"offset + width <= 1.")
-    start, stop = int(round(offset * len(s))), int(round(min(offset + width, 1.0) * len(s)))
+    check_param("window_width", window_width, numbers.Real, low=0, high=1, low_open=True)
+    if offset + window_width > 1 + 1e-12:
+        raise TrainfreeError(f"The window [{offset:g}, {offset + window_width:g}) runs past the last rank; keep "
+                             f"offset + window_width <= 1.")
+    start, stop = int(round(offset * len(s))), int(round(min(offset + window_width, 1.0) * len(s)))
     return np.sort(_ranked(s, True, check_random_state(random_state))[start:stop])
 
 
@@ -345,8 +345,8 @@ def score_correlations(scores: Mapping[str, Any], X=None) -> PlayerResult:
 PRUNE_SCORES = ("cg", "el2n", "grand", "forgetting", "input_norm", "random")
 
 
-def pruning_scores(data: Dataset, names: Sequence[str], *, model: str = "cnn", n_seeds: int = 3, el2n_epoch: int = 3,
-                   grand_epoch: int = 0, forgetting_epochs: int = 10, device: str | None = "cpu",
+def pruning_scores(data: Dataset, names: Sequence[str], *, model: str = "cnn", n_seeds: int = 3, el2n_epochs: int = 3,
+                   grand_epochs: int = 0, forgetting_epochs: int = 10, device: str | None = "cpu",
                    random_state: SeedLike = None, checkpoint: str | Path | None = None) -> dict[str, np.ndarray]:
     """The named scores of every row of ``data``, for :func:`pruning_curve` (``"random"`` is left to it).
 
@@ -364,7 +364,7 @@ def pruning_scores(data: Dataset, names: Sequence[str], *, model: str = "cnn", n
 
     check_score_names(names, PRUNE_SCORES)
     seed = check_random_state(random_state)
-    epochs = {"el2n": el2n_epoch, "grand": grand_epoch, "forgetting": forgetting_epochs}
+    epochs = {"el2n": el2n_epochs, "grand": grand_epochs, "forgetting": forgetting_epochs}
     out = {}
     for name in names:
         if name == "input_norm":
@@ -378,7 +378,7 @@ def pruning_scores(data: Dataset, names: Sequence[str], *, model: str = "cnn", n
 
 
 def pruning_splits(data: str, *, n: int | None = 3000, test_size: int = 2000,
-                   random_state: SeedLike = 0) -> tuple[Dataset, Dataset]:
+                   random_state: SeedLike = None) -> tuple[Dataset, Dataset]:
     """Training and test sets: Fashion-MNIST's ``n`` training and ``test_size`` test images; other data
     (:func:`~trainfree.data.load`, ``n`` rows) split 2/3 training, 1/3 test."""
     from ..data import load, load_fashion_mnist

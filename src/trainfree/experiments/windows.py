@@ -1,7 +1,7 @@
 """Offset windows: train on a band of the data ranked by a score, with label noise (CG-score Fig. 6, Data Diet).
 
-Flip a share ``noise`` of the training labels, score every row on the noisy labels, rank the rows by
-score (highest first) and train a fresh network on the window of ranks ``[offset, offset + width)``
+Flip a share ``noise_rate`` of the training labels, score every row on the noisy labels, rank the rows by
+score (highest first) and train a fresh network on the window of ranks ``[offset, offset + window_width)``
 for several offsets. A score that puts the flipped labels at the top has its worst windows at offset
 0 and the best ones just past the flipped share; a score that ignores them is flat. Every window
 trains for the same optimiser steps as the full set in ``epochs`` epochs (the Data Diet budget).
@@ -31,9 +31,9 @@ from .noise import SCORES, check_score_names, flip_labels, score_dataset, score_
 
 
 def window_curve(train_set: Dataset, test_set: Dataset, names: Sequence[str] = ("cg", "el2n"), *,
-                 width: float = 0.5, offsets: Sequence[float] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5), noise: float = 0.2,
-                 include_random: bool = True, model: str = "cnn", epochs: int = 5, lr: float = 1e-3,
-                 batch_size: int = 128, n_runs: int = 2, n_seeds: int = 3, device: str | None = "cpu",
+                 window_width: float = 0.5, offsets: Sequence[float] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5),
+                 noise_rate: float = 0.2, include_random: bool = True, model: str = "cnn", epochs: int = 5,
+                 lr: float = 1e-3, batch_size: int = 128, n_runs: int = 2, n_seeds: int = 3, device: str | None = "cpu",
                  random_state: SeedLike = None, n_jobs: int | None = None, checkpoint: str | Path | None = None,
                  progress: bool = False) -> PlayerResult:
     """Test accuracy of networks trained on offset windows of the score-ranked, noisy training set.
@@ -45,12 +45,12 @@ def window_curve(train_set: Dataset, test_set: Dataset, names: Sequence[str] = (
     names : sequence of str
         Scores to rank by (any of :func:`~trainfree.experiments.score_dataset`'s, or ``input_norm``),
         each computed on the noisy labels with the same flips (the same root seed).
-    width : float in (0, 1]
+    window_width : float in (0, 1]
         Share of the rows in each window (the CG-score paper: 0.5; Data Diet: 0.4).
     offsets : sequence of float
         Window starts, as shares of the rows ranked by score *descending* (0 = the highest scores).
-        The CG-score paper ranks ascending: its offset ``o`` is ``1 - width - o`` here.
-    noise : float in [0, 1)
+        The CG-score paper ranks ascending: its offset ``o`` is ``1 - window_width - o`` here.
+    noise_rate : float in [0, 1)
         Share of training labels flipped (symmetric), as in :func:`score_dataset`.
     include_random : bool
         Add ``random``: a random subset of the window's size, a new one per run (offset NaN; its
@@ -67,7 +67,7 @@ def window_curve(train_set: Dataset, test_set: Dataset, names: Sequence[str] = (
     PlayerResult
         One row per (score, offset): ``value`` = mean test accuracy, ``stderr`` over runs, ``player``
         ``"{score}/{offset}"``, ``score``, ``offset``, ``n_kept``, ``flipped_share`` (the share of flipped
-        labels in the window; the whole set holds ``noise``), ``epochs`` (the budget on the window).
+        labels in the window; the whole set holds ``noise_rate``), ``epochs`` (the budget on the window).
         ``metrics``: ``full_accuracy`` on all noisy rows, ``full_stderr``, ``full_runs``.
 
     Examples
@@ -84,16 +84,16 @@ def window_curve(train_set: Dataset, test_set: Dataset, names: Sequence[str] = (
         raise TrainfreeError("Window experiments measure test accuracy and need class labels; pass classification "
                              "data (see trainfree.data.load).")
     check_score_names(list(names), [*SCORES, "input_norm"])
-    check_param("width", width, numbers.Real, low=0, high=1, low_open=True)
-    check_param("noise", noise, numbers.Real, low=0, high=1, high_open=True)
+    check_param("window_width", window_width, numbers.Real, low=0, high=1, low_open=True)
+    check_param("noise_rate", noise_rate, numbers.Real, low=0, high=1, high_open=True)
     offsets = [float(check_param("offsets", o, numbers.Real, low=0, high=1)) for o in offsets]
-    if not offsets or max(offsets) + width > 1 + 1e-12:
-        raise TrainfreeError(f"Every window [offset, offset + width) must end by rank 1; got width {width:g} and "
-                             f"offsets {offsets}. Pass offsets <= {1 - width:g}.")
+    if not offsets or max(offsets) + window_width > 1 + 1e-12:
+        raise TrainfreeError(f"Every window [offset, offset + window_width) must end by rank 1; got window_width "
+                             f"{window_width:g} and offsets {offsets}. Pass offsets <= {1 - window_width:g}.")
     for name, value in (("epochs", epochs), ("n_runs", n_runs), ("batch_size", batch_size), ("n_seeds", n_seeds)):
         check_param(name, value, numbers.Integral, low=1)
     seed = run_seed(random_state, checkpoint)  # a resumed run keeps its draws (flips, scores)
-    y_noisy, flipped = flip_labels(train_set, noise, "symmetric", seed) if noise > 0 else (train_set.y, np.zeros(
+    y_noisy, flipped = flip_labels(train_set, noise_rate, "symmetric", seed) if noise_rate > 0 else (train_set.y, np.zeros(
         len(train_set), bool))
     t = time.perf_counter()
     ranked: dict[str, np.ndarray] = {}
@@ -101,18 +101,19 @@ def window_curve(train_set: Dataset, test_set: Dataset, names: Sequence[str] = (
         if name == "input_norm":
             ranked[name] = np.linalg.norm(train_set.X, axis=1)
         else:
-            ranked[name] = np.asarray(score_dataset(train_set, score=name, noise=noise, random_state=seed,
+            ranked[name] = np.asarray(score_dataset(train_set, score=name, noise_rate=noise_rate, random_state=seed,
                                                     **score_options(name, model=model, n_seeds=n_seeds,
                                                                     device=device)).scores)
     scoring_s = time.perf_counter() - t
     noisy = dataclasses.replace(train_set, y=y_noisy)
     shape = input_shape(model, noisy.image_shape, noisy.X.shape[1], name=noisy.name)
     X, X_test = noisy.X.reshape(len(noisy), *shape), test_set.X.reshape(len(test_set), *shape)
-    n, n_out, size = len(noisy), len(noisy.classes), int(round(width * len(noisy)))
+    n, n_out, size = len(noisy), len(noisy.classes), int(round(window_width * len(noisy)))
     settings = {"data": train_set.name, "n_train": n, "n_test": len(test_set), "scores": list(names),
-                "width": float(width), "offsets": offsets, "noise": float(noise), "model": model,
-                "epochs": int(epochs), "lr": float(lr), "batch_size": int(batch_size), "n_runs": int(n_runs),
-                "n_seeds": int(n_seeds), "device": str(device), "order": "descending score: offset 0 = highest"}
+                "window_width": float(window_width), "offsets": offsets, "noise_rate": float(noise_rate),
+                "model": model, "epochs": int(epochs), "lr": float(lr), "batch_size": int(batch_size),
+                "n_runs": int(n_runs), "n_seeds": int(n_seeds), "device": str(device),
+                "order": "descending score: offset 0 = highest"}
     store = None
     if checkpoint is not None:
         store = UnitStore(checkpoint, {"what": "window_curve", **{k: v for k, v in settings.items() if k != "n_runs"},
@@ -126,7 +127,8 @@ def window_curve(train_set: Dataset, test_set: Dataset, names: Sequence[str] = (
             if name == "random":
                 idx = np.sort(make_rng(child(child(seed, f"run/{k}"), "random")).permutation(n)[:size])
             else:
-                idx = pruning.window(ranked[name], offset=o, width=width, random_state=child(seed, "ties"))
+                idx = pruning.window(ranked[name], offset=o, window_width=window_width,
+                                     random_state=child(seed, "ties"))
             rows_of.setdefault(i, []).append(idx)
             units.append((f"set{i}-run{k}", idx, k))
     common = (X, y_noisy, X_test, test_set.y, model, shape, n_out, lr, batch_size, device)

@@ -10,7 +10,7 @@ from .._random import SeedLike, check_random_state, torch_generator
 
 
 def random_conv_features(images: torch.Tensor, *, channels: int | tuple[int, int] = (32, 64),
-                         random_state: SeedLike = 0, batch_size: int = 256) -> torch.Tensor:
+                         random_state: SeedLike = None, batch_size: int = 256) -> torch.Tensor:
     """Features of a random two-layer ReLU CNN at initialisation, for a convolutional kernel without training.
 
     The images are standardised by one scalar mean and standard deviation, then pass a 5×5 and a 3×3

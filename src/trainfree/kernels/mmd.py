@@ -35,7 +35,7 @@ def rbf_kernel(A: torch.Tensor, B: torch.Tensor, bandwidth: float) -> torch.Tens
     return torch.exp(-d2 / (2 * bandwidth**2))
 
 
-def median_bandwidth(Z: torch.Tensor, *, max_points: int = 1000, random_state: SeedLike = 0) -> float:
+def median_bandwidth(Z: torch.Tensor, *, max_points: int = 1000, random_state: SeedLike = None) -> float:
     """Median heuristic: the median pairwise distance between rows (on at most ``max_points`` of them)."""
     if len(Z) > max_points:
         g = torch_generator(check_random_state(random_state))

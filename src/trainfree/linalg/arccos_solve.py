@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._defaults import CHUNK_SIZE, N_CHUNK_REPEATS
 from .._device import check_memory, concurrent_units, resolve_dtype
 from .._random import SeedLike, child, seed_record, unit_child
 from .._random import rng as make_rng
@@ -98,8 +99,8 @@ def large_need(n: int, n_features: int, *, rank: int, chunk_size: int, gram_dtyp
         chunk_size, n_features)
 
 
-def large_solve(Xn, Y, *, ridge: float = 0.0, strata=None, chunk_size: int = 5000, n_chunk_repeats: int = 3,
-                rank: int | None = None, tol: float = 1e-3, max_iter: int = 500, gram_dtype: str = "float32",
+def large_solve(Xn, Y, *, ridge: float = 0.0, strata=None, chunk_size: int = CHUNK_SIZE,
+                n_chunk_repeats: int = N_CHUNK_REPEATS, rank: int | None = None, tol: float = 1e-3, max_iter: int = 500, gram_dtype: str = "float32",
                 random_state: SeedLike = None, n_jobs: int | None = None, checkpoint: str | Path | None = None,
                 max_memory_bytes: float | None = None,
                 progress: bool = False) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
@@ -234,9 +235,9 @@ def large_solve(Xn, Y, *, ridge: float = 0.0, strata=None, chunk_size: int = 500
     return alpha, d, info
 
 
-def chunk_partition(strata: np.ndarray, chunk_size: int, n_repeats: int,
+def chunk_partition(strata: np.ndarray, chunk_size: int, n_chunk_repeats: int,
                     seed: np.random.SeedSequence) -> list[np.ndarray]:
-    """``n_repeats`` random partitions of range(n) into ⌈n / chunk_size⌉ chunks with equal class proportions.
+    """``n_chunk_repeats`` random partitions of range(n) into ⌈n / chunk_size⌉ chunks with equal class proportions.
 
     Each repeat shuffles every stratum and deals the concatenated strata round-robin, so each chunk
     receives every class in proportion. Repeat r draws from its own child seed.
@@ -244,7 +245,7 @@ def chunk_partition(strata: np.ndarray, chunk_size: int, n_repeats: int,
     n = len(strata)
     m = max(1, -(-n // chunk_size))
     parts = []
-    for r in range(n_repeats):
+    for r in range(n_chunk_repeats):
         rng = make_rng(unit_child(seed, r))
         order = np.concatenate([rng.permutation(np.flatnonzero(strata == s)) for s in np.unique(strata)])
         parts.extend(order[k::m] for k in range(m))  # in dealing order: every other member is again stratified

@@ -37,7 +37,7 @@ def write_report(out_dir: str | Path) -> Path:
     >>> from trainfree.data import load
     >>> from trainfree.experiments import score_dataset
     >>> with tempfile.TemporaryDirectory() as d:
-    ...     _ = score_dataset(load("digits", n=60, random_state=0), noise=0.2, random_state=0).save(
+    ...     _ = score_dataset(load("digits", n=60, random_state=0), noise_rate=0.2, random_state=0).save(
     ...         Path(d) / "scores.parquet")
     ...     html = write_report(d).read_text()
     >>> html.startswith("<!DOCTYPE html>"), "Noise detection" in html
@@ -102,7 +102,7 @@ def _run_info(run: dict[str, Any], results) -> str:
         if classes:
             info["classes"] = f"{len(classes)}: " + ", ".join(map(str, classes))
         if "flipped" in main.columns:
-            info["labels flipped on purpose"] = f"{int(main['flipped'].sum())} ({s.get('noise', 0):.0%})"
+            info["labels flipped on purpose"] = f"{int(main['flipped'].sum())} ({s.get('noise_rate', 0):.0%})"
     else:
         info["players (rows)"] = len(main)
     info["subsample (--n)"] = run.get("n") if run.get("n") is not None else "all rows"

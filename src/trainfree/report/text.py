@@ -20,11 +20,11 @@ def noise_report(res: ExampleResult) -> str:
     """
     s = res.settings
     lines = [f"Scored {s.get('data', 'data')}: {len(res)} examples, {len(s['data_classes'])} classes"
-             + (f"; {int(res['flipped'].sum())} labels flipped on purpose ({s['noise']:.0%})" if "flipped" in res.columns
-                else ""), res.summary()]
+             + (f"; {int(res['flipped'].sum())} labels flipped on purpose ({s['noise_rate']:.0%})"
+                if "flipped" in res.columns else ""), res.summary()]
     m = res.metrics
     if "auroc" in m:
-        noise = m["noise"]
+        noise = m["noise_rate"]
         line = (f"Noise detection: AUROC {m['auroc']:.3f}; the top {noise:.0%} by score hold "
                 f"{m['found_at'][noise]:.1%} of the flipped labels")
         if "noisy_positive_frac" in m:
@@ -114,7 +114,7 @@ def correlation_report(res: PlayerResult) -> str:
 
 def noise_comparison_report(res: PlayerResult) -> str:
     """Each score's AUROC and found-at-k for the flipped labels, best first."""
-    noise = res.settings["noise"]
+    noise = res.settings["noise_rate"]
     df = res.to_dataframe().sort_values("value", ascending=False, kind="stable")
     found = f"found_at_{noise:g}"
     head = (f"{res.settings['data']}: {res.settings['n_rows']} examples, {noise:.0%} of the labels flipped; "

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .._defaults import CHUNK_SIZE, N_CHUNK_REPEATS
 from .._device import check_memory, concurrent_units, resolve_device, resolve_dtype
 from .._errors import TrainfreeError
 from .._random import SeedLike, seed_record, unit_child
@@ -118,7 +119,7 @@ class CGResult(ExampleResult):
 
 
 def cg_score(X, y, *, method: str = "exact", preprocess: str = "center", ratio: float = 3.0,
-             n_repeats: int = 10, chunk_size: int = 5000, n_chunk_repeats: int = 3, rank: int | None = None,
+             n_repeats: int = 10, chunk_size: int = CHUNK_SIZE, n_chunk_repeats: int = N_CHUNK_REPEATS, rank: int | None = None,
              tol: float = 1e-3, device: str | None = "cpu", dtype: str | None = None,
              random_state: SeedLike = None, n_jobs: int | None = None, checkpoint: str | Path | None = None,
              max_memory_bytes: float | None = None, progress: bool = False) -> CGResult:
@@ -141,7 +142,7 @@ def cg_score(X, y, *, method: str = "exact", preprocess: str = "center", ratio: 
         Stochastic only: independent subsamples averaged per class.
     chunk_size, n_chunk_repeats : int, default=5000, 3
         Large only: d = diag(H⁻¹) from random class-stratified chunks of this size, averaged over
-        this many partitions.
+        this many partitions (defaults shared with :func:`~trainfree.scores.mislabel_score`).
     rank : int, optional
         Large only: Nyström landmarks of the conjugate-gradient preconditioner (default
         max(1000, n // 20); see :func:`trainfree.linalg.arccos_solve.large_solve`).

@@ -135,7 +135,7 @@ def cg_features_score(X, y, *, model: str | Callable[..., nn.Module] = "cnn", ep
     ExampleResult
         ``score``, ``stderr`` (over seeds, NaN for one), ``partial_label`` (the CG label term, mean
         over seeds), ``flag_mislabel`` (mean label term > 0), ``label``; settings include
-        ``feature_dim``, ``epoch`` and ``step``.
+        ``feature_dim``, ``epochs`` and ``step``.
 
     Examples
     --------
@@ -160,7 +160,7 @@ def cg_features_score(X, y, *, model: str | Callable[..., nn.Module] = "cnn", ep
 
 def _features_unit(ctx, k: int, options: dict) -> dict:
     """Seed ``k``: train, read the penultimate features, CG-score them."""
-    net, step, train_s = ctx.trained(k, ctx.epoch)
+    net, step, train_s = ctx.trained(k, ctx.epochs)
     t = time.perf_counter()
     feats = penultimate_features(net, ctx.tensor(torch.float32))
     res = cg_score(feats, ctx.codes, preprocess=options["preprocess"], device=str(ctx.dev), dtype=options["dtype"],

@@ -9,7 +9,7 @@ scores are computed with the network in eval mode (BatchNorm on running statisti
 
 GraNd at epoch 0 really uses the initial weights: the official code's step-0 path silently loaded
 the final checkpoint (flax ≤ 0.3.3 treated ``step=0`` as "latest", see Kirsch 2023), so every
-result records the epoch and optimiser step it was computed at (``settings["epoch"]``,
+result records the epochs trained and the optimiser step it was computed at (``settings["epochs"]``,
 ``settings["step"]``). A correct GraNd at initialisation is known to track the input norm, not
 example difficulty.
 """
@@ -40,7 +40,7 @@ from ._per_example_grad import grad_norms
 MODELS = ("cnn", "mlp", "resnet18_cifar")  # the reference networks a score may name; or pass a factory
 
 
-def grand_score(X, y, *, model: str | Callable[..., nn.Module] = "cnn", n_seeds: int = 10, epoch: int = 0,
+def grand_score(X, y, *, model: str | Callable[..., nn.Module] = "cnn", n_seeds: int = 10, epochs: int = 0,
                 lr: float = 1e-3, batch_size: int = 128, score_batch_size: int = 256, method: str = "auto",
                 dtype: str = "float32", device: str | None = "cpu", random_state: SeedLike = None,
                 n_jobs: int | None = None, checkpoint: str | Path | None = None, progress: bool = False) -> ExampleResult:
@@ -62,10 +62,11 @@ def grand_score(X, y, *, model: str | Callable[..., nn.Module] = "cnn", n_seeds:
         ``model(input_shape, n_classes, random_state=seed)`` returning a fresh ``nn.Module``.
     n_seeds : int, default=10
         Independent initialisations averaged (the paper uses 10).
-    epoch : int, default=0
-        Epochs of training before scoring; 0 scores the initial weights.
+    epochs : int, default=0
+        Epochs of training before scoring; 0 scores the initial weights (every score that trains
+        reads its score at the end of its ``epochs``).
     lr, batch_size : float, int
-        Adam learning rate and mini-batch size of the training (when ``epoch > 0``).
+        Adam learning rate and mini-batch size of the training (when ``epochs > 0``).
     score_batch_size : int, default=256
         Examples per backward pass when scoring (the scores do not depend on it).
     method : {"auto", "fast", "vmap", "loop"}, default="auto"
@@ -89,7 +90,7 @@ def grand_score(X, y, *, model: str | Callable[..., nn.Module] = "cnn", n_seeds:
     -------
     ExampleResult
         ``score`` (mean over seeds), ``stderr`` (std over seeds / √n_seeds, NaN for one seed),
-        ``label``; settings include ``epoch`` and ``step`` (optimiser steps) at which it was computed.
+        ``label``; settings include ``epochs`` and ``step`` (optimiser steps) at which it was computed.
 
     Examples
     --------
@@ -102,7 +103,7 @@ def grand_score(X, y, *, model: str | Callable[..., nn.Module] = "cnn", n_seeds:
     check_param("method", method, str, choices=("auto", "fast", "vmap", "loop"))
     check_param("score_batch_size", score_batch_size, numbers.Integral, low=1)
     tdtype = resolve_dtype(dtype)
-    ctx = ScoreSetup("grand_score", X, y, model, n_seeds, epoch, lr, batch_size, device, random_state, checkpoint)
+    ctx = ScoreSetup("grand_score", X, y, model, n_seeds, epochs, lr, batch_size, device, random_state, checkpoint)
     options = {"method": method, "dtype": str(tdtype).removeprefix("torch."), "score_batch_size": int(score_batch_size)}
     outs = ctx.run(_grand_unit, options, n_jobs=n_jobs, progress=progress)
     used = sorted({str(o["method"]) for o in outs})
@@ -111,7 +112,7 @@ def grand_score(X, y, *, model: str | Callable[..., nn.Module] = "cnn", n_seeds:
 
 
 def _grand_unit(ctx: ScoreSetup, k: int, options: dict[str, Any]) -> dict[str, Any]:
-    net, step, train_s = ctx.trained(k, ctx.epoch)
+    net, step, train_s = ctx.trained(k, ctx.epochs)
     t = time.perf_counter()
     tdtype = resolve_dtype(options["dtype"])
     norms, how = grad_norms(net.to(tdtype), ctx.tensor(tdtype), ctx.labels(), batch_size=options["score_batch_size"],
@@ -119,14 +120,14 @@ def _grand_unit(ctx: ScoreSetup, k: int, options: dict[str, Any]) -> dict[str, A
     return {"scores": norms, "step": step, "train_s": train_s, "score_s": time.perf_counter() - t, "method": how}
 
 
-def el2n_score(X, y, *, model: str | Callable[..., nn.Module] = "cnn", n_seeds: int = 10, epoch: int = 5,
+def el2n_score(X, y, *, model: str | Callable[..., nn.Module] = "cnn", n_seeds: int = 10, epochs: int = 5,
                lr: float = 1e-3, batch_size: int = 128, device: str | None = "cpu", random_state: SeedLike = None,
                n_jobs: int | None = None, checkpoint: str | Path | None = None, progress: bool = False) -> ExampleResult:
-    """EL2N: mean over seeds of ‖softmax(f(x_i)) − onehot(y_i)‖₂ after ``epoch`` epochs of training.
+    """EL2N: mean over seeds of ‖softmax(f(x_i)) − onehot(y_i)‖₂ after ``epochs`` epochs of training.
 
     The value lies in [0, √2]: 0 for a confident correct prediction, √2 for a confident wrong one.
 
-    The default ``epoch=5`` plays the role of the paper's epoch 20 of a 200-epoch CIFAR-10 run
+    The default ``epochs=5`` plays the role of the paper's epoch 20 of a 200-epoch CIFAR-10 run
     (10% of training): at initialisation the softmax is near uniform, so EL2N is nearly the same
     for every example and carries no information, while with the shared loop (Adam, lr 1e-3) on
     (F)MNIST-sized CPU data a network fits the easy examples within a few epochs and the hard or
@@ -136,29 +137,29 @@ def el2n_score(X, y, *, model: str | Callable[..., nn.Module] = "cnn", n_seeds: 
     ----------
     X, y, model, n_seeds, lr, batch_size, device, random_state, n_jobs, checkpoint, progress
         As in :func:`grand_score`.
-    epoch : int, default=5
+    epochs : int, default=5
         Epochs of training before scoring (0: the initial weights).
 
     Returns
     -------
     ExampleResult
-        ``score``, ``stderr``, ``label``; settings include ``epoch`` and ``step``.
+        ``score``, ``stderr``, ``label``; settings include ``epochs`` and ``step``.
 
     Examples
     --------
     >>> rng = np.random.default_rng(0)
     >>> X, y = rng.normal(size=(30, 4)), np.arange(30) % 2
-    >>> res = el2n_score(X, y, model="mlp", n_seeds=2, epoch=1, random_state=0)
-    >>> bool(((res.scores >= 0) & (res.scores <= 2 ** 0.5)).all()), res.settings["epoch"]
+    >>> res = el2n_score(X, y, model="mlp", n_seeds=2, epochs=1, random_state=0)
+    >>> bool(((res.scores >= 0) & (res.scores <= 2 ** 0.5)).all()), res.settings["epochs"]
     (True, 1)
     """
-    ctx = ScoreSetup("el2n_score", X, y, model, n_seeds, epoch, lr, batch_size, device, random_state, checkpoint)
+    ctx = ScoreSetup("el2n_score", X, y, model, n_seeds, epochs, lr, batch_size, device, random_state, checkpoint)
     outs = ctx.run(_el2n_unit, {}, n_jobs=n_jobs, progress=progress)
     return ctx.result(outs, {}, {"score_s": sum(float(o["score_s"]) for o in outs)})
 
 
 def _el2n_unit(ctx: ScoreSetup, k: int, options: dict[str, Any]) -> dict[str, Any]:
-    net, step, train_s = ctx.trained(k, ctx.epoch)
+    net, step, train_s = ctx.trained(k, ctx.epochs)
     t = time.perf_counter()
     norms = _el2n(net, ctx.tensor(torch.float32), ctx.labels())
     return {"scores": norms, "step": step, "train_s": train_s, "score_s": time.perf_counter() - t}
@@ -199,7 +200,7 @@ def forgetting_score(X, y, *, model: str | Callable[..., nn.Module] = "cnn", epo
     >>> rng = np.random.default_rng(0)
     >>> X, y = rng.normal(size=(30, 4)), np.arange(30) % 2
     >>> res = forgetting_score(X, y, model="mlp", epochs=2, n_seeds=2, random_state=0)
-    >>> bool((res.scores <= 2).all()), res.settings["epoch"]
+    >>> bool((res.scores <= 2).all()), res.settings["epochs"]
     (True, 2)
     """
     check_param("epochs", epochs, numbers.Integral, low=1)
@@ -211,8 +212,8 @@ def forgetting_score(X, y, *, model: str | Callable[..., nn.Module] = "cnn", epo
 
 def _forgetting_unit(ctx: ScoreSetup, k: int, options: dict[str, Any]) -> dict[str, Any]:
     tracker = ForgettingTracker(ctx.labels())
-    _, step, train_s = ctx.trained(k, ctx.epoch, batch_callbacks=[tracker])
-    return {"scores": tracker.scores(never_learned=float(ctx.epoch)), "never_learned": ~tracker.learned,
+    _, step, train_s = ctx.trained(k, ctx.epochs, batch_callbacks=[tracker])
+    return {"scores": tracker.scores(never_learned=float(ctx.epochs)), "never_learned": ~tracker.learned,
             "step": step, "train_s": train_s}
 
 
@@ -289,12 +290,12 @@ def _el2n(net: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int = 10
 class ScoreSetup:
     """Validated inputs, seeds and the shared build / train / run / result steps of the three scores."""
 
-    def __init__(self, name, X, y, model, n_seeds, epoch, lr, batch_size, device, random_state, checkpoint):
+    def __init__(self, name, X, y, model, n_seeds, epochs, lr, batch_size, device, random_state, checkpoint):
         self.t0 = time.perf_counter()
         self.name = name
         self.X, self.codes, self.classes = check_examples(X, y, flatten=False, dtype=np.float32)
         check_param("n_seeds", n_seeds, numbers.Integral, low=1)
-        check_param("epoch", epoch, numbers.Integral, low=0)
+        check_param("epochs", epochs, numbers.Integral, low=0)
         check_param("lr", lr, numbers.Real, low=0, low_open=True)
         check_param("batch_size", batch_size, numbers.Integral, low=1)
         if isinstance(model, str):
@@ -305,7 +306,7 @@ class ScoreSetup:
         elif not callable(model):
             raise TrainfreeError(f"The 'model' parameter must be one of {list(MODELS)} or a callable returning an "
                                  f"nn.Module. Got {model!r} instead.")
-        self.model, self.n_seeds, self.epoch = model, int(n_seeds), int(epoch)
+        self.model, self.n_seeds, self.epochs = model, int(n_seeds), int(epochs)
         self.lr, self.batch_size = float(lr), int(batch_size)
         self.dev = resolve_device(device)
         self.checkpoint = checkpoint
@@ -353,7 +354,7 @@ class ScoreSetup:
         store = None
         if self.checkpoint is not None:  # everything a seed's scores depend on; not n_seeds
             store = UnitStore(self.checkpoint, {
-                "what": self.name, "model": self.model_name, "epoch": self.epoch, "lr": self.lr,
+                "what": self.name, "model": self.model_name, "epochs": self.epochs, "lr": self.lr,
                 "batch_size": self.batch_size, "device": str(self.dev), **options, "seed": seed_record(self.seed),
                 "data": data_fingerprint(self.X, self.codes)})
         outs = run_units(unit, [(f"seed-{k}", (self, k, options)) for k in range(self.n_seeds)], store=store,
@@ -364,7 +365,7 @@ class ScoreSetup:
                columns: dict[str, np.ndarray] | None = None) -> ExampleResult:
         S = np.asarray([o["scores"] for o in outs], dtype=np.float64)
         stderr = S.std(axis=0, ddof=1) / math.sqrt(self.n_seeds) if self.n_seeds > 1 else np.full(S.shape[1], np.nan)
-        settings = {"model": self.model_name, "epoch": self.epoch, "step": int(outs[0]["step"]),
+        settings = {"model": self.model_name, "epochs": self.epochs, "step": int(outs[0]["step"]),
                     "n_seeds": self.n_seeds, "lr": self.lr, "batch_size": self.batch_size, "device": str(self.dev),
                     "n_samples": int(S.shape[1]), "classes": self.classes.tolist(), **settings}
         cols = {"score": S.mean(axis=0), "stderr": stderr, **(columns or {}), "label": self.classes[self.codes]}

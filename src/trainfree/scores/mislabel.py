@@ -27,12 +27,14 @@ import enum
 import math
 import numbers
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from .._defaults import CHUNK_SIZE, N_CHUNK_REPEATS
 from .._device import check_memory, concurrent_units, resolve_device, resolve_dtype
 from .._errors import TrainfreeError
 from .._random import SeedLike, check_random_state, child, seed_record
@@ -66,7 +68,7 @@ class DetectorMethod(str, enum.Enum):
     STOCHASTIC
         Each repeat splits the examples into class-stratified random chunks of ``chunk_size`` and
         predicts every example from the others *in its chunk*; predictions are averaged over
-        ``n_repeats`` repeats. Memory is set by ``chunk_size``; every chunk factorisation serves
+        ``n_chunk_repeats`` partitions. Memory is set by ``chunk_size``; every chunk factorisation serves
         all classes.
     LARGE
         α from all n examples by preconditioned conjugate gradients and d from exact chunks
@@ -103,8 +105,8 @@ class MislabelResult(ExampleResult):
 
 
 def mislabel_score(X, y, *, method: str = "exact", kernel: str = "auto", preprocess: str = "raw",
-                   ridge: float | str = "auto", temperature: float | str = "auto", chunk_size: int = 4000,
-                   n_repeats: int = 3, selection_size: int = 2000, device: str | None = "cpu",
+                   ridge: float | str = "auto", temperature: float | str = "auto", chunk_size: int = CHUNK_SIZE,
+                   n_chunk_repeats: int = N_CHUNK_REPEATS, selection_size: int = 2000, device: str | None = "cpu",
                    dtype: str | None = None, random_state: SeedLike = None, n_jobs: int | None = None,
                    checkpoint: str | Path | None = None, max_memory_bytes: float | None = None,
                    progress: bool = False) -> MislabelResult:
@@ -135,8 +137,11 @@ def mislabel_score(X, y, *, method: str = "exact", kernel: str = "auto", preproc
     temperature : float or "auto", default="auto"
         τ of the softmax over leave-one-out predictions; ``"auto"`` maximises the mean
         log-probability of the given labels.
-    chunk_size, n_repeats : int
-        Stochastic and large: examples per chunk, and independent chunkings averaged.
+    chunk_size : int, default=5000
+        Stochastic and large: examples per chunk (the default is shared with
+        :func:`~trainfree.scores.cg_score`).
+    n_chunk_repeats : int, default=3
+        Stochastic and large: independent random chunk partitions averaged.
     selection_size : int, default=2000
         Most examples used to choose the ridge (one eigendecomposition of that size). On Fashion-MNIST
         10 000, 2 000 picks the same ridge as 3 000 at 20–80% symmetric and 20–40% pair noise; the
@@ -174,6 +179,77 @@ def mislabel_score(X, y, *, method: str = "exact", kernel: str = "auto", preproc
     (5, [5])
     """
     t0 = time.perf_counter()
+    timings: dict[str, float] = {}
+    kernel, image = _resolve_kernel(X, kernel)
+    X, codes, classes = check_examples(X, y)
+    method = DetectorMethod(check_param("method", method, str, choices=tuple(m.value for m in DetectorMethod)))
+    preprocess = Preprocess(check_param("preprocess", preprocess, str, choices=tuple(p.value for p in Preprocess)))
+    if ridge != "auto":
+        check_param("ridge", ridge, numbers.Real, low=0)
+    if temperature != "auto":
+        check_param("temperature", temperature, numbers.Real, low=0, low_open=True)
+    for name, value, low in (("chunk_size", chunk_size, 2), ("n_chunk_repeats", n_chunk_repeats, 1),
+                             ("selection_size", selection_size, 2)):
+        check_param(name, value, numbers.Integral, low=low)
+    n_jobs, seed = check_n_jobs(n_jobs), check_random_state(random_state)
+    dev = resolve_device(device)
+    if dtype is not None:
+        resolve_dtype(dtype)  # a bad value is refused before any work
+    if method is DetectorMethod.LARGE and (dev.type != "cpu" or kernel == "precomputed"):
+        raise TrainfreeError("method='large' builds the arc-cosine kernel from rows on the CPU: use device='cpu' "
+                             "and kernel 'arccos' or 'conv', or method='exact'/'stochastic'.")
+    n = X.shape[0]
+    settings: dict[str, Any] = dict(method=method.value, kernel=kernel, preprocess=preprocess.value,
+                                    device=str(dev), n_samples=n, classes=classes.tolist())
+
+    # 1. The kernel's inputs: unit rows of X or of random-CNN features, or the precomputed K itself.
+    t = time.perf_counter()
+    features, scale = _kernel_inputs(X, kernel, image, preprocess, dev, seed)
+    if kernel == "conv":
+        timings["features_s"] = time.perf_counter() - t
+
+    # 2. The ridge (searched on a subset when "auto"), then the precision it allows.
+    t = time.perf_counter()
+    if ridge == "auto":
+        ridge, search = _search_ridge(features, kernel, codes, classes.size, selection_size, seed, dev,
+                                      max_memory_bytes)
+        settings.update(search)
+    settings["ridge"] = float(ridge)
+    timings["ridge_s"] = time.perf_counter() - t
+    single = ridge >= FLOAT32_MIN_RIDGE or method is DetectorMethod.LARGE
+    tdtype = resolve_dtype(dtype or ("float32" if single else "float64"))
+    settings["dtype"] = str(tdtype).removeprefix("torch.")
+
+    # 3. Leave-one-out predictions F (one per repeat) by the chosen method.
+    t = time.perf_counter()
+    solve = _Solve(features=features, kernel=kernel, codes=codes, Y=one_vs_rest(codes, classes.size),
+                   ridge=float(ridge) * scale, dtype=tdtype, device=dev, max_memory_bytes=max_memory_bytes)
+    if method is DetectorMethod.EXACT:
+        runs, jitter = solve.exact()
+    elif method is DetectorMethod.STOCHASTIC:
+        settings.update(chunk_size=int(chunk_size), n_chunk_repeats=int(n_chunk_repeats))
+        store = None
+        if checkpoint is not None:  # the data are the inputs: CNN features vary in their last bits
+            store = UnitStore(checkpoint, {"what": "mislabel_score", **settings, "seed": seed_record(seed),
+                                           "data": data_fingerprint(X, codes)})
+        runs, jitter = solve.stochastic(chunk_size, n_chunk_repeats, child(seed, "chunks"), n_jobs=n_jobs,
+                                        store=store, progress=progress)
+    else:  # large_solve keeps its own work units in ``checkpoint``
+        runs, jitter, info = solve.large(chunk_size, n_chunk_repeats, child(seed, "large"), n_jobs=n_jobs,
+                                         checkpoint=checkpoint, progress=progress)
+        settings.update(info)
+    settings["jitter_used"] = warn_jitter(float(jitter))  # with λ = 0 and duplicate rows; never silent
+    timings["loo_s"] = time.perf_counter() - t
+
+    # 4. Temperature and the per-example columns.
+    cols, settings["temperature"] = _columns(runs, codes, classes, temperature)
+    timings["total_s"] = time.perf_counter() - t0
+    drew = method is not DetectorMethod.EXACT or kernel == "conv" or settings.get("ridge_selected_on", n) < n
+    return MislabelResult("mislabel_score", cols, settings, seed_record(seed) if drew else None, timings)
+
+
+def _resolve_kernel(X, kernel: str) -> tuple[str, tuple[int, ...] | None]:
+    """The kernel ``"auto"`` stands for, and the (C, H, W) shape of one image (None for rows)."""
     check_param("kernel", kernel, str, choices=KERNELS)
     shape = np.shape(X)[1:]
     image = shape if len(shape) == 3 else (1, *shape) if len(shape) == 2 else None
@@ -185,103 +261,105 @@ def mislabel_score(X, y, *, method: str = "exact", kernel: str = "auto", preproc
         raise TrainfreeError(f"kernel='conv' needs images of at least 4×4 pixels, shaped (n, H, W) or (n, C, H, W); "
                              f"got rows of shape {shape}. Reshape X (e.g. X.reshape(-1, 1, 28, 28)) or use "
                              f"kernel='arccos'.")
-    X, codes, classes = check_examples(X, y)
-    method = DetectorMethod(check_param("method", method, str, choices=tuple(m.value for m in DetectorMethod)))
-    preprocess = Preprocess(check_param("preprocess", preprocess, str, choices=tuple(p.value for p in Preprocess)))
-    if ridge != "auto":
-        check_param("ridge", ridge, numbers.Real, low=0)
-    if temperature != "auto":
-        check_param("temperature", temperature, numbers.Real, low=0, low_open=True)
-    for name, value, low in (("chunk_size", chunk_size, 2), ("n_repeats", n_repeats, 1),
-                             ("selection_size", selection_size, 2)):
-        check_param(name, value, numbers.Integral, low=low)
-    n_jobs, seed = check_n_jobs(n_jobs), check_random_state(random_state)
-    timings: dict[str, float] = {}
-    dev = resolve_device(device)
-    if dtype is not None:
-        resolve_dtype(dtype)  # a bad value is refused before any work
-    if method is DetectorMethod.LARGE and (dev.type != "cpu" or kernel == "precomputed"):
-        raise TrainfreeError("method='large' builds the arc-cosine kernel from rows on the CPU: use device='cpu' "
-                             "and kernel 'arccos' or 'conv', or method='exact'/'stochastic'.")
-    n = X.shape[0]
+    return kernel, image
+
+
+def _kernel_inputs(X: np.ndarray, kernel: str, image, preprocess: Preprocess, device: torch.device,
+                   seed: np.random.SeedSequence) -> tuple[np.ndarray, float]:
+    """What the kernel is built from, and its mean diagonal (the unit a ridge is given in).
+
+    Unit rows of ``X`` (arccos), unit rows of the centred random-CNN features of the images (conv),
+    or the checked kernel matrix itself (precomputed). H∞ of unit rows has diagonal 1/2.
+    """
     if kernel == "precomputed":
-        features = _precomputed(X)
-    elif kernel == "conv":
-        t = time.perf_counter()
-        images = torch.as_tensor(X.reshape(n, *image), dtype=torch.float32, device=dev)
+        K = _precomputed(X)
+        return K, float(np.mean(np.diagonal(K)))
+    if kernel == "conv":
+        images = torch.as_tensor(X.reshape(X.shape[0], *image), dtype=torch.float32, device=device)
         feats = random_conv_features(images, random_state=child(seed, "conv")).cpu().numpy()  # float32
-        features = unit_rows(feats, "center")
-        timings["features_s"] = time.perf_counter() - t
-    else:
-        features = unit_rows(X, preprocess)
-    scale = float(np.mean(np.diagonal(features))) if kernel == "precomputed" else 0.5  # mean diag; H∞_ii = 1/2
-    Y = one_vs_rest(codes, classes.size)
-    settings: dict[str, Any] = dict(method=method.value, kernel=kernel, preprocess=preprocess.value,
-                                    device=str(dev), n_samples=n, classes=classes.tolist())
+        return unit_rows(feats, "center"), 0.5
+    return unit_rows(X, preprocess), 0.5
 
-    t = time.perf_counter()
-    if ridge == "auto":
-        sub = np.arange(n) if n <= selection_size else chunk_partition(codes, selection_size, 1,
-                                                                       child(seed, "ridge"))[0]
-        _check_fits(sub.size, torch.float64, dev, max_memory_bytes, units=1)
-        K = _gram(features, kernel, sub, torch.float64, dev)
-        losses = loo_loss_path(K, codes[sub], RIDGE_GRID, n_classes=classes.size)
-        del K
-        ridge = RIDGE_GRID[int(np.argmin(losses))]
-        settings.update(ridge_grid=list(RIDGE_GRID), ridge_loo_log_loss=losses.tolist(), ridge_selected_on=int(sub.size))
-    settings["ridge"] = float(ridge)
-    timings["ridge_s"] = time.perf_counter() - t
-    single = ridge >= FLOAT32_MIN_RIDGE or method is DetectorMethod.LARGE
-    tdtype = resolve_dtype(dtype or ("float32" if single else "float64"))
-    settings["dtype"] = str(tdtype).removeprefix("torch.")
 
-    t = time.perf_counter()
-    store = None
-    if checkpoint is not None and method is not DetectorMethod.EXACT:
-        store = UnitStore(checkpoint, {"what": "mislabel_score", **settings, "chunk_size": int(chunk_size),
-                                       "n_repeats": int(n_repeats), "seed": seed_record(seed),
-                                       "data": data_fingerprint(X, codes)})  # the inputs: CNN features vary in their last bits
-    if method is DetectorMethod.EXACT:
-        _check_fits(n, tdtype, dev, max_memory_bytes, units=1, precomputed=kernel == "precomputed")
-        out = _loo_unit(features, kernel, np.arange(n), Y, float(ridge) * scale, tdtype, dev)
-        runs, jitter = out["F"][None], float(out["jitter"])
-    elif method is DetectorMethod.STOCHASTIC:
-        settings.update(chunk_size=int(chunk_size), n_repeats=int(n_repeats))
-        _check_fits(min(chunk_size, n), tdtype, dev, max_memory_bytes, units=concurrent_units(n_jobs),
-                    precomputed=kernel == "precomputed")
-        chunks = chunk_partition(codes, chunk_size, n_repeats, child(seed, "chunks"))
-        units = [(f"chunk-{k:05d}", (features, kernel, idx, Y, float(ridge) * scale, tdtype, str(dev)))
+def _search_ridge(features, kernel, codes, n_classes, selection_size, seed, device, budget) -> tuple[float, dict]:
+    """:data:`RIDGE_GRID`'s value of least leave-one-out log loss, on a class-stratified subset of at
+    most ``selection_size`` examples (float64, one eigendecomposition), and what the search saw."""
+    n = len(codes)
+    sub = np.arange(n) if n <= selection_size else chunk_partition(codes, selection_size, 1,
+                                                                   child(seed, "ridge"))[0]
+    _check_fits(sub.size, torch.float64, device, budget, units=1)
+    K = _gram(features, kernel, sub, torch.float64, device)
+    losses = loo_loss_path(K, codes[sub], RIDGE_GRID, n_classes=n_classes)
+    del K
+    return RIDGE_GRID[int(np.argmin(losses))], dict(ridge_grid=list(RIDGE_GRID), ridge_loo_log_loss=losses.tolist(),
+                                                    ridge_selected_on=int(sub.size))
+
+
+@dataclass(frozen=True)
+class _Solve:
+    """Leave-one-out predictions F = Y − α/d of kernel ridge regression (absolute ``ridge``), by method.
+
+    Each method returns ``runs`` of shape (repeats, n, classes), one F per repeat, and the largest
+    diagonal jitter any factorisation needed.
+    """
+
+    features: np.ndarray
+    kernel: str
+    codes: np.ndarray
+    Y: np.ndarray
+    ridge: float
+    dtype: torch.dtype
+    device: torch.device
+    max_memory_bytes: float | None
+
+    def exact(self) -> tuple[np.ndarray, float]:
+        """One factorisation of all n examples."""
+        n = len(self.codes)
+        _check_fits(n, self.dtype, self.device, self.max_memory_bytes, units=1,
+                    precomputed=self.kernel == "precomputed")
+        out = _loo_unit(self.features, self.kernel, np.arange(n), self.Y, self.ridge, self.dtype, self.device)
+        return out["F"][None], float(out["jitter"])
+
+    def stochastic(self, chunk_size, n_chunk_repeats, seed, *, n_jobs, store, progress) -> tuple[np.ndarray, float]:
+        """Every example predicted from the others in its chunk, for each of ``n_chunk_repeats`` partitions."""
+        n, n_classes = self.Y.shape
+        _check_fits(min(chunk_size, n), self.dtype, self.device, self.max_memory_bytes,
+                    units=concurrent_units(n_jobs), precomputed=self.kernel == "precomputed")
+        chunks = chunk_partition(self.codes, chunk_size, n_chunk_repeats, seed)
+        units = [(f"chunk-{k:05d}", (self.features, self.kernel, idx, self.Y, self.ridge, self.dtype,
+                                     str(self.device)))
                  for k, idx in enumerate(chunks)]
         outs = run_units(_loo_unit, units, store=store, n_jobs=n_jobs, progress=progress,
                          desc="leave-one-out chunks")
-        runs, per_repeat = np.zeros((n_repeats, n, classes.size)), len(chunks) // n_repeats
+        runs, per_repeat = np.zeros((n_chunk_repeats, n, n_classes)), len(chunks) // n_chunk_repeats
         for k, ((key, _), idx) in enumerate(zip(units, chunks)):
             runs[k // per_repeat, idx] = outs[key]["F"]
-        jitter = max(float(o["jitter"]) for o in outs.values())
-    else:
-        alpha, d, info = large_solve(features, Y, ridge=float(ridge) * scale, strata=codes, chunk_size=chunk_size,
-                                     n_chunk_repeats=n_repeats, gram_dtype=tdtype, tol=LARGE_TOL,
-                                     random_state=child(seed, "large"),
-                                     n_jobs=n_jobs, checkpoint=checkpoint, max_memory_bytes=max_memory_bytes,
-                                     progress=progress)
-        runs, jitter = (Y - alpha / d[:, None])[None], info["jitter"]
-        settings.update({k: info[k] for k in ("chunk_size", "n_chunks", "n_chunk_repeats", "rank", "tol",
-                                              "iterations", "residual", "converged")})
-    settings["jitter_used"] = warn_jitter(float(jitter))  # with λ = 0 and duplicate rows; never silent
-    timings["loo_s"] = time.perf_counter() - t
+        return runs, max(float(o["jitter"]) for o in outs.values())
 
+    def large(self, chunk_size, n_chunk_repeats, seed, *, n_jobs, checkpoint,
+              progress) -> tuple[np.ndarray, float, dict]:
+        """α from all n examples by conjugate gradients, d from exact chunks; and the solver's record."""
+        alpha, d, info = large_solve(self.features, self.Y, ridge=self.ridge, strata=self.codes, chunk_size=chunk_size,
+                                     n_chunk_repeats=n_chunk_repeats, gram_dtype=self.dtype, tol=LARGE_TOL,
+                                     random_state=seed, n_jobs=n_jobs, checkpoint=checkpoint,
+                                     max_memory_bytes=self.max_memory_bytes, progress=progress)
+        record = {k: info[k] for k in ("chunk_size", "n_chunks", "n_chunk_repeats", "rank", "tol", "iterations",
+                                       "residual", "converged")}
+        return (self.Y - alpha / d[:, None])[None], info["jitter"], record
+
+
+def _columns(runs: np.ndarray, codes: np.ndarray, classes: np.ndarray,
+             temperature: float | str) -> tuple[dict[str, np.ndarray], float]:
+    """The result's columns from the repeats' mean F, at the fitted (or given) temperature τ."""
     F = runs.mean(axis=0)
     tau = fit_temperature(F, codes) if temperature == "auto" else float(temperature)
-    settings["temperature"] = tau
     cols = example_columns(F, codes, tau)
-    cols["stderr"] = np.full(n, np.nan)  # one run (exact, large) has no spread to measure
+    cols["stderr"] = np.full(len(codes), np.nan)  # one run (exact, large) has no spread to measure
     if len(runs) > 1:
         per_run = np.stack([example_columns(r, codes, tau)["score"] for r in runs])
         cols["stderr"] = per_run.std(axis=0, ddof=1) / math.sqrt(len(runs))
     cols["predicted"], cols["label"] = classes[cols["predicted"]], classes[codes]
-    timings["total_s"] = time.perf_counter() - t0
-    drew = method is not DetectorMethod.EXACT or kernel == "conv" or settings.get("ridge_selected_on", n) < n
-    return MislabelResult("mislabel_score", cols, settings, seed_record(seed) if drew else None, timings)
+    return cols, tau
 
 
 def _precomputed(X: np.ndarray) -> np.ndarray:

@@ -15,7 +15,7 @@ from torch import nn
 from .._device import resolve_device
 from .._errors import TrainfreeError
 from .._progress import bar
-from .._random import SeedLike, check_random_state, torch_generator
+from .._random import SeedLike, check_random_state, seed_record, torch_generator
 from .._validation import check_param
 from .checkpoints import save_checkpoint
 
@@ -28,7 +28,8 @@ class TrainLog:
     """What a training run did: epochs run, final training loss, whether it met the tolerance, steps taken.
 
     ``epochs`` counts a last epoch cut short by ``max_steps``; ``steps`` is the number of optimiser
-    steps and ``last_lr`` the learning rate of the last one (NaN when none was taken).
+    steps and ``last_lr`` the learning rate of the last one (NaN when none was taken); ``seed`` is the
+    record of the seed that drew the mini-batch order (pass it as ``random_state`` to repeat the run).
     """
 
     epochs: int
@@ -36,11 +37,12 @@ class TrainLog:
     converged: bool
     steps: int = 0
     last_lr: float = float("nan")
+    seed: int | dict | None = None
 
 
 def train(model: nn.Module, X, y, *, task: str = "classification", epochs: int = 100, lr: float = 1e-3,
           batch_size: int = 128, tol: float = 1e-3, device: str | None = "cpu",
-          random_state: SeedLike = 0, callbacks: Sequence[EpochCallback] = (),
+          random_state: SeedLike = None, callbacks: Sequence[EpochCallback] = (),
           batch_callbacks: Sequence[BatchCallback] = (), optimizer: str = "adam", schedule: str | None = None,
           max_steps: int | None = None, checkpoint_epochs: Sequence[int] = (),
           checkpoint_dir: str | Path | None = None, plateau: float | None = None,
@@ -48,7 +50,8 @@ def train(model: nn.Module, X, y, *, task: str = "classification", epochs: int =
     """Train ``model`` in place with Adam until the training loss is below ``tol`` or ``epochs`` end.
 
     Classification minimises cross-entropy over integer labels; regression the mean squared error of
-    the scalar output. Mini-batch order is seeded by ``random_state``. After every epoch each of
+    the scalar output. Mini-batch order is seeded by ``random_state`` (None: fresh entropy, recorded in
+    the returned log's ``seed``). After every epoch each of
     ``callbacks`` is called as ``callback(epoch, model, train_loss)`` (model in train mode); this
     is where per-epoch scores (forgetting events, EL2N over training) hook in. A callback that
     returns True stops training after that epoch. Each of ``batch_callbacks`` is called for every
@@ -117,7 +120,9 @@ def train(model: nn.Module, X, y, *, task: str = "classification", epochs: int =
     sched = None  # no scheduler object at all by default: the Adam path stays exactly as it was
     if schedule is not None:
         sched = torch.optim.lr_scheduler.LambdaLR(opt, _schedule_factor(schedule, max(planned, 1)))
-    gen = torch_generator(check_random_state(random_state))
+    seed = check_random_state(random_state)
+    gen = torch_generator(seed)
+    record = seed_record(seed)
     loss_value, steps, last_lr = float("inf"), 0, float("nan")
     n_epochs = epochs if max_steps is None else math.ceil(max_steps / n_batches)
     if 0 in save_at:
@@ -147,10 +152,10 @@ def train(model: nn.Module, X, y, *, task: str = "classification", epochs: int =
             save_checkpoint(model, checkpoint_dir, epoch=epoch, step=steps)
         stop = [bool(cb(epoch, model, loss_value)) for cb in callbacks]
         if loss_value < tol:
-            return TrainLog(epoch, loss_value, True, steps, last_lr)
+            return TrainLog(epoch, loss_value, True, steps, last_lr, record)
         if any(stop) or (plateau is not None and abs(previous - loss_value) < plateau):
-            return TrainLog(epoch, loss_value, False, steps, last_lr)
-    return TrainLog(n_epochs, loss_value, False, steps, last_lr)
+            return TrainLog(epoch, loss_value, False, steps, last_lr, record)
+    return TrainLog(n_epochs, loss_value, False, steps, last_lr, record)
 
 
 def _schedule_factor(schedule: str, total: int) -> Callable[[int], float]:

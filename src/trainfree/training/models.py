@@ -25,7 +25,7 @@ DAVINZ_MLP_WIDTHS = (128, 256, 256, 256, 128, 64, 32, 16, 10)  # the official re
 
 
 def make_model(kind: str, input_shape: tuple[int, ...], n_outputs: int, *, width: int = 256,
-               random_state: SeedLike = 0) -> nn.Module:
+               random_state: SeedLike = None) -> nn.Module:
     """A freshly initialised network, seeded so that the same seed gives the same initialisation.
 
     Parameters
@@ -46,6 +46,11 @@ def make_model(kind: str, input_shape: tuple[int, ...], n_outputs: int, *, width
         Shape of one example, without the batch dimension (flat inputs: ``(d,)``).
     n_outputs : int
         Classes (one logit each) or 1 for regression.
+    width : int, default=256
+        Hidden width of ``mlp``.
+    random_state : None, int, Generator or SeedSequence, default=None
+        Seeds the initialisation; None draws fresh entropy (a network has no result to record it in:
+        pass a seed to build the same network again). The caller's torch stream is left untouched.
 
     Examples
     --------

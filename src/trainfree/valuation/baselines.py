@@ -38,13 +38,15 @@ class ValidationPerformance:
 
     ν(∅) is the untrained network's validation performance. :meth:`fit` returns the trained copy,
     so an experiment can measure the same network elsewhere (e.g. on a test set). ``tol``,
-    ``plateau`` and ``even_batches`` are :func:`trainfree.training.train`'s.
+    ``plateau`` and ``even_batches`` are :func:`trainfree.training.train`'s. ``random_state`` (None:
+    fresh entropy) is normalised once, into ``self.seed``, so every coalition trains on the same
+    mini-batch stream.
     """
 
     def __init__(self, contributors: Sequence[tuple], X_val, y_val, *, model: nn.Module,
                  task: str = "classification", epochs: int = 50, optimizer: str = "adam", lr: float = 1e-3,
                  tol: float = 1e-3, plateau: float | None = None, even_batches: bool = False,
-                 device: str | None = "cpu", random_state: SeedLike = 0) -> None:
+                 device: str | None = "cpu", random_state: SeedLike = None) -> None:
         check_param("task", task, str, choices=("classification", "regression"))
         self.training = dict(task=task, epochs=epochs, optimizer=optimizer, lr=lr, tol=tol, plateau=plateau,
                              even_batches=even_batches, device=device)  # trainfree.training.train's options

@@ -8,7 +8,8 @@ import time
 from pathlib import Path
 
 from .._errors import TrainfreeError
-from ._common import add_common, add_nu_options, describe, finish, load_data, prepare_output, say, write_outputs
+from ._common import (add_common, add_nu_options, describe, finish, load_data, nu_from_args, prepare_output, say,
+                      write_outputs)
 
 CORRELATE_SCORES = ("cg", "el2n", "grand", "forgetting")
 
@@ -24,7 +25,6 @@ def add_experiment_commands(sub):
     gt.add_argument("--max-size", type=int, default=600)
     gt.add_argument("--size-scale", choices=["linear", "log"], default="linear")
     gt.add_argument("--model", choices=["mlp", "cnn"], default="cnn")
-    gt.add_argument("--outputs", choices=["own", "all"], default="own")
     add_nu_options(gt)
     gt.add_argument("--epochs", type=int, default=30)
     gt.add_argument("--repeats", type=int, default=1,
@@ -132,7 +132,7 @@ def correlate(args: argparse.Namespace) -> None:
 
 
 def groundtruth(args: argparse.Namespace) -> None:
-    from ..experiments.groundtruth import davinz_groundtruth, groundtruth_splits
+    from ..experiments.groundtruth import GroundTruthTraining, davinz_groundtruth, groundtruth_splits
     from ..report import groundtruth_report
 
     t0 = time.perf_counter()
@@ -141,9 +141,9 @@ def groundtruth(args: argparse.Namespace) -> None:
                                           test_size=args.test_size, random_state=args.seed)
     res = davinz_groundtruth(train, val, test, n_datasets=args.datasets, sizes=(args.min_size, args.max_size),
                              noise=(0.0, 0.5 if args.noise is None else args.noise), size_scale=args.size_scale,
-                             model=args.model, outputs=args.outputs, size_ridge=args.size_ridge, epochs=args.epochs,
-                             mmd_estimator=args.mmd_estimator, repeats=args.repeats, device=args.device,
-                             random_state=args.seed, progress=args.progress)
+                             model=args.model, nu=nu_from_args(args), device=args.device, random_state=args.seed,
+                             training=GroundTruthTraining(epochs=args.epochs, repeats=args.repeats),
+                             progress=args.progress)
     say(args, groundtruth_report(res))
     finish(args, t0, res, *write_outputs(out, "groundtruth", res))
 

@@ -58,9 +58,9 @@ def check_contributors(contributors: Sequence, X_val: Any, task: str) -> tuple[l
 def check_blocks(ntk_blocks: int, n: int) -> None:
     """The block-diagonal approximation needs at least one example per block."""
     if ntk_blocks > n:
-        raise TrainfreeError(f"ntk_blocks={ntk_blocks} exceeds the {n} examples of all contributors together; "
-                             f"every block needs at least one example. Use ntk_blocks <= {n} (1 keeps the exact "
-                             f"kernel).")
+        raise TrainfreeError(f"NtkOptions(blocks={ntk_blocks}) exceeds the {n} examples of all contributors "
+                             f"together; every block needs at least one example. Use blocks <= {n} (--ntk-blocks; 1 "
+                             f"keeps the exact kernel).")
 
 
 def check_coalition(coalition: Sequence[int], K: int) -> list[int]:
@@ -123,9 +123,10 @@ def fingerprint(u: Any) -> dict[str, Any]:
     theta, r = u.theta, u.residual
     w = torch.linspace(1.0, 2.0, theta.shape[-1], dtype=theta.dtype, device=theta.device)
     diag = theta.diagonal(dim1=1, dim2=2)
-    # Values do not depend on the device ("nu" only describes "outputs"); exact settings first, so a
-    # refusal names them before derived floats.
-    settings = {k: v for k, v in u.settings.items() if k not in ("device", "nu") and not isinstance(v, float)}
+    # Values do not depend on the device, nor on the preset's name (the resolved options are compared); exact
+    # settings first, so a refusal names them before derived floats.
+    skip = ("device", "nu", "nu_description")
+    settings = {k: v for k, v in u.settings.items() if k not in skip and not isinstance(v, float)}
     settings.update({k: v for k, v in u.settings.items() if isinstance(v, float)})
     return {
         "class": type(u).__name__,

@@ -99,8 +99,8 @@ def add_nu_options(p: argparse.ArgumentParser) -> None:
                    help="override --nu: own: the NTK of the own-class output (the paper's); all: one NTK per class "
                         "output with one-hot residuals (sees label noise)")
     g.add_argument("--size-ridge", type=finite_float, default=None,
-                   help="override --nu: ridge ρ·d·m_S on each coalition's NTK (d: mean diagonal of Θ₀); 0: the "
-                        "paper's tiny ridge. With a ridge each coalition is factorised on its own (slower)")
+                   help="override --nu: ridge ρ·d·m_S on each coalition's NTK (d: mean diagonal of Θ₀); 0: none, "
+                        "as in the paper. With a ridge each coalition is factorised on its own (slower)")
     g.add_argument("--mmd-estimator", choices=ESTIMATORS, default=None,
                    help="override --nu: biased: the paper's MMD; unbiased; thresholded: 0 unless the inputs' shift "
                         "is significant, so the MMD's sampling noise does not blur the NTK term")

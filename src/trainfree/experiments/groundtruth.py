@@ -39,9 +39,8 @@ class GroundTruthTraining:
         ``"loss"`` (default): stop once the training loss is below 1e-3; ``"plateau"``: once the epoch
         loss changes by less than 1e-6 (the official rule).
     even_batches : bool
-        Batches of at most 128 of equal size (default True); False: full batches and a remainder, as
-        this study trained before 2026-11-26 (a 131-image set then trains on 128 + 3, and its 3-image
-        steps cost it a third of its accuracy).
+        Batches of at most 128 of equal size (default True); False: full batches and a remainder (a
+        131-image set then trains on 128 + 3, and its 3-image steps cost it a third of its accuracy).
     repeats : int
         Trainings per dataset from the same initialization with other batch orders; the ground truth
         is their mean test metric. Default 1.
@@ -105,6 +104,40 @@ def davinz_groundtruth(train_set: Dataset, val_set: Dataset, test_set: Dataset, 
     metric as the ground truth; ``metrics["repeat_pearson"]`` / ``["repeat_spearman"]`` then hold
     the mean correlation between two single runs' test metrics across the datasets: how well one
     training run predicts another, the ceiling of any scorer judged against a single run.
+
+    Parameters
+    ----------
+    train_set, val_set, test_set : Dataset
+        The pool the datasets are drawn from, the validation set T (of ν and of VP) and the test set
+        of the ground truth (see :func:`groundtruth_splits`).
+    n_datasets : int
+        Number of datasets drawn, at least 3; default 30.
+    sizes : (int, int)
+        Smallest and largest size; default (100, 600).
+    noise : (float, float)
+        Range of the share of flipped labels (regression: target noise in standard deviations);
+        default (0, 0.5).
+    size_scale : {"linear", "log"}
+        Sizes uniform (default) or log-uniform over ``sizes``.
+    replace : bool
+        Draw with replacement (the paper's bootstrap); default False.
+    model : str
+        The network (see :func:`trainfree.training.make_model`); default ``"cnn"``.
+    nu : {"recommended", "paper"} or NuOptions
+        Which ν; default ``"recommended"``.
+    bandwidth : "median" or float
+        The RBF bandwidth, one for all datasets: the median heuristic on the validation set (default)
+        or fixed.
+    convention : {"trainfree", "official"}
+        How Θ₀ is taken from the network (see :class:`trainfree.valuation.DavinzUtility`).
+    training : GroundTruthTraining
+        How each dataset's network is trained; default ``GroundTruthTraining()``.
+    device : str
+        Where to compute and train; default ``"cpu"``.
+    random_state : int, Generator or SeedSequence
+        Root seed of the draws, the initialization, ν and the training; default 0.
+    progress : bool
+        Show progress bars; default False.
 
     Returns
     -------

@@ -101,13 +101,13 @@ def check_ntk_memory(n: int, n_kernels: int, n_block: int, n_params: int, dtype:
         budget = 0.8 * torch.cuda.mem_get_info(device)[0]
     fixes = [f"value fewer examples (memory grows as the square of their number, {n} now)"]
     if outputs == "all" and n_outputs > 1:
-        fixes.append(f"use outputs='own' (one kernel instead of {n_outputs})")
+        fixes.append(f"use outputs='own' (nu='paper' or NuOptions(outputs='own'): one kernel instead of {n_outputs})")
     if ntk_permutations > 1:
-        fixes.append(f"use ntk_permutations=1 (one kernel per partition, {ntk_permutations} now)")
+        fixes.append(f"use NtkOptions(permutations=1) (one kernel per partition, {ntk_permutations} now)")
     if dtype == torch.float64:
         fixes.append("use dtype='float32' (half the memory)")
     if jacobians > kernels / 3:
-        fixes.append("raise ntk_blocks (smaller Jacobian blocks)")
+        fixes.append("raise NtkOptions(blocks=...) (smaller Jacobian blocks)")
     check_memory(kernels + jacobians, what=(
         f"DAVINZ's NTK on {n} examples ({n_kernels} kernel(s) of {n}×{n} {str(dtype).removeprefix('torch.')}: "
         f"Θ₀ and the Cholesky factors of the full coalition, plus Jacobians of {n_params} parameters)"),

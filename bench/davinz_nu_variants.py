@@ -26,7 +26,8 @@ import torch
 from scipy.stats import pearsonr, spearmanr
 
 from trainfree._random import check_random_state, child
-from trainfree.experiments.groundtruth import GroundTruthTraining, _draw_datasets, davinz_groundtruth, groundtruth_splits
+from trainfree.experiments.groundtruth import (GroundTruthTraining, _draw_datasets, davinz_groundtruth,
+                                               groundtruth_splits)
 from trainfree.result import load_result
 from trainfree.training import input_shape, make_model
 from trainfree.valuation import DavinzUtility, NuOptions

@@ -23,8 +23,8 @@ SEMIVALUES = ("loo", "shapley", "banzhaf")
 
 
 def davinz_values(contributors: Sequence[tuple], X_val: Any, *, model: nn.Module,
-                  nu: str | NuOptions = DEFAULT_NU,
-                  semivalue: str = "shapley", max_exact: int = 12, n_samples: int = 500, checkpoint: str | Path | None = None,
+                  nu: str | NuOptions = DEFAULT_NU, semivalue: str = "shapley", max_exact: int = 12,
+                  n_samples: int = 500, checkpoint: str | Path | None = None,
                   names: Sequence[Any] | None = None, random_state: SeedLike = None, n_jobs: int | None = None,
                   **utility_options: Any) -> PlayerResult:
     """Value each contributor by a semivalue of the DAVINZ utility ν.

@@ -56,8 +56,8 @@ CONVENTIONS = ("trainfree", "official")
 NU_VARIANTS = {  # what the NTK term of each `outputs` setting is, for summaries and saved settings
     "own": "the paper's NTK term: NTK of each example's own-class output, residual 1 − f_y(x) (regression: "
            "y − f(x))",
-    "all": "an extension of the paper's NTK term: one NTK per class output with one-hot residuals 1[y = c] − f_c(x), "
-           "summed over c (sees label noise; the paper's is outputs='own')"}
+    "all": "an extension of the paper's NTK term: one NTK per class output with one-hot residuals "
+           "1[y = c] − f_c(x), summed over c (sees label noise; the paper's is outputs='own')"}
 SIZE_RIDGE_NU = ("; kernel ridge ρ·d·m_S on each coalition S (size_ridge ρ, d = mean diagonal of Θ₀): a fixed ridge on "
                  "the per-example kernel Θ_S/m_S, so the NTK term measures label fit at one resolution whatever the size")
 THRESHOLDED_NU = "; MMD thresholded: 0 unless the inputs differ significantly from the validation set's"
@@ -112,7 +112,7 @@ class DavinzUtility:
         own class (the model needs at least as many outputs as classes); regression the scalar output.
     task : {"classification", "regression"}
     nu : {"recommended", "paper"} or NuOptions
-        Which ν (see :class:`~trainfree.valuation.NuOptions`, which also overrides one of its options).
+        Which ν: a preset name, or :class:`~trainfree.valuation.NuOptions` to override its options.
         ``"recommended"`` (default): ``outputs="all", size_ridge=1e-4, mmd_estimator="thresholded"``,
         chosen by the ground-truth study (trained test accuracy of 30 Fashion-MNIST sets of 100–600
         images with 0–50 % flipped labels, Pearson / Spearman 0.92 / 0.88 and 0.87 / 0.93 on seeds 0

@@ -1,14 +1,14 @@
 """Is DAVINZ's ν a valid scoring function? Correlation with the test accuracy of trained networks.
 
-Usage: python bench/davinz_groundtruth.py --data fmnist --datasets 30 --seed 0 [--model cnn] [--outputs own|all]
-       python bench/davinz_groundtruth.py --data fmnist --datasets 30 --seed 0 --outputs all --size-ridge 1e-4
-           --mmd-estimator thresholded   (the recommended ν; --repeats 3 averages three trainings per set)
+Usage: python bench/davinz_groundtruth.py --data fmnist --datasets 30 --seed 0 [--model cnn] [--nu recommended|paper]
+           [--outputs own|all --size-ridge R --mmd-estimator E]   (override the preset's options;
+           --repeats 3 averages three trainings per set)
        python bench/davinz_groundtruth.py --data fmnist --datasets 30 --seed 0 --min-size 100 --max-size 10000
            --size-scale log --pool 30000 [--max-noise 0] --device cuda   (the paper's up-to-10k datasets)
        python bench/davinz_groundtruth.py --data ising --model mlp   (regression: 2-D Ising energy per spin)
        python bench/davinz_groundtruth.py --datasets 20 --min-size 2 --max-size 1000 --pool 2500 --max-noise 0
-           --replace --model davinz_cnn --convention official --bandwidth 5 --optimizer plain_sgd --lr 0.01
-           --epochs 10   (the paper's protocol, scaled to a CPU)
+           --replace --model davinz_cnn --nu paper --convention official --bandwidth 5 --optimizer plain_sgd
+           --lr 0.01 --epochs 10   (the paper's protocol, scaled to a CPU)
 Last line: {"pearson":..., "spearman":..., "davinz_s":..., "training_s":..., "datasets":...}
 """
 
@@ -19,9 +19,9 @@ import json
 
 import numpy as np
 
-from trainfree.experiments.groundtruth import davinz_groundtruth, groundtruth_splits
+from trainfree.cli._common import add_nu_options, nu_from_args
+from trainfree.experiments.groundtruth import GroundTruthTraining, davinz_groundtruth, groundtruth_splits
 from trainfree.report import groundtruth_report
-from trainfree.kernels.mmd import ESTIMATORS
 
 
 def main() -> None:
@@ -41,9 +41,7 @@ def main() -> None:
     ap.add_argument("--convention", default="trainfree", choices=["trainfree", "official"])
     ap.add_argument("--optimizer", default="adam", choices=["adam", "sgd", "plain_sgd"])
     ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--outputs", default="own", choices=["own", "all"])
-    ap.add_argument("--size-ridge", type=float, default=0.0, help="ridge ρ·d·m (DavinzUtility size_ridge)")
-    ap.add_argument("--mmd-estimator", default="biased", choices=ESTIMATORS)
+    add_nu_options(ap)
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--stopping", default="loss", choices=["loss", "plateau"],
                     help="loss below 1e-3, or the official |Δ epoch loss| < 1e-6")
@@ -52,13 +50,13 @@ def main() -> None:
     args = ap.parse_args()
     train, val, test = groundtruth_splits(args.data, pool=args.pool, val_size=500, test_size=2000,
                                           first=args.first, random_state=args.seed)
+    training = GroundTruthTraining(optimizer=args.optimizer, lr=args.lr, epochs=args.epochs, stopping=args.stopping,
+                                   repeats=args.repeats)
     gt = davinz_groundtruth(train, val, test, n_datasets=args.datasets, sizes=(args.min_size, args.max_size),
                             size_scale=args.size_scale, noise=(0.0, args.max_noise), device=args.device,
-                            model=args.model, outputs=args.outputs, size_ridge=args.size_ridge, epochs=args.epochs,
-                            mmd_estimator=args.mmd_estimator,
-                            replace=args.replace, convention=args.convention, optimizer=args.optimizer, lr=args.lr,
-                            stopping=args.stopping, repeats=args.repeats, bandwidth=args.bandwidth if args.bandwidth == "median" else float(args.bandwidth), random_state=args.seed,
-                            progress=True)
+                            model=args.model, nu=nu_from_args(args), replace=args.replace, convention=args.convention,
+                            training=training, random_state=args.seed, progress=True,
+                            bandwidth=args.bandwidth if args.bandwidth == "median" else float(args.bandwidth))
     for i in np.argsort(gt.values):
         print(f"size {gt['size'][i]:5d} noise {gt['noise_rate'][i]:.2f}  ν {gt.values[i]:+.4f} "
               f"(ntk {gt['ntk_term'][i]:.4f}, mmd {gt['mmd_term'][i]:.4f})  test {gt['test_metric'][i]:.4f}")
@@ -70,7 +68,7 @@ def main() -> None:
                                     for k in ("VP", "IF", "RV", "repeat") if f"{k}_pearson" in m},
                       "datasets": args.datasets, "sizes": [args.min_size, args.max_size],
                       "size_scale": args.size_scale, "max_noise": args.max_noise, "model": args.model,
-                      "outputs": args.outputs, "size_ridge": args.size_ridge, "mmd_estimator": args.mmd_estimator,
+                      **{k: gt.settings[k] for k in ("nu", "outputs", "size_ridge", "mmd_estimator")},
                       "replace": args.replace,
                       "optimizer": args.optimizer, "lr": args.lr, "epochs": args.epochs, "stopping": args.stopping,
                       "repeats": args.repeats, "timings": {

@@ -21,7 +21,7 @@ import numpy as np
 from trainfree.data import load, split_contributors
 from trainfree.semivalues import banzhaf_msr, exact_banzhaf
 from trainfree.training import make_model
-from trainfree.valuation import DavinzUtility
+from trainfree.valuation import DavinzUtility, NuOptions
 
 
 def main() -> None:
@@ -32,7 +32,7 @@ def main() -> None:
     K = args.contributors
     data = load("digits", n=K * 60 + 300, random_state=0)
     parts = split_contributors(data.X[:-300], data.y[:-300], K, how="noisy", noise_rate=0.4, random_state=0)
-    u = DavinzUtility([(p.X, p.y) for p in parts], data.X[-300:], outputs="all",
+    u = DavinzUtility([(p.X, p.y) for p in parts], data.X[-300:], nu=NuOptions("paper", outputs="all"),
                       model=make_model("mlp", (64,), 10, width=128, random_state=0))
     subsets = [c for r in range(K + 1) for c in itertools.combinations(range(K), r)]
     table = dict(zip(subsets, u.many(subsets)))

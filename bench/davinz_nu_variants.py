@@ -26,16 +26,17 @@ import torch
 from scipy.stats import pearsonr, spearmanr
 
 from trainfree._random import check_random_state, child
-from trainfree.experiments.groundtruth import _draw_datasets, davinz_groundtruth, groundtruth_splits
+from trainfree.experiments.groundtruth import (GroundTruthTraining, _draw_datasets, davinz_groundtruth,
+                                               groundtruth_splits)
 from trainfree.result import load_result
 from trainfree.training import input_shape, make_model
-from trainfree.valuation import DavinzUtility
+from trainfree.valuation import DavinzUtility, NuOptions
 
 SETTINGS = {"noise": dict(n_datasets=30, sizes=(100, 600), size_scale="linear"),
             "size": dict(n_datasets=24, sizes=(100, 3000), size_scale="log"),
             "tiny": dict(n_datasets=4, sizes=(40, 80), size_scale="linear")}
 RIDGES = [("f", 1e-6), ("f", 1e-2), ("f", 1.0), ("s", 1e-4), ("s", 3e-4), ("s", 1e-3), ("s", 1e-2)]
-WINNER = ("all", "quad", "s", 1e-4)  # the recommended ν's term, checked against DavinzUtility below
+WINNER = ("all", "quad", "s", 1e-4)  # the term of nu="recommended", checked against DavinzUtility below
 
 
 def set_terms(u: DavinzUtility, y: np.ndarray, n_classes: int) -> dict:
@@ -78,8 +79,8 @@ def main() -> None:
         if os.path.exists(path) and load_result(path).settings.get("even_batches"):
             gt = load_result(path)
         else:  # (ground truths trained before even batches are recomputed)
-            gt = davinz_groundtruth(train, val, test, noise=(0.0, 0.5), repeats=args.repeats, device=args.device,
-                                    random_state=seed_i, **cfg)
+            gt = davinz_groundtruth(train, val, test, noise=(0.0, 0.5), nu="paper", device=args.device,
+                                    training=GroundTruthTraining(repeats=args.repeats), random_state=seed_i, **cfg)
             gt.save(path)
         t1 = time.perf_counter()
         seed = check_random_state(seed_i)  # the study's draws and initialisation, from its seed
@@ -92,14 +93,14 @@ def main() -> None:
         terms, mmd, mmd_thr = {}, [], []
         for idx, y, _ in draws:
             for outputs in ("own", "all"):
-                u = DavinzUtility([(as_input(train.X[idx]), y)], as_input(val.X), model=init, outputs=outputs,
+                u = DavinzUtility([(as_input(train.X[idx]), y)], as_input(val.X), model=init,
+                                  nu=NuOptions("paper", outputs=outputs),
                                   bandwidth=gt.settings["bandwidth"], kappa=1.0, device=args.device,
                                   random_state=child(seed, "davinz"))
                 for key, t in set_terms(u, y, 10).items():
                     terms.setdefault((outputs, *key), []).append(t)
                 if (outputs, *WINNER[1:]) == WINNER:  # the library's options compute the same terms
-                    w = DavinzUtility([(as_input(train.X[idx]), y)], as_input(val.X), model=init, outputs="all",
-                                      size_ridge=WINNER[3], mmd_estimator="thresholded",
+                    w = DavinzUtility([(as_input(train.X[idx]), y)], as_input(val.X), model=init, nu="recommended",
                                       bandwidth=gt.settings["bandwidth"], kappa=1.0, device=args.device,
                                       random_state=child(seed, "davinz"))
                     checks.append(abs(w.terms((0,))[0] / terms[WINNER][-1] - 1))

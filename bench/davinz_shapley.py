@@ -32,6 +32,7 @@ from trainfree.data import load, split_contributors
 from trainfree.kernels import empirical_ntk, mmd
 from trainfree.semivalues import exact_shapley, permutation_shapley
 from trainfree.training import make_model
+from trainfree.valuation import NtkOptions
 from trainfree.valuation.davinz import DavinzUtility, davinz_value
 
 
@@ -68,7 +69,7 @@ def permutation_paths(per: int, data_name: str, seed: int, n_perms: int = 128) -
         times, values = {"along": np.inf, "callable": np.inf}, {}
         for _ in range(3 if K <= 10 else 1):  # best of 3 where a run takes about a second (loaded machine)
             for path in ("along", "callable"):
-                u = DavinzUtility(pairs, X_val, model=model)  # fresh caches for every run
+                u = DavinzUtility(pairs, X_val, model=model, nu="paper")  # fresh caches for every run
                 utility = u if path == "along" else (lambda c, u=u: u(c))
                 t = time.perf_counter()
                 res = permutation_shapley(utility, K, max_permutations=n_perms, tolerance=None, random_state=seed)
@@ -99,10 +100,10 @@ def main() -> None:
     X_val = X[-300:]
     model = make_model("mlp", (X.shape[1],), len(data.classes), width=128, random_state=args.seed)
     pairs = [(p.X, p.y) for p in parts]
-    DavinzUtility(pairs[:2], X_val[:5], model=model)  # warm-up: torch.func's first call is slow
+    DavinzUtility(pairs[:2], X_val[:5], model=model, nu="paper")  # warm-up: torch.func's first call is slow
 
     t = time.perf_counter()
-    ours = DavinzUtility(pairs, X_val, model=model)
+    ours = DavinzUtility(pairs, X_val, model=model, nu="paper")  # the ν FromScratch restates
     setup_s = time.perf_counter() - t
     res = exact_shapley(ours, K)
     ours_s = time.perf_counter() - t
@@ -110,7 +111,7 @@ def main() -> None:
           f"{res.n_evaluations} coalitions, total {ours_s:.2f} s")
 
     t = time.perf_counter()
-    refac = exact_shapley(DavinzUtility(pairs, X_val, model=model, from_scratch=True), K)
+    refac = exact_shapley(DavinzUtility(pairs, X_val, model=model, nu="paper", ntk=NtkOptions(from_scratch=True)), K)
     refac_s = time.perf_counter() - t
     print(f"refactorise every coalition (shared Θ₀ and block sums): {refac_s:.2f} s")
 

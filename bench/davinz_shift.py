@@ -65,9 +65,8 @@ def main() -> None:
         if rate > 0:
             y, _ = inject_label_noise(y, rate, n_classes=10, random_state=child(seed, f"noise/{k}"))
         common = dict(model=init, bandwidth=sigma, kappa=1.0, device=args.device, random_state=child(seed, "davinz"))
-        own = DavinzUtility([(as_input(X), y)], as_input(val.X), outputs="own", **common)
-        rec = DavinzUtility([(as_input(X), y)], as_input(val.X), outputs="all", size_ridge=1e-4,
-                            mmd_estimator="thresholded", **common)
+        own = DavinzUtility([(as_input(X), y)], as_input(val.X), nu="paper", **common)
+        rec = DavinzUtility([(as_input(X), y)], as_input(val.X), nu="recommended", **common)
         net = copy.deepcopy(init)
         train(net, as_input(X), y, epochs=30, even_batches=True, device=args.device,
               random_state=child(seed, "training"))

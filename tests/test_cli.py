@@ -103,28 +103,30 @@ def test_value_davinz_noisy_contributors_rank_lowest(tmp_path, capsys):
     assert df.loc[df["value"].idxmin(), "noise_rate"] == 0.5
     printed = capsys.readouterr().out
     assert "values.parquet" in printed
-    # Which ν was computed, and why: printed and saved (the CLI default is not the paper's ν).
-    assert "ν computed with --outputs all: an extension of the paper's ν" in printed
-    assert summary["settings"]["nu"].startswith("an extension") and summary["settings"]["kappa_mode"] == "singletons"
+    # Which ν was computed: printed and saved (the default is the recommended ν, not the paper's).
+    assert ("ν: --nu recommended (--outputs all --size-ridge 0.0001 --mmd-estimator thresholded): an extension"
+            in printed)
+    assert summary["settings"]["nu"] == "recommended" and summary["settings"]["kappa_mode"] == "singletons"
 
 
 def test_value_davinz_official_settings(tmp_path):
     rc = main(["value", "davinz", "--data", "fmnist", "--n", "120", "--contributors", "2", "--model", "davinz_cnn",
-               "--outputs", "own", "--kappa", "leave_one_out", "--convention", "official", "--bandwidth", "5",
+               "--nu", "paper", "--kappa", "leave_one_out", "--convention", "official", "--bandwidth", "5",
                "--semivalue", "loo", "--quiet", "--out", str(tmp_path)])
     assert rc == 0
     s = json.loads((tmp_path / "summary.json").read_text())["settings"]
     assert (s["kappa_mode"], s["convention"], s["bandwidth"], s["jitter"]) == ("leave_one_out", "official", 5.0, 1e-4)
-    assert s["model"] == "davinz_cnn" and s["nu"].startswith("the paper's")
+    assert s["model"] == "davinz_cnn" and s["nu"] == "paper" and s["nu_description"].startswith("the paper's")
+    assert (s["outputs"], s["size_ridge"], s["mmd_estimator"]) == ("own", 0.0, "biased")
 
 
 def test_value_davinz_recommended_nu_reaches_the_utility(tmp_path):
-    rc = main(["value", "davinz", "--data", "digits", "--n", "300", "--contributors", "3", "--size-ridge", "1e-4",
-               "--mmd-estimator", "thresholded", "--semivalue", "loo", "--quiet", "--out", str(tmp_path)])
+    rc = main(["value", "davinz", "--data", "digits", "--n", "300", "--contributors", "3", "--semivalue", "loo",
+               "--quiet", "--out", str(tmp_path)])
     assert rc == 0
     s = json.loads((tmp_path / "summary.json").read_text())["settings"]
     assert (s["mmd_estimator"], s["size_ridge"], s["outputs"]) == ("thresholded", 1e-4, "all")
-    assert "kernel ridge" in s["nu"] and "MMD thresholded" in s["nu"]  # the summary says which ν
+    assert "kernel ridge" in s["nu_description"] and "MMD thresholded" in s["nu_description"]  # which ν
     df = pd.read_parquet(tmp_path / "values.parquet")
     assert (df["mmd_term"] == 0).all()  # random splits of one dataset: no significant shift
 

@@ -8,7 +8,7 @@ from trainfree import ExampleResult, PlayerResult, TrainfreeError, cg_score, loa
 from trainfree._random import check_random_state, child, int_seed, seed_record
 from trainfree.data import inject_label_noise, load, split_contributors
 from trainfree.training import make_model, train
-from trainfree.valuation import DavinzUtility
+from trainfree.valuation import DavinzUtility, NtkOptions
 
 SEED_FORMS = {
     "int": lambda: 7,
@@ -86,11 +86,12 @@ def test_generator_seed_works_for_davinz_with_more_than_1000_points():
     rng = np.random.default_rng(0)
     parts = [(rng.normal(size=(600, 3)), rng.integers(0, 2, 600)) for _ in range(2)]
     net = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
-    u1 = DavinzUtility(parts, rng.normal(size=(50, 3)), model=net, ntk_blocks=4,
+    u1 = DavinzUtility(parts, rng.normal(size=(50, 3)), model=net, nu="paper", ntk=NtkOptions(blocks=4),
                        random_state=np.random.default_rng(5))
-    u2 = DavinzUtility(parts, u1_val := rng.normal(size=(50, 3)), model=net, ntk_blocks=4,
+    u2 = DavinzUtility(parts, u1_val := rng.normal(size=(50, 3)), model=net, nu="paper", ntk=NtkOptions(blocks=4),
                        random_state=np.random.default_rng(5))
-    u3 = DavinzUtility(parts, u1_val, model=net, ntk_blocks=4, random_state=np.random.default_rng(5))
+    u3 = DavinzUtility(parts, u1_val, model=net, nu="paper", ntk=NtkOptions(blocks=4),
+                       random_state=np.random.default_rng(5))
     # The median bandwidth samples 1 000 of the 1 250 points with the given seed: same seed, same value.
     assert u2.bandwidth == pytest.approx(u3.bandwidth, rel=1e-12) and np.isfinite(u1((0, 1)))
     np.testing.assert_array_equal(u2.block_assignment, u3.block_assignment)

@@ -10,7 +10,10 @@ from torch import nn
 from trainfree import TrainfreeError
 from trainfree.kernels import empirical_ntk
 from trainfree.semivalues import exact_shapley, permutation_shapley
+from trainfree.valuation import NtkOptions, NuOptions
 from trainfree.valuation.davinz import DavinzUtility
+
+ALL = NuOptions("paper", outputs="all")  # the paper's ν with one NTK per class output
 
 
 def net(d=4, out=3, seed=0):
@@ -42,7 +45,7 @@ def direct_value(contribs, X_val, model, C, kappa, sigma, jitter):
 def test_every_coalition_equals_direct_computation(rng):
     C = parts(rng)
     X_val = rng.normal(size=(15, 4))
-    u = DavinzUtility(C, X_val, model=net(), jitter=0.0, bandwidth=2.0, kappa=0.7)
+    u = DavinzUtility(C, X_val, model=net(), nu="paper", ntk=NtkOptions(jitter=0.0), bandwidth=2.0, kappa=0.7)
     for r in range(1, 4):
         for coal in itertools.combinations(range(3), r):
             ref = direct_value([C[i] for i in coal], X_val, net(), 3, 0.7, 2.0, 0.0)
@@ -52,8 +55,8 @@ def test_every_coalition_equals_direct_computation(rng):
 def test_incremental_equals_from_scratch_on_every_prefix(rng):
     C = parts(rng, K=4)
     X_val = rng.normal(size=(10, 4))
-    inc = DavinzUtility(C, X_val, model=net())
-    scratch = DavinzUtility(C, X_val, model=net(), from_scratch=True)
+    inc = DavinzUtility(C, X_val, model=net(), nu="paper")
+    scratch = DavinzUtility(C, X_val, model=net(), nu="paper", ntk=NtkOptions(from_scratch=True))
     for perm in [(0, 1, 2, 3), (3, 1, 0, 2), (2, 3, 1, 0)]:
         a, b = inc.along_permutation(perm), scratch.along_permutation(perm)
         np.testing.assert_allclose(a, b, rtol=1e-10)
@@ -64,7 +67,7 @@ def test_incremental_equals_from_scratch_on_every_prefix(rng):
 def test_kappa_singletons_formula_and_empty_coalition(rng):
     C = parts(rng)
     X_val = rng.normal(size=(10, 4))
-    u = DavinzUtility(C, X_val, model=net())
+    u = DavinzUtility(C, X_val, model=net(), nu="paper")
     terms = [u.terms((i,)) for i in range(3)]
     assert u.kappa == pytest.approx(sum(m for _, m in terms) / sum(n for n, _ in terms))
     k = np.exp(-((X_val[:, None] - X_val[None]) ** 2).sum(-1) / (2 * u.bandwidth**2))
@@ -73,7 +76,8 @@ def test_kappa_singletons_formula_and_empty_coalition(rng):
 
 def test_kappa_of_the_thresholded_mmd_balances_against_the_biased_one(rng):
     C, X_val = parts(rng), rng.normal(size=(10, 4))
-    u = DavinzUtility(C, X_val, model=net(), mmd_estimator="thresholded")
+    u = DavinzUtility(C, X_val, model=net(), nu="recommended")
+    assert u.settings["mmd_estimator"] == "thresholded"
     ntk = sum(u.terms((i,))[0] for i in range(3))
     assert u.kappa == pytest.approx(sum(u.mmd((i,), "biased") for i in range(3)) / ntk, rel=1e-12)
     assert u((0, 1)) == pytest.approx(-u.kappa * u.terms((0, 1))[0] - u.mmd((0, 1)), rel=1e-12)
@@ -82,7 +86,7 @@ def test_kappa_of_the_thresholded_mmd_balances_against_the_biased_one(rng):
 def test_block_mmd_equals_direct_unbiased(rng):
     C = parts(rng)
     X_val = rng.normal(size=(9, 4))
-    u = DavinzUtility(C, X_val, model=net(), bandwidth=1.5, mmd_estimator="unbiased")
+    u = DavinzUtility(C, X_val, model=net(), bandwidth=1.5, nu=NuOptions("paper", mmd_estimator="unbiased"))
     from trainfree.kernels import mmd
 
     S = torch.as_tensor(np.concatenate([C[0][0], C[2][0]]))
@@ -92,10 +96,10 @@ def test_block_mmd_equals_direct_unbiased(rng):
 def test_one_block_equals_exact_and_blocks_zero_cross_terms(rng):
     C = parts(rng)
     X_val = rng.normal(size=(8, 4))
-    exact = DavinzUtility(C, X_val, model=net())
-    one = DavinzUtility(C, X_val, model=net(), ntk_blocks=1, random_state=3)
+    exact = DavinzUtility(C, X_val, model=net(), nu="paper")
+    one = DavinzUtility(C, X_val, model=net(), nu="paper", ntk=NtkOptions(blocks=1), random_state=3)
     np.testing.assert_array_equal(exact.theta.numpy(), one.theta.numpy())
-    approx = DavinzUtility(C, X_val, model=net(), ntk_blocks=3, random_state=3)
+    approx = DavinzUtility(C, X_val, model=net(), nu="paper", ntk=NtkOptions(blocks=3), random_state=3)
     assert (approx.theta.numpy() == 0).mean() > 0.5
     assert np.isfinite(approx((0, 1, 2)))
 
@@ -104,8 +108,9 @@ def test_block_permutations_average_the_quadratic_form_over_partitions(rng):
     """ŷᵀΘ⁻¹ŷ with P partitions is the mean over them of the exact Θ masked to each partition's blocks."""
     C = parts(rng)
     X_val = rng.normal(size=(8, 4))
-    exact = DavinzUtility(C, X_val, model=net(), jitter=0.0)
-    u = DavinzUtility(C, X_val, model=net(), ntk_blocks=3, ntk_permutations=4, jitter=0.0, random_state=5)
+    exact = DavinzUtility(C, X_val, model=net(), nu="paper", ntk=NtkOptions(jitter=0.0))
+    u = DavinzUtility(C, X_val, model=net(), nu="paper", ntk=NtkOptions(blocks=3, permutations=4, jitter=0.0),
+                      random_state=5)
     theta, r = exact.theta[0].numpy(), exact.residual[0].numpy()
     assign = u.block_assignment
     assert assign.shape == (4, len(r)) and len({tuple(a) for a in assign}) == 4
@@ -117,8 +122,8 @@ def test_block_permutations_average_the_quadratic_form_over_partitions(rng):
         quad.append(r[idx] @ np.linalg.solve(masked, r[idx]))
     assert u.terms(coalition)[0] == pytest.approx(np.sqrt(np.mean(quad) / len(idx)), rel=1e-8)
     assert u.along_permutation((2, 0))[-1] == pytest.approx(u((0, 2)), rel=1e-10)
-    with pytest.raises(TrainfreeError, match="ntk_blocks > 1"):
-        DavinzUtility(C, X_val, model=net(), ntk_permutations=2)
+    with pytest.raises(TrainfreeError, match=r"permutations > 1.*Set blocks > 1"):
+        NtkOptions(permutations=2)
 
 
 def test_regression_and_semivalues_run(rng):
@@ -135,8 +140,9 @@ def test_quantity_awareness(rng):
     X = rng.normal(size=(200, 4))
     y = (X[:, 0] > 0).astype(int)
     C = [(X[:40], y[:40]), (X[40:80], y[40:80]), (X[80:160], y[80:160])]
-    u = DavinzUtility(C, X[160:], model=net(out=2))
-    assert u((0,)) < u((0, 1)) < u((0, 1, 2))
+    for nu in ("paper", "recommended"):
+        u = DavinzUtility(C, X[160:], model=net(out=2), nu=nu)
+        assert u((0,)) < u((0, 1)) < u((0, 1, 2))
 
 
 @pytest.mark.parametrize("contribs, X_val, model, match", [
@@ -155,7 +161,7 @@ def test_bad_input(contribs, X_val, model, match):
 def test_all_outputs_equals_sum_of_per_class_kernels(rng):
     C = parts(rng, K=2)
     X_val = rng.normal(size=(8, 4))
-    u = DavinzUtility(C, X_val, model=net(), outputs="all", jitter=0.0, kappa=1.0, bandwidth=1.0)
+    u = DavinzUtility(C, X_val, model=net(), nu=ALL, ntk=NtkOptions(jitter=0.0), kappa=1.0, bandwidth=1.0)
     X = torch.as_tensor(np.concatenate([c[0] for c in C]))
     y = np.concatenate([c[1] for c in C]).astype(int)
     model = net().double().eval()
@@ -168,8 +174,8 @@ def test_all_outputs_equals_sum_of_per_class_kernels(rng):
         total += r @ np.linalg.solve(theta, r)
     assert u.terms((0, 1))[0] == pytest.approx(np.sqrt(total / len(y)), rel=1e-9)
     np.testing.assert_allclose(u.along_permutation((1, 0)), DavinzUtility(
-        C, X_val, model=net(), outputs="all", jitter=0.0, kappa=1.0, bandwidth=1.0,
-        from_scratch=True).along_permutation((1, 0)), rtol=1e-10)
+        C, X_val, model=net(), nu=ALL, ntk=NtkOptions(jitter=0.0, from_scratch=True), kappa=1.0,
+        bandwidth=1.0).along_permutation((1, 0)), rtol=1e-10)
 
 
 def test_all_outputs_sees_label_noise_own_class_does_not(rng):
@@ -181,8 +187,8 @@ def test_all_outputs_sees_label_noise_own_class_does_not(rng):
     noisy = y[:60].copy()
     noisy[:30] = (noisy[:30] + 1) % 3
     C = [(X[:60], noisy), (X[60:], y[60:])]
-    all_ = DavinzUtility(C, X, model=net(), outputs="all")
-    own = DavinzUtility(C, X, model=net(), outputs="own")
+    all_ = DavinzUtility(C, X, model=net(), nu=ALL)
+    own = DavinzUtility(C, X, model=net(), nu="paper")
     gap_all = all_.terms((0,))[0] / all_.terms((1,))[0]
     gap_own = own.terms((0,))[0] / own.terms((1,))[0]
     assert gap_all > 1.3 and abs(gap_own - 1) < 0.1
@@ -192,8 +198,8 @@ def test_all_outputs_sees_label_noise_own_class_does_not(rng):
 def test_cuda_matches_cpu(rng):
     C = parts(rng)
     X_val = rng.normal(size=(10, 4))
-    cpu = DavinzUtility(C, X_val, model=net(), outputs="all")
-    gpu = DavinzUtility(C, X_val, model=net(), outputs="all", device="cuda")
+    cpu = DavinzUtility(C, X_val, model=net())
+    gpu = DavinzUtility(C, X_val, model=net(), device="cuda")
     np.testing.assert_allclose(gpu.along_permutation((2, 0, 1)), cpu.along_permutation((2, 0, 1)), rtol=1e-8)
 
 
@@ -203,9 +209,10 @@ def test_preference_awareness_domain_shift_lowers_value(rng):
     y = (X[:, 0] > 0).astype(int)
     shifted = X[40:80] + 3.0
     C = [(X[:40], y[:40]), (shifted, y[40:80])]
-    u = DavinzUtility(C, X[80:], model=net(out=2))
-    assert u((1,)) < u((0,))
-    assert u.terms((1,))[1] > 3 * u.terms((0,))[1]
+    for nu in ("paper", "recommended"):
+        u = DavinzUtility(C, X[80:], model=net(out=2), nu=nu)
+        assert u((1,)) < u((0,))
+        assert u.terms((1,))[1] > 3 * u.terms((0,))[1]
 
 
 def test_stability_small_label_noise_changes_values_little(rng):
@@ -216,7 +223,7 @@ def test_stability_small_label_noise_changes_values_little(rng):
 
     def values(rate):
         flipped = [(Xi, np.where(np.arange(60) < int(rate * 60), 1 - yi, yi)) for Xi, yi in base]
-        return exact_shapley(DavinzUtility(flipped, X[180:], model=net(out=2), outputs="all", kappa=1.0,
+        return exact_shapley(DavinzUtility(flipped, X[180:], model=net(out=2), nu=ALL, kappa=1.0,
                                            bandwidth=2.0), 3).values
 
     clean, small, large = values(0.0), values(0.02), values(0.4)
@@ -241,9 +248,9 @@ def test_one_class_data_is_refused(rng):
 
 def test_more_ntk_blocks_than_examples_is_refused(rng):
     C = parts(rng, K=2, n=5)  # 5 + 6 = 11 examples
-    with pytest.raises(TrainfreeError, match=r"ntk_blocks=12 exceeds the 11 examples .* ntk_blocks <= 11"):
-        DavinzUtility(C, rng.normal(size=(6, 4)), model=net(), ntk_blocks=12)
-    u = DavinzUtility(C, rng.normal(size=(6, 4)), model=net(), ntk_blocks=11)  # one example per block
+    with pytest.raises(TrainfreeError, match=r"NtkOptions\(blocks=12\) exceeds the 11 examples .* blocks <= 11"):
+        DavinzUtility(C, rng.normal(size=(6, 4)), model=net(), ntk=NtkOptions(blocks=12))
+    u = DavinzUtility(C, rng.normal(size=(6, 4)), model=net(), ntk=NtkOptions(blocks=11))  # one example per block
     assert np.isfinite(u((0, 1)))
 
 
@@ -279,27 +286,31 @@ def test_memory_is_checked_before_the_ntk_is_allocated(rng):
     with pytest.raises(TrainfreeError, match=r"DAVINZ's NTK on 39 examples \(3 kernel\(s\) of 39×39 float64.*"
                                              r"needs about .* but only .* available\. To fit, value fewer examples .*"
                                              r"outputs='own' .*dtype='float32'"):
-        DavinzUtility(C, X_val, model=net(), outputs="all", max_memory_bytes=1000)
+        DavinzUtility(C, X_val, model=net(), nu=ALL, ntk=NtkOptions(max_memory_bytes=1000))
     # The estimate: Θ₀ and two factors of its size, plus the Jacobians and one block kernel.
     need = 3 * 3 * 39**2 * 8 + 39 * 259 * 8 + 39**2 * 8
     with pytest.raises(TrainfreeError, match="needs about"):
-        DavinzUtility(C, X_val, model=net(), outputs="all", max_memory_bytes=need - 1)
-    u = DavinzUtility(C, X_val, model=net(), outputs="all", max_memory_bytes=need)
+        DavinzUtility(C, X_val, model=net(), nu=ALL, ntk=NtkOptions(max_memory_bytes=need - 1))
+    u = DavinzUtility(C, X_val, model=net(), nu=ALL, ntk=NtkOptions(max_memory_bytes=need))
     assert u.theta.numel() * u.theta.element_size() * 3 <= need
     # outputs='own' in float32 needs a sixth of the kernels' memory and passes where 'all' did not.
-    small = DavinzUtility(C, X_val, model=net(), dtype="float32", max_memory_bytes=need // 3)
+    small = DavinzUtility(C, X_val, model=net(), nu="paper", dtype="float32", ntk=NtkOptions(max_memory_bytes=need // 3))
     assert small.theta.shape == (1, 39, 39)
 
 
 def test_fingerprint_identifies_the_problem(rng):
     C, X_val = parts(rng), rng.normal(size=(6, 4))
-    fp = DavinzUtility(C, X_val, model=net()).fingerprint()
-    assert fp == DavinzUtility(C, X_val, model=net()).fingerprint()  # same inputs, same machine: same bits
+    fp = DavinzUtility(C, X_val, model=net(), nu="paper").fingerprint()
+    assert fp == DavinzUtility(C, X_val, model=net(), nu="paper").fingerprint()  # same inputs and machine: same bits
+    # The preset's name is not compared, only what it resolves to.
+    same = NuOptions("recommended", outputs="own", size_ridge=0.0, mmd_estimator="biased")
+    assert DavinzUtility(C, X_val, model=net(), nu=same).fingerprint() == fp
     assert fp["class"] == "DavinzUtility" and fp["settings"]["sizes"] == [12, 13, 14]
-    others = [DavinzUtility(C, X_val, model=net(seed=1)),  # another initialization
-              DavinzUtility(C, X_val, model=net(), outputs="all"),
-              DavinzUtility([C[0], C[2], C[1]], X_val, model=net()),  # contributors reordered
-              DavinzUtility(C[:1] + [(C[1][0], (C[1][1] + 1) % 3)] + C[2:], X_val, model=net())]  # labels changed
+    others = [DavinzUtility(C, X_val, model=net(seed=1), nu="paper"),  # another initialization
+              DavinzUtility(C, X_val, model=net(), nu=ALL),
+              DavinzUtility(C, X_val, model=net()),  # the recommended ν
+              DavinzUtility([C[0], C[2], C[1]], X_val, model=net(), nu="paper"),  # contributors reordered
+              DavinzUtility(C[:1] + [(C[1][0], (C[1][1] + 1) % 3)] + C[2:], X_val, model=net(), nu="paper")]
     for other in others:
         assert other.fingerprint() != fp
 
@@ -308,16 +319,16 @@ def test_checkpoint_of_another_davinz_problem_is_refused(rng, tmp_path):
     C, X_val = parts(rng), rng.normal(size=(6, 4))
     ckpt = tmp_path / "run.npz"
     kw = dict(max_permutations=16, tolerance=None, batch_size=8, random_state=0, checkpoint=ckpt)
-    first = permutation_shapley(DavinzUtility(C, X_val, model=net()), 3, **kw)
+    first = permutation_shapley(DavinzUtility(C, X_val, model=net(), nu="paper"), 3, **kw)
     # The same problem, rebuilt, resumes to the saved values.
-    again = permutation_shapley(DavinzUtility(C, X_val, model=net()), 3, **kw)
+    again = permutation_shapley(DavinzUtility(C, X_val, model=net(), nu="paper"), 3, **kw)
     np.testing.assert_allclose(again.values, first.values, rtol=1e-12)
     with pytest.raises(TrainfreeError, match=r"different run \(fingerprint\.settings\.outputs: saved 'own', "
                                              r"now 'all'.*new checkpoint path"):
-        permutation_shapley(DavinzUtility(C, X_val, model=net(), outputs="all"), 3, **kw)
+        permutation_shapley(DavinzUtility(C, X_val, model=net(), nu=ALL), 3, **kw)
     with pytest.raises(TrainfreeError, match=r"different run \(fingerprint\.settings\.kappa: saved [\d.]+, now "
                                              r"[\d.]+; fingerprint\.theta: saved \[[\d., ]+"):
-        permutation_shapley(DavinzUtility(C, X_val, model=net(seed=1)), 3, **kw)
+        permutation_shapley(DavinzUtility(C, X_val, model=net(seed=1), nu="paper"), 3, **kw)
 
 
 def test_memory_budget_on_cuda_is_the_free_gpu_memory(monkeypatch):
@@ -337,7 +348,7 @@ def test_many_schur_walk_equals_each_coalition_alone(rng):
     """The depth-first Schur-complement walk gives every coalition's ν, for all subsets and for a sparse family."""
     C = parts(rng, K=5, n=6)
     X_val = rng.normal(size=(8, 4))
-    fresh = lambda: DavinzUtility(C, X_val, model=net(), outputs="all", kappa=1.0)  # noqa: E731
+    fresh = lambda: DavinzUtility(C, X_val, model=net(), nu=ALL, kappa=1.0)  # noqa: E731
     all_subsets = [c for r in range(6) for c in itertools.combinations(range(5), r)]
     alone = fresh()
     ref = np.array([alone(c) for c in all_subsets])
@@ -352,7 +363,7 @@ def test_many_schur_walk_equals_each_coalition_alone(rng):
 
 def test_permutation_path_reuses_known_prefixes(rng):
     C = parts(rng, K=4, n=6)
-    u = DavinzUtility(C, rng.normal(size=(8, 4)), model=net())
+    u = DavinzUtility(C, rng.normal(size=(8, 4)), model=net(), nu="paper")
     u.along_permutation((0, 1, 2, 3))
     n = u.solves.n_extensions
     second = u.along_permutation((1, 0, 2, 3))
@@ -363,7 +374,8 @@ def test_permutation_path_reuses_known_prefixes(rng):
 
 @pytest.mark.parametrize("estimator", ["biased", "unbiased", "thresholded"])
 def test_mmd_along_a_permutation_equals_each_prefix(rng, estimator):
-    u = DavinzUtility(parts(rng, K=4, n=5), rng.normal(size=(7, 4)), model=net(), mmd_estimator=estimator)
+    u = DavinzUtility(parts(rng, K=4, n=5), rng.normal(size=(7, 4)), model=net(),
+                      nu=NuOptions("paper", mmd_estimator=estimator))
     perm = (2, 0, 3, 1)
     np.testing.assert_allclose(u.mmd_along(perm), [u.mmd(perm[:j]) for j in range(5)], rtol=1e-12)
 
@@ -373,7 +385,8 @@ def test_size_ridge_equals_direct_restatement(rng):
     C = parts(rng, K=3, n=6)
     X_val = rng.normal(size=(8, 4))
     rho, jitter = 0.05, 1e-6
-    u = DavinzUtility(C, X_val, model=net(), outputs="all", size_ridge=rho, jitter=jitter, kappa=0.5, bandwidth=1.0)
+    u = DavinzUtility(C, X_val, model=net(), nu=NuOptions(size_ridge=rho), ntk=NtkOptions(jitter=jitter), kappa=0.5,
+                      bandwidth=1.0)
     X = torch.as_tensor(np.concatenate([c[0] for c in C]))
     y = np.concatenate([c[1] for c in C]).astype(int)
     model = net().double().eval()
@@ -400,6 +413,7 @@ def test_size_ridge_equals_direct_restatement(rng):
     np.testing.assert_allclose([u(s) for s in coalitions], ref, rtol=1e-8)
     np.testing.assert_allclose(u.many(coalitions), ref, rtol=1e-8)
     np.testing.assert_allclose(u.along_permutation((2, 0, 1))[1:], [ref[2], ref[4], ref[6]], rtol=1e-8)
-    assert u.settings["size_ridge"] == rho and "ρ·d·m_S" in u.settings["nu"]
+    assert u.settings["size_ridge"] == rho and "ρ·d·m_S" in u.settings["nu_description"]
+    assert (u.settings["nu"], u.settings["outputs"]) == ("recommended", "all")
     with pytest.raises(TrainfreeError, match="size_ridge"):
-        DavinzUtility(C, X_val, model=net(), size_ridge=-1.0)
+        NuOptions(size_ridge=-1.0)

@@ -15,6 +15,7 @@ from torch import nn
 
 from trainfree import TrainfreeError
 from trainfree.training import make_model
+from trainfree.valuation import NtkOptions
 from trainfree.valuation.davinz import DavinzUtility
 
 
@@ -71,7 +72,7 @@ def coalition_data(parts, c):
                                               ("singletons", [(0,), (1,), (2,)])])
 def test_official_convention_and_kappa_modes_equal_the_official_formulas(problem, kappa, reference):
     parts, T = problem
-    u = DavinzUtility(parts, T, model=tiny_net(), convention="official", bandwidth=5.0, kappa=kappa)
+    u = DavinzUtility(parts, T, model=tiny_net(), nu="paper", convention="official", bandwidth=5.0, kappa=kappa)
     assert u.kappa_coalitions(kappa) == reference
     ntk = [official_ntk_term(tiny_net(), *coalition_data(parts, c)) for c in reference]
     mmd = [official_mmd(coalition_data(parts, c)[0], T) for c in reference]
@@ -87,12 +88,14 @@ def test_each_official_convention_changes_the_numbers_where_it_should(problem):
     """The BN reset, the Linear/Conv-only gradients and the absolute ridge each matter on this network."""
     parts, T = problem
     X, y = coalition_data(parts, (0, 1, 2))
-    official = DavinzUtility(parts, T, model=tiny_net(), convention="official", kappa=1.0).terms((0, 1, 2))[0]
-    ours = DavinzUtility(parts, T, model=tiny_net(), kappa=1.0).terms((0, 1, 2))[0]
+    official = DavinzUtility(parts, T, model=tiny_net(), nu="paper", convention="official",
+                             kappa=1.0).terms((0, 1, 2))[0]
+    ours = DavinzUtility(parts, T, model=tiny_net(), nu="paper", kappa=1.0).terms((0, 1, 2))[0]
     assert official == pytest.approx(official_ntk_term(tiny_net(), X, y), rel=1e-9)
     assert abs(official - ours) > 1e-3 * official
     # Absolute ridge: another value is another ν, restated the same way.
-    big = DavinzUtility(parts, T, model=tiny_net(), convention="official", jitter=0.5, kappa=1.0)
+    big = DavinzUtility(parts, T, model=tiny_net(), nu="paper", convention="official", ntk=NtkOptions(jitter=0.5),
+                        kappa=1.0)
     assert big.terms((0, 1, 2))[0] == pytest.approx(official_ntk_term(tiny_net(), X, y, ridge=0.5), rel=1e-9)
     assert big.jitter_abs == 0.5
 
@@ -102,9 +105,9 @@ def test_conventions_agree_on_the_official_bias_free_cnn(rng):
     parts = [(rng.random((5, 1, 28, 28)), rng.integers(0, 10, 5)) for _ in range(2)]
     T = rng.random((4, 1, 28, 28))
     net = make_model("davinz_cnn", (1, 28, 28), 10, random_state=0)
-    off = DavinzUtility(parts, T, model=net, convention="official", kappa=1.0)
-    ours = DavinzUtility(parts, T, model=net, kappa=1.0, jitter=off.jitter_abs / float(
-        (off.theta.diagonal(dim1=1, dim2=2) - off.jitter_abs).mean()))
+    off = DavinzUtility(parts, T, model=net, nu="paper", convention="official", kappa=1.0)
+    ours = DavinzUtility(parts, T, model=net, nu="paper", kappa=1.0, ntk=NtkOptions(jitter=off.jitter_abs / float(
+        (off.theta.diagonal(dim1=1, dim2=2) - off.jitter_abs).mean())))
     assert ours.jitter_abs == pytest.approx(1e-4, rel=1e-9)
     assert ours.terms((0, 1)) == pytest.approx(off.terms((0, 1)), rel=1e-9)
     X, y = coalition_data(parts, (0, 1))

@@ -6,8 +6,10 @@ from scipy.stats import pearsonr, spearmanr
 
 from trainfree import TrainfreeError, load_result
 from trainfree.data import load
-from trainfree.experiments import compare_noise_detection, davinz_groundtruth, score_dataset, value_contributors
+from trainfree.experiments import (GroundTruthTraining, compare_noise_detection, davinz_groundtruth, score_dataset,
+                                   value_contributors)
 from trainfree.metrics import auroc
+from trainfree.valuation import NuOptions
 
 
 def _digits_splits():
@@ -18,7 +20,7 @@ def _digits_splits():
 def test_groundtruth_small_run_is_consistent(tmp_path):
     train, val, test = _digits_splits()
     gt = davinz_groundtruth(train, val, test, n_datasets=5, sizes=(40, 200), noise=(0.0, 0.6), model="mlp",
-                            epochs=30, random_state=0)
+                            nu="paper", training=GroundTruthTraining(epochs=30), random_state=0)
     nu, ntk, mmd, metric = gt.values, gt["ntk_term"], gt["mmd_term"], gt["test_metric"]
     assert len(gt) == 5 and list(gt["player"]) == ["d0", "d1", "d2", "d3", "d4"]
     # κ balances the two terms: κ·Σ ntk = Σ mmd, so the mean NTK part equals the mean MMD part.
@@ -39,7 +41,7 @@ def test_groundtruth_small_run_is_consistent(tmp_path):
 def test_groundtruth_log_sizes_stay_in_range_and_bad_scale_is_refused():
     train, val, test = _digits_splits()
     gt = davinz_groundtruth(train, val, test, n_datasets=4, sizes=(20, 800), size_scale="log", noise=(0.0, 0.0),
-                            model="mlp", epochs=2, random_state=1)
+                            model="mlp", nu="paper", training=GroundTruthTraining(epochs=2), random_state=1)
     assert gt["size"].min() >= 20 and gt["size"].max() <= 800
     np.testing.assert_array_equal(gt["noise_rate"], 0.0)
     with pytest.raises(TrainfreeError, match="size_scale"):
@@ -64,7 +66,7 @@ def test_score_dataset_measures_what_it_reports():
 
 def test_value_contributors_noisy_one_is_lowest_and_checkpoint_is_refused_for_exact(tmp_path):
     data = load("digits", n=600, random_state=0)
-    res = value_contributors(data, n_contributors=4, split="noisy", noise_rate=0.5, outputs="all", random_state=0)
+    res = value_contributors(data, n_contributors=4, split="noisy", noise_rate=0.5, random_state=0)
     df = res.to_dataframe()
     assert list(df.columns[:3]) == ["value", "stderr", "player"]
     assert df.loc[df["value"].idxmin(), "noise_rate"] == 0.5
@@ -99,16 +101,17 @@ def test_groundtruth_paper_protocol_bootstrap_draws_and_options():
     draws = _draw_datasets(train, 3, (900, 1000), (0.0, 0.0), "linear", 10, check_random_state(0), replace=True)
     assert all(len(np.unique(idx)) < len(idx) for idx, _, _ in draws)  # 900+ of 1 000 with replacement
     gt = davinz_groundtruth(train, val, test, n_datasets=3, sizes=(30, 60), noise=(0.0, 0.0), model="mlp",
-                            replace=True, bandwidth=5.0, convention="official", optimizer="plain_sgd", lr=0.3,
-                            epochs=2, stopping="plateau", random_state=0)
+                            replace=True, bandwidth=5.0, convention="official", nu="paper", random_state=0,
+                            training=GroundTruthTraining(optimizer="plain_sgd", lr=0.3, epochs=2, stopping="plateau"))
     assert gt.settings["bandwidth"] == 5.0 and gt.settings["replace"] and gt.settings["optimizer"] == "plain_sgd"
     assert gt.settings["stopping"] == "plateau" and np.isfinite(gt.values).all()
 
 
 def test_groundtruth_repeats_average_runs_whose_first_is_the_single_run():
     train, val, test = _digits_splits()
-    kw = dict(n_datasets=4, sizes=(150, 300), noise=(0.0, 0.5), model="mlp", epochs=3, random_state=2)
-    one, two = davinz_groundtruth(train, val, test, **kw), davinz_groundtruth(train, val, test, repeats=2, **kw)
+    kw = dict(n_datasets=4, sizes=(150, 300), noise=(0.0, 0.5), model="mlp", random_state=2)
+    one = davinz_groundtruth(train, val, test, nu="paper", training=GroundTruthTraining(epochs=3), **kw)
+    two = davinz_groundtruth(train, val, test, nu="paper", training=GroundTruthTraining(epochs=3, repeats=2), **kw)
     np.testing.assert_allclose(two.values, one.values, rtol=1e-12)  # ν does not depend on the training
     first, mean = one["test_metric"], two["test_metric"]
     second = 2 * mean - first
@@ -119,10 +122,11 @@ def test_groundtruth_repeats_average_runs_whose_first_is_the_single_run():
     np.testing.assert_allclose(two.metrics["repeat_pearson"], pearsonr(first, second)[0], rtol=1e-6)
     assert "repeat_pearson" not in one.metrics and "test_metric_sd" not in one.columns
     # A thresholded MMD keeps the NTK terms and the biased MMD's κ; ν uses the thresholded MMD.
-    thr = davinz_groundtruth(train, val, test, mmd_estimator="thresholded", **kw)
+    thr = davinz_groundtruth(train, val, test, nu=NuOptions("paper", mmd_estimator="thresholded"),
+                             training=GroundTruthTraining(epochs=3), **kw)
     np.testing.assert_allclose(thr["ntk_term"], one["ntk_term"], rtol=1e-12)
     assert thr.settings["kappa"] == pytest.approx(one.settings["kappa"], rel=1e-12)
     assert (thr["mmd_term"] <= one["mmd_term"] + 1e-12).all()
     np.testing.assert_allclose(thr.values, -thr.settings["kappa"] * thr["ntk_term"] - thr["mmd_term"], rtol=1e-12)
     with pytest.raises(TrainfreeError, match="repeats"):
-        davinz_groundtruth(train, val, test, repeats=0)
+        GroundTruthTraining(repeats=0)

@@ -108,8 +108,8 @@ def test_defaults_are_shown_exactly_once():
     assert "(default: raw)" in text and "(default: 5000)" in text and "(default: on)" in text
     assert "(default: False)" not in text and "default: None" not in text
     # Help that already names its default gets no second one.
-    assert "all (default):" in (davinz := COMMANDS["value davinz"].format_help())
-    assert "(default: all)" not in davinz
+    assert "recommended (default):" in (davinz := COMMANDS["value davinz"].format_help())
+    assert "(default: recommended)" not in davinz
 
 
 def test_cli_choices_are_the_librarys():
@@ -118,3 +118,6 @@ def test_cli_choices_are_the_librarys():
     from trainfree.kernels.mmd import ESTIMATORS
 
     assert _common.MODELS == tuple(KINDS) and _common.MMD_ESTIMATORS == tuple(ESTIMATORS)
+    from trainfree.valuation.davinz_options import DEFAULT_NU, NU_PRESETS
+
+    assert _common.NU_PRESETS == tuple(NU_PRESETS) and _common.DEFAULT_NU == DEFAULT_NU

@@ -13,6 +13,7 @@ from ._common import (
     add_common,
     add_group,
     add_nu_options,
+    nu_from_args,
     describe,
     finish,
     load_data,
@@ -36,8 +37,6 @@ def add_experiment_commands(sub):
     gt.add_argument("--size-scale", choices=["linear", "log"], default="linear",
                     help="sizes drawn uniformly, or log-uniformly between --min-size and --max-size")
     gt.add_argument("--model", choices=["mlp", "cnn"], default="cnn", help="network of ν and of the training")
-    gt.add_argument("--outputs", choices=["own", "all"], default="own",
-                    help="own: the paper's ν, the own-class output only; all: NTK of every class output")
     add_nu_options(gt)
     gt.add_argument("--epochs", type=int, default=30, help="most epochs of each training (it stops earlier once the "
                     "training loss is below 1e-3)")
@@ -148,7 +147,7 @@ def correlate(args: argparse.Namespace) -> None:
 
 
 def groundtruth(args: argparse.Namespace) -> None:
-    from ..experiments.groundtruth import davinz_groundtruth, groundtruth_splits
+    from ..experiments.groundtruth import GroundTruthTraining, davinz_groundtruth, groundtruth_splits
     from ..report import groundtruth_report
 
     t0 = time.perf_counter()
@@ -157,9 +156,9 @@ def groundtruth(args: argparse.Namespace) -> None:
                                           test_size=args.test_size, random_state=args.seed)
     res = davinz_groundtruth(train, val, test, n_datasets=args.datasets, sizes=(args.min_size, args.max_size),
                              noise=(0.0, 0.5 if args.noise is None else args.noise), size_scale=args.size_scale,
-                             model=args.model, outputs=args.outputs, size_ridge=args.size_ridge, epochs=args.epochs,
-                             mmd_estimator=args.mmd_estimator, repeats=args.repeats, device=args.device,
-                             random_state=args.seed, progress=args.progress)
+                             model=args.model, nu=nu_from_args(args), device=args.device, random_state=args.seed,
+                             training=GroundTruthTraining(epochs=args.epochs, repeats=args.repeats),
+                             progress=args.progress)
     say(args, groundtruth_report(res))
     finish(args, t0, res, *write_outputs(out, "groundtruth", res))
 

@@ -15,6 +15,7 @@ from ._common import (
     finish,
     finite_float,
     load_data,
+    nu_from_args,
     prepare_output,
     say,
     write_outputs,
@@ -56,9 +57,6 @@ def add_value_commands(sub) -> None:
                     help="Monte Carlo checkpoint (.npz; default <out>/checkpoint.npz): re-run to resume")
     dv.add_argument("--model", choices=MODELS, default="mlp",
                     help="cnn: a small CNN; davinz_cnn / davinz_mlp: the official DAVINZ code's networks")
-    dv.add_argument("--outputs", choices=["all", "own"], default="all",
-                    help="all (default): NTK of every class output, an extension that sees label noise; "
-                         "own: the paper's ν, the own-class output only")
     add_nu_options(dv)
     dv.add_argument("--kappa", choices=["singletons", "leave_one_out"], default="singletons",
                     help="coalitions κ averages over: contributors alone (official --no-loo) or the leave-one-out "
@@ -87,6 +85,7 @@ def value_davinz(args: argparse.Namespace) -> None:
     from ..data import load_file
     from ..experiments import load_contributors, value_contributors, value_datasets
     from ..report import values_report
+    from ..valuation import NtkOptions
 
     t0 = time.perf_counter()
     real = args.contributor_data is not None or args.contributor_column is not None
@@ -100,10 +99,8 @@ def value_davinz(args: argparse.Namespace) -> None:
         raise TrainfreeError("Pass either --contributor-data (one file or folder per contributor) or "
                              "--contributor-column (one --data table with a contributor column), not both.")
     out = prepare_output(args, "value davinz")
-    options = dict(model=args.model, semivalue=args.semivalue, max_exact=args.max_exact, n_samples=args.samples,
-                   outputs=args.outputs, size_ridge=args.size_ridge, mmd_estimator=args.mmd_estimator,
-                   ntk_blocks=args.ntk_blocks,
-                   ntk_permutations=args.ntk_permutations,
+    options = dict(model=args.model, nu=nu_from_args(args), semivalue=args.semivalue, max_exact=args.max_exact,
+                   n_samples=args.samples, ntk=NtkOptions(blocks=args.ntk_blocks, permutations=args.ntk_permutations),
                    device=args.device, kappa=args.kappa, convention=args.convention, bandwidth=args.bandwidth,
                    n_jobs=args.n_jobs, random_state=args.seed)
     if real:
@@ -125,9 +122,9 @@ def value_davinz(args: argparse.Namespace) -> None:
                                      val_fraction=args.val_fraction,
                                      checkpoint=_checkpoint(args, out, args.contributors), **options)
     say(args, values_report(res))
-    say(args, f"ν computed with --outputs {args.outputs}: {res.settings['nu']}"
-              + ("; the CLI default, because finding bad contributors is what it is for"
-                 if args.outputs == "all" and res.settings["task"] == "classification" else ""))
+    s = res.settings
+    say(args, f"ν: --nu {s['nu']} (--outputs {s['outputs']} --size-ridge {s['size_ridge']:g} --mmd-estimator "
+              f"{s['mmd_estimator']}): {s['nu_description']}")
     finish(args, t0, res, *write_outputs(out, "values", res))
 
 

@@ -14,11 +14,11 @@
 
 from .contributors import load_contributors, value_contributors, value_datasets
 from .dynamics import error_barrier, group_dynamics, kernel_distance, score_groups
-from .groundtruth import davinz_groundtruth
+from .groundtruth import GroundTruthTraining, davinz_groundtruth
 from .noise import compare_noise_detection, score_dataset
 from .pruning import prune_order, pruning_curve, score_correlations, window
 from .windows import window_curve
 
-__all__ = ["compare_noise_detection", "davinz_groundtruth", "error_barrier", "group_dynamics", "kernel_distance",
-           "load_contributors", "prune_order", "pruning_curve", "score_correlations", "score_dataset", "score_groups",
-           "value_contributors", "value_datasets", "window", "window_curve"]
+__all__ = ["GroundTruthTraining", "compare_noise_detection", "davinz_groundtruth", "error_barrier", "group_dynamics",
+           "kernel_distance", "load_contributors", "prune_order", "pruning_curve", "score_correlations",
+           "score_dataset", "score_groups", "value_contributors", "value_datasets", "window", "window_curve"]

@@ -21,10 +21,12 @@ from ..result import PlayerResult
 from ..training import input_shape, make_model
 from ..training.models import KINDS
 from ..valuation import davinz_values
+from ..valuation.davinz_options import DEFAULT_NU, NuOptions
 
 
 def value_contributors(data: Dataset, *, n_contributors: int = 10, split: str = "random", noise_rate: float = 0.4,
-                       val_fraction: float = 0.2, model: str = "mlp", semivalue: str = "shapley",
+                       val_fraction: float = 0.2, model: str = "mlp", nu: str | NuOptions = DEFAULT_NU,
+                       semivalue: str = "shapley",
                        max_exact: int = 12, n_samples: int = 500, checkpoint: str | Path | None = None,
                        random_state: SeedLike = None, n_jobs: int | None = None,
                        **davinz_options: Any) -> PlayerResult:
@@ -44,13 +46,14 @@ def value_contributors(data: Dataset, *, n_contributors: int = 10, split: str = 
         contributor must remain).
     model : {"mlp", "cnn", "davinz_cnn", "davinz_mlp"}
         The network at initialization (see :func:`trainfree.training.make_model`; the CNNs need image data).
-    semivalue, max_exact, n_samples, checkpoint, n_jobs
-        See :func:`trainfree.valuation.davinz_values`.
+    nu, semivalue, max_exact, n_samples, checkpoint, n_jobs
+        See :func:`trainfree.valuation.davinz_values` (``nu``: ``"recommended"``, the default, or
+        ``"paper"``).
     random_state : None, int, Generator or SeedSequence
         Root seed; the validation split, the contributor split, the model and the valuation each
         draw from their own child.
     **davinz_options
-        Passed to :class:`trainfree.valuation.DavinzUtility` (``outputs``, ``ntk_blocks``, ``device``, ...).
+        Passed to :class:`trainfree.valuation.DavinzUtility` (``kappa``, ``bandwidth``, ``ntk``, ``device``, ...).
 
     Returns
     -------
@@ -87,7 +90,8 @@ def value_contributors(data: Dataset, *, n_contributors: int = 10, split: str = 
     shape = input_shape(model, data.image_shape, data.X.shape[1], name=data.name)
     as_input = lambda A: A.reshape(len(A), *shape)  # noqa: E731
     net = make_model(model, shape, len(data.classes), random_state=child(seed, "model"))
-    res = davinz_values([(as_input(p.X), p.y) for p in parts], as_input(data.X[val]), model=net, semivalue=semivalue,
+    res = davinz_values([(as_input(p.X), p.y) for p in parts], as_input(data.X[val]), model=net, nu=nu,
+                        semivalue=semivalue,
                         max_exact=max_exact, n_samples=n_samples, checkpoint=checkpoint,
                         names=[p.name for p in parts], random_state=child(seed, "valuation"), n_jobs=n_jobs,
                         **davinz_options)
@@ -144,7 +148,8 @@ def load_contributors(sources: Sequence[str | Path], *, group_column: str | None
 
 
 def value_datasets(contributors: Mapping[str, Dataset], val: Dataset, *, task: str | None = None,
-                   model: str = "mlp", semivalue: str = "shapley", max_exact: int = 12, n_samples: int = 500,
+                   model: str = "mlp", nu: str | NuOptions = DEFAULT_NU, semivalue: str = "shapley",
+                   max_exact: int = 12, n_samples: int = 500,
                    checkpoint: str | Path | None = None, random_state: SeedLike = None, n_jobs: int | None = None,
                    **davinz_options: Any) -> PlayerResult:
     """Value real contributors' data sets against the user's own validation set with DAVINZ.
@@ -160,7 +165,7 @@ def value_datasets(contributors: Mapping[str, Dataset], val: Dataset, *, task: s
         Classification matches classes by name across the data sets (class names that are all whole
         numbers sort as numbers); regression reads the targets as numbers, so integer-valued targets
         are regression targets too when asked for.
-    model, semivalue, max_exact, n_samples, checkpoint, n_jobs, random_state, **davinz_options
+    model, nu, semivalue, max_exact, n_samples, checkpoint, n_jobs, random_state, **davinz_options
         As in :func:`value_contributors`.
 
     Returns
@@ -199,7 +204,7 @@ def value_datasets(contributors: Mapping[str, Dataset], val: Dataset, *, task: s
     net = make_model(model, shape, n_out, random_state=child(seed, "model"))
     names = list(contributors)
     res = davinz_values([(as_input(contributors[k].X), targets[k]) for k in names], as_input(val.X), model=net,
-                        task=task, semivalue=semivalue, max_exact=max_exact, n_samples=n_samples,
+                        nu=nu, task=task, semivalue=semivalue, max_exact=max_exact, n_samples=n_samples,
                         checkpoint=checkpoint, names=names, random_state=child(seed, "valuation"), n_jobs=n_jobs,
                         **davinz_options)
     return res.replace(settings={"data": {k: d.name for k, d in contributors.items()}, "validation": val.name,

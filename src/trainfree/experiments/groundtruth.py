@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import numbers
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -18,17 +20,67 @@ from ..kernels import median_bandwidth
 from ..result import PlayerResult
 from ..training import evaluate, input_shape, make_model
 from ..valuation import DavinzUtility, InfluenceUtility, RobustVolume, ValidationPerformance, davinz_value
+from ..valuation.davinz_options import DEFAULT_NU, NuOptions, as_nu
+
+
+@dataclass(frozen=True)
+class GroundTruthTraining:
+    """How the ground-truth study trains a network on each dataset.
+
+    Parameters
+    ----------
+    optimizer : {"adam", "sgd", "plain_sgd"}
+        See :func:`trainfree.training.train`; default Adam.
+    lr : float
+        Learning rate; default 1e-3.
+    epochs : int
+        At most this many epochs; default 30.
+    stopping : {"loss", "plateau"}
+        ``"loss"`` (default): stop once the training loss is below 1e-3; ``"plateau"``: once the epoch
+        loss changes by less than 1e-6 (the official rule).
+    even_batches : bool
+        Batches of at most 128 of equal size (default True); False: full batches and a remainder (a
+        131-image set then trains on 128 + 3, and its 3-image steps cost it a third of its accuracy).
+    repeats : int
+        Trainings per dataset from the same initialization with other batch orders; the ground truth
+        is their mean test metric. Default 1.
+
+    Examples
+    --------
+    >>> GroundTruthTraining(optimizer="plain_sgd", lr=0.01, stopping="plateau", epochs=1000).repeats
+    1
+    """
+
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    epochs: int = 30
+    stopping: str = "loss"
+    even_batches: bool = True
+    repeats: int = 1
+
+    def __post_init__(self) -> None:
+        check_param("optimizer", self.optimizer, str, choices=("adam", "sgd", "plain_sgd"))
+        check_param("lr", self.lr, (int, float), low=0, low_open=True)
+        check_param("epochs", self.epochs, numbers.Integral, low=1)
+        check_param("stopping", self.stopping, str, choices=("loss", "plateau"))
+        if not isinstance(self.even_batches, bool):
+            raise TrainfreeError(f"GroundTruthTraining(even_batches=...) must be True or False. Got "
+                                 f"{self.even_batches!r}.")
+        check_param("repeats", self.repeats, numbers.Integral, low=1)
+
+    def options(self) -> dict:
+        """:func:`trainfree.training.train`'s options for one run (the stopping rule spelled out)."""
+        stop = {"tol": 1e-3} if self.stopping == "loss" else {"tol": 0.0, "plateau": 1e-6}
+        return {"epochs": self.epochs, "optimizer": self.optimizer, "lr": self.lr, "even_batches": self.even_batches,
+                **stop}
 
 
 def davinz_groundtruth(train_set: Dataset, val_set: Dataset, test_set: Dataset, *, n_datasets: int = 30,
                        sizes: tuple[int, int] = (100, 600), noise: tuple[float, float] = (0.0, 0.5),
-                       size_scale: str = "linear", model: str = "cnn", outputs: str = "own", size_ridge: float = 0.0,
-                       mmd_estimator: str = "biased",
-                       replace: bool = False, bandwidth: str | float = "median", convention: str = "trainfree",
-                       optimizer: str = "adam", lr: float = 1e-3, epochs: int = 30, stopping: str = "loss",
-                       even_batches: bool = True, repeats: int = 1, device: str | None = "cpu",
-                       random_state: SeedLike = 0,
-                       progress: bool = False) -> PlayerResult:
+                       size_scale: str = "linear", replace: bool = False, model: str = "cnn",
+                       nu: str | NuOptions = DEFAULT_NU, bandwidth: str | float = "median",
+                       convention: str = "trainfree", training: GroundTruthTraining = GroundTruthTraining(),
+                       device: str | None = "cpu", random_state: SeedLike = 0, progress: bool = False) -> PlayerResult:
     """The DAVINZ paper's "valid scoring function" study.
 
     Draws ``n_datasets`` subsets of ``train_set`` of random size (uniform over ``sizes``, or log-uniform
@@ -36,24 +88,56 @@ def davinz_groundtruth(train_set: Dataset, val_set: Dataset, test_set: Dataset, 
     (flipped labels, or for regression Gaussian target noise of that many standard deviations); for each,
     ν at initialization (κ balanced across the datasets, one RBF bandwidth from the validation set) and
     the test accuracy (regression: minus the MSE) of the same network trained from the same
-    initialization until its training loss is below 1e-3 (``stopping="loss"``) or, with
-    ``stopping="plateau"``, until the epoch loss changes by less than 1e-6 (the official rule), or
-    ``epochs`` end, in batches of at most 128 of equal size (``even_batches``; False: full batches and a
-    remainder, as this study trained before 2026-11-26: a 131-image set then trains on 128 + 3 and its
-    3-image steps cost it a third of its accuracy). ``outputs``, ``size_ridge`` and ``mmd_estimator`` choose the ν
-    (see :class:`trainfree.valuation.DavinzUtility`; κ balances the NTK term against the biased MMD when
-    the MMD is thresholded). The paper's protocol: ``replace=True`` (bootstrap draws,
-    with duplicates), clean labels (``noise=(0, 0)``), ``model="davinz_cnn"``, ``convention="official"``
-    (its absolute 1e-4 ridge keeps the duplicates' Θ₀ invertible), ``bandwidth=5.0`` on [0, 1] pixels,
-    ``optimizer="plain_sgd", lr=0.01, stopping="plateau", epochs=1000``.
+    initialization as ``training`` says (:class:`GroundTruthTraining`: by default Adam until the
+    training loss is below 1e-3 or 30 epochs end, in even batches of at most 128). ``nu`` chooses the ν
+    (``"recommended"``, the default, or ``"paper"``; see :class:`trainfree.valuation.DavinzUtility`; κ
+    balances the NTK term against the biased MMD when the MMD is thresholded). The paper's protocol:
+    ``replace=True`` (bootstrap draws, with duplicates), clean labels (``noise=(0, 0)``),
+    ``model="davinz_cnn"``, ``nu="paper"``, ``convention="official"`` (its absolute 1e-4 ridge keeps the
+    duplicates' Θ₀ invertible), ``bandwidth=5.0`` on [0, 1] pixels, and
+    ``training=GroundTruthTraining(optimizer="plain_sgd", lr=0.01, stopping="plateau", epochs=1000)``.
 
     One training run is a noisy measurement of what a dataset is worth: a bad draw of the mini-batch
-    order can leave a network far below its siblings. ``repeats=r`` trains each dataset r times from
-    the same initialization with r batch orders (the first as with ``repeats=1``; a dataset that fits
-    in one batch of 128 trains the same network every time) and takes the mean
-    test metric as the ground truth; ``metrics["repeat_pearson"]`` / ``["repeat_spearman"]`` then hold
+    order can leave a network far below its siblings. ``GroundTruthTraining(repeats=r)`` trains each
+    dataset r times from the same initialization with r batch orders (the first as with ``repeats=1``; a
+    dataset that fits in one batch of 128 trains the same network every time) and takes the mean test
+    metric as the ground truth; ``metrics["repeat_pearson"]`` / ``["repeat_spearman"]`` then hold
     the mean correlation between two single runs' test metrics across the datasets: how well one
     training run predicts another, the ceiling of any scorer judged against a single run.
+
+    Parameters
+    ----------
+    train_set, val_set, test_set : Dataset
+        The pool the datasets are drawn from, the validation set T (of ν and of VP) and the test set
+        of the ground truth (see :func:`groundtruth_splits`).
+    n_datasets : int
+        Number of datasets drawn, at least 3; default 30.
+    sizes : (int, int)
+        Smallest and largest size; default (100, 600).
+    noise : (float, float)
+        Range of the share of flipped labels (regression: target noise in standard deviations);
+        default (0, 0.5).
+    size_scale : {"linear", "log"}
+        Sizes uniform (default) or log-uniform over ``sizes``.
+    replace : bool
+        Draw with replacement (the paper's bootstrap); default False.
+    model : str
+        The network (see :func:`trainfree.training.make_model`); default ``"cnn"``.
+    nu : {"recommended", "paper"} or NuOptions
+        Which ν; default ``"recommended"``.
+    bandwidth : "median" or float
+        The RBF bandwidth, one for all datasets: the median heuristic on the validation set (default)
+        or fixed.
+    convention : {"trainfree", "official"}
+        How Θ₀ is taken from the network (see :class:`trainfree.valuation.DavinzUtility`).
+    training : GroundTruthTraining
+        How each dataset's network is trained; default ``GroundTruthTraining()``.
+    device : str
+        Where to compute and train; default ``"cpu"``.
+    random_state : int, Generator or SeedSequence
+        Root seed of the draws, the initialization, ν and the training; default 0.
+    progress : bool
+        Show progress bars; default False.
 
     Returns
     -------
@@ -69,9 +153,11 @@ def davinz_groundtruth(train_set: Dataset, val_set: Dataset, test_set: Dataset, 
     t0 = time.perf_counter()
     check_param("n_datasets", n_datasets, numbers.Integral, low=3)
     check_param("size_scale", size_scale, str, choices=("linear", "log"))
-    check_param("epochs", epochs, numbers.Integral, low=1)
-    check_param("stopping", stopping, str, choices=("loss", "plateau"))
-    check_param("repeats", repeats, numbers.Integral, low=1)
+    if not isinstance(training, GroundTruthTraining):
+        raise TrainfreeError(f"The 'training' parameter must be GroundTruthTraining(epochs=..., lr=..., ...). Got "
+                             f"{type(training).__name__} instead.")
+    nu_settings = as_nu(nu).resolved()
+    repeats = training.repeats
     seed = check_random_state(random_state)
     regression = train_set.task == "regression"
     task = "regression" if regression else "classification"
@@ -86,9 +172,9 @@ def davinz_groundtruth(train_set: Dataset, val_set: Dataset, test_set: Dataset, 
     t = time.perf_counter()
     terms = []
     for idx, y, _ in _progress(draws, progress, "DAVINZ"):
-        u = DavinzUtility([(as_input(train_set.X[idx]), y)], as_input(val_set.X), model=init, task=task,
-                          outputs=outputs, size_ridge=size_ridge, mmd_estimator=mmd_estimator, bandwidth=sigma,
-                          convention=convention, kappa=1.0, device=device, random_state=child(seed, "davinz"))
+        u = DavinzUtility([(as_input(train_set.X[idx]), y)], as_input(val_set.X), model=init, task=task, nu=nu,
+                          bandwidth=sigma, convention=convention, kappa=1.0, device=device,
+                          random_state=child(seed, "davinz"))
         terms.append((*u.terms((0,)), u.mmd((0,), "biased")))
     terms = np.array(terms)
     kappa = terms[:, 2].sum() / terms[:, 0].sum()  # the paper's κ across the datasets, on the biased MMD's scale
@@ -98,15 +184,13 @@ def davinz_groundtruth(train_set: Dataset, val_set: Dataset, test_set: Dataset, 
     t = time.perf_counter()
     sign = -1.0 if regression else 1.0
     train_seed = child(seed, "training")
-    stop = {"tol": 1e-3} if stopping == "loss" else {"tol": 0.0, "plateau": 1e-6}
-    stop["even_batches"] = even_batches
     run_seeds = [train_seed] + [child(train_seed, f"repeat/{r}") for r in range(1, repeats)]  # run 0: as one run
     runs = np.empty((repeats, len(draws), 2))  # (test metric, VP) of each run
     for k, (idx, y, _) in enumerate(_progress(draws, progress, "training")):
         for r, run_seed in enumerate(run_seeds):
             vp_utility = ValidationPerformance([(as_input(train_set.X[idx]), y)], as_input(val_set.X), val_set.y,
-                                               model=init, task=task, epochs=epochs, optimizer=optimizer, lr=lr,
-                                               device=device, random_state=run_seed, **stop)
+                                               model=init, task=task, device=device, random_state=run_seed,
+                                               **training.options())
             net = vp_utility.fit((0,))
             test_metric = sign * evaluate(net, as_input(test_set.X), test_set.y, task=task, device=device)
             runs[r, k] = (test_metric, vp_utility.score(net))
@@ -136,12 +220,11 @@ def davinz_groundtruth(train_set: Dataset, val_set: Dataset, test_set: Dataset, 
         for name, corr in (("pearson", pearsonr), ("spearman", spearmanr)):
             metrics[f"repeat_{name}"] = float(np.mean([corr(runs[a, :, 0], runs[b, :, 0])[0] for a, b in pairs]))
     settings = {"n_datasets": int(n_datasets), "sizes": list(sizes), "noise": list(noise), "size_scale": size_scale,
-                "model": model, "outputs": outputs, "size_ridge": float(size_ridge), "mmd_estimator": mmd_estimator,
-                "epochs": int(epochs),
-                "replace": bool(replace), "convention": convention, "optimizer": optimizer, "lr": float(lr),
-                "stopping": stopping, "even_batches": bool(even_batches), "repeats": int(repeats),
-                "device": str(device), "task": task,
+                "model": model, **nu_settings, "replace": bool(replace), "convention": convention,
+                **dataclasses.asdict(training), "device": str(device), "task": task,
                 "kappa": float(kappa), "bandwidth": float(sigma), "data": train_set.name}
+    if regression:
+        settings["outputs"] = "own"  # one output, whatever the preset
     return PlayerResult("davinz_groundtruth", columns, settings, seed_record(seed), timings, metrics)
 
 

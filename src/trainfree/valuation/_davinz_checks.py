@@ -58,9 +58,9 @@ def check_contributors(contributors: Sequence, X_val: Any, task: str) -> tuple[l
 def check_blocks(ntk_blocks: int, n: int) -> None:
     """The block-diagonal approximation needs at least one example per block."""
     if ntk_blocks > n:
-        raise TrainfreeError(f"ntk_blocks={ntk_blocks} exceeds the {n} examples of all contributors together; "
-                             f"every block needs at least one example. Use ntk_blocks <= {n} (1 keeps the exact "
-                             f"kernel).")
+        raise TrainfreeError(f"NtkOptions(blocks={ntk_blocks}) exceeds the {n} examples of all contributors "
+                             f"together; every block needs at least one example. Use blocks <= {n} (--ntk-blocks; 1 "
+                             f"keeps the exact kernel).")
 
 
 def check_coalition(coalition: Sequence[int], K: int) -> list[int]:
@@ -99,13 +99,13 @@ def check_ntk_memory(n: int, n_kernels: int, n_block: int, n_params: int, dtype:
     jacobians = (jac_all if jac_all <= max_jacobian_bytes else 128 * n_params * item) + n_block * n_block * item
     fixes = [f"value fewer examples (memory grows as the square of their number, {n} now)"]
     if outputs == "all" and n_outputs > 1:
-        fixes.append(f"use outputs='own' (one kernel instead of {n_outputs})")
+        fixes.append(f"use outputs='own' (nu='paper' or NuOptions(outputs='own'): one kernel instead of {n_outputs})")
     if ntk_permutations > 1:
-        fixes.append(f"use ntk_permutations=1 (one kernel per partition, {ntk_permutations} now)")
+        fixes.append(f"use NtkOptions(permutations=1) (one kernel per partition, {ntk_permutations} now)")
     if dtype == torch.float64:
         fixes.append("use dtype='float32' (half the memory)")
     if jacobians > kernels / 3:
-        fixes.append("raise ntk_blocks (smaller Jacobian blocks)")
+        fixes.append("raise NtkOptions(blocks=...) (smaller Jacobian blocks)")
     check_memory(kernels + jacobians, what=(
         f"DAVINZ's NTK on {n} examples ({n_kernels} kernel(s) of {n}×{n} {str(dtype).removeprefix('torch.')}: "
         f"Θ₀ and the Cholesky factors of the full coalition, plus Jacobians of {n_params} parameters)"),
@@ -121,9 +121,10 @@ def fingerprint(u: Any) -> dict[str, Any]:
     theta, r = u.theta, u.residual
     w = torch.linspace(1.0, 2.0, theta.shape[-1], dtype=theta.dtype, device=theta.device)
     diag = theta.diagonal(dim1=1, dim2=2)
-    # Values do not depend on the device ("nu" only describes "outputs"); exact settings first, so a
-    # refusal names them before derived floats.
-    settings = {k: v for k, v in u.settings.items() if k not in ("device", "nu") and not isinstance(v, float)}
+    # Values do not depend on the device, nor on the preset's name (the resolved options are compared); exact
+    # settings first, so a refusal names them before derived floats.
+    skip = ("device", "nu", "nu_description")
+    settings = {k: v for k, v in u.settings.items() if k not in skip and not isinstance(v, float)}
     settings.update({k: v for k, v in u.settings.items() if isinstance(v, float)})
     return {
         "class": type(u).__name__,

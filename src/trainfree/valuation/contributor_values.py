@@ -17,12 +17,14 @@ from .._random import SeedLike, check_random_state, child, seed_record
 from .._validation import check_param
 from ..result import PlayerResult
 from .davinz import DavinzUtility
+from .davinz_options import DEFAULT_NU, NuOptions
 
 SEMIVALUES = ("loo", "shapley", "banzhaf")
 
 
-def davinz_values(contributors: Sequence[tuple], X_val: Any, *, model: nn.Module, semivalue: str = "shapley",
-                  max_exact: int = 12, n_samples: int = 500, checkpoint: str | Path | None = None,
+def davinz_values(contributors: Sequence[tuple], X_val: Any, *, model: nn.Module,
+                  nu: str | NuOptions = DEFAULT_NU, semivalue: str = "shapley", max_exact: int = 12,
+                  n_samples: int = 500, checkpoint: str | Path | None = None,
                   names: Sequence[Any] | None = None, random_state: SeedLike = None, n_jobs: int | None = None,
                   **utility_options: Any) -> PlayerResult:
     """Value each contributor by a semivalue of the DAVINZ utility ν.
@@ -35,6 +37,10 @@ def davinz_values(contributors: Sequence[tuple], X_val: Any, *, model: nn.Module
         The validation inputs T.
     model : nn.Module
         The network at initialization.
+    nu : {"recommended", "paper"} or NuOptions
+        Which ν (see :class:`DavinzUtility`): ``"recommended"`` (default; outputs all, size ridge 1e-4,
+        thresholded MMD, chosen by the ground-truth study, about 14 times the cost) or ``"paper"`` (the
+        official ν); :class:`~trainfree.valuation.NuOptions` overrides one of their options.
     semivalue : {"loo", "shapley", "banzhaf"}
         Leave-one-out, or Shapley / Banzhaf values: enumerated exactly up to ``max_exact``
         contributors, else permutation Monte Carlo (Shapley) or maximum sample reuse (Banzhaf)
@@ -51,7 +57,7 @@ def davinz_values(contributors: Sequence[tuple], X_val: Any, *, model: nn.Module
     n_jobs : int, optional
         joblib workers for utility evaluations.
     **utility_options
-        Passed to :class:`DavinzUtility` (``outputs``, ``ntk_blocks``, ``bandwidth``, ``device``, ...).
+        Passed to :class:`DavinzUtility` (``kappa``, ``bandwidth``, ``convention``, ``ntk``, ``device``, ...).
 
     Returns
     -------
@@ -81,7 +87,7 @@ def davinz_values(contributors: Sequence[tuple], X_val: Any, *, model: nn.Module
         raise TrainfreeError(f"A checkpoint resumes Monte Carlo runs, but {K} contributors with "
                              f"semivalue={semivalue!r} and max_exact={max_exact} are computed exactly in one pass. "
                              f"Drop the checkpoint (--checkpoint), or lower max_exact (--max-exact) for Monte Carlo.")
-    utility = DavinzUtility(contributors, X_val, model=model, random_state=child(seed, "ntk_blocks"),
+    utility = DavinzUtility(contributors, X_val, model=model, nu=nu, random_state=child(seed, "ntk_blocks"),
                             **utility_options)
     t1 = time.perf_counter()
     mc_seed = child(seed, "semivalue")

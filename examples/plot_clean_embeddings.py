@@ -24,9 +24,9 @@ flipped = rng.random(len(y)) < 0.15
 y_noisy = np.where(flipped, (y + rng.integers(1, 10, len(y))) % 10, y)
 
 # %%
-# Rows: the arc-cosine kernel of the (centred) embeddings
-# -------------------------------------------------------
-res = mislabel_score(embeddings, y_noisy, preprocess="center", random_state=0)
+# Rows: the arc-cosine kernel of the embeddings
+# ---------------------------------------------
+res = mislabel_score(embeddings, y_noisy, random_state=0)
 print(res.summary())
 print(f"AUROC for the flipped labels: {auroc(res.scores, flipped):.3f}")
 

@@ -3,7 +3,7 @@ PY ?= python3
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check --root-user-action=ignore
 FMNIST_DIR := /usr/share/datasets/fashion-mnist
 
-.PHONY: install install-test install-docs data browser demo test test-all bench docs
+.PHONY: install install-test install-docs data browser demo test test-all bench docs docs-guides
 
 data:  # Fashion-MNIST from Debian's dataset-fashion-mnist (IDX gzip files); nothing downloads at run time
 	@test -f $(FMNIST_DIR)/train-images-idx3-ubyte.gz || \
@@ -41,3 +41,7 @@ install-docs: install
 docs: install-docs  # the documentation site, examples executed; any warning is an error
 	$(PY) -m sphinx -W --keep-going -b html docs docs/_build/html
 	@echo "Open $(CURDIR)/docs/_build/html/index.html"
+
+docs-guides: install  # every command and code block of docs/guides, run as written (small n, a few minutes)
+	$(PIP) -e ".[dask,test]"
+	$(PY) -m pytest -q -m slow tests/test_docs.py

@@ -26,7 +26,7 @@ def empirical_ntk(model: torch.nn.Module, X1, X2=None, *, out1=None, out2=None, 
     ----------
     model : nn.Module
         Its parameters and buffers are read, never changed.
-    X1, X2 : Tensor of shape (n, *input_shape)
+    X1, X2 : Tensor of shape ``(n, *input_shape)``
         Inputs; ``X2=None`` computes the symmetric kernel of ``X1``.
     out1, out2 : int Tensor of shape (n,), optional
         Which output of each example to differentiate (DAVINZ uses the example's own class). None

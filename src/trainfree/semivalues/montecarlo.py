@@ -146,7 +146,7 @@ def banzhaf_msr(utility: Utility, n_players: int, *, n_samples: int = 1000, batc
     (``bench/davinz_msr_coverage.py``) coverage of the exact values was 0.89 at 128 samples and 0.90
     at 512 (0.83 and 0.45 in the runs that missed ∅), and 0.955 at 2 048 = 8·2^K. Trust the interval
     once ``n_samples`` is several times 2^K (for K ≤ 12 :func:`exact_banzhaf` is then cheaper), or
-    when 2^(1−K)·|ν({i}) − ν(∅)| is far below the reported stderr, so that missing ∅ cannot matter.
+    when ``2^(1−K)·|ν({i}) − ν(∅)|`` is far below the reported stderr, so that missing ∅ cannot matter.
 
     Examples
     --------

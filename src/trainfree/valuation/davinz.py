@@ -103,9 +103,9 @@ class DavinzUtility:
     Parameters
     ----------
     contributors : sequence of (X_i, y_i)
-        Each contributor's inputs (n_i, *input_shape) and targets: class labels (classification)
+        Each contributor's inputs, shaped ``(n_i, *input_shape)``, and targets: class labels (classification)
         or real numbers (regression). Each needs at least two examples.
-    X_val : array of shape (m_T, *input_shape)
+    X_val : array of shape ``(m_T, *input_shape)``
         The validation set T (its inputs: MMD compares input distributions).
     model : nn.Module
         The network at initialization. Classification uses, for each example, the output of its

@@ -86,16 +86,16 @@ def finite_float(text: str) -> float:
 
 
 def add_nu_options(p: argparse.ArgumentParser) -> None:
-    """DAVINZ's ν beyond the paper: the size-scaled ridge and the MMD estimator (README, "One ν")."""
+    """DAVINZ's ν beyond the paper: the size-scaled ridge and the MMD estimator (docs/benchmarks.md, "Which ν")."""
     from ..valuation.coalition_mmd import ESTIMATORS
 
     p.add_argument("--size-ridge", type=finite_float, default=0.0,
                    help="ridge ρ·d·m_S on each coalition's NTK (d: mean diagonal of Θ₀); with --outputs all, "
-                        "1e-4 ranks datasets by both size and label quality (README); 0: the paper's tiny ridge. "
+                        "1e-4 ranks datasets by both size and label quality; 0: the paper's tiny ridge. "
                         "Each coalition is then factorised on its own (slower)")
     p.add_argument("--mmd-estimator", choices=ESTIMATORS, default="biased",
                    help="biased: the paper's MMD; thresholded: 0 unless the inputs' shift is significant, so the "
-                        "MMD's sampling noise does not blur the NTK term (README)")
+                        "MMD's sampling noise does not blur the NTK term (docs/benchmarks.md)")
 
 
 def add_common(p: argparse.ArgumentParser, *, data: str, noise_help: str) -> None:

@@ -110,7 +110,7 @@ class DavinzUtility:
     outputs : {"own", "all"}
         Classification only. ``own`` (the paper's setting): one kernel, the NTK of each example's own-class
         output, and ŷ_i = 1 − f_{y_i}(x_i). At initialization the logits are near 0, so ŷ ≈ 1 for every
-        example whatever its label and this term hardly sees label noise (see README). ``all``: one NTK
+        example whatever its label and this term hardly sees label noise (docs/benchmarks.md). ``all``: one NTK
         per output c (the block-diagonal-over-outputs approximation of the multi-output NTK, exact in
         expectation over the random last layer) with one-hot residuals 1[y_i = c] − f_c(x_i), summed over
         c: C times the cost, and it separates noisy from clean contributors.
@@ -121,8 +121,8 @@ class DavinzUtility:
         eigenvalues, which shrink as m grows, so with ``outputs="all"`` the term *grows* with m and ranks
         sizes the wrong way; with a ridge that scales with m it converges as m grows, the term falls like
         1/sqrt(m) and its level says how much of the labels the kernel cannot fit at that resolution (label
-        noise). ``outputs="all", size_ridge=1e-4`` ranks datasets by both size and label quality (README,
-        "One ν for size, label quality and shift"). Every coalition is then factorised on its own (no incremental
+        noise). ``outputs="all", size_ridge=1e-4`` ranks datasets by both size and label quality (docs/benchmarks.md,
+        "Which ν"). Every coalition is then factorised on its own (no incremental
         Cholesky: the ridge changes with the coalition), several times slower for many coalitions.
     bandwidth : "median", float
         RBF bandwidth σ: the median heuristic on the pooled inputs (default) or fixed (the paper uses 5).
@@ -131,7 +131,7 @@ class DavinzUtility:
         no shift (:mod:`trainfree.valuation.coalition_mmd`): 0 for sets drawn like T, so that the MMD's
         sampling noise does not blur the NTK term, and the MMD of a shifted set. κ (when a mode) is then
         balanced against the biased MMD. ``outputs="all", size_ridge=1e-4, mmd_estimator="thresholded"`` is
-        the ν the README recommends for contributors that differ in size, label quality and inputs.
+        the ν docs/benchmarks.md recommends for contributors that differ in size, label quality and inputs.
     features, val_features : arrays, optional
         Use these (one row per example, contributors stacked in order) instead of the inputs for MMD.
     jitter : float, optional

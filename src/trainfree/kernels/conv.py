@@ -17,7 +17,7 @@ def random_conv_features(images: torch.Tensor, *, channels: int | tuple[int, int
     convolution (He-scaled Gaussian weights, no biases), each followed by ReLU and 2×2 average
     pooling. The arc-cosine kernel of these features approximates the kernel of a wide random CNN:
     unlike a kernel on pixels it is local and partly invariant to small shifts, which sharpens
-    leave-one-out predictions on image data (README, mislabel detection).
+    leave-one-out predictions on image data (docs/benchmarks.md, "Mislabel detector").
 
     Parameters
     ----------
@@ -26,7 +26,7 @@ def random_conv_features(images: torch.Tensor, *, channels: int | tuple[int, int
         Filters of the first and second convolution (one int: both). On Fashion-MNIST 10 000 at 20%
         symmetric noise, (32, 64) finds flipped labels as well as (128, 128) (AUROC 0.9905 against
         0.9907; draws of the weights differ by ±0.0003) at a quarter of the second layer's cost and
-        half the feature dimension (README).
+        half the feature dimension (docs/benchmarks.md, "Width of the random CNN").
     random_state : None, int, Generator or SeedSequence
         Seeds the weights; they are drawn on the CPU, so every device gets the same network.
     batch_size : int, default=256

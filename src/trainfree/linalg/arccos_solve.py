@@ -201,7 +201,7 @@ def large_solve(Xn, Y, *, ridge: float = 0.0, strata=None, chunk_size: int = CHU
     # A chunk's d is the inverse of a Schur complement against fewer examples, so it is too small, by a factor
     # that grows like a power of n / chunk size (a learning curve). The exponent is read off the same chunks
     # factorised in halves, and one common factor rescales d: the ranking is unchanged, the sign rule's
-    # cross term α − d·y much less biased (README, "Large n").
+    # cross term α − d·y much less biased (docs/benchmarks.md, "Fidelity of the large and stochastic methods").
     ratios = np.concatenate([outs[key]["d"] / outs[key]["d_half"] for key, _ in units])
     exponent = max(float(np.median(np.log2(ratios))), 0.0)
     d_scale = (n / np.mean([idx.size for idx in chunks])) ** exponent

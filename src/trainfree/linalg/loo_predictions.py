@@ -65,7 +65,7 @@ def loo_loss_path(K: torch.Tensor, codes: np.ndarray, ridges, *, n_classes: int 
     larger ridge that heavy noise needs: on Fashion-MNIST at 80% symmetric noise (conv kernel) it chooses
     λ = 100 on a 2 000-example subset of 10 000 (AUROC 0.959; the squared error chose 3: 0.911) and
     λ = 30 on all of 3 000 (0.920 against 0.860), and the same λ at 20% and 50% symmetric and 20% and 40%
-    pair noise (README, mislabel detection).
+    pair noise (docs/benchmarks.md, "Choosing the ridge").
 
     Examples
     --------

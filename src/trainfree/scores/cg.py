@@ -58,7 +58,7 @@ class CGMethod(str, enum.Enum):
         memory: α = H⁻¹Y by preconditioned conjugate gradients on the full H (kept as its packed lower
         triangle, float32 by default), d = diag(H⁻¹) from exact factorisations of class-stratified
         random chunks averaged over repeats (:func:`trainfree.linalg.arccos_solve.large_solve`). Spearman
-        with the exact score ≥ 0.99 (README); iterations and residual are in ``settings``.
+        with the exact score ≥ 0.99 (docs/benchmarks.md); iterations and residual are in ``settings``.
     """
 
     EXACT = "exact"
@@ -74,7 +74,7 @@ class Preprocess(str, enum.Enum):
         have large positive cosines, so H is dominated by a near-constant block.
     CENTER
         Subtract the per-feature mean over the scored set first. It spreads the cosines and improves
-        label-noise detection on image data (see README); it is the default.
+        label-noise detection on image data (docs/benchmarks.md, "Preprocessing"); it is the default.
     MNIST_SHIFT
         The official CG code's transform, ``Normalize((0.1307,), (0.3081,))``: one scalar shift and scale
         of every value, (x − 0.1307) / 0.3081, with MNIST's pixel mean and std, for pixels in [0, 1]

@@ -50,7 +50,7 @@ from .cg import Preprocess, unit_rows
 KERNELS = ("auto", "arccos", "conv", "precomputed")
 #: Ridge values searched by ``ridge="auto"``, as multiples of the mean diagonal of K (scale-free).
 RIDGE_GRID = (0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
-#: Smallest ridge (× mean diag) solved in float32 by default; below it float64 (README, mislabel detection).
+#: Smallest ridge (× mean diag) solved in float32 by default; below it float64 (docs/benchmarks.md, "Cost").
 FLOAT32_MIN_RIDGE = 0.01
 
 
@@ -129,7 +129,7 @@ def mislabel_score(X, y, *, method: str = "exact", kernel: str = "auto", preproc
     preprocess : {"raw", "center", "mnist-shift"}, default="raw"
         Row normalisation of the inputs for ``kernel="arccos"`` (see
         :class:`~trainfree.scores.Preprocess`); raw rows detect flipped Fashion-MNIST labels slightly
-        better than centred ones (README).
+        better than centred ones.
     ridge : float or "auto", default="auto"
         λ as a multiple of the mean diagonal of K. ``"auto"`` picks from :data:`RIDGE_GRID` the
         value with the least leave-one-out log loss, computed on all examples when
@@ -145,7 +145,7 @@ def mislabel_score(X, y, *, method: str = "exact", kernel: str = "auto", preproc
     selection_size : int, default=2000
         Most examples used to choose the ridge (one eigendecomposition of that size). On Fashion-MNIST
         10 000, 2 000 picks the same ridge as 3 000 at 20–80% symmetric and 20–40% pair noise; the
-        whole set picks a larger one at 80% (README).
+        whole set picks a larger one at 80% (docs/benchmarks.md, "Choosing the ridge").
     device : {"cpu", "cuda", "auto"}, default="cpu"
         The large method runs on the CPU.
     dtype : {"float64", "float32"}, optional

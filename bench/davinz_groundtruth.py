@@ -19,7 +19,7 @@ import json
 
 import numpy as np
 
-from trainfree.cli._common import add_nu_options, nu_from_args
+from trainfree.cli import add_nu_options, nu_from_args
 from trainfree.experiments.groundtruth import GroundTruthTraining, davinz_groundtruth, groundtruth_splits
 from trainfree.report import groundtruth_report
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from trainfree.data import load
 from trainfree.experiments import value_contributors
-from trainfree.cli._common import add_nu_options, nu_from_args
+from trainfree.cli import add_nu_options, nu_from_args
 
 
 def main() -> None:

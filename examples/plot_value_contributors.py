@@ -48,7 +48,7 @@ val = load_file(write("val", order[600:]))
 # Their values
 # ------------
 contributors = load_contributors(files)  # named by file: alice, bob, carol, dan
-res = value_datasets(contributors, val, outputs="all", random_state=0)
+res = value_datasets(contributors, val, random_state=0)  # the default ν: nu="recommended"
 print(res.summary())
 res.to_dataframe()
 

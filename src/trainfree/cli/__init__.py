@@ -24,12 +24,15 @@ from collections.abc import Sequence
 
 from .._errors import TrainfreeError
 from .._progress import showing, step
-from ._common import Parser, cli_words, option_strings, summary_table
+from ._common import Parser, add_nu_options, cli_words, nu_from_args, option_strings, summary_table
 from .dynamics import add_dynamics_command
 from .experiment import add_experiment_commands
 from .report import add_report_command
 from .score import add_score_commands
 from .value import add_value_commands
+
+
+__all__ = ["add_nu_options", "build_parser", "main", "nu_from_args"]  # ν flags shared with bench/
 
 
 def build_parser() -> Parser:

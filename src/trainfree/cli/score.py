@@ -54,7 +54,8 @@ def add_score_commands(sub) -> None:
     ml.add_argument("--chunk-repeats", type=int, default=N_CHUNK_REPEATS,
                     help="stochastic, large: random chunk partitions averaged")
     ml.add_argument("--dtype", choices=["float64", "float32"], default=None,
-                    help="default float64 (large: float32 Gram storage)")
+                    help="default float32 when the ridge is at least 0.01 x the mean diagonal, else float64 "
+                         "(large: float32 Gram storage)")
     ml.add_argument("--n-jobs", type=int, default=None, help="stochastic, large: parallel work units (-1: all cores)")
     ml.add_argument("--checkpoint", default=None, help="stochastic, large: folder of finished work units (default "
                     "<out>/units); re-run the same command to resume")

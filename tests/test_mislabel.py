@@ -221,6 +221,14 @@ def test_stochastic_resumes_from_its_checkpoint(rng, tmp_path):
                        checkpoint=tmp_path / "u")
 
 
+def test_stochastic_resume_without_a_seed_keeps_the_saved_one(rng, tmp_path):
+    X, y = blobs(rng, n_per=20, sep=1.0)  # as cg_score: random_state=None continues the folder's run
+    first = mislabel_score(X, y, method="stochastic", chunk_size=25, n_chunk_repeats=2, checkpoint=tmp_path / "u")
+    again = mislabel_score(X, y, method="stochastic", chunk_size=25, n_chunk_repeats=2, checkpoint=tmp_path / "u")
+    assert again.seed == first.seed
+    np.testing.assert_allclose(again.scores, first.scores, rtol=1e-12, atol=0)
+
+
 def test_large_method_runs_and_resumes_with_a_checkpoint(rng, tmp_path):
     X, y = blobs(rng, n_per=40, sep=1.0)  # a mislabel_score identity once blocked large_solve's own units
     ref = mislabel_score(X, y, method="large", chunk_size=50, n_chunk_repeats=2, ridge=0.3, random_state=0)

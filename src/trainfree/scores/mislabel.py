@@ -37,8 +37,8 @@ import torch
 from .._defaults import CHUNK_SIZE, N_CHUNK_REPEATS
 from .._device import check_memory, concurrent_units, resolve_device, resolve_dtype
 from .._errors import TrainfreeError
-from .._random import SeedLike, check_random_state, child, seed_record
-from .._runs import UnitStore, data_fingerprint, run_units
+from .._random import SeedLike, child, seed_record
+from .._runs import UnitStore, data_fingerprint, run_seed, run_units
 from .._validation import check_examples, check_n_jobs, check_param
 from ..kernels import arccos_gram, random_conv_features
 from ..linalg.arccos_solve import chunk_partition, exact_need, exact_solve, large_solve
@@ -158,7 +158,7 @@ def mislabel_score(X, y, *, method: str = "exact", kernel: str = "auto", preproc
     n_jobs : int or None
         Stochastic and large: parallel chunk work units through joblib.
     checkpoint : str or Path, optional
-        Stochastic and large: a folder where each finished work unit is saved; a rerun resumes.
+        Stochastic and large: a folder where each finished work unit is saved; a rerun resumes (its seed too).
     max_memory_bytes : float, optional
         Memory budget checked before allocating; default 80% of what is available.
     progress : bool, default=False
@@ -191,7 +191,8 @@ def mislabel_score(X, y, *, method: str = "exact", kernel: str = "auto", preproc
     for name, value, low in (("chunk_size", chunk_size, 2), ("n_chunk_repeats", n_chunk_repeats, 1),
                              ("selection_size", selection_size, 2)):
         check_param(name, value, numbers.Integral, low=low)
-    n_jobs, seed = check_n_jobs(n_jobs), check_random_state(random_state)
+    stochastic_folder = checkpoint if method is DetectorMethod.STOCHASTIC else None  # large: large_solve's
+    n_jobs, seed = check_n_jobs(n_jobs), run_seed(random_state, stochastic_folder)  # a resume keeps its seed
     dev = resolve_device(device)
     if dtype is not None:
         resolve_dtype(dtype)  # a bad value is refused before any work

@@ -222,9 +222,12 @@ def test_data_diet_scores_from_the_cli(tmp_path, score, extra):
     assert summary["settings"]["n_seeds"] == 2 and summary["seed"] == 0
 
 
-def test_cnn_scores_need_images(tmp_path, capsys):
-    assert main(["score", "grand", "--data", "digits", "--n", "100", "--out", str(tmp_path / "o")]) == 2
+def test_cnn_scores_need_images_and_auto_picks_the_mlp_for_small_ones(tmp_path, capsys):
+    assert main(["score", "grand", "--data", "digits", "--n", "100", "--model", "cnn", "--out", str(tmp_path / "o")]) == 2
     assert "--model mlp" in capsys.readouterr().err
+    assert main(["score", "grand", "--data", "digits", "--n", "100", "--seeds", "2", "--out", str(tmp_path / "a")]) == 0
+    assert "model: mlp (--model auto: images of 8x8 px" in capsys.readouterr().out
+    assert json.loads((tmp_path / "a" / "summary.json").read_text())["settings"]["model"] == "mlp"
 
 
 def test_experiment_noise_compares_scores_on_the_same_flips(tmp_path, capsys):

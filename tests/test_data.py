@@ -243,13 +243,6 @@ def test_image_folder_round_trip(tmp_path):
     assert np.all(ds.images()[0] == ds.images()[0, :1])
 
 
-def test_image_folder_unequal_sizes(tmp_path):
-    make_png(tmp_path / "a" / "1.png", np.zeros((4, 4)), "L")
-    make_png(tmp_path / "b" / "2.png", np.zeros((6, 5)), "L")
-    with pytest.raises(TrainfreeError, match="2.png is 5x6 but .*1.png is 4x4"):
-        load_file(tmp_path)
-
-
 def test_load_dispatch(tmp_path):
     X, y = load("digits", n=100, random_state=0)
     assert X.shape == (100, 64)

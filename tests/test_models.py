@@ -88,3 +88,31 @@ def test_resnet18_cifar_grand_and_training_on_cuda_match_cpu():
     log = train(net, X, y, epochs=3, tol=0.0, device="cuda", random_state=0)
     assert log.steps == 3 and np.isfinite(log.train_loss)
     assert next(net.parameters()).device.type == "cuda"
+
+
+def test_auto_is_the_cnn_for_images_of_16_px_or_more_else_the_mlp():
+    from trainfree.training import input_shape, resolve_model
+
+    assert [resolve_model("auto", s) for s in [(1, 28, 28), (3, 16, 40), (1, 15, 28), (1, 8, 8), (64,), None]] == \
+        ["cnn", "cnn", "mlp", "mlp", "mlp", "mlp"]
+    # 16 px is the smallest side the cnn takes: one less and it is refused
+    assert make_model("cnn", (1, 16, 16), 2)(torch.zeros(1, 1, 16, 16)).shape == (1, 2)
+    with pytest.raises(TrainfreeError, match="sides >= 16"):
+        make_model("cnn", (1, 15, 16), 2)
+    assert resolve_model("davinz_cnn", None) == "davinz_cnn"  # a named network is never second-guessed
+    # make_model("auto") builds exactly the network it resolves to, for the same seed
+    for shape, kind in [((1, 28, 28), "cnn"), ((64,), "mlp")]:
+        auto, named = make_model("auto", shape, 3, random_state=0), make_model(kind, shape, 3, random_state=0)
+        assert [p.shape for p in auto.parameters()] == [p.shape for p in named.parameters()]
+        assert all(torch.equal(a, b) for a, b in zip(auto.parameters(), named.parameters()))
+    assert input_shape("auto", (1, 8, 8), 64) == (64,) and input_shape("auto", (1, 28, 28), 784) == (1, 28, 28)
+
+
+def test_data_diet_scores_default_to_auto_and_record_the_network(tmp_path):
+    from trainfree.scores import el2n_score
+
+    rng = np.random.default_rng(0)
+    y = np.arange(24) % 2
+    small = el2n_score(rng.normal(size=(24, 1, 8, 8)), y, n_seeds=1, epochs=1, random_state=0)
+    large = el2n_score(rng.normal(size=(24, 1, 16, 16)), y, n_seeds=1, epochs=1, random_state=0)
+    assert small.settings["model"] == "mlp" and large.settings["model"] == "cnn"

@@ -14,6 +14,9 @@ from trainfree.cli import build_parser
 from trainfree.cli._common import FLAGS
 from trainfree.data import (
     domain_shift,
+    embed,
+    from_huggingface,
+    from_torch,
     inject_label_noise,
     load,
     load_digits_dataset,
@@ -50,7 +53,8 @@ SCORE_FUNCTIONS = [cg_score, mislabel_score, cg_prime_score, cg_features_score, 
 WORKFLOWS = [score_dataset, compare_noise_detection, pruning_curve, pruning_scores, pruning_splits, window_curve,
              group_dynamics, error_barrier, score_options]
 HELPERS = [train, make_model, random_conv_features, median_bandwidth, ValidationPerformance, load, load_fashion_mnist,
-           load_digits_dataset, load_mnist1d, make_ising, inject_label_noise, split_contributors, domain_shift]
+           load_digits_dataset, load_mnist1d, make_ising, inject_label_noise, split_contributors, domain_shift,
+           embed, from_torch, from_huggingface]
 FUNCTIONS = SCORE_FUNCTIONS + WORKFLOWS + HELPERS
 
 # The one default of each shared name (docs/vocabulary.md).
@@ -66,7 +70,7 @@ CANONICAL = {
     "preprocess": "center",
     "lr": 1e-3,
     "batch_size": 128,  # training mini-batch
-    "model": "cnn",
+    "model": "auto",  # the CNN for images with sides >= 16 px, else the MLP
     "n_seeds": 3,
     "n_runs": 2,
     "width": 256,
@@ -91,6 +95,9 @@ DELIBERATE = {
     ("random_conv_features", "batch_size"): "images per forward pass of a fixed network: memory only, no effect "
                                             "on the features; 256 keeps a batch in cache",
     ("ValidationPerformance", "epochs"): "an upper bound for DAVINZ's validation-performance baseline",
+    ("embed", "batch_size"): "rows per forward pass of the user's network: memory only, no effect on the features",
+    ("from_torch", "batch_size"): "rows per forward pass of the user's network: memory only",
+    ("from_huggingface", "batch_size"): "rows per forward pass of the user's network: memory only",
 }
 
 # Names that must not come back (old name -> the name that replaced it).

@@ -34,7 +34,8 @@ FLAGS = {"ratio": "--ratio", "n_repeats": "--repeats", "method": "--method", "pr
 
 # Library choices the parser offers, spelled here so that --help imports no torch; tests/test_help.py checks
 # they equal the library's (trainfree.training.models.KINDS, the coalition MMD's ESTIMATORS).
-MODELS = ("mlp", "cnn", "davinz_cnn", "davinz_mlp", "resnet18_cifar")
+MODELS = ("auto", "mlp", "cnn", "davinz_cnn", "davinz_mlp", "resnet18_cifar")
+AUTO_MODEL_HELP = "auto: the cnn for images with sides >= 16 px, else the mlp"
 MMD_ESTIMATORS = ("biased", "unbiased", "thresholded")
 NU_PRESETS, DEFAULT_NU = ("paper", "recommended"), "recommended"  # spelled here: --help imports no torch
 PREPROCESS_HELP = ("rows before unit-norm scaling: raw as given, center minus the per-feature mean, mnist-shift "
@@ -176,6 +177,12 @@ def add_common(p: argparse.ArgumentParser, *, data: str, noise_help: str | None)
     g.add_argument("--data", default=data, help="fmnist, digits, mnist1d, or a path: .npz, .csv, .parquet or an "
                                                  "image folder with one sub-folder per class")
     g.add_argument("--label-column", default="label", help="label column of a .csv/.parquet file")
+    g.add_argument("--image-size", type=int, nargs=2, metavar=("H", "W"), default=None,
+                   help="image folder: resize every image to H x W pixels (default: the folder's most common size; "
+                        "images of that size keep their pixels)")
+    g.add_argument("--features-model", metavar="FILE", default=None,
+                   help="score the embeddings of this local network file instead of the inputs: torch.export's "
+                        ".pt2 (torch.export.save) or TorchScript .pt (torch.jit.save)")
     g.add_argument("--n", type=int, default=None, help="class-balanced random subsample of this many rows")
     if noise_help is not None:
         g.add_argument("--noise", type=finite_float, default=None, help=noise_help)
@@ -205,7 +212,37 @@ def load_data(args: argparse.Namespace):
     from ..data import load
 
     with step(f"loading {args.data}"):
-        return load(args.data, n=args.n, label_column=args.label_column, random_state=args.seed)
+        data = load(args.data, n=args.n, label_column=args.label_column, random_state=args.seed,
+                    image_size=None if args.image_size is None else tuple(args.image_size))
+    if args.features_model is not None:
+        from ..data.torch_inputs import embed_with_file
+
+        data = embed_with_file(data, args.features_model, device=args.device)
+        say(args, f"features: {data.X.shape[1]} per row from --features-model {args.features_model}")
+    return data
+
+
+def refuse_input_flags(args: argparse.Namespace, command: str, why: str = "splits --data itself") -> None:
+    """--image-size and --features-model act on --data as :func:`load_data` loads it; ``command`` reads it otherwise."""
+    for flag, value in (("--image-size", args.image_size), ("--features-model", args.features_model)):
+        if value is not None:
+            raise TrainfreeError(f"{flag} is not available for {command}, which {why}; resize or embed the data "
+                                 f"first and pass the result as --data.")
+
+
+def resolved_model(args: argparse.Namespace, image_shape: tuple[int, ...] | None, *, used: bool = True) -> str:
+    """``--model`` for the loaded data: ``auto`` becomes cnn or mlp, said in one line (when ``used``) unless --quiet."""
+    from ..training.models import MIN_CNN_SIDE, resolve_model
+
+    model = resolve_model(args.model, image_shape)
+    if args.model == "auto" and used:
+        if image_shape is None or len(image_shape) != 3:
+            why = "rows of flat features"
+        else:
+            why = f"images of {image_shape[1]}x{image_shape[2]} px"
+            why += "" if model == "cnn" else f", under the cnn's {MIN_CNN_SIDE} px"
+        say(args, f"model: {model} (--model auto: {why}; pass --model to choose)")
+    return model
 
 
 IDENTITY_FILE = "run.json"

@@ -9,7 +9,17 @@ import time
 import numpy as np
 
 from .._errors import TrainfreeError
-from ._common import add_common, describe, finish, prepare_output, say, write_outputs
+from ._common import (
+    AUTO_MODEL_HELP,
+    add_common,
+    describe,
+    finish,
+    prepare_output,
+    refuse_input_flags,
+    resolved_model,
+    say,
+    write_outputs,
+)
 
 SCORES = ("cg", "el2n", "grand", "forgetting")
 
@@ -21,7 +31,8 @@ def add_dynamics_command(exp) -> None:
     add_common(dy, data="fmnist", noise_help="share of training labels flipped before scoring (default 0)")
     dy.add_argument("--score", choices=SCORES, default="cg", help="the score that groups the rows")
     dy.add_argument("--groups", type=int, default=10, help="equal groups by score, group 0 = highest")
-    dy.add_argument("--model", choices=["mlp", "cnn"], default="mlp", help="network trained")
+    dy.add_argument("--model", choices=["mlp", "cnn", "auto"], default="mlp",
+                    help=f"network trained (the CG-score paper's Fig. 4: the mlp); {AUTO_MODEL_HELP}")
     dy.add_argument("--width", type=int, default=256, help="hidden width of the mlp")
     dy.add_argument("--epochs", type=int, default=5, help="epochs trained")
     dy.add_argument("--kernel-rows", type=int, default=50, help="rows per group in the NTK Gram (0: no velocity)")
@@ -62,9 +73,11 @@ def dynamics(args: argparse.Namespace) -> None:
     if args.groups < 1 or args.epochs < 1 or args.kernel_rows < 0:
         raise TrainfreeError("--groups and --epochs must be at least 1 and --kernel-rows at least 0; pass e.g. "
                              "--groups 10 --epochs 5 --kernel-rows 50.")
+    refuse_input_flags(args, "experiment dynamics")
     out = prepare_output(args, "experiment dynamics")
     n = args.n or (2000 if args.data == "fmnist" else None)
     train, test = pruning_splits(args.data, n=n, test_size=args.test_size, random_state=args.seed)
+    args.model = resolved_model(args, train.image_shape)  # the score's networks (not cg's) and the training
     seed = check_random_state(args.seed)
     flipped = np.zeros(len(train), bool)
     if noise > 0:  # flip once, so the score and the training see the same labels

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .._errors import TrainfreeError
 from ._common import (
+    AUTO_MODEL_HELP,
     add_common,
     add_group,
     add_nu_options,
@@ -18,6 +19,8 @@ from ._common import (
     finish,
     load_data,
     prepare_output,
+    refuse_input_flags,
+    resolved_model,
     say,
     write_outputs,
 )
@@ -36,7 +39,8 @@ def add_experiment_commands(sub):
     gt.add_argument("--max-size", type=int, default=600, help="largest dataset size")
     gt.add_argument("--size-scale", choices=["linear", "log"], default="linear",
                     help="sizes drawn uniformly, or log-uniformly between --min-size and --max-size")
-    gt.add_argument("--model", choices=["mlp", "cnn"], default="cnn", help="network of ν and of the training")
+    gt.add_argument("--model", choices=["auto", "mlp", "cnn"], default="auto",
+                    help=f"network of ν and of the training; {AUTO_MODEL_HELP}")
     add_nu_options(gt)
     gt.add_argument("--epochs", type=int, default=30, help="most epochs of each training (it stops earlier once the "
                     "training loss is below 1e-3)")
@@ -58,7 +62,8 @@ groundtruth.parquet, one row per random dataset:
     pr.add_argument("--fractions", default="0.1,0.3,0.5,0.7", help="comma-separated shares pruned, each in (0, 1)")
     pr.add_argument("--directions", default="keep_hard,keep_easy", help="keep_hard (drop low scores), keep_easy")
     pr.add_argument("--class-balanced", action="store_true", help="prune the same share within each class")
-    pr.add_argument("--model", choices=["mlp", "cnn"], default="cnn", help="network of the scores and of the training")
+    pr.add_argument("--model", choices=["auto", "mlp", "cnn"], default="auto",
+                    help=f"network of the scores and of the training; {AUTO_MODEL_HELP}")
     pr.add_argument("--epochs", type=int, default=5, help="epochs of the full set: the step budget of every run")
     pr.add_argument("--runs", type=int, default=2, help="paired networks per pruned set")
     pr.add_argument("--seeds", type=int, default=3, help="networks averaged by the Data Diet scores")
@@ -78,7 +83,8 @@ correlations.parquet: Spearman correlation (value) of every pair of scores (scor
     nz.add_argument("--scores", default="cg,el2n,forgetting,input_norm,random",
                     help="comma-separated: mislabel, cg, cg-prime, cg-features, grand, el2n, forgetting, input_norm, "
                          "random")
-    nz.add_argument("--model", choices=["mlp", "cnn"], default="cnn", help="network of the trained scores")
+    nz.add_argument("--model", choices=["auto", "mlp", "cnn"], default="auto",
+                    help=f"network of the trained scores; {AUTO_MODEL_HELP}")
     nz.add_argument("--seeds", type=int, default=3, help="networks averaged by the Data Diet scores")
     describe(nz, "trainfree experiment noise --data fmnist --n 3000 --noise 0.2 --scores cg,el2n,random --out "
                  "out/noise", """
@@ -92,7 +98,8 @@ noise.parquet, one row per score:
     add_common(co, data="fmnist", noise_help=None)  # --n: default 3000 for fmnist
     co.add_argument("--scores", default="cg,el2n,grand,forgetting",
                     help="comma-separated, at least one: cg, el2n, grand, forgetting (the input norm is always added)")
-    co.add_argument("--model", choices=["mlp", "cnn"], default="cnn", help="network of the Data Diet scores")
+    co.add_argument("--model", choices=["auto", "mlp", "cnn"], default="auto",
+                    help=f"network of the Data Diet scores; {AUTO_MODEL_HELP}")
     co.add_argument("--seeds", type=int, default=3, help="networks averaged by the Data Diet scores")
     co.add_argument("--el2n-epochs", type=int, default=3, help="epochs trained before EL2N")
     co.add_argument("--grand-epochs", type=int, default=0, help="epochs trained before GraNd (0: at initialisation)")
@@ -108,13 +115,14 @@ correlations.parquet, one row per unordered pair of scores (input_norm = ‖x‖
 
 def noise(args: argparse.Namespace) -> None:
     from ..experiments import compare_noise_detection
-    from ..experiments.noise import BASELINES, SCORES
+    from ..experiments.noise import BASELINES, SCORES, TRAINING_LENGTH
     from ..report import noise_comparison_report
 
     t0 = time.perf_counter()
     names = comma_list(args.scores, flag="--scores", choices=(*SCORES, *BASELINES))
     out = prepare_output(args, "experiment noise")
     data = load_data(args)
+    args.model = resolved_model(args, data.image_shape, used=any(n in TRAINING_LENGTH for n in names))
     res = compare_noise_detection(data, names,
                                   noise_rate=0.2 if args.noise is None else args.noise, model=args.model,
                                   n_seeds=args.seeds, device=args.device, random_state=args.seed)
@@ -136,6 +144,7 @@ def correlate(args: argparse.Namespace) -> None:
         args.n = 3000  # as `experiment prune`: the Data Diet scores train networks on every row
     out = prepare_output(args, "experiment correlate")
     data = load_data(args)
+    args.model = resolved_model(args, data.image_shape, used=names != ["cg"])
     with step(f"scoring {len(data)} rows ({', '.join(names)})"):
         scores = pruning_scores(data, names, model=args.model, n_seeds=args.seeds, el2n_epochs=args.el2n_epochs,
                                 grand_epochs=args.grand_epochs, forgetting_epochs=args.forgetting_epochs,
@@ -151,9 +160,11 @@ def groundtruth(args: argparse.Namespace) -> None:
     from ..report import groundtruth_report
 
     t0 = time.perf_counter()
+    refuse_input_flags(args, "experiment groundtruth")
     out = prepare_output(args, "experiment groundtruth")
     train, val, test = groundtruth_splits(args.data, pool=args.n or 12000, val_size=args.val_size,
                                           test_size=args.test_size, random_state=args.seed)
+    args.model = resolved_model(args, train.image_shape)
     res = davinz_groundtruth(train, val, test, n_datasets=args.datasets, sizes=(args.min_size, args.max_size),
                              noise=(0.0, 0.5 if args.noise is None else args.noise), size_scale=args.size_scale,
                              model=args.model, nu=nu_from_args(args), device=args.device, random_state=args.seed,
@@ -198,10 +209,12 @@ def prune(args: argparse.Namespace) -> None:
     if bad:
         raise TrainfreeError(f"--fractions must lie strictly between 0 and 1, got {bad[0]:g}; pass e.g. 0.3,0.5.")
     directions = tuple(comma_list(args.directions, flag="--directions", choices=("keep_hard", "keep_easy")))
+    refuse_input_flags(args, "experiment prune")
     out = prepare_output(args, "experiment prune")
     checkpoint = Path(args.checkpoint) if args.checkpoint else out / "units"
     n = args.n or (3000 if args.data == "fmnist" else None)
     train, test = pruning_splits(args.data, n=n, test_size=args.test_size, random_state=args.seed)
+    args.model = resolved_model(args, train.image_shape)
     with step(f"scoring {len(train)} rows ({', '.join(n for n in names if n != 'random')})"):
         scores = pruning_scores(train, names, model=args.model, n_seeds=args.seeds, device=args.device,
                                 random_state=args.seed, checkpoint=checkpoint)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .._defaults import CHUNK_SIZE, N_CHUNK_REPEATS
 from ._common import (
+    AUTO_MODEL_HELP,
     PREPROCESS_HELP,
     SCORE_COLUMNS,
     add_common,
@@ -17,6 +18,7 @@ from ._common import (
     finite_float,
     load_data,
     prepare_output,
+    resolved_model,
     say,
     write_outputs,
 )
@@ -96,7 +98,7 @@ def add_score_commands(sub) -> None:
     prime.set_defaults(func=score_examples, options=lambda a: dict(preprocess=a.preprocess, dtype=a.dtype))
     feat = score.add_parser("cg-features", help="CG-score of penultimate features after a few epochs (CG appendix H)")
     add_common(feat, data="fmnist", noise_help=NOISE_HELP)
-    feat.add_argument("--model", choices=["cnn", "mlp"], default="cnn", help="cnn needs image data")
+    feat.add_argument("--model", choices=["auto", "cnn", "mlp"], default="auto", help=AUTO_MODEL_HELP)
     feat.add_argument("--seeds", type=int, default=1, help="networks averaged")
     feat.add_argument("--epochs", type=int, default=3, help="epochs trained before the features are read")
     feat.add_argument("--preprocess", choices=["center", "raw", "mnist-shift"], default="center",
@@ -110,14 +112,14 @@ def add_score_commands(sub) -> None:
                               ("forgetting", "forgetting events during training (Toneva et al.)", 20)):
         p = score.add_parser(name, help=what)
         add_common(p, data="fmnist", noise_help=NOISE_HELP)
-        p.add_argument("--model", choices=["cnn", "mlp", "resnet18_cifar"], default="cnn",
-                       help="cnn and resnet18_cifar (for a GPU) need image data")
+        p.add_argument("--model", choices=["auto", "cnn", "mlp", "resnet18_cifar"], default="auto",
+                       help=f"{AUTO_MODEL_HELP}; cnn and resnet18_cifar (for a GPU) need image data")
         p.add_argument("--seeds", type=int, default=10 if name != "forgetting" else 5, help="networks averaged")
         p.add_argument("--epochs", type=int, default=epochs,
                        help="epochs of training" if name == "forgetting" else "epochs trained before scoring")
         p.add_argument("--checkpoint", default=None, help="folder of finished seeds (default <out>/units); re-run "
                                                           "the same command to resume")
-        describe(p, f"trainfree score {name} --data fmnist --n 2000 --noise 0.2 --model cnn --out out/{name}",
+        describe(p, f"trainfree score {name} --data fmnist --n 2000 --noise 0.2 --out out/{name}",
                  SCORE_COLUMNS)
         p.set_defaults(func=score_examples, options=lambda a: dict(
             model=a.model, n_seeds=a.seeds, checkpoint=a.checkpoint or str(Path(a.out) / "units"), progress=a.progress,
@@ -137,6 +139,8 @@ def score_examples(args: argparse.Namespace) -> None:
     out = prepare_output(args, f"score {args.score}")
     data = load_data(args)
     mode = {"noise_mode": args.noise_mode} if hasattr(args, "noise_mode") else {}
+    if hasattr(args, "model"):
+        args.model = resolved_model(args, data.image_shape)
     with step(f"scoring {len(data)} rows ({args.score})"):
         res = score_dataset(data, score=args.score, noise_rate=args.noise or 0.0, device=args.device,
                             random_state=args.seed, **mode, **args.options(args))

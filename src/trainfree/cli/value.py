@@ -17,6 +17,7 @@ from ._common import (
     load_data,
     nu_from_args,
     prepare_output,
+    refuse_input_flags,
     say,
     write_outputs,
 )
@@ -98,6 +99,8 @@ def value_davinz(args: argparse.Namespace) -> None:
     if args.contributor_data is not None and args.contributor_column is not None:
         raise TrainfreeError("Pass either --contributor-data (one file or folder per contributor) or "
                              "--contributor-column (one --data table with a contributor column), not both.")
+    if real:
+        refuse_input_flags(args, "value davinz with real contributors", "reads their files itself")
     out = prepare_output(args, "value davinz")
     options = dict(model=args.model, nu=nu_from_args(args), semivalue=args.semivalue, max_exact=args.max_exact,
                    n_samples=args.samples, ntk=NtkOptions(blocks=args.ntk_blocks, permutations=args.ntk_permutations),

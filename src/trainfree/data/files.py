@@ -13,7 +13,8 @@ from .images import IMAGE_SUFFIXES, load_image_folder
 from .tables import load_table
 
 
-def load_file(path: str | Path, *, label_column: str = "label", group_column: str | None = None) -> Dataset:
+def load_file(path: str | Path, *, label_column: str = "label", group_column: str | None = None,
+              image_size: tuple[int, int] | None = None) -> Dataset:
     """Load a data set from a file or an image folder.
 
     * ``.npz``: arrays ``X`` (n, ...) and ``y`` (n,), and optionally ``ids`` (n,): unique integers
@@ -27,9 +28,13 @@ def load_file(path: str | Path, *, label_column: str = "label", group_column: st
       ``group_column`` (any type) is left out of the features and kept as strings in ``extras``.
     * a folder with one sub-folder of images per class (class names are the sorted folder names;
       hidden files and folders are skipped). A row's id is the image's path relative to the folder.
-      All images must have the same size; they are read as grayscale when all are grayscale, else
-      all as RGB (channels first), and 8-bit values are scaled to [0, 1]. Links that lead out of
-      the folder are refused.
+      Images are read as grayscale when all are grayscale, else all as RGB (channels first), and
+      8-bit values are scaled to [0, 1]. Images of different sizes are resized (Lanczos) to
+      ``image_size`` (height, width) or, by default, to the folder's most common size, with a
+      warning that says how many; the original sizes are kept in ``extras["original_size"]``.
+      Links that lead out of the folder are refused.
+    * a folder written by Hugging Face's ``Dataset.save_to_disk`` (it holds ``state.json``): see
+      :func:`~trainfree.data.from_huggingface`; ``label_column`` names its label column.
 
     Values of ``.npz`` and tables are kept as stored. Labels are encoded as codes of the sorted
     unique labels; float labels that are not all whole numbers are regression targets. Missing
@@ -51,10 +56,17 @@ def load_file(path: str | Path, *, label_column: str = "label", group_column: st
             raise TrainfreeError(f"{path.name}: a group column ({group_column!r}) needs a .csv or .parquet table; "
                                  f"give each group its own image folder instead.")
         try:
-            return load_image_folder(path)
+            if (path / "state.json").is_file() or (path / "dataset_dict.json").is_file():
+                from .huggingface import from_huggingface  # a folder written by datasets' save_to_disk
+
+                return from_huggingface(path, label=label_column, image_size=image_size)
+            return load_image_folder(path, image_size=image_size)
         except PermissionError as exc:
             raise TrainfreeError(f"Permission denied reading {exc.filename or path}; make it readable (e.g. "
                                  f"chmod -R u+rX) or copy the images.") from None
+    if image_size is not None:
+        raise TrainfreeError(f"The 'image_size' parameter resizes the images of an image folder; {path.name} is a "
+                             f"file. Leave it out, or pass a folder with one sub-folder of images per class.")
     suffix = path.suffix.lower()
     if suffix not in HOW_TO_SAVE:
         hint = " (a single image: put it in a class sub-folder of an image folder)" if suffix in IMAGE_SUFFIXES else ""

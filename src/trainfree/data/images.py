@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import numbers
 import re
 import warnings
+from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +19,19 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".we
 _GRAY_MODES = {"1", "L", "LA", "I", "I;16", "F"}
 
 
-def load_image_folder(folder: Path) -> Dataset:
-    """Read ``folder`` into a Dataset; see :func:`trainfree.data.load_file`."""
+def load_image_folder(folder: Path, *, image_size: tuple[int, int] | None = None) -> Dataset:
+    """Read ``folder`` into a Dataset; see :func:`trainfree.data.load_file`.
+
+    Every image becomes ``image_size`` (height, width), or, when None, the folder's most common size
+    (the larger one among equally common sizes); images of another size are resized with Pillow's
+    Lanczos filter and one warning says how many. Images keep their pixels exactly when no resize is
+    needed. All are read as grayscale ("L") when all are grayscale, else as RGB.
+    """
     try:
         from PIL import Image
     except ImportError:
         raise TrainfreeError("Reading an image folder needs Pillow: pip install pillow.") from None
+    target = None if image_size is None else check_image_size(image_size)
     root = folder.resolve()
     # Hidden entries (.git, .DS_Store, macOS "._x.png" forks) are never data.
     class_dirs = sorted(p for p in folder.iterdir() if not p.name.startswith(".") and p.is_dir()
@@ -39,26 +49,102 @@ def load_image_folder(folder: Path) -> Dataset:
         labels += [code] * len(found)
 
     # First pass reads headers only: sizes and modes decide before any pixel is decoded.
-    size, gray = None, True
+    sizes, gray = [], True
     for f in files:
         with _open(Image, f) as img:
-            if size is None:
-                size = img.size
-            elif img.size != size:
-                raise TrainfreeError(f"Images must all have the same size: {f} is {img.size[0]}x{img.size[1]} but "
-                                     f"{files[0]} is {size[0]}x{size[1]} (width x height). Resize them first, "
-                                     f"e.g. with PIL.Image.resize.")
+            sizes.append((img.size[1], img.size[0]))  # (height, width); Pillow says (width, height)
             gray &= img.mode in _GRAY_MODES
+    target = common_size(sizes, target)
     mode = "L" if gray else "RGB"
     pixels = []
-    for f in files:
+    for f, size in zip(files, sizes):
         with _open(Image, f) as img:
-            arr = np.asarray(_decode(Image, img, f, mode), dtype=np.float32) / np.float32(255)
+            img = _decode(Image, img, f, mode)
+            if size != target:
+                img = img.resize((target[1], target[0]), Image.Resampling.LANCZOS)
+            arr = np.asarray(img, dtype=np.float32) / np.float32(255)
         pixels.append(arr[None] if gray else arr.transpose(2, 0, 1))
     X = np.stack(pixels)
     ids = np.array([f.relative_to(folder).as_posix() for f in files], dtype=object)
+    extras = _say_resized(folder.name, sizes, target, mode, asked=image_size is not None)
     return Dataset(X.reshape(len(X), -1), np.array(labels), tuple(d.name for d in class_dirs), X.shape[1:],
-                   folder.name, ids=ids)
+                   folder.name, extras, ids=ids)
+
+
+def images_to_array(images: Sequence[Any], *, image_size: tuple[int, int] | None = None,
+                    name: str = "the images") -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Pillow images → float32 array (n, channels, height, width) in [0, 1], by the image folder's rules.
+
+    One size (``image_size``, else the most common) and one mode (L when all are grayscale, else
+    RGB), with the same warning; returns the array and the extras (``original_size`` if any image
+    was resized).
+
+    Examples
+    --------
+    >>> from PIL import Image
+    >>> X, extras = images_to_array([Image.new("L", (4, 3)), Image.new("L", (4, 3))])
+    >>> X.shape, extras
+    ((2, 1, 3, 4), {})
+    """
+    from PIL import Image
+
+    target = None if image_size is None else check_image_size(image_size)
+    sizes = [(img.size[1], img.size[0]) for img in images]
+    target = common_size(sizes, target)
+    gray = all(img.mode in _GRAY_MODES for img in images)
+    mode = "L" if gray else "RGB"
+    pixels = []
+    for img, size in zip(images, sizes):
+        img = img.convert(mode)
+        if size != target:
+            img = img.resize((target[1], target[0]), Image.Resampling.LANCZOS)
+        arr = np.asarray(img, dtype=np.float32) / np.float32(255)
+        pixels.append(arr[None] if gray else arr.transpose(2, 0, 1))
+    return np.stack(pixels), _say_resized(name, sizes, target, mode, asked=image_size is not None)
+
+
+def common_size(sizes: Sequence[tuple[int, int]], image_size: tuple[int, int] | None) -> tuple[int, int]:
+    """``image_size``, or else the most common (height, width) of ``sizes`` (the larger among equally common)."""
+    if image_size is not None:
+        return image_size
+    counts = Counter(sizes)
+    return max(counts, key=lambda hw: (counts[hw], hw[0] * hw[1], hw))
+
+
+def _say_resized(name: str, sizes: Sequence[tuple[int, int]], target: tuple[int, int], mode: str, *,
+                 asked: bool) -> dict[str, np.ndarray]:
+    """One warning when images were resized; their original sizes as ``extras["original_size"]``."""
+    resized = sum(size != target for size in sizes)
+    if not resized:
+        return {}
+    why = ("as asked" if asked else
+           "the most common size; pass --image-size H W, in Python image_size=(H, W), to choose")
+    warnings.warn(f"{name}: resized {resized} of {len(sizes)} images to {target[0]}x{target[1]} "
+                  f"(height x width, {why}), mode {mode}.", stacklevel=4)
+    return {"original_size": np.array([f"{h}x{w}" for h, w in sizes])}
+
+
+MAX_SIDE = 4096  # pixels: one 4096 x 4096 RGB image is already 200 MB of float32 features
+
+
+def check_image_size(image_size: Any) -> tuple[int, int]:
+    """``image_size`` as (height, width): two whole numbers from 1 to :data:`MAX_SIDE`.
+
+    Examples
+    --------
+    >>> check_image_size([32, 48])
+    (32, 48)
+    """
+    try:
+        h, w = image_size
+        ok = all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and 1 <= v <= MAX_SIDE for v in (h, w))
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise TrainfreeError(f"The 'image_size' parameter must be two whole numbers (height, width), each from 1 to "
+                             f"{MAX_SIDE}; got {image_size!r}. Pass e.g. (28, 28), or None for the folder's most "
+                             f"common size.")
+    return int(h), int(w)
 
 
 def _inside(path: Path, root: Path, folder: Path) -> Path:

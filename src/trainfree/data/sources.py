@@ -183,11 +183,16 @@ _LOADERS = {"fmnist": load_fashion_mnist, "digits": load_digits_dataset, "mnist1
 
 
 def load(name_or_path: str | Path, *, n: int | None = None, label_column: str = "label",
-         random_state: SeedLike = None) -> Dataset:
+         random_state: SeedLike = None,
+         image_size: tuple[int, int] | None = None) -> Dataset:
     """Load a named data set (``"fmnist"``, ``"digits"``, ``"mnist1d"``) or a file/folder (see :func:`load_file`).
 
     ``n`` takes a class-stratified random subsample seeded by ``random_state``; rows keep their
     identity in ``Dataset.ids``. ``label_column`` names the label column of a table.
+    ``image_size`` (height, width) resizes the images of an image folder (see :func:`load_file`).
+    A PyTorch ``Dataset``/``DataLoader`` or a Hugging Face ``datasets.Dataset`` object is read by
+    :func:`~trainfree.data.from_torch` or :func:`~trainfree.data.from_huggingface`, with
+    ``label_column`` as its label key.
 
     Examples
     --------
@@ -197,11 +202,23 @@ def load(name_or_path: str | Path, *, n: int | None = None, label_column: str = 
     """
     # The subsample draws from its own child, so a workflow can hand the same root seed to later steps.
     random_state = child(check_random_state(random_state), "subsample")
+    if not isinstance(name_or_path, (str, Path)):  # a PyTorch or Hugging Face data set object
+        from .huggingface import from_huggingface
+        from .torch_inputs import from_torch
+
+        if hasattr(name_or_path, "column_names"):
+            data = from_huggingface(name_or_path, label=label_column, image_size=image_size)
+        else:
+            data = from_torch(name_or_path, label=label_column)
+        return data.subsample(n, random_state=random_state)
     if isinstance(name_or_path, str) and name_or_path.lower() in _LOADERS:
+        if image_size is not None:
+            raise TrainfreeError(f"The 'image_size' parameter resizes the images of an image folder; "
+                                 f"{name_or_path!r} is a built-in data set of fixed size. Leave it out.")
         return _LOADERS[name_or_path.lower()](n=n, random_state=random_state)
     path = Path(name_or_path)
     looks_like_path = path.suffix or "/" in str(name_or_path) or "\\" in str(name_or_path)
     if path.exists() or looks_like_path:
-        return load_file(path, label_column=label_column).subsample(n, random_state=random_state)
+        return load_file(path, label_column=label_column, image_size=image_size).subsample(n, random_state=random_state)
     raise TrainfreeError(f"Unknown data set {str(name_or_path)!r}: choose one of {list(DATASETS)} or pass the path "
                          f"of an existing .npz, .csv or .parquet file or image folder.")

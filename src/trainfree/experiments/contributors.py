@@ -19,7 +19,7 @@ from .._validation import check_param
 from ..data import Dataset, load_file, split_contributors
 from ..result import PlayerResult
 from ..training import input_shape, make_model
-from ..training.models import KINDS
+from ..training.models import KINDS, resolve_model
 from ..valuation import davinz_values
 from ..valuation.davinz_options import DEFAULT_NU, NuOptions
 
@@ -44,7 +44,7 @@ def value_contributors(data: Dataset, *, n_contributors: int = 10, split: str = 
     val_fraction : float in (0, 1)
         Share of the rows held out as the validation set T (at least 2 rows, and at least 2 per
         contributor must remain).
-    model : {"mlp", "cnn", "davinz_cnn", "davinz_mlp"}
+    model : {"mlp", "auto", "cnn", "davinz_cnn", "davinz_mlp"}
         The network at initialization (see :func:`trainfree.training.make_model`; the CNNs need image data).
     nu, semivalue, max_exact, n_samples, checkpoint, n_jobs
         See :func:`trainfree.valuation.davinz_values` (``nu``: ``"recommended"``, the default, or
@@ -87,6 +87,7 @@ def value_contributors(data: Dataset, *, n_contributors: int = 10, split: str = 
     val, train = np.sort(order[:n_val]), np.sort(order[n_val:])
     parts = split_contributors(data.X[train], data.y[train], n_contributors, how=split, noise_rate=noise_rate,
                                random_state=child(seed, "split"))
+    model = resolve_model(model, data.image_shape)
     shape = input_shape(model, data.image_shape, data.X.shape[1], name=data.name)
     as_input = lambda A: A.reshape(len(A), *shape)  # noqa: E731
     net = make_model(model, shape, len(data.classes), random_state=child(seed, "model"))
@@ -197,6 +198,7 @@ def value_datasets(contributors: Mapping[str, Dataset], val: Dataset, *, task: s
     shapes = {d.image_shape for d in sets.values()}
     image_shape = shapes.pop() if len(shapes) == 1 else None
     first = next(iter(sets.values()))
+    model = resolve_model(model, image_shape)
     shape = input_shape(model, image_shape, first.X.shape[1], name="the contributors' data")
     as_input = lambda A: A.reshape(len(A), *shape)  # noqa: E731
     seed = check_random_state(random_state)

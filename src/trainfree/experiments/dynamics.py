@@ -26,7 +26,7 @@ from .._validation import check_param
 from ..data import Dataset
 from ..kernels import empirical_ntk
 from ..result import PlayerResult
-from ..training import evaluate, input_shape, make_model, train
+from ..training import evaluate, input_shape, make_model, resolve_model, train
 from .pruning import as_scores
 
 
@@ -139,7 +139,7 @@ def group_dynamics(train_set: Dataset, scores, *, test_set: Dataset | None = Non
     test_set : Dataset, optional
         When given, ``metrics["test_accuracy"]`` holds the test accuracy at every epoch.
     n_groups : int
-    model : {"mlp", "cnn"} or nn.Module
+    model : {"mlp", "cnn", "auto"} or nn.Module
         A name builds a seeded network (``width`` for the mlp); a module is trained in place as given.
     width, epochs, lr, batch_size : int, int, float, int
     kernel_rows : int
@@ -176,7 +176,8 @@ def group_dynamics(train_set: Dataset, scores, *, test_set: Dataset | None = Non
     groups = score_groups(s, n_groups)
     seed = check_random_state(random_state)
     dev = resolve_device(device)
-    name = model if isinstance(model, str) else "mlp"
+    name = resolve_model(model, train_set.image_shape) if isinstance(model, str) else "mlp"
+    model = name if isinstance(model, str) else model
     shape = input_shape(name, train_set.image_shape, train_set.X.shape[1], name=train_set.name)
     n_out = len(train_set.classes)
     net = _net(model, shape, n_out, width, child(seed, "init")).to(dev)
@@ -278,7 +279,7 @@ def error_barrier(train_set: Dataset, test_set: Dataset, subset_indices=None, *,
         ``0 <= spawn_epoch <= epochs``; epochs of the subset.
     n_points : int
         Points on the line, both ends included.
-    model : {"mlp", "cnn"}
+    model : {"mlp", "cnn", "auto"}
     width, lr, batch_size : int, float, int
     n_runs : int
         Independent parents (init ``run/{k}``); ``value`` and ``barrier`` are means over runs.
@@ -314,6 +315,7 @@ def error_barrier(train_set: Dataset, test_set: Dataset, subset_indices=None, *,
         check_param(name, value, numbers.Integral, low=low)
     check_param("spawn_epoch", spawn_epoch, numbers.Integral, low=0, high=epochs)
     seed = check_random_state(random_state)
+    model = resolve_model(model, train_set.image_shape)
     shape = input_shape(model, train_set.image_shape, train_set.X.shape[1], name=train_set.name)
     X, y = train_set.X.reshape(len(train_set), *shape)[idx], train_set.y[idx]
     X_test = test_set.X.reshape(len(test_set), *shape)

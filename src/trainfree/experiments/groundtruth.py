@@ -18,7 +18,7 @@ from .._validation import check_param
 from ..data import Dataset, inject_label_noise
 from ..kernels import median_bandwidth
 from ..result import PlayerResult
-from ..training import evaluate, input_shape, make_model
+from ..training import evaluate, input_shape, make_model, resolve_model
 from ..valuation import DavinzUtility, InfluenceUtility, RobustVolume, ValidationPerformance, davinz_value
 from ..valuation.davinz_options import DEFAULT_NU, NuOptions, as_nu
 
@@ -77,7 +77,7 @@ class GroundTruthTraining:
 
 def davinz_groundtruth(train_set: Dataset, val_set: Dataset, test_set: Dataset, *, n_datasets: int = 30,
                        sizes: tuple[int, int] = (100, 600), noise: tuple[float, float] = (0.0, 0.5),
-                       size_scale: str = "linear", replace: bool = False, model: str = "cnn",
+                       size_scale: str = "linear", replace: bool = False, model: str = "auto",
                        nu: str | NuOptions = DEFAULT_NU, bandwidth: str | float = "median",
                        convention: str = "trainfree", training: GroundTruthTraining = GroundTruthTraining(),
                        device: str | None = "cpu", random_state: SeedLike = 0, progress: bool = False) -> PlayerResult:
@@ -122,7 +122,8 @@ def davinz_groundtruth(train_set: Dataset, val_set: Dataset, test_set: Dataset, 
     replace : bool
         Draw with replacement (the paper's bootstrap); default False.
     model : str
-        The network (see :func:`trainfree.training.make_model`); default ``"cnn"``.
+        The network (see :func:`trainfree.training.make_model`); default ``"auto"``: the CNN for
+        images with sides of at least 16 pixels, else the MLP (recorded in ``settings["model"]``).
     nu : {"recommended", "paper"} or NuOptions
         Which ν; default ``"recommended"``.
     bandwidth : "median" or float
@@ -161,6 +162,7 @@ def davinz_groundtruth(train_set: Dataset, val_set: Dataset, test_set: Dataset, 
     seed = check_random_state(random_state)
     regression = train_set.task == "regression"
     task = "regression" if regression else "classification"
+    model = resolve_model(model, train_set.image_shape)
     shape = input_shape(model, train_set.image_shape, train_set.X.shape[1], name=train_set.name)
     n_out = 1 if regression else len(train_set.classes)
     as_input = lambda A: A.reshape(len(A), *shape)  # noqa: E731

@@ -26,7 +26,7 @@ from ..scores import (
     grand_score,
     mislabel_score,
 )
-from ..training import input_shape
+from ..training import input_shape, resolve_model
 
 NOISE_MODES = ("symmetric", "pair")  # inject_label_noise's modes that need no transition matrix
 FRACTIONS = (0.05, 0.1, 0.2, 0.3, 0.5)
@@ -56,8 +56,9 @@ def score_dataset(data: Dataset, *, score: str = "cg", noise_rate: float = 0.0, 
         :func:`~trainfree.scores.mislabel_score`, :func:`~trainfree.scores.cg_score`, :func:`~trainfree.scores.cg_prime_score`,
         :func:`~trainfree.scores.cg_features_score` or a Data Diet score
         (:func:`~trainfree.scores.grand_score`, :func:`~trainfree.scores.el2n_score`,
-        :func:`~trainfree.scores.forgetting_score`); the scores that train a network (default
-        ``model="cnn"``) get the rows reshaped to ``data.image_shape``.
+        :func:`~trainfree.scores.forgetting_score`); the scores that train a network get the rows
+        reshaped to ``data.image_shape`` when the network takes images (``model="auto"``, the default:
+        the CNN for images with sides of at least 16 pixels, else the MLP on flat rows).
     noise_rate : float in [0, 1]
         Share of labels flipped before scoring.
     noise_mode : {"symmetric", "pair"}
@@ -96,7 +97,7 @@ def score_dataset(data: Dataset, *, score: str = "cg", noise_rate: float = 0.0, 
         y, flipped = flip_labels(data, noise_rate, noise_mode, seed)
     X = data.X
     if score not in TRAINING_FREE:  # the networks take images (cnn) or flat rows (mlp)
-        X = X.reshape(len(X), *input_shape(score_options.get("model", "cnn"), data.image_shape, X.shape[1],
+        X = X.reshape(len(X), *input_shape(score_options.get("model", "auto"), data.image_shape, X.shape[1],
                                            name=data.name))
     elif score == "mislabel" and data.image_shape is not None and len(data.image_shape) == 3:
         X = X.reshape(len(X), *data.image_shape)  # images: the detector's default kernel is convolutional
@@ -139,7 +140,7 @@ def check_score_names(names: Sequence[str], allowed: Sequence[str]) -> None:
                              f"{', '.join(allowed)}.")
 
 
-def score_options(name: str, *, model: str = "cnn", n_seeds: int = 3, device: str | None = "cpu",
+def score_options(name: str, *, model: str = "auto", n_seeds: int = 3, device: str | None = "cpu",
                   epochs: int | None = None) -> dict[str, Any]:
     """The :func:`score_dataset` options of score ``name``: none for the training-free CG scores, else the
     networks and how long they train (``epochs``, or the default of :data:`TRAINING_LENGTH`).
@@ -157,7 +158,7 @@ def score_options(name: str, *, model: str = "cnn", n_seeds: int = 3, device: st
 
 def compare_noise_detection(data: Dataset, names: Sequence[str] = ("cg", "el2n", "forgetting", "input_norm",
                                                                     "random"), *, noise_rate: float = 0.2,
-                            noise_mode: str = "symmetric", model: str = "cnn", n_seeds: int = 3,
+                            noise_mode: str = "symmetric", model: str = "auto", n_seeds: int = 3,
                             device: str | None = "cpu",
                             random_state: SeedLike = None) -> PlayerResult:
     """Every named score on the same flipped labels: how well a high score finds them.
@@ -205,6 +206,6 @@ def compare_noise_detection(data: Dataset, names: Sequence[str] = ("cg", "el2n",
         columns[f"found_at_{f:g}"] = np.array([r[2][f] for r in rows])
     columns["seconds"] = np.array([r[3] for r in rows])
     settings = {"data": data.name, "n_rows": len(data), "noise_rate": float(noise_rate), "noise_mode": noise_mode,
-                "model": model, "n_seeds": int(n_seeds), "device": str(device)}
+                "model": resolve_model(model, data.image_shape), "n_seeds": int(n_seeds), "device": str(device)}
     return PlayerResult("compare_noise_detection", columns, settings, seed_record(seed),
                         {"total_s": time.perf_counter() - t0}, {"noise_rate": float(noise_rate)})

@@ -25,7 +25,7 @@ from .._runs import UnitStore, data_fingerprint, run_seed, run_units, score_fing
 from .._validation import check_n_jobs, check_param
 from ..data import Dataset
 from ..result import PlayerResult
-from ..training import evaluate, input_shape, make_model, train
+from ..training import evaluate, input_shape, make_model, resolve_model, train
 
 DIRECTIONS = ("keep_hard", "keep_easy")
 
@@ -156,7 +156,7 @@ def budget_epochs(epochs: int, n_full: int, n_kept: int, batch_size: int = 128) 
 
 def pruning_curve(train_set: Dataset, test_set: Dataset, scores: Mapping[str, Any], *,
                   fractions: Sequence[float] = (0.1, 0.3, 0.5, 0.7), directions: Sequence[str] = DIRECTIONS,
-                  class_balanced: bool = False, include_random: bool = True, model: str = "cnn", epochs: int = 5,
+                  class_balanced: bool = False, include_random: bool = True, model: str = "auto", epochs: int = 5,
                   lr: float = 1e-3, batch_size: int = 128, n_runs: int = 2, device: str | None = "cpu",
                   random_state: SeedLike = None, n_jobs: int | None = None, checkpoint: str | Path | None = None,
                   progress: bool = False) -> PlayerResult:
@@ -183,8 +183,10 @@ def pruning_curve(train_set: Dataset, test_set: Dataset, scores: Mapping[str, An
     include_random : bool
         Add the baseline ``random``: a uniformly random subset of each size (direction ``random``),
         a new one per run.
-    model : {"cnn", "mlp"}
-        The network (:func:`~trainfree.training.make_model`); ``cnn`` needs image data.
+    model : {"auto", "cnn", "mlp"}
+        The network (:func:`~trainfree.training.make_model`); ``cnn`` needs image data; ``auto`` (the
+        default) is the CNN for images with sides of at least 16 pixels, else the MLP. The network
+        used is recorded in ``settings["model"]``.
     epochs, lr, batch_size : int, float, int
         Epochs of the full set that fix the step budget; Adam's learning rate; mini-batch size.
     n_runs : int
@@ -236,6 +238,7 @@ def pruning_curve(train_set: Dataset, test_set: Dataset, scores: Mapping[str, An
     for name, value, low in (("epochs", epochs, 1), ("n_runs", n_runs, 1), ("batch_size", batch_size, 1)):
         check_param(name, value, numbers.Integral, low=low)
     seed = run_seed(random_state, checkpoint)
+    model = resolve_model(model, train_set.image_shape)
     shape = input_shape(model, train_set.image_shape, train_set.X.shape[1], name=train_set.name)
     X, y = train_set.X.reshape(len(train_set), *shape), train_set.y
     X_test = test_set.X.reshape(len(test_set), *shape)
@@ -345,7 +348,7 @@ def score_correlations(scores: Mapping[str, Any], X=None) -> PlayerResult:
 PRUNE_SCORES = ("cg", "el2n", "grand", "forgetting", "input_norm", "random")
 
 
-def pruning_scores(data: Dataset, names: Sequence[str], *, model: str = "cnn", n_seeds: int = 3, el2n_epochs: int = 3,
+def pruning_scores(data: Dataset, names: Sequence[str], *, model: str = "auto", n_seeds: int = 3, el2n_epochs: int = 3,
                    grand_epochs: int = 0, forgetting_epochs: int = 10, device: str | None = "cpu",
                    random_state: SeedLike = None, checkpoint: str | Path | None = None) -> dict[str, np.ndarray]:
     """The named scores of every row of ``data``, for :func:`pruning_curve` (``"random"`` is left to it).

@@ -25,14 +25,14 @@ from .._runs import UnitStore, data_fingerprint, run_seed, run_units, score_fing
 from .._validation import check_n_jobs, check_param
 from ..data import Dataset
 from ..result import PlayerResult
-from ..training import input_shape
+from ..training import input_shape, resolve_model
 from . import pruning
 from .noise import SCORES, check_score_names, flip_labels, score_dataset, score_options
 
 
 def window_curve(train_set: Dataset, test_set: Dataset, names: Sequence[str] = ("cg", "el2n"), *,
                  window_width: float = 0.5, offsets: Sequence[float] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5),
-                 noise_rate: float = 0.2, include_random: bool = True, model: str = "cnn", epochs: int = 5,
+                 noise_rate: float = 0.2, include_random: bool = True, model: str = "auto", epochs: int = 5,
                  lr: float = 1e-3, batch_size: int = 128, n_runs: int = 2, n_seeds: int = 3, device: str | None = "cpu",
                  random_state: SeedLike = None, n_jobs: int | None = None, checkpoint: str | Path | None = None,
                  progress: bool = False) -> PlayerResult:
@@ -106,6 +106,7 @@ def window_curve(train_set: Dataset, test_set: Dataset, names: Sequence[str] = (
                                                                     device=device)).scores)
     scoring_s = time.perf_counter() - t
     noisy = dataclasses.replace(train_set, y=y_noisy)
+    model = resolve_model(model, noisy.image_shape)
     shape = input_shape(model, noisy.image_shape, noisy.X.shape[1], name=noisy.name)
     X, X_test = noisy.X.reshape(len(noisy), *shape), test_set.X.reshape(len(test_set), *shape)
     n, n_out, size = len(noisy), len(noisy.classes), int(round(window_width * len(noisy)))

@@ -107,7 +107,7 @@ def cg_prime_score(X, y, *, preprocess: str = "center", device: str | None = "cp
                          {"total_s": time.perf_counter() - t0})
 
 
-def cg_features_score(X, y, *, model: str | Callable[..., nn.Module] = "cnn", epochs: int = 3, n_seeds: int = 1,
+def cg_features_score(X, y, *, model: str | Callable[..., nn.Module] = "auto", epochs: int = 3, n_seeds: int = 1,
                       lr: float = 1e-3, batch_size: int = 128, preprocess: str = "center", dtype: str = "float64",
                       device: str | None = "cpu", max_memory_bytes: float | None = None,
                       random_state: SeedLike = None) -> ExampleResult:

@@ -34,13 +34,13 @@ from .._runs import UnitStore, data_fingerprint, run_seed, run_units
 from .._validation import check_examples, check_n_jobs, check_param
 from ..result import ExampleResult
 from ..training import make_model, train
-from ..training.models import IMAGE_KINDS
+from ..training.models import IMAGE_KINDS, resolve_model
 from ._per_example_grad import grad_norms
 
-MODELS = ("cnn", "mlp", "resnet18_cifar")  # the reference networks a score may name; or pass a factory
+MODELS = ("auto", "cnn", "mlp", "resnet18_cifar")  # the reference networks a score may name; or pass a factory
 
 
-def grand_score(X, y, *, model: str | Callable[..., nn.Module] = "cnn", n_seeds: int = 10, epochs: int = 0,
+def grand_score(X, y, *, model: str | Callable[..., nn.Module] = "auto", n_seeds: int = 10, epochs: int = 0,
                 lr: float = 1e-3, batch_size: int = 128, score_batch_size: int = 256, method: str = "auto",
                 dtype: str = "float32", device: str | None = "cpu", random_state: SeedLike = None,
                 n_jobs: int | None = None, checkpoint: str | Path | None = None, progress: bool = False) -> ExampleResult:
@@ -53,13 +53,15 @@ def grand_score(X, y, *, model: str | Callable[..., nn.Module] = "cnn", n_seeds:
     Parameters
     ----------
     X : array-like of shape (n_samples, ...)
-        Inputs; ``model="cnn"`` needs images, shape (n, channels, height, width).
+        Inputs; ``model="cnn"`` needs images, shape (n, channels, height, width); flat rows get the MLP.
     y : array-like of shape (n_samples,)
         Class labels (at least two classes); the network has one logit per class.
-    model : {"cnn", "mlp", "resnet18_cifar"} or callable, default="cnn"
+    model : {"auto", "cnn", "mlp", "resnet18_cifar"} or callable, default="auto"
         A reference network of :func:`trainfree.training.make_model` (``resnet18_cifar``, with
         BatchNorm, for 32×32 colour images on a GPU), or a factory called as
         ``model(input_shape, n_classes, random_state=seed)`` returning a fresh ``nn.Module``.
+        ``auto``: ``cnn`` for images (``X`` of shape (n, channels, height, width)) whose sides are at
+        least 16 pixels, else ``mlp``; the network used is recorded in ``settings["model"]``.
     n_seeds : int, default=10
         Independent initialisations averaged (the paper uses 10).
     epochs : int, default=0
@@ -120,7 +122,7 @@ def _grand_unit(ctx: ScoreSetup, k: int, options: dict[str, Any]) -> dict[str, A
     return {"scores": norms, "step": step, "train_s": train_s, "score_s": time.perf_counter() - t, "method": how}
 
 
-def el2n_score(X, y, *, model: str | Callable[..., nn.Module] = "cnn", n_seeds: int = 10, epochs: int = 5,
+def el2n_score(X, y, *, model: str | Callable[..., nn.Module] = "auto", n_seeds: int = 10, epochs: int = 5,
                lr: float = 1e-3, batch_size: int = 128, device: str | None = "cpu", random_state: SeedLike = None,
                n_jobs: int | None = None, checkpoint: str | Path | None = None, progress: bool = False) -> ExampleResult:
     """EL2N: mean over seeds of ‖softmax(f(x_i)) − onehot(y_i)‖₂ after ``epochs`` epochs of training.
@@ -165,7 +167,7 @@ def _el2n_unit(ctx: ScoreSetup, k: int, options: dict[str, Any]) -> dict[str, An
     return {"scores": norms, "step": step, "train_s": train_s, "score_s": time.perf_counter() - t}
 
 
-def forgetting_score(X, y, *, model: str | Callable[..., nn.Module] = "cnn", epochs: int = 20, n_seeds: int = 5,
+def forgetting_score(X, y, *, model: str | Callable[..., nn.Module] = "auto", epochs: int = 20, n_seeds: int = 5,
                      lr: float = 1e-3, batch_size: int = 128, device: str | None = "cpu",
                      random_state: SeedLike = None, n_jobs: int | None = None, checkpoint: str | Path | None = None,
                      progress: bool = False) -> ExampleResult:
@@ -300,6 +302,7 @@ class ScoreSetup:
         check_param("batch_size", batch_size, numbers.Integral, low=1)
         if isinstance(model, str):
             check_param("model", model, str, choices=MODELS)
+            model = resolve_model(model, self.X.shape[1:] if self.X.ndim == 4 else None)
             if model in IMAGE_KINDS and self.X.ndim != 4:
                 raise TrainfreeError(f"model={model!r} needs X of shape (n, channels, height, width); got "
                                      f"{self.X.shape}. Reshape it (e.g. X.reshape(-1, 1, 28, 28)) or use model='mlp'.")

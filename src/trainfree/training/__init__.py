@@ -2,6 +2,7 @@
 
 from .checkpoints import load_checkpoint, save_checkpoint
 from .loop import TrainLog, evaluate, train
-from .models import input_shape, make_model
+from .models import input_shape, make_model, resolve_model
 
-__all__ = ["TrainLog", "evaluate", "input_shape", "load_checkpoint", "make_model", "save_checkpoint", "train"]
+__all__ = ["TrainLog", "evaluate", "input_shape", "load_checkpoint", "make_model", "resolve_model", "save_checkpoint",
+           "train"]

@@ -19,9 +19,32 @@ from .._errors import TrainfreeError
 from .._random import SeedLike, check_random_state, int_seed
 from .._validation import check_param
 
-KINDS = ("mlp", "cnn", "davinz_cnn", "davinz_mlp", "resnet18_cifar")
+KINDS = ("auto", "mlp", "cnn", "davinz_cnn", "davinz_mlp", "resnet18_cifar")
 IMAGE_KINDS = ("cnn", "davinz_cnn", "resnet18_cifar")
 DAVINZ_MLP_WIDTHS = (128, 256, 256, 256, 128, 64, 32, 16, 10)  # the official regression MLP's hidden layers
+# Smallest image sides: the cnn's two unpadded 5×5 convolutions, each followed by a 2×2 pooling, leave
+# ((s - 4) // 2 - 4) // 2 pixels, at least 1 from 16 on; the davinz_cnn pads by 2 and needs 4.
+MIN_SIDE = {"cnn": 16, "davinz_cnn": 4}
+MIN_CNN_SIDE = MIN_SIDE["cnn"]
+
+
+def resolve_model(kind: str, image_shape: tuple[int, ...] | None) -> str:
+    """The network ``kind="auto"`` stands for: ``"cnn"`` for images whose sides are >= 16 px, else ``"mlp"``.
+
+    ``image_shape`` is the shape of one example, channels first (``Dataset.image_shape``; None for
+    tables and embeddings). Any other ``kind`` is returned unchanged.
+
+    Examples
+    --------
+    >>> resolve_model("auto", (1, 28, 28)), resolve_model("auto", (1, 8, 8)), resolve_model("auto", None)
+    ('cnn', 'mlp', 'mlp')
+    >>> resolve_model("davinz_cnn", (1, 28, 28))
+    'davinz_cnn'
+    """
+    if kind != "auto":
+        return kind
+    fits = image_shape is not None and len(image_shape) == 3 and min(image_shape[1:]) >= MIN_CNN_SIDE
+    return "cnn" if fits else "mlp"
 
 
 def make_model(kind: str, input_shape: tuple[int, ...], n_outputs: int, *, width: int = 256,
@@ -30,8 +53,9 @@ def make_model(kind: str, input_shape: tuple[int, ...], n_outputs: int, *, width
 
     Parameters
     ----------
-    kind : {"mlp", "cnn", "davinz_cnn", "davinz_mlp", "resnet18_cifar"}
-        ``mlp``: two hidden ReLU layers of ``width``, with biases. ``cnn``: a small CNN, two 5×5
+    kind : {"auto", "mlp", "cnn", "davinz_cnn", "davinz_mlp", "resnet18_cifar"}
+        ``auto``: ``cnn`` when ``input_shape`` is an image (channels, height, width) with sides of
+        at least 16 pixels, else ``mlp`` (:func:`resolve_model`). ``mlp``: two hidden ReLU layers of ``width``, with biases. ``cnn``: a small CNN, two 5×5
         convolutions (16 and 32 channels, no padding, with biases) with max-pooling and a linear head
         (18 378 parameters on 28×28 images); it is *not* the DAVINZ code's network. ``davinz_cnn``: the
         official DAVINZ CNN, the same two convolutions with padding 2 and no biases anywhere and a
@@ -61,6 +85,7 @@ def make_model(kind: str, input_shape: tuple[int, ...], n_outputs: int, *, width
     """
     check_param("kind", kind, str, choices=KINDS)
     check_param("n_outputs", n_outputs, numbers.Integral, low=1)
+    kind = resolve_model(kind, tuple(input_shape))
     seed = int_seed(check_random_state(random_state))
     gen_state = torch.random.get_rng_state()
     torch.manual_seed(seed)
@@ -81,9 +106,10 @@ def make_model(kind: str, input_shape: tuple[int, ...], n_outputs: int, *, width
                                      f"got {input_shape}. Use model='mlp' for flat inputs.")
             model = _resnet18_cifar(input_shape[0], n_outputs)
         else:
-            if len(input_shape) != 3 or min(input_shape[1:]) < 12:
+            if len(input_shape) != 3 or min(input_shape[1:]) < MIN_SIDE[kind]:
                 raise TrainfreeError(f"model={kind!r} needs image inputs of shape (channels, height, width) with "
-                                     f"sides >= 12; got {input_shape}. Use model='mlp' for flat or small inputs.")
+                                     f"sides >= {MIN_SIDE[kind]}; got {input_shape}. Use model='mlp' (or 'auto', "
+                                     f"which picks it) for flat or small inputs.")
             c, h, w = input_shape
             pad, bias = (2, False) if kind == "davinz_cnn" else (0, True)
             side = lambda s: ((s + 2 * pad - 4) // 2 + 2 * pad - 4) // 2  # noqa: E731  (two conv5 + pool2)
@@ -129,7 +155,10 @@ def input_shape(kind: str, image_shape: tuple[int, ...] | None, n_features: int,
     --------
     >>> input_shape("cnn", (1, 28, 28), 784), input_shape("mlp", (1, 28, 28), 784)
     ((1, 28, 28), (784,))
+    >>> input_shape("auto", (1, 28, 28), 784), input_shape("auto", (1, 8, 8), 64)
+    ((1, 28, 28), (64,))
     """
+    kind = resolve_model(kind, image_shape)
     if kind in IMAGE_KINDS:
         if image_shape is None:
             raise TrainfreeError(f"A {kind} needs image data; {name} has no image shape. Use the mlp model "

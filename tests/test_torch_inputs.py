@@ -65,6 +65,9 @@ def test_from_torch_dict_items_name_their_label_and_input():
     assert from_torch(DictItems(extra=True), label="kind", inputs="pixels").X.shape == (10, 32)
     with pytest.raises(TrainfreeError, match="takes a torch.utils.data.Dataset or DataLoader"):
         from_torch(42)
+    pil_items = [(Image.new("L", (4, 4)), 0), (Image.new("L", (4, 4)), 1)]  # no ToTensor in the transform
+    with pytest.raises(TrainfreeError, match="Could not batch the dataset's items .*ToTensor"):
+        from_torch(pil_items)
 
 
 def test_features_are_the_networks_outputs_in_eval_mode_whatever_the_batch():

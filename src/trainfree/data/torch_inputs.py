@@ -128,7 +128,11 @@ def from_torch(dataset: Any, *, label: str = "label", inputs: str | None = None,
         raise TrainfreeError(f"from_torch takes a torch.utils.data.Dataset or DataLoader; got "
                              f"{type(dataset).__name__}. Wrap arrays in torch.utils.data.TensorDataset.")
     xs, ys = [], []
-    for batch in bar(_batches(loader), desc="reading", unit="batch"):
+    try:
+        total = len(loader)
+    except TypeError:  # an iterable data set need not know its length
+        total = None
+    for batch in bar(_batches(loader), desc="reading", total=total, unit="batch"):
         x, y = _split(batch, label, inputs)
         xs.append(_run(features, x, batch_size=batch_size, device=device, name=title, progress=False)
                   if features is not None else _numpy(x, "input"))

@@ -186,11 +186,14 @@ REPORT_DEFAULT = True
 
 
 def add_output_flags(g, *, report: bool = True) -> None:
-    """--report/--no-report and --debug, shared by every command."""
+    """--report/--no-report, --format (commands that write results) and --debug, shared by every command."""
     if report:
         g.add_argument("--report", action=argparse.BooleanOptionalAction, default=REPORT_DEFAULT,
                        help="write <out>/report.html: one self-contained page with plots, example galleries and a "
                             "sortable table")
+        g.add_argument("--format", choices=["parquet", "csv", "both"], default="parquet",
+                       help="file format of the results: parquet, csv (for spreadsheets: no index column, UTF-8), "
+                            "or both; each with its .json sidecar")
     g.add_argument("--debug", action="store_true", help="on an error, print the full traceback")
 
 

@@ -13,11 +13,12 @@ from typing import Any
 import numpy as np
 
 from .._errors import TrainfreeError
-from ..result import Result, jsonable
+from ..result import FORMATS, Result, jsonable
 
 IDENTITY_FILE = "run.json"
-_NOT_IDENTITY = {"overwrite", "quiet", "func", "out", "options", "report", "debug", "command_line"}
-_RECORD_ONLY = ("command_line", "trainfree_version")  # written to run.json for the report, never compared
+_NOT_IDENTITY = {"overwrite", "quiet", "func", "out", "options", "report", "debug", "command_line", "progress"}
+# Written to run.json for the report, never compared: --format changes the files, not the results.
+_RECORD_ONLY = ("command_line", "trainfree_version", "format")
 
 
 def prepare_output(args: argparse.Namespace, command: str) -> Path:
@@ -68,12 +69,20 @@ def prepare_output(args: argparse.Namespace, command: str) -> Path:
     return out
 
 
-def write_outputs(out: Path, name: str, res: Result, extra: dict[str, Any] | None = None) -> tuple[Path, Path]:
-    """``<out>/<name>.parquet`` (+ sidecar) and ``<out>/summary.json`` (the metadata and ``extra``)."""
-    path = res.save(out / f"{name}.parquet")
+def write_outputs(out: Path, name: str, res: Result, extra: dict[str, Any] | None = None, *,
+                  fmt: str = "parquet") -> tuple[Path, ...]:
+    """``<out>/<name>.parquet`` and/or ``.csv`` (``fmt``: parquet, csv or both; each with its JSON sidecar), then
+    ``<out>/summary.json`` (the metadata and ``extra``); returns the paths, summary last."""
+    paths = save_result(res, out, name, fmt=fmt)
     summary = out / "summary.json"
-    summary.write_text(json.dumps(jsonable({**res.metadata(), **(extra or {}), name: str(path)}), indent=2))
-    return path, summary
+    summary.write_text(json.dumps(jsonable({**res.metadata(), **(extra or {}), name: str(paths[0])}), indent=2))
+    return (*paths, summary)
+
+
+def save_result(res: Result, out: Path, name: str, *, fmt: str = "parquet") -> tuple[Path, ...]:
+    """``res`` saved as ``<out>/<name>`` in the ``--format`` asked for (both: Parquet first, then CSV)."""
+    kinds = list(FORMATS) if fmt == "both" else [fmt]
+    return tuple(res.save(out / f"{name}{FORMATS[k]}") for k in kinds)
 
 
 def finish(args: argparse.Namespace, t0: float, res: Result, *paths: Path) -> None:

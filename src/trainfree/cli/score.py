@@ -141,4 +141,4 @@ def score_examples(args: argparse.Namespace) -> None:
         res = score_dataset(data, score=args.score, noise_rate=args.noise or 0.0, device=args.device,
                             random_state=args.seed, **mode, **args.options(args))
     say(args, noise_report(res))
-    finish(args, t0, res, *write_outputs(out, "scores", res))
+    finish(args, t0, res, *write_outputs(out, "scores", res, fmt=args.format))

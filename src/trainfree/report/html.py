@@ -47,16 +47,18 @@ def write_report(out_dir: str | Path) -> Path:
     if not out.is_dir():
         raise TrainfreeError(f"{out} is not a folder; pass the --out folder of a trainfree run.")
     run = _read_json(out / "run.json")
-    results = []
-    for path in sorted(out.glob("*.parquet")):
-        if path.with_suffix(".parquet.json").exists():
+    results, seen = [], set()
+    # A result saved in both formats (--format both) appears once, read from its Parquet file.
+    for path in sorted([*out.glob("*.parquet"), *out.glob("*.csv")], key=lambda p: (p.stem, p.suffix != ".parquet")):
+        if path.stem not in seen and path.with_name(path.name + ".json").exists():
+            seen.add(path.stem)
             results.append((path.stem, load_result(path)))
     if not results:
-        raise TrainfreeError(f"{out} holds no trainfree results (a .parquet file with its .json beside it); pass the "
+        raise TrainfreeError(f"{out} holds no trainfree results (a .parquet or .csv file with its .json beside it); pass the "
                              f"--out folder of a finished run.")
     # Per-example scores first, then the result the command reported (summary.json names it), then the rest.
-    reported = {Path(str(v)).name for v in _read_json(out / "summary.json").values() if isinstance(v, str)}
-    results.sort(key=lambda r: (not isinstance(r[1], ExampleResult), f"{r[0]}.parquet" not in reported, r[0]))
+    reported = {Path(str(v)).stem for v in _read_json(out / "summary.json").values() if isinstance(v, str)}
+    results.sort(key=lambda r: (not isinstance(r[1], ExampleResult), r[0] not in reported, r[0]))
     parts = [("run", "Run", section("run", "The run", _run_info(run, results)))]
     for name, res in results:
         if isinstance(res, ExampleResult):

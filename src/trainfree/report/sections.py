@@ -32,14 +32,17 @@ def _flag_column(res: ExampleResult) -> str | None:
 
 
 def _predicted(res: ExampleResult) -> np.ndarray | None:
-    """Class names of a detector's ``predicted`` codes (e.g. ``trainfree score mislabel``), if it has them."""
+    """A detector's ``predicted`` class names (integer codes, as earlier versions wrote them, through
+    ``data_classes``)."""
+    if "predicted" not in res.columns:
+        return None
+    predicted = np.asarray(res["predicted"])
     names = res.settings.get("data_classes")
-    if "predicted" not in res.columns or not names or res["predicted"].dtype.kind not in "iu":
+    if predicted.dtype.kind not in "iu" or not names:
+        return predicted.astype(str)
+    if predicted.min(initial=0) < 0 or predicted.max(initial=0) >= len(names):
         return None
-    codes = np.asarray(res["predicted"])
-    if codes.min(initial=0) < 0 or codes.max(initial=0) >= len(names):
-        return None
-    return np.asarray(names, dtype=object)[codes].astype(str)
+    return np.asarray(names, dtype=object)[predicted].astype(str)
 
 
 def _pre(text: str) -> str:

@@ -77,3 +77,38 @@ def test_csv_round_trip_keeps_text_that_looks_like_numbers_or_missing(tmp_path):
     assert np.isnan(back.scores[1]) and np.isinf(back.scores[2]) and back["flag"].tolist() == [True, False, True]
     with pytest.raises(ValueError, match=r"'\*.parquet' or '\*.csv'"):
         r.save(tmp_path / "r.xlsx")
+
+
+def test_a_conflict_names_the_command_held_and_the_flags_that_differ(tmp_path, capsys):
+    out = str(tmp_path / "run")
+    assert main(["score", "cg", "--data", "digits", "--n", "60", "--method", "stochastic", "--repeats", "2",
+                 "--quiet", "--out", out]) == 0
+    capsys.readouterr()
+    assert main(["score", "cg", "--data", "digits", "--n", "60", "--method", "stochastic", "--repeats", "3",
+                 "--chunk-size", "4000", "--quiet", "--out", out]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"trainfree: error: --out {out} holds a `score cg` run (run.json) with other settings "
+                   f"(--chunk-size 5000 then, 4000 now, --repeats 2 then, 3 now); pass another --out, or "
+                   f"--overwrite to replace it.")
+    assert main(["score", "mislabel", "--data", "digits", "--n", "60", "--quiet", "--out", out]) == 2
+    err = capsys.readouterr().err
+    assert "holds a `score cg` run (run.json); pass another --out" in err and "--kernel" not in err
+    # Only --format or the terminal changed: the same run, resumed or rewritten, not a conflict.
+    assert main(["score", "cg", "--data", "digits", "--n", "60", "--method", "stochastic", "--repeats", "2",
+                 "--format", "csv", "--quiet", "--out", out]) == 0
+
+
+def test_overwrite_removes_every_file_of_the_replaced_run_and_only_those(tmp_path):
+    out = tmp_path / "run"
+    assert main(["value", "davinz", "--data", "digits", "--n", "200", "--contributors", "3", "--format", "both",
+                 "--quiet", "--out", str(out), "--report"]) == 0
+    (out / "units").mkdir()
+    (out / "units" / "unit-0.npz").write_bytes(b"")
+    (out / "checkpoint.npz").write_bytes(b"")
+    (out / "notes.txt").write_text("mine")
+    (out / "mine.json").write_text("{}")
+    assert main(["score", "cg", "--data", "digits", "--n", "60", "--quiet", "--out", str(out), "--overwrite"]) == 0
+    left = sorted(p.name for p in out.iterdir())
+    assert left == ["mine.json", "notes.txt", "run.json", "scores.parquet", "scores.parquet.json", "summary.json"]
+    run = json.loads((out / "run.json").read_text())
+    assert (run["command"], run["score"]) == ("score", "cg")

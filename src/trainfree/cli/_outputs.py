@@ -17,15 +17,19 @@ from ..result import FORMATS, Result, jsonable
 
 IDENTITY_FILE = "run.json"
 _NOT_IDENTITY = {"overwrite", "quiet", "func", "out", "options", "report", "debug", "command_line", "progress"}
-# Written to run.json for the report, never compared: --format changes the files, not the results.
-_RECORD_ONLY = ("command_line", "trainfree_version", "format")
+# Written to run.json for the report, never compared: --format changes the files, not the results, and the data's
+# absolute path (data_path) lets a report find them from any folder.
+_RECORD_ONLY = ("command_line", "trainfree_version", "format", "data_path")
+_COMMAND_KEYS = ("command", "score", "value", "experiment")  # the command and its sub-command, not flags
+REPORT_FILE = "report.html"
 
 
 def prepare_output(args: argparse.Namespace, command: str) -> Path:
     """Create and check ``--out`` before any computation, so a bad path never loses a finished run.
 
     The folder remembers the command that wrote it (``run.json``): the same command may run
-    there again (that is how a checkpointed run resumes), another one only with ``--overwrite``.
+    there again (that is how a checkpointed run resumes), another one only with ``--overwrite``,
+    which first removes every file the replaced run wrote (:func:`remove_run`).
     """
     out = Path(args.out)
     if out.exists() and not out.is_dir():
@@ -51,22 +55,77 @@ def prepare_output(args: argparse.Namespace, command: str) -> Path:
         # A run that failed before writing anything (e.g. a mistyped --data) leaves only its marker.
         produced = [p for p in out.iterdir() if p.name != IDENTITY_FILE]
         if changed and produced and not args.overwrite:
-            what = ", ".join(f"{k}: {before.get(k)!r} then, {identity.get(k)!r} now" for k in changed[:4])
-            raise TrainfreeError(f"--out {out} holds results of a different run ({what}). Pass another --out, "
-                                 f"or --overwrite to replace them.")
+            raise TrainfreeError(conflict_message(out, before, identity, changed))
     elif any(out.iterdir()) and not args.overwrite:
         raise TrainfreeError(f"--out {out} is not empty and holds no trainfree run. Pass an empty or new folder, "
                              f"or --overwrite to write into it anyway.")
     if args.overwrite and marker.exists():
-        for stale in out.glob("checkpoint*.npz"):  # never resume another run's draws
-            stale.unlink()
-        if (out / "units").is_dir():
-            shutil.rmtree(out / "units")
+        remove_run(out)  # never resume another run's draws, nor report its results as this run's
     from .. import __version__
 
-    record = {**identity, "command_line": getattr(args, "command_line", None), "trainfree_version": __version__}
+    data = getattr(args, "data", None)
+    record = {**identity, "command_line": getattr(args, "command_line", None), "trainfree_version": __version__,
+              "data_path": str(Path(data).resolve()) if data and Path(data).exists() else None}
     marker.write_text(json.dumps(record, indent=2))
     return out
+
+
+def conflict_message(out: Path, before: dict[str, Any], now: dict[str, Any], changed: list[str]) -> str:
+    """Which run ``out`` holds, and (for the same command) the flags that differ, by flag.
+
+    Examples
+    --------
+    >>> print(conflict_message(Path("o"), {"command": "score", "score": "cg", "chunk_size": 5000},
+    ...                        {"command": "score", "score": "cg", "chunk_size": 4000}, ["chunk_size"]))
+    --out o holds a `score cg` run (run.json) with other settings (--chunk-size 5000 then, 4000 now); pass another --out, or --overwrite to replace it.
+    """
+    held = f"a `{command_of(before)}` run" if before.get("command") else "another trainfree run"
+    flags = [k for k in changed if k not in _COMMAND_KEYS]
+    what = ""
+    if command_of(before) == command_of(now) and flags:
+        listed = ", ".join(f"--{k.replace('_', '-')} {_as_typed(before.get(k))} then, {_as_typed(now.get(k))} now"
+                           for k in flags[:3])
+        what = f" with other settings ({listed}{f'; {len(flags) - 3} more' if len(flags) > 3 else ''})"
+    return f"--out {out} holds {held} (run.json){what}; pass another --out, or --overwrite to replace it."
+
+
+def command_of(run: dict[str, Any]) -> str:
+    """The command a run.json records, in words: ``score cg``, ``experiment prune``, ``report``."""
+    top = str(run.get("command", ""))
+    sub = run.get(top)
+    return f"{top} {sub}" if top in _COMMAND_KEYS[1:] and isinstance(sub, str) else top
+
+
+def _as_typed(value: Any) -> str:
+    if value is None:
+        return "not given"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return " ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+def remove_run(out: Path) -> list[Path]:
+    """Delete what trainfree wrote in ``out`` (results and their sidecars, summary.json, report.html,
+    checkpoints, units/, run.json) and nothing else; returns what it removed."""
+    gone = [p for p in (out / "summary.json", out / REPORT_FILE, out / IDENTITY_FILE) if p.is_file()]
+    for sidecar in out.glob("*.json"):
+        result = sidecar.with_suffix("")
+        if result.suffix in FORMATS.values() and _is_result_sidecar(sidecar):
+            gone += [sidecar] + ([result] if result.is_file() else [])
+    gone += [p for p in out.glob("checkpoint*.npz*") if p.is_file()]
+    for p in gone:
+        p.unlink()
+    if (out / "units").is_dir():
+        shutil.rmtree(out / "units")
+        gone.append(out / "units")
+    return gone
+
+
+def _is_result_sidecar(path: Path) -> bool:
+    try:
+        return "result_type" in json.loads(path.read_text())
+    except (OSError, ValueError, TypeError):
+        return False
 
 
 def write_outputs(out: Path, name: str, res: Result, extra: dict[str, Any] | None = None, *,

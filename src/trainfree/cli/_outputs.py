@@ -18,8 +18,8 @@ from ..result import FORMATS, Result, jsonable
 IDENTITY_FILE = "run.json"
 _NOT_IDENTITY = {"overwrite", "quiet", "func", "out", "options", "report", "debug", "command_line", "progress"}
 # Written to run.json for the report, never compared: --format changes the files, not the results, and the data's
-# absolute path (data_path) lets a report find them from any folder.
-_RECORD_ONLY = ("command_line", "trainfree_version", "format", "data_path")
+# absolute path (data_path) lets a report find them from any folder, their fingerprint tells it they still match.
+_RECORD_ONLY = ("command_line", "trainfree_version", "format", "data_path", "data_rows", "data_fingerprint")
 _COMMAND_KEYS = ("command", "score", "value", "experiment")  # the command and its sub-command, not flags
 REPORT_FILE = "report.html"
 
@@ -68,6 +68,17 @@ def prepare_output(args: argparse.Namespace, command: str) -> Path:
               "data_path": str(Path(data).resolve()) if data and Path(data).exists() else None}
     marker.write_text(json.dumps(record, indent=2))
     return out
+
+
+def record_data(out: Path, data) -> None:
+    """Add the data's row count and fingerprint to ``run.json``: a later report draws their examples only if they
+    still match (:func:`trainfree.report.examples.rows_fingerprint`)."""
+    from ..report.examples import rows_fingerprint
+
+    marker = out / IDENTITY_FILE
+    run = json.loads(marker.read_text())
+    run.update(data_rows=len(data), data_fingerprint=rows_fingerprint(data))
+    marker.write_text(json.dumps(run, indent=2))
 
 
 def conflict_message(out: Path, before: dict[str, Any], now: dict[str, Any], changed: list[str]) -> str:

@@ -20,6 +20,7 @@ from ._common import (
     say,
     write_outputs,
 )
+from ._outputs import record_data
 
 MISLABEL_COLUMNS = """scores.parquet, one row per example, in the data set's order:
   score           log(mean P[label] of its class) − log P[label], P the leave-one-out probability (higher = more likely mislabelled)
@@ -136,6 +137,7 @@ def score_examples(args: argparse.Namespace) -> None:
     t0 = time.perf_counter()
     out = prepare_output(args, f"score {args.score}")
     data = load_data(args)
+    record_data(out, data)
     mode = {"noise_mode": args.noise_mode} if hasattr(args, "noise_mode") else {}
     with step(f"scoring {len(data)} rows ({args.score})"):
         res = score_dataset(data, score=args.score, noise_rate=args.noise or 0.0, device=args.device,

@@ -112,3 +112,18 @@ def test_overwrite_removes_every_file_of_the_replaced_run_and_only_those(tmp_pat
     assert left == ["mine.json", "notes.txt", "run.json", "scores.parquet", "scores.parquet.json", "summary.json"]
     run = json.loads((out / "run.json").read_text())
     assert (run["command"], run["score"]) == ("score", "cg")
+
+
+def test_load_result_reads_a_detector_result_in_a_fresh_process(fruit_table, tmp_path):
+    """The scores' own result types (MislabelResult, CGResult) load without importing trainfree.scores first."""
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    assert main(["score", "mislabel", "--data", str(fruit_table), "--label-column", "kind", "--quiet",
+                 "--out", str(out)]) == 0
+    code = f"from trainfree import load_result; print(type(load_result({str(out / 'scores.parquet')!r})).__name__)"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.path.abspath("src"), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert done.returncode == 0 and done.stdout.strip() == "MislabelResult", done.stderr

@@ -190,7 +190,7 @@ def load_result(path: str | Path) -> Result:
     try:
         meta = json.loads(_sidecar(path).read_text())
         df = _read_table(path, meta)
-        cls = _TYPES[meta["result_type"]]
+        cls = _result_type(meta["result_type"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise TrainfreeError(f"Could not read a trainfree result from {path} and {_sidecar(path).name} ({exc}). "
                              f"Pass a .parquet or .csv file written by Result.save, with its .json beside "
@@ -252,6 +252,15 @@ class PlayerResult(Result):
         se = self.stderr
         err = "no standard errors" if np.isnan(se).all() else f"largest standard error {np.nanmax(se):.3g}"
         return f"{self.method}: {len(self)} players; lowest values: {low}; {err}"
+
+
+def _result_type(name: str) -> type[Result]:
+    """The class a sidecar names; the scores' own result types register when trainfree.scores is imported."""
+    if name not in _TYPES:
+        import importlib
+
+        importlib.import_module("trainfree.scores")
+    return _TYPES[name]
 
 
 def _sidecar(path: Path) -> Path:

@@ -73,8 +73,7 @@ def _fingerprint_differs(run: Mapping[str, Any], rows: Rows) -> str:
     if not stored or not rows.labelled or rows_fingerprint(rows.ds) == stored:
         return ""
     return (f"The data read from {rows.source} no longer match the run (their rows, features or labels changed since "
-            f"it ran); no examples are drawn, so that none shows another row's features. Point the report at the "
-            f"data the run read.")
+            f"it ran); no examples are drawn, so that none shows another row's features.")
 
 
 def _matched(rows: Rows, res) -> str:
@@ -112,13 +111,11 @@ def _load(run: Mapping[str, Any], data: str | Path | None) -> Rows:
     else:
         places = list(dict.fromkeys(str(p) for p in (run.get("data_path"), run.get("data")) if p))
         if not places:
-            return Rows(why="run.json names no data set (results saved from Python): pass write_report(..., data=...) "
-                            "to draw the examples.")
+            return Rows(why="run.json names no data set (results saved from Python), so no examples are drawn.")
         gone = [p for p in places if not Path(p).exists() and ("/" in p or "\\" in p or Path(p).suffix)]
         if len(gone) == len(places):  # every recorded path is gone: the data moved
             return Rows(why=f"The data were not found where the run read them ({' nor '.join(places)}, looked from "
-                            f"{Path.cwd()}); pass their new path (trainfree report --data PATH, or "
-                            f"write_report(..., data=PATH)) to draw the examples.")
+                            f"{Path.cwd()}), so no examples are drawn.")
         places = [p for p in places if p not in gone]
     where, note = places[0], ""
     if data is None and run.get("data_path") and where != run.get("data_path"):

@@ -138,8 +138,8 @@ def _refuse_poorer(target: Path, html: str, notes: list[str], force: bool) -> No
         return
     why = next((n for n in notes if "no example galleries" in n), "The examples could not be drawn.")
     head = f"{target} shows {before} example galleries, this report would show {now}. {why.split('galleries. ', 1)[-1]}"
-    raise ReportError(f"{head} Or pass force=True to replace it anyway.", f"{head} Or pass --force to replace it "
-                                                                          f"anyway.")
+    raise ReportError(f"{head} Pass data=PATH (where the data are now) to draw them, or force=True to replace it.",
+                      f"{head} Pass --data PATH (where the data are now) to draw them, or --force to replace it.")
 
 
 def data_words(data: Any) -> str:

@@ -155,7 +155,9 @@ def example_sections(name: str, res: ExampleResult, run: Mapping[str, Any], rows
 
 def _galleries(rows: Rows, run, s, labels, classes, ids, original, flipped, flags, predicted) -> str:
     if rows.ds is None:
-        return f'<p class="dim">{esc(rows.why)}</p>'
+        return (f'<p class="dim">{esc(rows.why)} To draw them, point the report at the data the run scored: '
+                f"<code>trainfree report OUTDIR --data PATH</code>, or <code>write_report(OUTDIR, data=...)</code> in "
+                f"Python.</p>")
     drawer = Drawer(rows.ds, run, rows.source)
     parts = []
     for c in classes:

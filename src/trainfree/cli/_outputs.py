@@ -63,9 +63,12 @@ def prepare_output(args: argparse.Namespace, command: str) -> Path:
         remove_run(out)  # never resume another run's draws, nor report its results as this run's
     from .. import __version__
 
+    from ..data import DATASETS
+
     data = getattr(args, "data", None)
+    path = data and str(data).lower() not in DATASETS and Path(data).exists()  # a named set is no path
     record = {**identity, "command_line": getattr(args, "command_line", None), "trainfree_version": __version__,
-              "data_path": str(Path(data).resolve()) if data and Path(data).exists() else None}
+              "data_path": str(Path(data).resolve()) if path else None}
     marker.write_text(json.dumps(record, indent=2))
     return out
 

@@ -56,21 +56,22 @@ def find_rows(run: Mapping[str, Any], res, *, data: Any = None) -> Rows:
     ``data`` is a path, a :class:`~trainfree.data.Dataset`, an array of examples (``(n, d)`` rows or
     ``(n, C, H, W)`` / ``(n, H, W)`` images) or a tuple ``(X, y)``; None looks where the run read its data.
     """
-    if data is not None and not isinstance(data, (str, Path)):
+    in_memory = data is not None and not isinstance(data, (str, Path))
+    if in_memory:  # matched to the scores by row_id (or position) and label; the fingerprint is of the loaded data
         ds, labelled = _in_memory(data)
         rows = Rows(ds, "the data passed to write_report", labelled=labelled)
     else:
         rows = _load(run, data)
         if rows.ds is None:
             return rows
-    failed = _fingerprint_differs(run, rows) or _matched(rows, res)
+    failed = ("" if in_memory else _fingerprint_differs(run, rows)) or _matched(rows, res)
     return Rows(why=failed) if failed else rows
 
 
 def _fingerprint_differs(run: Mapping[str, Any], rows: Rows) -> str:
     """Why the loaded data are not the run's (another fingerprint than ``run.json`` recorded), or ''."""
     stored = run.get("data_fingerprint")
-    if not stored or not rows.labelled or rows_fingerprint(rows.ds) == stored:
+    if not stored or rows_fingerprint(rows.ds) == stored:
         return ""
     return (f"The data read from {rows.source} no longer match the run (their rows, features or labels changed since "
             f"it ran); no examples are drawn, so that none shows another row's features.")

@@ -89,9 +89,9 @@ def conflict_message(out: Path, before: dict[str, Any], now: dict[str, Any], cha
 
     Examples
     --------
-    >>> print(conflict_message(Path("o"), {"command": "score", "score": "cg", "chunk_size": 5000},
-    ...                        {"command": "score", "score": "cg", "chunk_size": 4000}, ["chunk_size"]))
-    --out o holds a `score cg` run (run.json) with other settings (--chunk-size 5000 then, 4000 now); pass another --out, or --overwrite to replace it.
+    >>> conflict_message(Path("o"), {"command": "score", "score": "cg", "chunk_size": 5000},
+    ...                  {"command": "score", "score": "cg", "chunk_size": 4000}, ["chunk_size"]).split(";")[0]
+    '--out o holds a `score cg` run (run.json) with other settings (--chunk-size 5000 then, 4000 now)'
     """
     held = f"a `{command_of(before)}` run" if before.get("command") else "another trainfree run"
     flags = [k for k in changed if k not in _COMMAND_KEYS]

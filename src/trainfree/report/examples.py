@@ -78,7 +78,7 @@ def _fingerprint_differs(run: Mapping[str, Any], rows: Rows) -> str:
 
 
 def _matched(rows: Rows, res) -> str:
-    """Put ``rows.ds`` in the order of the result's ``row_id`` (when both have them) and check the labels; or why not."""
+    """Put ``rows.ds`` in the order of the result's ``row_id`` and check the labels; or say why not."""
     ds, where, n_rows = rows.ds, rows.source, len(res)
     if "row_id" not in res.columns:
         if len(ds) != n_rows:

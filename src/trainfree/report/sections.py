@@ -146,10 +146,11 @@ def example_sections(name: str, res: ExampleResult, run: Mapping[str, Any], rows
     title = (f"Flagged and highest-scored rows ({method})" if flag else f"The {len(order)} highest scores ({method})")
     intro = ((f"{len(order)} rows: {what} and the {min(TOP, len(s))} highest scores, highest first. " if flag else "")
              + "Type in the box to filter (any column), click a column header to sort."
-             + (f" The table stops at {MAX_ROWS} rows; the {name} file holds every row." if len(order) == MAX_ROWS else ""))
+             + (f" The table stops at {MAX_ROWS} rows; the {name} file holds every row." if len(order) == MAX_ROWS
+                else ""))
     out.append((f"{name}-top", "Flagged rows" if flag else "Top scores", section(
         f"{name}-top", title, paged_table(headers, table_rows, marked=flags[order] if flag else None,
-                                          mark_label=f"only rows {flag} marks", cls="top"), intro)))
+                                          mark_label=f"flagged only ({flag})", cls="top"), intro)))
     return out
 
 

@@ -44,8 +44,8 @@ table = res.to_dataframe().sort_values("score", ascending=False)
 table.head(8)
 
 # %%
-# ``row_id`` names the file and ``label`` its folder; ``predicted`` is the code of the class the other
-# images vote for (``data.classes[code]`` is its name). The images the detector doubts most, with the
+# ``row_id`` names the file and ``label`` its folder; ``predicted`` is the class the other images vote
+# for, by name. The images the detector doubts most, with the
 # folder they were in and what the rest of the data predicts (red: one we moved to a wrong folder):
 was_moved = {f"{i:04d}.png" for i in wrong}
 moved = np.array([Path(r).name in was_moved for r in res["row_id"]])
@@ -54,7 +54,7 @@ print(f"{res.flags.sum()} flagged, {(res.flags & moved).sum()} of them moved; "
 fig, axes = plt.subplots(2, 6, figsize=(9, 3.8))
 for ax, (k, row) in zip(axes.flat, table.head(12).iterrows()):  # k: the row's position in data
     ax.imshow(data.images()[k, 0], cmap="gray_r")
-    ax.set_title(f"{row['label']}\n→ {data.classes[row['predicted']]}", fontsize=8,
+    ax.set_title(f"{row['label']}\n→ {row['predicted']}", fontsize=8,
                  color="red" if moved[k] else "black")
     ax.axis("off")
 fig.tight_layout()

@@ -94,3 +94,53 @@ def test_the_checks_see_requests_console_errors_and_missing_images(tmp_path):
     assert (tmp_path / "missing.png").as_uri() in requests
     assert any("broken" in e for e in errors) and any("missing.png" in e for e in errors)
     assert images[0]["w"] == 0
+
+
+# Visible rows of the table of flagged rows, the pager's words, after each of the steps the JS takes.
+PAGES = """(function () {
+  var box = document.querySelector("div.paged"), body = box.querySelector("table").tBodies[0];
+  function seen() {
+    var rows = Array.prototype.filter.call(body.rows, function (r) { return r.style.display !== "none"; });
+    return {n: rows.length, first: rows.length ? rows[0].cells[1].textContent : "",
+            where: box.querySelector(".where").textContent};
+  }
+  var out = {start: seen()};
+  box.querySelector(".next").click(); out.next = seen();
+  box.querySelector(".next").click(); box.querySelector(".next").click(); out.last = seen();
+  var filter = box.querySelector("input.filter");
+  filter.value = "photo_00398"; filter.dispatchEvent(new Event("input")); out.filtered = seen();
+  filter.value = ""; filter.dispatchEvent(new Event("input"));
+  box.querySelector("input.only").click(); out.flagged = seen();
+  box.querySelector(".next").click(); box.querySelector(".next").click(); out.flagged_last = seen();
+  return out;
+})()"""
+
+
+def test_every_flagged_row_is_reachable_by_page_and_filter(tmp_path):
+    import warnings
+
+    from trainfree import ExampleResult
+    from trainfree.report import write_report
+
+    binary = _chromium()
+    n = 400
+    flag = np.zeros(n, bool)
+    flag[::2] = True  # 200 flagged rows, and the top 100 scores: 250 rows in the table
+    ExampleResult("mislabel_score", {"score": np.linspace(1, 0, n), "flag_mislabel": flag,
+                                     "row_id": np.array([f"class_{i % 3}/photo_{i:05d}.png" for i in range(n)]),
+                                     "label": np.repeat(["a", "b"], n // 2)}).save(tmp_path / "scores.parquet")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        page = write_report(tmp_path)
+    with Chromium(binary, width=WIDTH, height=HEIGHT) as browser:
+        browser.open(page)
+        seen = browser.evaluate(PAGES)
+        errors = browser.errors()
+    assert errors == []
+    assert seen["start"] == {"n": 100, "first": "class_0/photo_00000.png", "where": "rows 1–100 of 250"}
+    assert seen["next"]["n"] == 100 and seen["next"]["where"] == "rows 101–200 of 250"
+    assert seen["last"]["n"] == 50 and seen["last"]["where"] == "rows 201–250 of 250"  # it stops at the end
+    assert seen["filtered"] == {"n": 1, "first": "class_2/photo_00398.png",
+                                "where": "rows 1–1 of 1 matching (250 in all)"}
+    assert seen["flagged"]["where"] == "rows 1–100 of 200 matching (250 in all)"
+    assert seen["flagged_last"]["n"] == 100 and seen["flagged_last"]["first"] == "class_2/photo_00200.png"

@@ -177,7 +177,7 @@ def test_result_roundtrip(tmp_path, rng):
     assert back.settings["method"] == "exact" and "total_s" in back.timings and back.seed is None
     assert np.isnan(back.stderr).all() and list(back.columns)[:2] == ["score", "stderr"]
     with pytest.raises(TrainfreeError, match="Parquet"):
-        res.save(tmp_path / "scores.csv")
+        res.save(tmp_path / "scores.xlsx")  # .parquet and .csv only
     with pytest.raises(ValueError, match="read-only"):
         res.scores[0] = 1.0
 

@@ -85,7 +85,7 @@ def test_output_folder_is_checked_before_computing_and_never_silently_overwritte
     assert main(["score", "cg", "--data", "digits", "--n", "100", "--out", out]) == 0
     capsys.readouterr()
     assert main(["score", "cg", "--data", "digits", "--n", "200", "--out", out]) == 2
-    assert "n: 100 then, 200 now" in capsys.readouterr().err
+    assert "holds a `score cg` run (run.json) with other settings (--n 100 then, 200 now)" in capsys.readouterr().err
     assert len(pd.read_parquet(tmp_path / "run" / "scores.parquet")) == 100
     assert main(["score", "cg", "--data", "digits", "--n", "200", "--out", out, "--overwrite"]) == 0
     assert len(pd.read_parquet(tmp_path / "run" / "scores.parquet")) == 200

@@ -33,7 +33,8 @@ def test_score_report_has_histograms_noise_curve_galleries_and_table(tmp_path):
     assert main(argv) == 0
     page = (tmp_path / "report.html").read_text()
     _refs_are_local(page, tmp_path)
-    for words in ("Noise detection: AUROC", "Highest and lowest scores per class", "The 100 highest scores",
+    for words in ("Noise detection: AUROC", "Highest and lowest scores per class",
+                  "Flagged and highest-scored rows (cg_score)",
                   "trainfree score cg --data digits --n 200 --noise 0.2 --seed 3", "scores.parquet.json"):
         assert words in page, words
     imgs = _images(page)
@@ -43,7 +44,7 @@ def test_score_report_has_histograms_noise_curve_galleries_and_table(tmp_path):
     assert all(len(b) > 100 for b in pngs)
     df = pd.read_parquet(tmp_path / "scores.parquet")
     top = df.sort_values("score", ascending=False, kind="stable").iloc[0]
-    first_row = re.search(r'<table class="top sortable">.*?<tbody><tr><td data-sort="1.0">1</td>'
+    first_row = re.search(r'<table class="top sortable">.*?<tbody><tr data-mark="[01]"><td data-sort="1.0">1</td>'
                           r'<td data-sort="([^"]+)"', page)
     assert float(first_row.group(1)) == top["row_id"]
     # Flipped rows among the galleries carry their mark and their original label.
@@ -104,7 +105,8 @@ def test_generic_example_result_with_flag_column(tmp_path):
                                      "flipped": flipped, "label": np.repeat(["cat", "dog"], 30),
                                      "predicted": np.repeat([1, 0], 30)},
                   settings={"data_classes": ["cat", "dog"]}, metrics={"auroc": 0.9}).save(tmp_path / "scores.parquet")
-    page = write_report(tmp_path).read_text()
+    with pytest.warns(UserWarning, match="run.json names no data set"):
+        page = write_report(tmp_path).read_text()
     assert "<h2>Noise detection</h2>" in page and "<th>is_mislabeled</th>" in page
     assert "<th>predicted</th>" in page and '<td data-sort="dog">dog</td>' in page  # codes shown as class names
     assert "run.json names no data set" in page  # no data to draw from: said, not crashed

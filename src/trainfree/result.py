@@ -4,7 +4,7 @@ Rows are examples (:class:`ExampleResult`, main column ``score``) or players suc
 contributors or whole datasets (:class:`PlayerResult`, main column ``value``). Every result holds
 ``stderr`` (NaN where a method has none), the settings and seed that produced it, timings in
 seconds (keys ending in ``_s``) and what an experiment measured of it (``metrics``). It is saved as
-Parquet plus a JSON sidecar, never pickle, and :func:`load_result` reads it back as the same type.
+Parquet or CSV plus a JSON sidecar, never pickle, and :func:`load_result` reads it back as the same type.
 """
 
 from __future__ import annotations
@@ -125,18 +125,57 @@ class Result:
                 f"median {np.median(main):.4g}, min {np.min(main):.4g}, max {np.max(main):.4g}")
 
     def save(self, path: str | Path) -> Path:
-        """Write the table to ``path`` (a ``.parquet`` file) and the metadata to ``<path>.json``."""
+        """Write the table to ``path`` and the metadata to ``<path>.json``; returns ``path``.
+
+        ``path`` ends in ``.parquet`` (typed columns, compact) or ``.csv`` (for spreadsheets: a header row,
+        no index column, UTF-8, NaN as an empty cell; the sidecar records each column's type, so
+        :func:`load_result` reads the same values back).
+        """
         path = Path(path)
-        if path.suffix != ".parquet":
-            raise TrainfreeError(f"Results are saved as Parquet: name the file '*.parquet', not {path.name!r}.")
+        if path.suffix not in FORMATS.values():
+            raise TrainfreeError(f"Results are saved as Parquet or CSV: name the file '*.parquet' or '*.csv', not "
+                                 f"{path.name!r}.")
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.to_dataframe().to_parquet(path, index=False)
-        _sidecar(path).write_text(json.dumps(self.metadata(), indent=2, allow_nan=True))
+        df = self.to_dataframe()
+        meta = self.metadata()
+        if path.suffix == ".csv":
+            df.to_csv(path, index=False)
+            meta["column_types"] = {c: _column_type(a) for c, a in self.columns.items()}
+        else:
+            df.to_parquet(path, index=False)
+        _sidecar(path).write_text(json.dumps(meta, indent=2, allow_nan=True))
         return path
 
 
+# The file formats a result is saved in (``--format``), by name: their suffixes.
+FORMATS = {"parquet": ".parquet", "csv": ".csv"}
+
+
+def _column_type(arr: np.ndarray) -> str:
+    """How a CSV column is read back: ``"str"`` for text (and other objects), else the NumPy dtype."""
+    return "str" if arr.dtype.kind in "OUS" else arr.dtype.str
+
+
+def _read_table(path: Path, meta: dict[str, Any]):
+    import pandas as pd
+
+    if path.suffix != ".csv":
+        return pd.read_parquet(path)
+    types = meta.get("column_types") or {}
+    text = [c for c, t in types.items() if t == "str"]
+    if not types:
+        return pd.read_csv(path)
+    # Text stays text ("NA", "1" and "" are class names like any other); numbers read "" back as NaN.
+    df = pd.read_csv(path, dtype={c: str for c in text}, keep_default_na=False,
+                     na_values={c: [""] for c in types if c not in text})
+    for c, t in types.items():
+        if t != "str" and c in df.columns:
+            df[c] = df[c].to_numpy().astype(np.dtype(t))
+    return df
+
+
 def load_result(path: str | Path) -> Result:
-    """Read a result written by :meth:`Result.save`, as the type that wrote it.
+    """Read a result written by :meth:`Result.save` (``.parquet`` or ``.csv``), as the type that wrote it.
 
     Examples
     --------
@@ -147,16 +186,15 @@ def load_result(path: str | Path) -> Result:
     >>> type(back).__name__, back.scores.tolist(), bool(np.isnan(back.stderr).all())
     ('ExampleResult', [0.5, 1.5], True)
     """
-    import pandas as pd
-
     path = Path(path)
     try:
-        df = pd.read_parquet(path)
         meta = json.loads(_sidecar(path).read_text())
-        cls = _TYPES[meta["result_type"]]
-    except (OSError, ValueError, KeyError) as exc:
+        df = _read_table(path, meta)
+        cls = _result_type(meta["result_type"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         raise TrainfreeError(f"Could not read a trainfree result from {path} and {_sidecar(path).name} ({exc}). "
-                             f"Pass a .parquet file written by Result.save, with its .json beside it.") from None
+                             f"Pass a .parquet or .csv file written by Result.save, with its .json beside "
+                             f"it.") from None
     return cls(meta["method"], {c: df[c].to_numpy() for c in df.columns}, meta["settings"], meta["seed"],
                meta["timings"], meta.get("metrics", {}))
 
@@ -214,6 +252,15 @@ class PlayerResult(Result):
         se = self.stderr
         err = "no standard errors" if np.isnan(se).all() else f"largest standard error {np.nanmax(se):.3g}"
         return f"{self.method}: {len(self)} players; lowest values: {low}; {err}"
+
+
+def _result_type(name: str) -> type[Result]:
+    """The class a sidecar names; the scores' own result types register when trainfree.scores is imported."""
+    if name not in _TYPES:
+        import importlib
+
+        importlib.import_module("trainfree.scores")
+    return _TYPES[name]
 
 
 def _sidecar(path: Path) -> Path:

@@ -27,7 +27,7 @@ from .._progress import showing, step
 from ._common import Parser, add_nu_options, cli_words, nu_from_args, option_strings, summary_table
 from .dynamics import add_dynamics_command
 from .experiment import add_experiment_commands
-from .report import add_report_command
+from .report import add_report_command, draw_report
 from .score import add_score_commands
 from .value import add_value_commands
 
@@ -68,10 +68,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.func(args)
             report, t = None, time.perf_counter()
             if args.report:
-                from ..report import write_report
-
                 with step("writing report.html"):
-                    report = write_report(args.out)
+                    report = draw_report(args)
             if getattr(args, "finished", None) is not None or report is not None:
                 print(summary_table(args, report, time.perf_counter() - t))
     except TrainfreeError as exc:

@@ -1,22 +1,18 @@
-"""What every command shares: the parser class, the common flags, output folders and CLI wording."""
+"""What every command shares: the parser class, the common flags and CLI wording (output folders: ._outputs)."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import re
-import shutil
 import sys
-import time
 from collections.abc import Collection
-from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from .._errors import TrainfreeError
-from ..result import Result, jsonable
+
+# Output folders live in ._outputs; re-exported for the commands that import them from here.
+from ._outputs import finish, prepare_output, say, summary_table, write_outputs  # noqa: F401
 
 # API parameter → CLI flag, so that errors raised by the library name what a CLI user can type.
 FLAGS = {"ratio": "--ratio", "n_repeats": "--repeats", "method": "--method", "preprocess": "--preprocess",
@@ -199,11 +195,14 @@ REPORT_DEFAULT = True
 
 
 def add_output_flags(g, *, report: bool = True) -> None:
-    """--report/--no-report and --debug, shared by every command."""
+    """--report/--no-report, --format (commands that write results) and --debug, shared by every command."""
     if report:
         g.add_argument("--report", action=argparse.BooleanOptionalAction, default=REPORT_DEFAULT,
                        help="write <out>/report.html: one self-contained page with plots, example galleries and a "
                             "sortable table")
+        g.add_argument("--format", choices=["parquet", "csv", "both"], default="parquet",
+                       help="file format of the results: parquet, csv (for spreadsheets: no index column, UTF-8), "
+                            "or both; each with its .json sidecar")
     g.add_argument("--debug", action="store_true", help="on an error, print the full traceback")
 
 
@@ -243,117 +242,3 @@ def resolved_model(args: argparse.Namespace, image_shape: tuple[int, ...] | None
             why += "" if model == "cnn" else f", under the cnn's {MIN_CNN_SIDE} px"
         say(args, f"model: {model} (--model auto: {why}; pass --model to choose)")
     return model
-
-
-IDENTITY_FILE = "run.json"
-_NOT_IDENTITY = {"overwrite", "quiet", "func", "out", "options", "report", "debug", "command_line"}
-_RECORD_ONLY = ("command_line", "trainfree_version")  # written to run.json for the report, never compared
-
-
-def prepare_output(args: argparse.Namespace, command: str) -> Path:
-    """Create and check ``--out`` before any computation, so a bad path never loses a finished run.
-
-    The folder remembers the command that wrote it (``run.json``): the same command may run
-    there again (that is how a checkpointed run resumes), another one only with ``--overwrite``.
-    """
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise TrainfreeError(f"--out {out} is a file; pass a folder path (it is created if missing).")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".trainfree-write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise TrainfreeError(f"Cannot write to --out {out} ({exc.strerror or exc}). Pass a folder you can "
-                             f"write to.") from None
-    identity = {"command": command, **{k: v for k, v in vars(args).items() if k not in _NOT_IDENTITY}}
-    identity = jsonable(identity)
-    marker = out / IDENTITY_FILE
-    if marker.exists():
-        try:
-            before = json.loads(marker.read_text())
-        except ValueError:
-            before = {}
-        changed = sorted(k for k in (set(before) | set(identity)) - set(_RECORD_ONLY)
-                         if before.get(k) != identity.get(k))
-        # A run that failed before writing anything (e.g. a mistyped --data) leaves only its marker.
-        produced = [p for p in out.iterdir() if p.name != IDENTITY_FILE]
-        if changed and produced and not args.overwrite:
-            what = ", ".join(f"{k}: {before.get(k)!r} then, {identity.get(k)!r} now" for k in changed[:4])
-            raise TrainfreeError(f"--out {out} holds results of a different run ({what}). Pass another --out, "
-                                 f"or --overwrite to replace them.")
-    elif any(out.iterdir()) and not args.overwrite:
-        raise TrainfreeError(f"--out {out} is not empty and holds no trainfree run. Pass an empty or new folder, "
-                             f"or --overwrite to write into it anyway.")
-    if args.overwrite and marker.exists():
-        for stale in out.glob("checkpoint*.npz"):  # never resume another run's draws
-            stale.unlink()
-        if (out / "units").is_dir():
-            shutil.rmtree(out / "units")
-    from .. import __version__
-
-    record = {**identity, "command_line": getattr(args, "command_line", None), "trainfree_version": __version__}
-    marker.write_text(json.dumps(record, indent=2))
-    return out
-
-
-def write_outputs(out: Path, name: str, res: Result, extra: dict[str, Any] | None = None) -> tuple[Path, Path]:
-    """``<out>/<name>.parquet`` (+ sidecar) and ``<out>/summary.json`` (the metadata and ``extra``)."""
-    path = res.save(out / f"{name}.parquet")
-    summary = out / "summary.json"
-    summary.write_text(json.dumps(jsonable({**res.metadata(), **(extra or {}), name: str(path)}), indent=2))
-    return path, summary
-
-
-def finish(args: argparse.Namespace, t0: float, res: Result, *paths: Path) -> None:
-    """Record what the command measured and wrote; :func:`summary_table` prints it when all is done."""
-    args.finished = {"seconds": time.perf_counter() - t0, "result": res, "paths": [Path(p) for p in paths]}
-
-
-def summary_table(args: argparse.Namespace, report: Path | None = None, report_s: float = 0.0) -> str:
-    """The last thing a command prints: its headline numbers, its time and every file it wrote.
-
-    With ``--quiet`` only the paths, one per line.
-
-    Examples
-    --------
-    >>> from trainfree import PlayerResult
-    >>> import numpy as np
-    >>> a = argparse.Namespace(quiet=False, finished={"seconds": 1.5, "paths": [Path("o/values.parquet")],
-    ...     "result": PlayerResult("demo", {"value": np.ones(2), "player": np.array(["a", "b"])})})
-    >>> print(summary_table(a))
-    Summary
-      rows            2 players
-      time            1.5 s
-      values.parquet  o/values.parquet
-    """
-    done = getattr(args, "finished", None)
-    paths = ([] if done is None else done["paths"]) + ([report] if report else [])
-    if args.quiet:
-        return "\n".join(str(p) for p in paths)
-    rows: list[tuple[str, str]] = []
-    if done is not None:
-        res = done["result"]
-        classes = res.settings.get("data_classes")
-        what = "examples" if res.main_column == "score" else "players"
-        rows.append(("rows", f"{len(res)} {what}" + (f", {len(classes)} classes" if classes else "")))
-        if "flipped" in res.columns:
-            rows.append(("flipped labels", str(int(np.sum(res["flipped"])))))
-        found, noise = res.metrics.get("found_at"), res.metrics.get("noise_rate")
-        if isinstance(found, dict) and noise:
-            share = {float(k): v for k, v in found.items()}.get(float(noise))
-            if share is not None:
-                rows.append((f"flipped in top {noise:.0%}", f"{share:.1%}"))
-        for k, v in list(res.metrics.items())[:8]:
-            if isinstance(v, (int, float)) and not isinstance(v, bool):
-                rows.append((k, f"{v:.4g}"))
-        rows.append(("time", f"{done['seconds']:.1f} s" + (f" (+ {report_s:.1f} s for the report)" if report else "")))
-    rows += [(p.name, str(p.resolve() if p == report else p)) for p in paths]
-    width = max(len(k) for k, _ in rows)
-    return "\n".join(["Summary", *(f"  {k:<{width}}  {v}" for k, v in rows)])
-
-
-def say(args: argparse.Namespace, text: str) -> None:
-    if not args.quiet:
-        print(text)

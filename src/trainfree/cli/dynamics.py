@@ -93,4 +93,4 @@ def dynamics(args: argparse.Namespace) -> None:
     res = res.replace(settings={"score": args.score, "noise_rate": noise},
                       metrics={"flipped_per_group": [int(flipped[g].sum()) for g in score_groups(scores, args.groups)]})
     say(args, report(res))
-    finish(args, t0, res, *write_outputs(out, "dynamics", res))
+    finish(args, t0, res, *write_outputs(out, "dynamics", res, fmt=args.format))

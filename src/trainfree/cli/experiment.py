@@ -24,6 +24,7 @@ from ._common import (
     say,
     write_outputs,
 )
+from ._outputs import save_result
 
 CORRELATE_SCORES = ("cg", "el2n", "grand", "forgetting")
 
@@ -127,7 +128,7 @@ def noise(args: argparse.Namespace) -> None:
                                   noise_rate=0.2 if args.noise is None else args.noise, model=args.model,
                                   n_seeds=args.seeds, device=args.device, random_state=args.seed)
     say(args, noise_comparison_report(res))
-    finish(args, t0, res, *write_outputs(out, "noise", res))
+    finish(args, t0, res, *write_outputs(out, "noise", res, fmt=args.format))
 
 
 def correlate(args: argparse.Namespace) -> None:
@@ -152,7 +153,7 @@ def correlate(args: argparse.Namespace) -> None:
                                 checkpoint=Path(args.checkpoint) if args.checkpoint else out / "units")
     res = score_correlations(scores, data.X)
     say(args, correlation_report(res))
-    finish(args, t0, res, *write_outputs(out, "correlations", res))
+    finish(args, t0, res, *write_outputs(out, "correlations", res, fmt=args.format))
 
 
 def groundtruth(args: argparse.Namespace) -> None:
@@ -171,7 +172,7 @@ def groundtruth(args: argparse.Namespace) -> None:
                              training=GroundTruthTraining(epochs=args.epochs, repeats=args.repeats),
                              progress=args.progress)
     say(args, groundtruth_report(res))
-    finish(args, t0, res, *write_outputs(out, "groundtruth", res))
+    finish(args, t0, res, *write_outputs(out, "groundtruth", res, fmt=args.format))
 
 
 def comma_list(text: str, *, flag: str, choices: Sequence[str], note: str = "") -> list[str]:
@@ -223,7 +224,7 @@ def prune(args: argparse.Namespace) -> None:
                         epochs=args.epochs, n_runs=args.runs, device=args.device, random_state=args.seed,
                         n_jobs=args.n_jobs, checkpoint=checkpoint / "pruning", progress=args.progress)
     say(args, pruning_report(res))
-    paths = write_outputs(out, "pruning", res)
+    paths = write_outputs(out, "pruning", res, fmt=args.format)
     if len(scores) >= 2:  # the CG-score paper's Table 1, for the report's heat map
-        paths += (score_correlations(scores).save(out / "correlations.parquet"),)
+        paths += save_result(score_correlations(scores), out, "correlations", fmt=args.format)
     finish(args, t0, res, *paths)

@@ -22,6 +22,7 @@ from ._common import (
     say,
     write_outputs,
 )
+from ._outputs import record_data
 
 MISLABEL_COLUMNS = """scores.parquet, one row per example, in the data set's order:
   score           log(mean P[label] of its class) − log P[label], P the leave-one-out probability (higher = more likely mislabelled)
@@ -138,6 +139,7 @@ def score_examples(args: argparse.Namespace) -> None:
     t0 = time.perf_counter()
     out = prepare_output(args, f"score {args.score}")
     data = load_data(args)
+    record_data(out, data)
     mode = {"noise_mode": args.noise_mode} if hasattr(args, "noise_mode") else {}
     if hasattr(args, "model"):
         args.model = resolved_model(args, data.image_shape)
@@ -145,4 +147,4 @@ def score_examples(args: argparse.Namespace) -> None:
         res = score_dataset(data, score=args.score, noise_rate=args.noise or 0.0, device=args.device,
                             random_state=args.seed, **mode, **args.options(args))
     say(args, noise_report(res))
-    finish(args, t0, res, *write_outputs(out, "scores", res))
+    finish(args, t0, res, *write_outputs(out, "scores", res, fmt=args.format))

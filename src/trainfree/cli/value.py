@@ -128,7 +128,7 @@ def value_davinz(args: argparse.Namespace) -> None:
     s = res.settings
     say(args, f"ν: --nu {s['nu']} (--outputs {s['outputs']} --size-ridge {s['size_ridge']:g} --mmd-estimator "
               f"{s['mmd_estimator']}): {s['nu_description']}")
-    finish(args, t0, res, *write_outputs(out, "values", res))
+    finish(args, t0, res, *write_outputs(out, "values", res, fmt=args.format))
 
 
 def _checkpoint(args: argparse.Namespace, out, n_contributors: int):

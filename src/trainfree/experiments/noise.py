@@ -105,6 +105,8 @@ def score_dataset(data: Dataset, *, score: str = "cg", noise_rate: float = 0.0, 
     names = np.asarray(data.classes, dtype=object)
     # The score encodes labels itself; report the class names the user knows, in the source's row order.
     columns: dict[str, Any] = {"label": names[y], "row_id": data.ids}
+    if "predicted" in res.columns and res["predicted"].dtype.kind in "iu":  # the detector's class, by name too
+        columns["predicted"] = names[res["predicted"]]
     metrics: dict[str, Any] = {}
     if flipped is not None:
         columns.update(original_label=data.labels, flipped=flipped)

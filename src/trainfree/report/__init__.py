@@ -2,7 +2,7 @@
 self-contained HTML page per run (:func:`write_report`: :mod:`.html` over :mod:`.sections`,
 :mod:`.plots`, :mod:`.examples` and :mod:`.markup`)."""
 
-from .html import write_report
+from .html import ReportWarning, write_report
 from .text import (
     correlation_report,
     groundtruth_report,
@@ -12,5 +12,5 @@ from .text import (
     values_report,
 )
 
-__all__ = ["correlation_report", "groundtruth_report", "noise_comparison_report", "noise_report", "pruning_report",
-           "values_report", "write_report"]
+__all__ = ["ReportWarning", "correlation_report", "groundtruth_report", "noise_comparison_report", "noise_report",
+           "pruning_report", "values_report", "write_report"]

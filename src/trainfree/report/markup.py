@@ -68,6 +68,32 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], *, sortable: bo
     return f'<table class="{classes}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
+def paged_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, marked: Sequence[bool] | None = None,
+                mark_label: str = "only marked rows", cls: str = "", page_size: int = 100) -> str:
+    """A sortable table shown ``page_size`` rows at a time, with a filter box (any column) and page buttons.
+
+    ``marked`` rows (e.g. the flagged ones) carry ``data-mark="1"``, and a check box shows only them.
+    Without a script the whole table shows.
+
+    Examples
+    --------
+    >>> html = paged_table(["row", "score"], [[1, 0.5], [2, 0.25]], marked=[True, False])
+    >>> html.count("<tr data-mark="), 'class="filter"' in html
+    (2, True)
+    """
+    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
+    marks = [False] * len(rows) if marked is None else [bool(m) for m in marked]
+    body = "".join(f'<tr data-mark="{int(m)}">' + "".join(f'<td data-sort="{sort_key(v)}">{esc(v)}</td>' for v in row)
+                   + "</tr>" for row, m in zip(rows, marks))
+    only = (f'<label><input type="checkbox" class="only"> {esc(mark_label)}</label>' if marked is not None else "")
+    controls = (f'<div class="controls"><input type="search" class="filter" placeholder="filter: any column" '
+                f'aria-label="filter rows">{only}<button type="button" class="prev">previous</button>'
+                f'<span class="where"></span><button type="button" class="next">next</button></div>')
+    classes = " ".join(c for c in (cls, "sortable") if c)
+    return (f'<div class="paged" data-page="{int(page_size)}">{controls}<div class="scroll"><table class="{classes}">'
+            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div></div>")
+
+
 def key_values(items: Mapping[str, Any]) -> str:
     """A two-column table of names and values."""
     rows = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in items.items())
@@ -86,10 +112,10 @@ def section(anchor: str, title: str, body: str, intro: str = "") -> str:
     return f'<section id="{esc(anchor)}"><h2>{esc(title)}</h2>{lead}{body}</section>'
 
 
-def file_links(names: Sequence[tuple[str, int]]) -> str:
-    """Links to the run's data files, relative to the report (which sits beside them)."""
-    items = "".join(f'<li><a href="{esc(quote(name))}">{esc(name)}</a> <span class="dim">{size / 1024:.1f} KiB'
-                    f"</span></li>" for name, size in names)
+def file_links(files: Sequence[tuple[str, str, int]]) -> str:
+    """Links to the run's data files: (path relative to the report, name, size in bytes) each."""
+    items = "".join(f'<li><a href="{esc(quote(href.replace(chr(92), "/")))}">{esc(name)}</a> <span class="dim">'
+                    f"{size / 1024:.1f} KiB</span></li>" for href, name, size in files)
     return f'<ul class="files">{items}</ul>'
 
 
@@ -126,9 +152,14 @@ figcaption{color:var(--dim);font-size:12px}
 .files li{margin:2px 0}
 .cols{display:grid;grid-template-columns:repeat(auto-fill,minmax(340px,1fr));gap:4px 24px;align-items:start}
 .cols h3{margin-top:0}
+.ex div{overflow-wrap:anywhere}
+.controls{display:flex;gap:8px;align-items:center;flex-wrap:wrap;margin:4px 0 6px;font-size:12.5px}
+.controls input.filter{padding:3px 6px;min-width:220px} .controls .where{color:var(--dim)}
+td{overflow-wrap:anywhere}
 """
 
 # Sorts a table by the clicked column: numbers numerically (by data-sort), then text; a second click reverses.
+# Then pages the paged tables (below).
 JS = """
 document.querySelectorAll("table.sortable th").forEach(function (th, col) {
   th.addEventListener("click", function () {
@@ -142,7 +173,33 @@ document.querySelectorAll("table.sortable th").forEach(function (th, col) {
       return dir * x.localeCompare(y);
     });
     rows.forEach(function (r) { body.appendChild(r); });
+    th.closest("table").dispatchEvent(new Event("sorted", {bubbles: true}));
   });
+});
+// Paged tables: a filter box (any column), "only marked rows", and page buttons over the rows that match.
+document.querySelectorAll("div.paged").forEach(function (box) {
+  var body = box.querySelector("table").tBodies[0], size = parseInt(box.dataset.page, 10), page = 0;
+  var filter = box.querySelector("input.filter"), only = box.querySelector("input.only");
+  var where = box.querySelector(".where");
+  function show() {
+    var q = filter.value.trim().toLowerCase(), rows = Array.prototype.slice.call(body.rows);
+    var hits = rows.filter(function (r) {
+      return (!only || !only.checked || r.dataset.mark === "1") && r.textContent.toLowerCase().indexOf(q) >= 0;
+    });
+    var pages = Math.max(1, Math.ceil(hits.length / size));
+    page = Math.max(0, Math.min(page, pages - 1));
+    rows.forEach(function (r) { r.style.display = "none"; });
+    hits.slice(page * size, (page + 1) * size).forEach(function (r) { r.style.display = ""; });
+    where.textContent = hits.length ? "rows " + (page * size + 1) + "\u2013" + Math.min(hits.length, (page + 1) * size)
+      + " of " + hits.length + (hits.length < rows.length ? " matching (" + rows.length + " in all)" : "")
+      : "no row matches";
+  }
+  filter.addEventListener("input", function () { page = 0; show(); });
+  if (only) only.addEventListener("change", function () { page = 0; show(); });
+  box.querySelector(".prev").addEventListener("click", function () { page -= 1; show(); });
+  box.querySelector(".next").addEventListener("click", function () { page += 1; show(); });
+  box.addEventListener("sorted", show);
+  show();
 });
 """
 

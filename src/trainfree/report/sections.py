@@ -14,11 +14,12 @@ import numpy as np
 
 from ..result import ExampleResult, PlayerResult
 from . import plots
-from .examples import Drawer, card, reload_rows
-from .markup import esc, figure, key_values, section, table
+from .examples import Drawer, Rows, card
+from .markup import esc, figure, key_values, paged_table, section, table
 
 GALLERY = 6  # highest and lowest per class
-TOP = 100  # rows of the table of suspicious examples
+TOP = 100  # the highest scores listed in the table, besides every flagged row
+MAX_ROWS = 10_000  # at most this many rows in the table (the page stays light); the rest are in the result file
 
 Section = tuple[str, str, str]
 
@@ -32,28 +33,47 @@ def _flag_column(res: ExampleResult) -> str | None:
 
 
 def _predicted(res: ExampleResult) -> np.ndarray | None:
-    """Class names of a detector's ``predicted`` codes (e.g. ``trainfree score mislabel``), if it has them."""
+    """A detector's ``predicted`` class names (integer codes, as earlier versions wrote them, through
+    ``data_classes``)."""
+    if "predicted" not in res.columns:
+        return None
+    predicted = np.asarray(res["predicted"])
     names = res.settings.get("data_classes")
-    if "predicted" not in res.columns or not names or res["predicted"].dtype.kind not in "iu":
+    if predicted.dtype.kind not in "iu" or not names:
+        return predicted.astype(str)
+    if predicted.min(initial=0) < 0 or predicted.max(initial=0) >= len(names):
         return None
-    codes = np.asarray(res["predicted"])
-    if codes.min(initial=0) < 0 or codes.max(initial=0) >= len(names):
-        return None
-    return np.asarray(names, dtype=object)[codes].astype(str)
+    return np.asarray(names, dtype=object)[predicted].astype(str)
 
 
 def _pre(text: str) -> str:
     return f"<pre>{esc(text)}</pre>"
 
 
-def example_sections(name: str, res: ExampleResult, run: Mapping[str, Any]) -> list[Section]:
-    """Histograms, noise-detection curve, galleries and the table of the highest scores."""
+def drawn(notes: list[str], what: str, draw, *args: Any, **kwargs: Any) -> str:
+    """``draw(*args, **kwargs)``, a figure's HTML; when it fails, a line saying so (also added to ``notes``).
+
+    A report always draws what it can: one figure that fails (e.g. results edited by hand) costs that
+    figure only, and the terminal hears why.
+    """
+    try:
+        return draw(*args, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - any failure of one figure must leave the rest of the page
+        note = f"The {what} could not be drawn ({type(exc).__name__}: {exc})."
+        notes.append(note)
+        return f'<p class="dim">{esc(note)}</p>'
+
+
+def example_sections(name: str, res: ExampleResult, run: Mapping[str, Any], rows: Rows,
+                     notes: list[str]) -> list[Section]:
+    """Histograms, noise-detection curve, galleries of ``rows`` and the table of flagged and highest-scored rows."""
     from .text import noise_report
 
     s = np.asarray(res.scores, float)
     labels = np.asarray(res["label"]).astype(str) if "label" in res.columns else np.full(len(s), "all")
-    classes = [str(c) for c in res.settings.get("data_classes", [])] or sorted(set(labels.tolist()))
-    classes = [c for c in classes if (labels == c).any()]
+    # The classes the run knew, in its order, then any label it did not list (a result edited since).
+    known = [str(c) for c in res.settings.get("data_classes", []) if (labels == str(c)).any()]
+    classes = known + sorted(set(labels.tolist()) - set(known))
     flipped = np.asarray(res["flipped"], bool) if "flipped" in res.columns else None
     flag = _flag_column(res)
     flags = np.asarray(res[flag], bool) if flag else np.zeros(len(s), bool)
@@ -69,10 +89,10 @@ def example_sections(name: str, res: ExampleResult, run: Mapping[str, Any]) -> l
     except (KeyError, TypeError, ValueError):
         summary = res.summary()
     body = _pre(summary)
-    body += figure(plots.score_histograms(s, labels, classes, flipped, score_name=res.method),
-                   f"histograms of {res.method} per class",
-                   "Scores per class (given label)" + (", clean and flipped labels overlaid." if flipped is not None
-                                                       else "."))
+    body += drawn(notes, "histograms of the scores", lambda: figure(
+        plots.score_histograms(s, labels, classes, flipped, score_name=res.method),
+        f"histograms of {res.method} per class",
+        "Scores per class (given label)" + (", clean and flipped labels overlaid." if flipped is not None else ".")))
     m = {k: v for k, v in res.metrics.items() if not isinstance(v, Mapping)}
     if m:
         body += "<h3>Measured</h3>" + key_values(m)
@@ -83,22 +103,30 @@ def example_sections(name: str, res: ExampleResult, run: Mapping[str, Any]) -> l
             from ..metrics import auroc as auroc_fn
 
             auroc = auroc_fn(s, flipped)
-        body = figure(plots.noise_curve(s, flipped, auroc=float(auroc)), "noise-detection curve",
-                      f"{int(flipped.sum())} of {len(s)} labels were flipped on purpose. Random: examining rows in "
-                      f"random order; oracle: the flipped rows first.")
+        body = drawn(notes, "noise-detection curve", lambda: figure(
+            plots.noise_curve(s, flipped, auroc=float(auroc)), "noise-detection curve",
+            f"{int(flipped.sum())} of {len(s)} labels were flipped on purpose. Random: examining rows in random "
+            f"order; oracle: the flipped rows first."))
         if found:
             body += table(["share examined (highest score first)", "share of flipped labels found"],
                           [[float(k), float(v)] for k, v in found.items()])
         out.append((f"{name}-noise", "Noise detection", section(f"{name}-noise", "Noise detection", body)))
-    ds, why = reload_rows(run, row_ids, len(s))
+    if rows.ds is None:
+        notes.append(f"{name}: no example galleries. {rows.why}")
     out.append((f"{name}-examples", "Examples", section(
         f"{name}-examples", "Highest and lowest scores per class",
-        _galleries(ds, why, run, s, labels, classes, ids, original, flipped, flags, predicted),
+        (f'<p class="dim">{esc(rows.note)}</p>' if rows.note else "")
+        + drawn(notes, "example galleries", _galleries, rows, run, s, labels, classes, ids, original, flipped,
+                flags, predicted),
         f"Each class: the {GALLERY} highest-scored examples (left, most suspicious first) and the {GALLERY} "
         f"lowest (right). Red border: label flipped on purpose; orange mark: {flag or 'flag'} (likely mislabel).")))
-    order = np.argsort(-s, kind="stable")[:TOP]
+    ranked = np.argsort(-s, kind="stable")
+    listed = np.zeros(len(s), bool)
+    listed[ranked[:TOP]] = True
+    listed |= flags
+    order = ranked[listed[ranked]][:MAX_ROWS]
     headers = ["rank", "row", "label", "score"]
-    cols = [np.arange(1, len(order) + 1), ids[order], labels[order], s[order]]
+    cols = [np.flatnonzero(listed[ranked])[:MAX_ROWS] + 1, ids[order], labels[order], s[order]]
     if not np.isnan(res.stderr).all():
         headers.append("stderr")
         cols.append(res.stderr[order])
@@ -111,18 +139,27 @@ def example_sections(name: str, res: ExampleResult, run: Mapping[str, Any]) -> l
     if flipped is not None:
         headers += ["flipped", "original label"]
         cols += [flipped[order], original[order]]
-    rows = [[c[i] for c in cols] for i in range(len(order))]
-    out.append((f"{name}-top", "Top scores", section(
-        f"{name}-top", f"The {len(order)} highest scores ({method})",
-        f'<div class="scroll">{table(headers, rows, sortable=True, cls="top")}</div>',
-        "Click a column header to sort.")))
+    table_rows = [[c[i] for c in cols] for i in range(len(order))]
+    n_flagged, shown = int(flags.sum()), int(flags[order].sum())
+    what = (f"every row {flag} marks ({n_flagged})" if flag and shown == n_flagged else
+            f"{shown} of the {n_flagged} rows {flag} marks" if flag else "")
+    title = (f"Flagged and highest-scored rows ({method})" if flag else f"The {len(order)} highest scores ({method})")
+    intro = ((f"{len(order)} rows: {what} and the {min(TOP, len(s))} highest scores, highest first. " if flag else "")
+             + "Type in the box to filter (any column), click a column header to sort."
+             + (f" The table stops at {MAX_ROWS} rows; the {name} file holds every row." if len(order) == MAX_ROWS
+                else ""))
+    out.append((f"{name}-top", "Flagged rows" if flag else "Top scores", section(
+        f"{name}-top", title, paged_table(headers, table_rows, marked=flags[order] if flag else None,
+                                          mark_label=f"flagged only ({flag})", cls="top"), intro)))
     return out
 
 
-def _galleries(ds, why, run, s, labels, classes, ids, original, flipped, flags, predicted) -> str:
-    if ds is None:
-        return f'<p class="dim">{esc(why)}</p>'
-    drawer = Drawer(ds, run)
+def _galleries(rows: Rows, run, s, labels, classes, ids, original, flipped, flags, predicted) -> str:
+    if rows.ds is None:
+        return (f'<p class="dim">{esc(rows.why)} To draw them, point the report at the data the run scored: '
+                f"<code>trainfree report OUTDIR --data PATH</code>, or <code>write_report(OUTDIR, data=...)</code> in "
+                f"Python.</p>")
+    drawer = Drawer(rows.ds, run, rows.source)
     parts = []
     for c in classes:
         own = np.flatnonzero(labels == c)
@@ -156,12 +193,15 @@ def _players_table(res: PlayerResult) -> str:
     return f'<div class="scroll">{table(list(df.columns), df.itertuples(index=False), sortable=True)}</div>'
 
 
-def player_sections(name: str, res: PlayerResult) -> list[Section]:
+def player_sections(name: str, res: PlayerResult, notes: list[str]) -> list[Section]:
     """The figure that fits the experiment behind ``res`` (by its method), then its table."""
     builder = {"pruning_curve": _pruning, "group_dynamics": _dynamics, "score_correlations": _correlations,
                "davinz_groundtruth": _groundtruth, "compare_noise_detection": _noise_comparison}.get(res.method,
                                                                                                      _values)
-    title, body = builder(res)
+    title = {_pruning: "Pruning curves", _dynamics: "Group dynamics", _correlations: "Score correlations",
+             _groundtruth: "DAVINZ vs training", _noise_comparison: "Noise detection by score"}.get(builder,
+                                                                                                   "Contributor values")
+    body = drawn(notes, f"{title.lower()} of {name}", lambda: builder(res)[1])
     if res.metrics:
         body += "<h3>Measured</h3>" + key_values({k: v for k, v in res.metrics.items()})
     body += "<h3>Table</h3>" + _players_table(res)

@@ -30,7 +30,8 @@ FLAGS = {"ratio": "--ratio", "n_repeats": "--repeats", "method": "--method", "pr
          "convention": "--convention", "bandwidth": "--bandwidth", "chunk_size": "--chunk-size",
          "n_chunk_repeats": "--chunk-repeats", "rank": "--rank", "task": "--task",
          "group_column": "--contributor-column", "width": "--width", "n_groups": "--groups",
-         "kernel_rows": "--kernel-rows"}
+         "kernel_rows": "--kernel-rows", "id_column": "--id-column", "ignore_columns": "--ignore-columns",
+         "standardize": "--standardize"}
 
 # Library choices the parser offers, spelled here so that --help imports no torch; tests/test_help.py checks
 # they equal the library's (trainfree.training.models.KINDS, the coalition MMD's ESTIMATORS).
@@ -176,6 +177,14 @@ def add_common(p: argparse.ArgumentParser, *, data: str, noise_help: str | None)
     g.add_argument("--data", default=data, help="fmnist, digits, mnist1d, or a path: .npz, .csv, .parquet or an "
                                                  "image folder with one sub-folder per class")
     g.add_argument("--label-column", default="label", help="label column of a .csv/.parquet file")
+    g.add_argument("--id-column", default=None, metavar="NAME",
+                   help="tables only: a column of unique row ids, written as row_id and kept out of the features "
+                        "(default: the row number)")
+    g.add_argument("--ignore-columns", type=column_names, default=None, metavar="A,B",
+                   help="tables only: comma-separated columns to drop before anything else (default: none)")
+    g.add_argument("--standardize", action=argparse.BooleanOptionalAction, default=True,
+                   help="tables only: scale each feature column to mean 0, standard deviation 1 (constant "
+                        "columns become 0), so no column dominates by its units")
     g.add_argument("--n", type=int, default=None, help="class-balanced random subsample of this many rows")
     if noise_help is not None:
         g.add_argument("--noise", type=finite_float, default=None, help=noise_help)
@@ -205,7 +214,16 @@ def load_data(args: argparse.Namespace):
     from ..data import load
 
     with step(f"loading {args.data}"):
-        return load(args.data, n=args.n, label_column=args.label_column, random_state=args.seed)
+        return load(args.data, n=args.n, label_column=args.label_column, id_column=args.id_column,
+                    ignore_columns=args.ignore_columns or (), standardize=args.standardize, random_state=args.seed)
+
+
+def column_names(text: str) -> list[str]:
+    """``--ignore-columns a,b`` → ``["a", "b"]``."""
+    names = [name.strip() for name in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"expected comma-separated column names, got {text!r}")
+    return names
 
 
 IDENTITY_FILE = "run.json"

@@ -6,6 +6,7 @@ import gzip
 import math
 import os
 import random
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -183,11 +184,14 @@ _LOADERS = {"fmnist": load_fashion_mnist, "digits": load_digits_dataset, "mnist1
 
 
 def load(name_or_path: str | Path, *, n: int | None = None, label_column: str = "label",
+         id_column: str | None = None, ignore_columns: Sequence[str] | str = (), standardize: bool = True,
          random_state: SeedLike = None) -> Dataset:
     """Load a named data set (``"fmnist"``, ``"digits"``, ``"mnist1d"``) or a file/folder (see :func:`load_file`).
 
     ``n`` takes a class-stratified random subsample seeded by ``random_state``; rows keep their
-    identity in ``Dataset.ids``. ``label_column`` names the label column of a table.
+    identity in ``Dataset.ids``. ``label_column``, ``id_column``, ``ignore_columns`` and
+    ``standardize`` are a table's (see :func:`load_file`); a table is standardised before the
+    subsample is drawn.
 
     Examples
     --------
@@ -198,10 +202,14 @@ def load(name_or_path: str | Path, *, n: int | None = None, label_column: str = 
     # The subsample draws from its own child, so a workflow can hand the same root seed to later steps.
     random_state = child(check_random_state(random_state), "subsample")
     if isinstance(name_or_path, str) and name_or_path.lower() in _LOADERS:
+        if id_column is not None or ignore_columns:
+            raise TrainfreeError(f"{name_or_path} is a built-in data set without columns: id_column and "
+                                 f"ignore_columns are for .csv and .parquet tables; drop them.")
         return _LOADERS[name_or_path.lower()](n=n, random_state=random_state)
     path = Path(name_or_path)
     looks_like_path = path.suffix or "/" in str(name_or_path) or "\\" in str(name_or_path)
     if path.exists() or looks_like_path:
-        return load_file(path, label_column=label_column).subsample(n, random_state=random_state)
+        return load_file(path, label_column=label_column, id_column=id_column, ignore_columns=ignore_columns,
+                         standardize=standardize).subsample(n, random_state=random_state)
     raise TrainfreeError(f"Unknown data set {str(name_or_path)!r}: choose one of {list(DATASETS)} or pass the path "
                          f"of an existing .npz, .csv or .parquet file or image folder.")

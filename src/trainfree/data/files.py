@@ -83,10 +83,10 @@ def load_file(path: str | Path, *, label_column: str = "label", group_column: st
 
 def _refuse_table_options(path: Path, options: dict, kind: str) -> None:
     """A table's options (a group, id or ignored column) given for data that has no columns."""
-    given = [f"{k}={v!r}" for k, v in options.items() if v is not None]
+    given = [k for k, v in options.items() if v is not None]
     if given:
-        raise TrainfreeError(f"{path.name} is an {kind}, which has no columns: {', '.join(given)} needs a .csv or "
-                             f".parquet table; drop it (or give each group its own file or folder).")
+        raise TrainfreeError(f"{path.name} is an {kind}, which has no columns: the {given[0]!r} parameter is for "
+                             f".csv and .parquet tables; drop it (or give each group its own file or folder).")
 
 
 def _load_npz(path: Path) -> Dataset:

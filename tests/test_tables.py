@@ -12,7 +12,7 @@ import pytest
 
 from trainfree import TrainfreeError
 from trainfree.cli import main
-from trainfree.data import from_frame, load, load_file
+from trainfree.data import from_frame, load, load_file, standardize_as
 from trainfree.data._columns import MISSING_LEVEL, max_levels, standardize_columns
 from trainfree.metrics import auroc
 
@@ -270,3 +270,41 @@ def test_from_frame_equals_the_written_table(tmp_path):
     assert from_frame(indexed, label_column="diagnosis").ids.tolist()[:2] == ["r0", "r1"]
     with pytest.raises(TrainfreeError, match="from_frame needs a pandas DataFrame, got ndarray"):
         from_frame(np.zeros((2, 2)), label_column="label")
+
+
+# ------------------------------------------------------------------------- tables valued against others
+
+
+def test_contributors_share_the_validation_sets_scale(tmp_path, capsys):
+    """Standardising each file on its own would erase a contributor's shift; all take the validation set's scale."""
+    def part(n, shift, seed):
+        r = np.random.default_rng(seed)
+        y = r.integers(0, 2, n)
+        return pd.DataFrame({"id": [f"{seed}-{i}" for i in range(n)], "mm": r.normal(y * 3 + shift, 1) * 1000,
+                             "g": r.normal(y, 1), "label": np.array(["no", "yes"])[y]})
+
+    val, shifted = part(60, 0, 1), part(40, 5, 2)
+    val.to_csv(tmp_path / "val.csv", index=False)
+    shifted.to_csv(tmp_path / "shifted.csv", index=False)
+    part(40, 0, 3).to_csv(tmp_path / "plain.csv", index=False)
+    raw_val = load_file(tmp_path / "val.csv", id_column="id", standardize=False)
+    raw = load_file(tmp_path / "shifted.csv", id_column="id", standardize=False)
+    scaled = standardize_as(raw, raw_val)
+    stats = val[["mm", "g"]]
+    np.testing.assert_allclose(scaled.X, (shifted[["mm", "g"]] - stats.mean()) / stats.std(ddof=0), rtol=1e-5)
+    assert scaled.X[:, 0].mean() > 2  # the shift survives; on its own scale it would be 0
+    assert scaled.preprocessing["reference"] == "val.csv" and scaled.ids.tolist() == shifted["id"].tolist()
+    np.testing.assert_allclose(standardize_as(raw_val, raw_val).X, load_file(tmp_path / "val.csv", id_column="id").X,
+                               rtol=1e-5, atol=1e-6)
+    with pytest.raises(TrainfreeError, match="needs tables loaded with standardize=False; val.csv was standardised"):
+        standardize_as(raw, load_file(tmp_path / "val.csv", id_column="id"))
+    other = from_frame(shifted.rename(columns={"g": "h"}), label_column="label", id_column="id", standardize=False)
+    with pytest.raises(TrainfreeError, match=re.escape("only in frame: ['h']; only in val.csv: ['g']")):
+        standardize_as(other, raw_val)
+    # The CLI values the files with the table flags, on one scale.
+    rc = main(["value", "davinz", "--contributor-data", str(tmp_path / "shifted.csv"), str(tmp_path / "plain.csv"),
+               "--val-data", str(tmp_path / "val.csv"), "--id-column", "id", "--model", "mlp", "--out",
+               str(tmp_path / "v"), "--quiet", "--no-report"])
+    assert rc == 0, capsys.readouterr().err
+    values = pd.read_parquet(tmp_path / "v" / "values.parquet").set_index("player")["value"]
+    assert values["shifted"] < values["plain"]

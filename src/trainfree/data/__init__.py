@@ -11,10 +11,10 @@ from .dataset import Dataset
 from .files import load_file
 from .sources import DATASETS, load, load_digits_dataset, load_fashion_mnist, load_mnist1d, read_idx
 from .synthetic import ising_energy, make_ising
-from .tables import from_frame
+from .tables import from_frame, standardize_as
 
 __all__ = [
     "DATASETS", "Contributor", "Dataset", "domain_shift", "from_frame", "inject_label_noise", "ising_energy", "load",
     "load_digits_dataset", "load_fashion_mnist", "load_file", "load_mnist1d", "make_ising", "n_affected", "read_idx",
-    "split_contributors",
+    "split_contributors", "standardize_as",
 ]

@@ -104,8 +104,8 @@ def standardize_columns(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
     Examples
     --------
     >>> Z, mean, scale = standardize_columns(np.array([[1.0, 5.0, 1e200], [3.0, 5.0, 3e200]]))
-    >>> Z.tolist(), mean.tolist(), scale.tolist()
-    ([[-1.0, 0.0, -1.0], [1.0, 0.0, 1.0]], [2.0, 5.0, 2e+200], [1.0, 1.0, 1e+200])
+    >>> Z.round(6).tolist(), (mean / [1, 1, 1e200]).round(6).tolist(), (scale / [1, 1, 1e200]).round(6).tolist()
+    ([[-1.0, 0.0, -1.0], [1.0, 0.0, 1.0]], [2.0, 5.0, 2.0], [1.0, 1.0, 1.0])
     """
     X = np.asarray(X, dtype=np.float64)
     peak = np.abs(X).max(axis=0, initial=0.0)

@@ -70,8 +70,8 @@ def from_frame(frame: Any, *, label_column: str, id_column: str | None = None,
     >>> import pandas as pd
     >>> frame = pd.DataFrame({"id": ["a", "b", "c", "d"], "size": [1.0, 2.0, 3.0, 4.0],
     ...                       "colour": ["red", "blue", "red", "blue"], "kind": ["x", "x", "y", "y"]})
-    >>> ds = from_frame(frame, label_column="kind", id_column="id")  # doctest: +SKIP
-    >>> ds.ids.tolist(), ds.preprocessing["features"]  # doctest: +SKIP
+    >>> ds = from_frame(frame, label_column="kind", id_column="id")
+    >>> ds.ids.tolist(), ds.preprocessing["features"]
     (['a', 'b', 'c', 'd'], ['size', 'colour=blue', 'colour=red'])
     """
     import pandas as pd
@@ -82,6 +82,53 @@ def from_frame(frame: Any, *, label_column: str, id_column: str | None = None,
     check_param("name", name, str)
     return _dataset(frame, name, label_column=label_column, group_column=None, id_column=id_column,
                     ignore_columns=ignore_columns, standardize=standardize, csv=False, where=name)
+
+
+def standardize_as(data: Dataset, reference: Dataset) -> Dataset:
+    """``data``'s feature columns standardised with the means and scales of ``reference``'s columns.
+
+    For tables that must share one scale, e.g. contributors' data and the validation set they are
+    valued against (standardising each on its own would erase how they differ): load them all with
+    ``standardize=False``, then standardise each, the reference included, as the reference.
+    Columns constant in ``reference`` become 0.
+
+    Parameters
+    ----------
+    data, reference : Dataset
+        Tables loaded with ``standardize=False`` (:func:`load_file`, :func:`from_frame`) with the
+        same feature columns (after one-hot encoding).
+
+    Returns
+    -------
+    Dataset
+        ``data`` with ``X = (X - mean) / scale`` and the statistics (and ``reference``'s name) in
+        ``preprocessing``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> val = from_frame(pd.DataFrame({"x": [0.0, 2.0], "label": ["a", "b"]}), label_column="label",
+    ...                  standardize=False)
+    >>> standardize_as(val.subset([1]), val).X.tolist()
+    [[1.0]]
+    """
+    for ds in (data, reference):
+        if ds.preprocessing.get("standardize") is not False:
+            raise TrainfreeError(f"standardize_as needs tables loaded with standardize=False; {ds.name} was "
+                                 f"{'standardised already' if ds.preprocessing else 'not loaded from a table'}.")
+    ours, theirs = data.preprocessing["features"], reference.preprocessing["features"]
+    if ours != theirs:
+        only = [c for c in ours if c not in theirs][:5]
+        missing = [c for c in theirs if c not in ours][:5]
+        raise TrainfreeError(f"The feature columns of {data.name} differ from those of {reference.name} (only in "
+                             f"{data.name}: {only}; only in {reference.name}: {missing}); give both the same columns "
+                             f"in the same order and the same categories, or drop columns with ignore_columns.")
+    _, mean, scale = standardize_columns(reference.X)
+    constant = np.ptp(np.asarray(reference.X, dtype=np.float64), axis=0) == 0
+    X = np.where(constant, 0.0, (np.asarray(data.X, dtype=np.float64) - mean) / scale)
+    record = {**data.preprocessing, "standardize": True, "mean": mean.tolist(), "scale": scale.tolist(),
+              "reference": reference.name}
+    return Dataset(X, data.y, data.classes, data.image_shape, data.name, data.extras, data.ids, record)
 
 
 def _dataset(df: Any, name: str, *, label_column: str, group_column: str | None, id_column: str | None,

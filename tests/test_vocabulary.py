@@ -14,9 +14,11 @@ from trainfree.cli import build_parser
 from trainfree.cli._common import FLAGS
 from trainfree.data import (
     domain_shift,
+    from_frame,
     inject_label_noise,
     load,
     load_digits_dataset,
+    load_file,
     load_fashion_mnist,
     load_mnist1d,
     make_ising,
@@ -50,7 +52,8 @@ SCORE_FUNCTIONS = [cg_score, mislabel_score, cg_prime_score, cg_features_score, 
 WORKFLOWS = [score_dataset, compare_noise_detection, pruning_curve, pruning_scores, pruning_splits, window_curve,
              group_dynamics, error_barrier, score_options]
 HELPERS = [train, make_model, random_conv_features, median_bandwidth, ValidationPerformance, load, load_fashion_mnist,
-           load_digits_dataset, load_mnist1d, make_ising, inject_label_noise, split_contributors, domain_shift]
+           load_digits_dataset, load_mnist1d, make_ising, inject_label_noise, split_contributors, domain_shift,
+           load_file, from_frame]
 FUNCTIONS = SCORE_FUNCTIONS + WORKFLOWS + HELPERS
 
 # The one default of each shared name (docs/vocabulary.md).
@@ -72,6 +75,10 @@ CANONICAL = {
     "width": 256,
     "dtype": None,  # the method's own choice, said in its docstring
     "noise_mode": "symmetric",
+    "label_column": "label",  # tables; from_frame has no default: a DataFrame's label column must be named
+    "id_column": None,  # the row number (or a table's own index)
+    "ignore_columns": (),
+    "standardize": True,  # tables only
 }
 
 # (function, parameter): why its default differs from CANONICAL. Keep each reason in docs/vocabulary.md too.

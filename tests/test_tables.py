@@ -308,3 +308,28 @@ def test_contributors_share_the_validation_sets_scale(tmp_path, capsys):
     assert rc == 0, capsys.readouterr().err
     values = pd.read_parquet(tmp_path / "v" / "values.parquet").set_index("player")["value"]
     assert values["shifted"] < values["plain"]
+
+
+@pytest.mark.filterwarnings("ignore:.*one-hot encoded the categorical")
+def test_report_shows_the_rows_of_a_table_with_ids_and_categories(tmp_path):
+    frame = patients()
+    frame.to_csv(path := tmp_path / "p.csv", index=False)
+    out = tmp_path / "r"
+    assert main(["score", "mislabel", "--data", str(path), "--label-column", "diagnosis", "--id-column", "patient_id",
+                 "--ignore-columns", "notes", "--out", str(out), "--quiet", "--report"]) == 0
+    page = (out / "report.html").read_text()
+    assert "galleries show no pictures" not in page and "P007" in page
+    assert "city=Oslo" in page and "income" in page  # the columns as loaded head the gallery tables
+
+
+def test_networks_need_float32_values_and_say_so(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    pd.DataFrame({"a": rng.normal(size=60) * 1e200, "b": rng.normal(size=60), "label": ["x", "y"] * 30}).to_csv(
+        path := tmp_path / "big.csv", index=False)
+    flags = ("--model", "mlp", "--seeds", "1", "--epochs", "1")
+    rc, scores = run(tmp_path, path, *flags, command="el2n")
+    assert rc == 0 and np.isfinite(scores["score"]).all()  # standardised: float32 holds every value
+    capsys.readouterr()
+    rc, _ = run(tmp_path, path, *flags, "--no-standardize", command="el2n", out="raw")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "holds values beyond float32's range (largest magnitude 2.33e+200)" in err[0]

@@ -35,7 +35,8 @@ def reload_rows(run: Mapping[str, Any], row_ids: np.ndarray | None, n_rows: int)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             ds = load(name, n=run.get("n"), label_column=run.get("label_column", "label"),
-                      random_state=run.get("seed"))
+                      id_column=run.get("id_column"), ignore_columns=run.get("ignore_columns") or (),
+                      standardize=False, random_state=run.get("seed"))  # a table's values as written
     except (TrainfreeError, OSError, ValueError) as exc:
         return None, f"The data set {name!r} could not be loaded again ({exc}); galleries show no pictures."
     if row_ids is None:
@@ -62,7 +63,8 @@ class Drawer:
             self.kind = "image"
         else:
             self.kind = "line"
-        self.names = _feature_names(run or {}, ds.X.shape[1]) if self.kind == "row" else []
+        self.names = ((ds.preprocessing.get("features") or [])[:12] or _feature_names(run or {}, ds.X.shape[1])
+                      if self.kind == "row" else [])
 
     def thumbnail(self, i: int) -> str:
         """An ``<img>`` tag for example ``i`` (image or line data)."""

@@ -32,7 +32,8 @@ def load_table(path: Path, label_column: str, *, group_column: str | None = None
     """
     csv = path.suffix.lower() == ".csv"
     return _dataset(_read(path, csv), path.name, label_column=label_column, group_column=group_column,
-                    id_column=id_column, ignore_columns=ignore_columns, standardize=standardize, csv=csv, where=str(path))
+                    id_column=id_column, ignore_columns=ignore_columns, standardize=standardize, csv=csv,
+                    where=str(path))
 
 
 def from_frame(frame: Any, *, label_column: str, id_column: str | None = None,

@@ -187,8 +187,10 @@ def test_table_options_need_a_table(tmp_path, capsys):
                                              "parameter is for .csv and .parquet tables"):
         load_file(path, id_column="x")
     assert "--ignore-columns" in one_line_error(capsys, tmp_path, path, "--ignore-columns", "a")
-    with pytest.raises(TrainfreeError, match="digits is a built-in data set without columns"):
+    with pytest.raises(TrainfreeError, match="digits is a built-in data set without columns: the 'id_column'"):
         load("digits", id_column="x")
+    assert "digits is a built-in data set without columns: --ignore-columns is for .csv" in one_line_error(
+        capsys, tmp_path, "digits", "--ignore-columns", "a")
 
 
 # --------------------------------------------------------------------------------- ignored columns
@@ -320,6 +322,10 @@ def test_report_shows_the_rows_of_a_table_with_ids_and_categories(tmp_path):
     page = (out / "report.html").read_text()
     assert "galleries show no pictures" not in page and "P007" in page
     assert "city=Oslo" in page and "income" in page  # the columns as loaded head the gallery tables
+    with pytest.warns(UserWarning, match="'city' \\(3 levels\\) into 3 0/1 features; to drop them instead, pass "
+                                         "--ignore-columns city\\."):
+        assert main(["score", "cg", "--data", str(path), "--label-column", "diagnosis", "--id-column", "patient_id",
+                     "--ignore-columns", "notes", "--out", str(tmp_path / "cg"), "--quiet", "--no-report"]) == 0
 
 
 def test_networks_need_float32_values_and_say_so(tmp_path, capsys):

@@ -9,6 +9,7 @@ import re
 import shutil
 import sys
 import time
+import warnings
 from collections.abc import Collection
 from pathlib import Path
 from typing import Any
@@ -213,9 +214,13 @@ def load_data(args: argparse.Namespace):
     from .._progress import step
     from ..data import load
 
-    with step(f"loading {args.data}"):
-        return load(args.data, n=args.n, label_column=args.label_column, id_column=args.id_column,
+    with step(f"loading {args.data}"), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        data = load(args.data, n=args.n, label_column=args.label_column, id_column=args.id_column,
                     ignore_columns=args.ignore_columns or (), standardize=args.standardize, random_state=args.seed)
+    for w in caught:  # the loader's advice in flags: ignore_columns='city' -> --ignore-columns city
+        warnings.warn(cli_words(str(w.message)), w.category, stacklevel=2)
+    return data
 
 
 def column_names(text: str) -> list[str]:

@@ -203,8 +203,9 @@ def load(name_or_path: str | Path, *, n: int | None = None, label_column: str = 
     random_state = child(check_random_state(random_state), "subsample")
     if isinstance(name_or_path, str) and name_or_path.lower() in _LOADERS:
         if id_column is not None or ignore_columns:
-            raise TrainfreeError(f"{name_or_path} is a built-in data set without columns: id_column and "
-                                 f"ignore_columns are for .csv and .parquet tables; drop them.")
+            given = "id_column" if id_column is not None else "ignore_columns"
+            raise TrainfreeError(f"{name_or_path} is a built-in data set without columns: the {given!r} parameter is "
+                                 f"for .csv and .parquet tables; drop it.")
         return _LOADERS[name_or_path.lower()](n=n, random_state=random_state)
     path = Path(name_or_path)
     looks_like_path = path.suffix or "/" in str(name_or_path) or "\\" in str(name_or_path)

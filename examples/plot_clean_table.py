@@ -22,12 +22,12 @@ from trainfree.experiments import score_dataset
 # %%
 # A table with wrong labels
 # -------------------------
-# One row per example, a ``label`` column (names or integers) and numeric feature columns. The
-# detector compares the *directions* of rows, so columns in different units are standardised first
-# (here the areas are in the thousands and the smoothness values below 0.2).
+# One row per example, a ``label`` column (names or integers) and feature columns, as written: the
+# areas are in the thousands and the smoothness values below 0.2. The detector compares the
+# *directions* of rows, so ``load_file`` standardises every column by default
+# (``standardize=False`` keeps the values as written).
 frame = load_breast_cancer(as_frame=True).frame
 target = frame.pop("target").to_numpy()  # 0 = malignant, 1 = benign
-frame = (frame - frame.mean()) / frame.std()
 rng = np.random.default_rng(0)
 flipped = rng.random(len(frame)) < 0.10
 frame["label"] = np.array(["malignant", "benign"])[np.where(flipped, 1 - target, target)]

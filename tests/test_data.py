@@ -198,16 +198,20 @@ def test_table_round_trip(tmp_path, suffix):
     df = pd.DataFrame({"a": [0.5, 1.5, 2.5, 3.5], "target": [3, 7, 3, 7], "b": [1, 2, 3, 4]})
     path = tmp_path / f"t{suffix}"
     df.to_csv(path, index=False) if suffix == ".csv" else df.to_parquet(path, index=False)
-    ds = load_file(path, label_column="target")
+    ds = load_file(path, label_column="target", standardize=False)
     assert np.allclose(ds.X, df[["a", "b"]].to_numpy()) and ds.y.tolist() == [0, 1, 0, 1]
+    # By default each column is standardised: 0.5..3.5 and 1..4 both become the same z-scores.
+    z = (np.arange(4) - 1.5) / np.sqrt(1.25)
+    np.testing.assert_allclose(load_file(path, label_column="target").X, np.c_[z, z], rtol=1e-6)
     assert ds.classes == ("3", "7")
     with pytest.raises(TrainfreeError, match="no label column 'label'.*'target'"):
         load_file(path)
 
 
 def test_table_errors(tmp_path):
-    pd.DataFrame({"x": [1.0, 2.0], "colour": ["red", "blue"], "label": [0, 1]}).to_csv(tmp_path / "c.csv", index=False)
-    with pytest.raises(TrainfreeError, match="non-numeric feature column.*'colour'"):
+    pd.DataFrame({"x": np.arange(30.0), "note": [f"n{i}" for i in range(30)], "label": [0, 1] * 15}).to_csv(
+        tmp_path / "c.csv", index=False)
+    with pytest.raises(TrainfreeError, match="column 'note' has 30 distinct values.*id_column='note'"):
         load_file(tmp_path / "c.csv")
     np.savez(tmp_path / "k.npz", data=np.zeros((2, 2)), labels=np.zeros(2))
     with pytest.raises(TrainfreeError, match="found keys \\['data', 'labels'\\]"):

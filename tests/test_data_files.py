@@ -85,7 +85,7 @@ def write_source(kind, tmp_path, rng):
 def test_subsampled_rows_map_back_to_input_rows(kind, tmp_path):
     path, ids, labels = write_source(kind, tmp_path, np.random.default_rng(0))
     row_of = {i.item() if hasattr(i, "item") else i: r for r, i in enumerate(ids)}
-    ds = load(path, n=SUB, random_state=SEED)
+    ds = load(path, n=SUB, random_state=SEED, standardize=False)
     rows = np.array([row_of[i] for i in ds.ids.tolist()])
     assert len(set(rows)) == SUB
     row_feature = ds.X[:, 0] * 255 / 5 if kind == "images" else ds.X[:, 0]
@@ -244,9 +244,12 @@ def test_table_columns(tmp_path, capsys):
     pd.DataFrame({"a": [1.0, 2.0], "b": ["x", "y"]}).to_csv(other := tmp_path / "other.csv", index=False)
     both_fail(capsys, tmp_path, other, r"no label column 'lab'.*Pass label_column=NAME", label_column="lab",
               cli_match=r"Pass --label-column NAME")
-    pd.DataFrame({"a": [1.0, 2.0], "colour": ["red", "blue"], "label": [0, 1]}).to_csv(
-        cat := tmp_path / "cat.csv", index=False)
-    both_fail(capsys, tmp_path, cat, r"non-numeric feature column\(s\) \['colour'\].*get_dummies")
+    pd.DataFrame({"a": np.arange(40.0), "patient": [f"p{i}" for i in range(40)], "label": [0, 1] * 20}).to_csv(
+        ids := tmp_path / "ids.csv", index=False)
+    both_fail(capsys, tmp_path, ids, r"column 'patient' has 40 distinct values, too many for a categorical feature "
+                                     r"\(at most 20 here\); if it identifies the rows, pass id_column='patient', "
+                                     r"otherwise ignore_columns='patient'",
+              cli_match=r"pass --id-column patient, otherwise --ignore-columns patient\.")
 
 
 # ---------------------------------------------------------------------------------- missing paths

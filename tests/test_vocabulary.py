@@ -17,9 +17,11 @@ from trainfree.data import (
     embed,
     from_huggingface,
     from_torch,
+    from_frame,
     inject_label_noise,
     load,
     load_digits_dataset,
+    load_file,
     load_fashion_mnist,
     load_mnist1d,
     make_ising,
@@ -54,7 +56,7 @@ WORKFLOWS = [score_dataset, compare_noise_detection, pruning_curve, pruning_scor
              group_dynamics, error_barrier, score_options]
 HELPERS = [train, make_model, random_conv_features, median_bandwidth, ValidationPerformance, load, load_fashion_mnist,
            load_digits_dataset, load_mnist1d, make_ising, inject_label_noise, split_contributors, domain_shift,
-           embed, from_torch, from_huggingface]
+           embed, from_torch, from_huggingface, load_file, from_frame]
 FUNCTIONS = SCORE_FUNCTIONS + WORKFLOWS + HELPERS
 
 # The one default of each shared name (docs/vocabulary.md).
@@ -76,6 +78,10 @@ CANONICAL = {
     "width": 256,
     "dtype": None,  # the method's own choice, said in its docstring
     "noise_mode": "symmetric",
+    "label_column": "label",  # tables; from_frame has no default: a DataFrame's label column must be named
+    "id_column": None,  # the row number (or a table's own index)
+    "ignore_columns": (),
+    "standardize": True,  # tables only
 }
 
 # (function, parameter): why its default differs from CANONICAL. Keep each reason in docs/vocabulary.md too.

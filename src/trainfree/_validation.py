@@ -68,7 +68,8 @@ def check_array(X: Any, *, name: str = "X", ndim: int | None = None, min_samples
     if isinstance(X, torch.Tensor):
         X = X.detach().cpu().numpy()
     try:
-        arr = np.asarray(X, dtype=dtype)
+        with np.errstate(over="ignore"):  # values beyond ``dtype``'s range are refused below, by name
+            arr = np.asarray(X, dtype=dtype)
     except (TypeError, ValueError) as exc:
         raise TrainfreeError(f"{name} could not be converted to a numeric array ({exc}). "
                              f"Pass numbers only, e.g. a float NumPy array.") from None
@@ -80,6 +81,11 @@ def check_array(X: Any, *, name: str = "X", ndim: int | None = None, min_samples
         raise TrainfreeError(f"Found array with {arr.shape[0] if arr.ndim else 0} sample(s) (shape={arr.shape}) "
                              f"in {name} while a minimum of {min_samples} is required.")
     if np.issubdtype(arr.dtype, np.floating) and not np.isfinite(arr).all():
+        given = np.asarray(X)
+        if given.dtype.kind == "f" and np.isfinite(given).all():  # finite values that overflow ``dtype``
+            raise TrainfreeError(f"{name} holds values beyond {arr.dtype}'s range (largest magnitude "
+                                 f"{np.abs(given).max():.3g}), which this computation needs; rescale the features "
+                                 f"(e.g. standardise the columns, as trainfree.data.load_file does by default).")
         n_nan, n_inf = int(np.isnan(arr).sum()), int(np.isinf(arr).sum())
         raise TrainfreeError(f"{name} contains {n_nan} NaN and {n_inf} infinite value(s). Remove or impute them "
                              f"first (e.g. sklearn.impute.SimpleImputer), or drop those rows.")

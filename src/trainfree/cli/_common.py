@@ -6,6 +6,7 @@ import argparse
 import math
 import re
 import sys
+import warnings
 from collections.abc import Collection
 from typing import Any
 
@@ -26,7 +27,8 @@ FLAGS = {"ratio": "--ratio", "n_repeats": "--repeats", "method": "--method", "pr
          "convention": "--convention", "bandwidth": "--bandwidth", "chunk_size": "--chunk-size",
          "n_chunk_repeats": "--chunk-repeats", "rank": "--rank", "task": "--task",
          "group_column": "--contributor-column", "width": "--width", "n_groups": "--groups",
-         "kernel_rows": "--kernel-rows"}
+         "kernel_rows": "--kernel-rows", "id_column": "--id-column", "ignore_columns": "--ignore-columns",
+         "standardize": "--standardize"}
 
 # Library choices the parser offers, spelled here so that --help imports no torch; tests/test_help.py checks
 # they equal the library's (trainfree.training.models.KINDS, the coalition MMD's ESTIMATORS).
@@ -173,6 +175,14 @@ def add_common(p: argparse.ArgumentParser, *, data: str, noise_help: str | None)
     g.add_argument("--data", default=data, help="fmnist, digits, mnist1d, or a path: .npz, .csv, .parquet or an "
                                                  "image folder with one sub-folder per class")
     g.add_argument("--label-column", default="label", help="label column of a .csv/.parquet file")
+    g.add_argument("--id-column", default=None, metavar="NAME",
+                   help="tables only: a column of unique row ids, written as row_id and kept out of the features "
+                        "(default: the row number)")
+    g.add_argument("--ignore-columns", type=column_names, default=None, metavar="A,B",
+                   help="tables only: comma-separated columns to drop before anything else (default: none)")
+    g.add_argument("--standardize", action=argparse.BooleanOptionalAction, default=True,
+                   help="tables only: scale each feature column to mean 0, standard deviation 1 (constant "
+                        "columns become 0), so no column dominates by its units")
     g.add_argument("--image-size", type=int, nargs=2, metavar=("H", "W"), default=None,
                    help="image folder: resize every image to H x W pixels (default: the folder's most common size; "
                         "images of that size keep their pixels)")
@@ -210,15 +220,27 @@ def load_data(args: argparse.Namespace):
     from .._progress import step
     from ..data import load
 
-    with step(f"loading {args.data}"):
-        data = load(args.data, n=args.n, label_column=args.label_column, random_state=args.seed,
+    with step(f"loading {args.data}"), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        data = load(args.data, n=args.n, label_column=args.label_column, id_column=args.id_column,
+                    ignore_columns=args.ignore_columns or (), standardize=args.standardize, random_state=args.seed,
                     image_size=None if args.image_size is None else tuple(args.image_size))
+    for w in caught:  # the loader's advice in flags: ignore_columns='city' -> --ignore-columns city
+        warnings.warn(cli_words(str(w.message)), w.category, stacklevel=2)
     if args.features_model is not None:
         from ..data.torch_inputs import embed_with_file
 
         data = embed_with_file(data, args.features_model, device=args.device)
         say(args, f"features: {data.X.shape[1]} per row from --features-model {args.features_model}")
     return data
+
+
+def column_names(text: str) -> list[str]:
+    """``--ignore-columns a,b`` → ``["a", "b"]``."""
+    names = [name.strip() for name in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"expected comma-separated column names, got {text!r}")
+    return names
 
 
 def refuse_input_flags(args: argparse.Namespace, command: str, why: str = "splits --data itself") -> None:

@@ -83,7 +83,7 @@ values.parquet, one row per contributor:
 
 def value_davinz(args: argparse.Namespace) -> None:
     from .._progress import step
-    from ..data import load_file
+    from ..data import load_file, standardize_as
     from ..experiments import load_contributors, value_contributors, value_datasets
     from ..report import values_report
     from ..valuation import NtkOptions
@@ -107,9 +107,14 @@ def value_davinz(args: argparse.Namespace) -> None:
                    device=args.device, kappa=args.kappa, convention=args.convention, bandwidth=args.bandwidth,
                    n_jobs=args.n_jobs, random_state=args.seed)
     if real:
+        columns = dict(label_column=args.label_column, id_column=args.id_column,
+                       ignore_columns=args.ignore_columns or ())
         parts = load_contributors(args.contributor_data or [args.data], group_column=args.contributor_column,
-                                  label_column=args.label_column)
-        val = load_file(args.val_data, label_column=args.label_column)
+                                  **columns)
+        val = load_file(args.val_data, standardize=False, **columns)
+        if args.standardize and val.preprocessing:  # tables: one scale for all, the validation set's
+            parts = {name: standardize_as(part, val) for name, part in parts.items()}
+            val = standardize_as(val, val)
         say(args, f"Loaded {len(parts)} contributors ({', '.join(f'{k}: {len(d)}' for k, d in parts.items())} "
                   f"examples) and the validation set {val.name} ({len(val)}); model {args.model}")
         with step(f"valuing {len(parts)} contributors (DAVINZ, {args.semivalue})"):

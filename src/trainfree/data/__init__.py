@@ -12,11 +12,12 @@ from .files import load_file
 from .huggingface import from_huggingface
 from .sources import DATASETS, load, load_digits_dataset, load_fashion_mnist, load_mnist1d, read_idx
 from .synthetic import ising_energy, make_ising
+from .tables import from_frame, standardize_as
 from .torch_inputs import embed, from_torch, load_features_model
 
 __all__ = [
-    "DATASETS", "Contributor", "Dataset", "domain_shift", "inject_label_noise", "ising_energy", "load",
+    "DATASETS", "Contributor", "Dataset", "domain_shift", "from_frame", "inject_label_noise", "ising_energy", "load",
     "load_digits_dataset", "load_fashion_mnist", "load_file", "load_mnist1d", "make_ising", "n_affected", "read_idx",
-    "split_contributors",
+    "split_contributors", "standardize_as",
     "embed", "from_huggingface", "from_torch", "load_features_model",
 ]

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import TrainfreeError
-from .._validation import check_array, check_labels
+from .._validation import check_labels
 from .dataset import Dataset
 
 # How to write each file type again; every "cannot read" message ends with the matching fix.
@@ -35,6 +35,21 @@ def locate(mask: np.ndarray, ids: np.ndarray, *, note: str = "", id_word: str = 
     if not np.array_equal(ids, np.arange(len(ids))):  # the row's own identity helps find it in the source
         where += f", {id_word} {ids[first:first + 1].tolist()[0]!r}"
     return len(rows), first, where
+
+
+def check_finite(X: np.ndarray, ids: np.ndarray, name: str, *, columns: list[str] | None = None, note: str = "",
+                 id_word: str = "id") -> None:
+    """Refuse NaN or infinite features, naming the count, the first row (see :func:`locate`) and its column."""
+    if X.dtype.kind != "f":
+        return
+    bad = ~np.isfinite(X).all(axis=1)
+    if bad.any():
+        count, first, where = locate(bad, ids, note=note, id_word=id_word)
+        col = int(np.flatnonzero(~np.isfinite(X[first]))[0])
+        col_text = f"column {columns[col]!r}" if columns is not None else f"feature {col}"
+        raise TrainfreeError(f"{name} has {count} row(s) with NaN or infinite feature values, the first at "
+                             f"{where}, in {col_text}; drop those rows or impute the values (e.g. "
+                             f"sklearn.impute.SimpleImputer).")
 
 
 def from_arrays(X: Any, y: Any, name: str, *, image_shape: tuple[int, ...] | None = None, ids: Any = None,
@@ -66,16 +81,11 @@ def from_arrays(X: Any, y: Any, name: str, *, image_shape: tuple[int, ...] | Non
     if y.shape != (len(X),):
         raise TrainfreeError(f"y of {name} must hold one label per row of X ({len(X)},), got shape {y.shape}. "
                              f"Pass one label per example (if it is one-hot, y.argmax(axis=1)).")
-    if X.dtype.kind == "f":
-        bad = ~np.isfinite(X).all(axis=1)
-        if bad.any():
-            count, first, where = locate(bad, ids, note=note, id_word=id_word)
-            col = int(np.flatnonzero(~np.isfinite(X[first]))[0])
-            col_text = f"column {columns[col]!r}" if columns is not None else f"feature {col}"
-            raise TrainfreeError(f"{name} has {count} row(s) with NaN or infinite feature values, the first at "
-                                 f"{where}, in {col_text}; drop those rows or impute the values (e.g. "
-                                 f"sklearn.impute.SimpleImputer).")
-    X = check_array(X, name=f"X of {name}", dtype=np.float32)  # also catches float64 overflowing float32
+    if X.dtype.kind == "f" and X.dtype.itemsize > 8:
+        X = X.astype(np.float64)  # long double: what float64 cannot hold is infinite, refused below
+    check_finite(X, ids, name, columns=columns, note=note, id_word=id_word)
+    if X.dtype.kind != "f" or X.dtype.itemsize < 8 or np.abs(X).max(initial=0.0) <= np.finfo(np.float32).max:
+        X = X.astype(np.float32)  # every value fits; float64 is kept only for values float32 cannot hold
     missing = np.asarray(pd.isna(y), dtype=bool)
     if y.dtype.kind in "OU":  # an empty cell may arrive as "" (Parquet, .npz) rather than as NaN
         missing |= np.array([isinstance(v, str) and not v.strip() for v in y.tolist()], dtype=bool)

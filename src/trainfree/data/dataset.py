@@ -23,7 +23,8 @@ class Dataset:
     Parameters
     ----------
     X : ndarray of shape (n, d)
-        Flat features, stored as float32.
+        Flat features, stored as float32; float64 features are kept as float64 when a value lies
+        beyond float32's range (magnitude above about 3.4e38).
     y : ndarray of shape (n,)
         int64 class codes ``0..len(classes)-1`` for classification, or float64 targets for
         regression (then ``classes`` is empty), e.g. the energy per spin of :func:`make_ising`.
@@ -40,6 +41,11 @@ class Dataset:
         The identity of each row in the source: its row number in a file or in Fashion-MNIST, the
         pandas index of a table, the relative path of an image. Defaults to ``0..n-1``. Subsets keep
         them, and every per-example result carries them as its ``row_id`` column.
+    preprocessing : dict
+        What loading did to the features, recorded in the settings of the results computed on
+        them; empty when the features are as given. A table's: ``standardize`` (whether its columns
+        were standardised), ``features`` (the column names), ``mean`` and ``scale`` (per column,
+        with ``X = (column - mean) / scale``) and ``one_hot`` (each encoded column's levels).
 
     Examples
     --------
@@ -56,9 +62,12 @@ class Dataset:
     name: str = "data"
     extras: Mapping[str, np.ndarray] = field(default_factory=dict)
     ids: np.ndarray | None = None
+    preprocessing: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        X = np.asarray(self.X, dtype=np.float32)
+        X = np.asarray(self.X)
+        wide = X.dtype == np.float64 and X.size and np.abs(X).max() > np.finfo(np.float32).max
+        X = X if wide else X.astype(np.float32, copy=False)
         if X.ndim != 2:
             raise TrainfreeError(f"Dataset.X must be 2-D (n_samples, n_features), got shape {X.shape}. "
                                  f"Flatten images with X.reshape(len(X), -1) and pass image_shape.")
@@ -89,7 +98,7 @@ class Dataset:
         if ids.shape != (len(X),):
             raise TrainfreeError(f"Dataset.ids must hold one identity per row ({len(X)}), got shape {ids.shape}.")
         for attr, value in (("X", X), ("y", y), ("classes", classes), ("image_shape", shape), ("extras", extras),
-                            ("ids", ids)):
+                            ("ids", ids), ("preprocessing", dict(self.preprocessing))):
             object.__setattr__(self, attr, value)
 
     @property
@@ -123,7 +132,7 @@ class Dataset:
         """Return the rows ``indices`` (an integer index array or a boolean mask)."""
         idx = np.asarray(indices)
         return Dataset(self.X[idx], self.y[idx], self.classes, self.image_shape, self.name,
-                       {k: v[idx] for k, v in self.extras.items()}, self.ids[idx])
+                       {k: v[idx] for k, v in self.extras.items()}, self.ids[idx], self.preprocessing)
 
     def subsample(self, n: int | None, *, random_state: SeedLike = None) -> Dataset:
         """Draw ``n`` rows without replacement, stratified by class for classification.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -14,18 +15,27 @@ from .tables import load_table
 
 
 def load_file(path: str | Path, *, label_column: str = "label", group_column: str | None = None,
-              image_size: tuple[int, int] | None = None) -> Dataset:
+              id_column: str | None = None, ignore_columns: Sequence[str] | str = (),
+              standardize: bool = True, image_size: tuple[int, int] | None = None) -> Dataset:
     """Load a data set from a file or an image folder.
 
     * ``.npz``: arrays ``X`` (n, ...) and ``y`` (n,), and optionally ``ids`` (n,): unique integers
       or strings naming each row (default: the row number); ``X`` with more than two dimensions is
       flattened and its trailing shape kept as ``image_shape``. Nothing is ever unpickled: object
       arrays are refused.
-    * ``.csv`` / ``.parquet``: one row per example; ``label_column`` holds the labels and every
-      other column must be numeric. A row's id is its row number (0-based, header not counted);
-      a Parquet file keeps the pandas index it was written with. An unnamed first column, as
+    * ``.csv`` / ``.parquet``: one row per example; ``label_column`` holds the labels. Columns
+      named in ``ignore_columns`` are dropped first. A row's id is the value of its ``id_column``
+      (unique, kept out of the features), else its row number (0-based, header not counted); a
+      Parquet file keeps the pandas index it was written with. An unnamed first column, as
       ``DataFrame.to_csv()`` writes by default, is taken as that index, with a warning. A
       ``group_column`` (any type) is left out of the features and kept as strings in ``extras``.
+      Categorical columns (text or category dtypes) are one-hot encoded, with a warning naming
+      them; a missing value is a level of its own, and a column with more than 100 levels, or
+      more than one level per two rows (10 levels are always accepted), is refused as an id or
+      free text. Booleans are 0/1. With ``standardize`` (the default) every feature column is
+      then scaled to mean 0 and population standard deviation 1 (a constant column becomes 0),
+      so that no column dominates a kernel by its units; the means and scales are recorded in
+      ``Dataset.preprocessing``. The same as :func:`~trainfree.data.from_frame` on the table.
     * a folder with one sub-folder of images per class (class names are the sorted folder names;
       hidden files and folders are skipped). A row's id is the image's path relative to the folder.
       Images are read as grayscale when all are grayscale, else all as RGB (channels first), and
@@ -36,7 +46,9 @@ def load_file(path: str | Path, *, label_column: str = "label", group_column: st
     * a folder written by Hugging Face's ``Dataset.save_to_disk`` (it holds ``state.json``): see
       :func:`~trainfree.data.from_huggingface`; ``label_column`` names its label column.
 
-    Values of ``.npz`` and tables are kept as stored. Labels are encoded as codes of the sorted
+    Values of ``.npz`` files (and of tables with ``standardize=False``) are kept as stored, in
+    float64 where float32 cannot hold them; ``id_column``, ``ignore_columns`` and ``standardize``
+    are for tables only. Labels are encoded as codes of the sorted
     unique labels; float labels that are not all whole numbers are regression targets. Missing
     labels, NaN or infinite features, empty and damaged files raise a :class:`TrainfreeError`
     that names the file, the first offending row and the fix.
@@ -48,13 +60,12 @@ def load_file(path: str | Path, *, label_column: str = "label", group_column: st
     ('cat', 'dog')
     """
     path = Path(path).expanduser()
+    table_only = {"group_column": group_column, "id_column": id_column, "ignore_columns": ignore_columns or None}
     if not path.exists():
         raise TrainfreeError(f"No such file or folder: {path}. Pass an existing .npz, .csv or .parquet file "
                              f"or a folder with one sub-folder of images per class.")
     if path.is_dir():
-        if group_column is not None:
-            raise TrainfreeError(f"{path.name}: a group column ({group_column!r}) needs a .csv or .parquet table; "
-                                 f"give each group its own image folder instead.")
+        _refuse_table_options(path, table_only, "image folder")
         try:
             if (path / "state.json").is_file() or (path / "dataset_dict.json").is_file():
                 from .huggingface import from_huggingface  # a folder written by datasets' save_to_disk
@@ -75,11 +86,18 @@ def load_file(path: str | Path, *, label_column: str = "label", group_column: st
     if path.stat().st_size == 0:
         raise TrainfreeError(f"{path} is empty (0 bytes); write the data again, e.g. with {HOW_TO_SAVE[suffix]}.")
     if suffix == ".npz":
+        _refuse_table_options(path, table_only, ".npz file")
         return _load_npz(path)
-    if group_column is not None and suffix == ".npz":
-        raise TrainfreeError(f"{path.name}: a group column ({group_column!r}) needs a .csv or .parquet table; give "
-                             f"each group its own .npz file instead.")
-    return load_table(path, label_column, group_column)
+    return load_table(path, label_column, group_column=group_column, id_column=id_column,
+                      ignore_columns=ignore_columns, standardize=standardize)
+
+
+def _refuse_table_options(path: Path, options: dict, kind: str) -> None:
+    """A table's options (a group, id or ignored column) given for data that has no columns."""
+    given = [k for k, v in options.items() if v is not None]
+    if given:
+        raise TrainfreeError(f"{path.name} is an {kind}, which has no columns: the {given[0]!r} parameter is for "
+                             f".csv and .parquet tables; drop it (or give each group its own file or folder).")
 
 
 def _load_npz(path: Path) -> Dataset:

@@ -6,6 +6,7 @@ import gzip
 import math
 import os
 import random
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -183,16 +184,17 @@ _LOADERS = {"fmnist": load_fashion_mnist, "digits": load_digits_dataset, "mnist1
 
 
 def load(name_or_path: str | Path, *, n: int | None = None, label_column: str = "label",
-         random_state: SeedLike = None,
-         image_size: tuple[int, int] | None = None) -> Dataset:
+         id_column: str | None = None, ignore_columns: Sequence[str] | str = (), standardize: bool = True,
+         random_state: SeedLike = None, image_size: tuple[int, int] | None = None) -> Dataset:
     """Load a named data set (``"fmnist"``, ``"digits"``, ``"mnist1d"``) or a file/folder (see :func:`load_file`).
 
     ``n`` takes a class-stratified random subsample seeded by ``random_state``; rows keep their
-    identity in ``Dataset.ids``. ``label_column`` names the label column of a table.
-    ``image_size`` (height, width) resizes the images of an image folder (see :func:`load_file`).
-    A PyTorch ``Dataset``/``DataLoader`` or a Hugging Face ``datasets.Dataset`` object is read by
-    :func:`~trainfree.data.from_torch` or :func:`~trainfree.data.from_huggingface`, with
-    ``label_column`` as its label key.
+    identity in ``Dataset.ids``. ``label_column``, ``id_column``, ``ignore_columns`` and
+    ``standardize`` are a table's (see :func:`load_file`); a table is standardised before the
+    subsample is drawn. ``image_size`` (height, width) resizes the images of an image folder (see
+    :func:`load_file`). A PyTorch ``Dataset``/``DataLoader`` or a Hugging Face ``datasets.Dataset``
+    object is read by :func:`~trainfree.data.from_torch` or :func:`~trainfree.data.from_huggingface`,
+    with ``label_column`` as its label key.
 
     Examples
     --------
@@ -215,10 +217,15 @@ def load(name_or_path: str | Path, *, n: int | None = None, label_column: str = 
         if image_size is not None:
             raise TrainfreeError(f"The 'image_size' parameter resizes the images of an image folder; "
                                  f"{name_or_path!r} is a built-in data set of fixed size. Leave it out.")
+        if id_column is not None or ignore_columns:
+            given = "id_column" if id_column is not None else "ignore_columns"
+            raise TrainfreeError(f"{name_or_path} is a built-in data set without columns: the {given!r} parameter is "
+                                 f"for .csv and .parquet tables; drop it.")
         return _LOADERS[name_or_path.lower()](n=n, random_state=random_state)
     path = Path(name_or_path)
     looks_like_path = path.suffix or "/" in str(name_or_path) or "\\" in str(name_or_path)
     if path.exists() or looks_like_path:
-        return load_file(path, label_column=label_column, image_size=image_size).subsample(n, random_state=random_state)
+        return load_file(path, label_column=label_column, id_column=id_column, ignore_columns=ignore_columns,
+                         standardize=standardize, image_size=image_size).subsample(n, random_state=random_state)
     raise TrainfreeError(f"Unknown data set {str(name_or_path)!r}: choose one of {list(DATASETS)} or pass the path "
                          f"of an existing .npz, .csv or .parquet file or image folder.")

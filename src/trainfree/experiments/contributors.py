@@ -104,7 +104,8 @@ def value_contributors(data: Dataset, *, n_contributors: int = 10, split: str = 
 
 
 def load_contributors(sources: Sequence[str | Path], *, group_column: str | None = None,
-                      label_column: str = "label") -> dict[str, Dataset]:
+                      label_column: str = "label", id_column: str | None = None,
+                      ignore_columns: Sequence[str] | str = ()) -> dict[str, Dataset]:
     """Real contributors' data: one file or image folder each, or one table with a column naming each row's contributor.
 
     Parameters
@@ -114,8 +115,11 @@ def load_contributors(sources: Sequence[str | Path], *, group_column: str | None
         :func:`trainfree.data.load_file`), named by the file's stem; or, with ``group_column``, a single
         table whose rows are split by that column, named by its values (in sorted order).
     group_column : str, optional
-    label_column : str
-        The label column of tables.
+    label_column, id_column, ignore_columns : str, str, sequence of str
+        The label column, the row id column and the columns to drop of tables (see
+        :func:`trainfree.data.load_file`). Tables are loaded with ``standardize=False``: standardise
+        them all with the validation set's statistics, ``trainfree.data.standardize_as(part, val)``,
+        since standardising each on its own would erase how they differ.
 
     Returns
     -------
@@ -129,6 +133,7 @@ def load_contributors(sources: Sequence[str | Path], *, group_column: str | None
     {'alice': Dataset(...), 'bob': Dataset(...)}
     """
     sources = [Path(s) for s in sources]
+    columns = {"label_column": label_column, "id_column": id_column, "ignore_columns": ignore_columns}
     if not sources:
         raise TrainfreeError("No contributor data given: pass one file or folder per contributor, or one table "
                              "and the column that names each row's contributor.")
@@ -136,7 +141,7 @@ def load_contributors(sources: Sequence[str | Path], *, group_column: str | None
         if len(sources) != 1:
             raise TrainfreeError(f"A contributor column splits one table, but {len(sources)} paths were given. Pass "
                                  f"one table with group_column, or one file per contributor without it.")
-        table = load_file(sources[0], label_column=label_column, group_column=group_column)
+        table = load_file(sources[0], standardize=False, group_column=group_column, **columns)
         groups = table.extras[group_column]
         return {str(g): table.subset(groups == g) for g in np.unique(groups)}
     names = [p.stem for p in sources]
@@ -145,7 +150,7 @@ def load_contributors(sources: Sequence[str | Path], *, group_column: str | None
     if len(set(names)) < len(names):
         raise TrainfreeError(f"Contributor data {[str(p) for p in sources]} lists a path twice; give each "
                              f"contributor's data once.")
-    return {name: load_file(p, label_column=label_column) for name, p in zip(names, sources)}
+    return {name: load_file(p, standardize=False, **columns) for name, p in zip(names, sources)}
 
 
 def value_datasets(contributors: Mapping[str, Dataset], val: Dataset, *, task: str | None = None,

@@ -119,7 +119,8 @@ def score_dataset(data: Dataset, *, score: str = "cg", noise_rate: float = 0.0, 
             metrics.update(sign_rule_report(res["flag_mislabel"], flipped))
     return res.replace(columns=columns, metrics=metrics,
                        settings={"data": data.name, "score": score, "noise_rate": float(noise_rate),
-                                 "noise_mode": noise_mode, "data_classes": list(data.classes)},
+                                 "noise_mode": noise_mode, "data_classes": list(data.classes),
+                                 **({"data_preprocessing": data.preprocessing} if data.preprocessing else {})},
                        timings={"workflow_s": time.perf_counter() - t0}, seed=seed_record(seed))
 
 

@@ -126,7 +126,9 @@ def _load(run: Mapping[str, Any], data: str | Path | None) -> Rows:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             ds = load(where, n=run.get("n"), label_column=run.get("label_column", "label"),
-                      random_state=run.get("seed"))
+                      id_column=run.get("id_column"), ignore_columns=run.get("ignore_columns") or (),
+                      standardize=False, random_state=run.get("seed"),  # a table's values as written
+                      image_size=tuple(run["image_size"]) if run.get("image_size") else None)
     except (TrainfreeError, OSError, ValueError) as exc:
         return Rows(why=f"The data {where!r} could not be loaded again ({exc}); no examples are drawn.")
     return Rows(ds, where, note=note)
@@ -164,7 +166,8 @@ class Drawer:
             self.kind = "image"
         else:
             self.kind = "line"
-        self.names = _feature_names(run or {}, ds.X.shape[1], source) if self.kind == "row" else []
+        self.names = ((ds.preprocessing.get("features") or [])[:12] or _feature_names(run or {}, ds.X.shape[1], source)
+                      if self.kind == "row" else [])
 
     def thumbnail(self, i: int) -> str:
         """An ``<img>`` tag for example ``i`` (image or line data)."""

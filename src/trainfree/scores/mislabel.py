@@ -45,14 +45,8 @@ from .._validation import check_examples, check_n_jobs, check_param
 from ..kernels import arccos_gram, random_conv_features
 from ..linalg.arccos_solve import chunk_partition, exact_need, exact_solve, large_solve
 from ..linalg.cholesky import warn_jitter
-from ..linalg.loo_predictions import (
-    example_columns,
-    fit_temperature,
-    log_probabilities,
-    loo_loss_path,
-    loo_predictions,
-    one_vs_rest,
-)
+from ..linalg.loo_predictions import (example_columns, fit_temperature, log_probabilities, loo_loss_path,
+                                      loo_predictions, one_vs_rest)
 from ..result import ExampleResult
 from .cg import Preprocess, unit_rows
 from .mislabel_flags import check_distinct_rows, flag_columns, lone_classes, warn_lone_classes

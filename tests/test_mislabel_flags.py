@@ -152,3 +152,12 @@ def test_cg_refuses_identical_rows(rng):
     X = np.tile(rng.normal(size=(1, 5)), (300, 1))
     with pytest.raises(TrainfreeError, match="All 300 rows of X are identical"):
         cg_score(X, rng.integers(0, 3, 300), preprocess="raw")
+
+
+def test_report_histograms_draw_with_unjudged_rows():
+    import base64
+
+    from trainfree.report.plots import score_histograms
+
+    png = score_histograms(np.array([0.1, 0.5, 2.0, 0.3, np.nan]), np.array(list("aabbc")), ["a", "b", "c"])
+    assert base64.b64decode(png)[:4] == b"\x89PNG"

@@ -1,6 +1,6 @@
 """Finding flipped labels: trainfree's training-free scores against cleanlab, KNN-Shapley and Data-OOB, on the same flips.
 
-The embeddings case (issue 20; --settings emb-sym20,emb-pair30,emb-sym40 --peers cl-logreg,knn-vote,simifeat-vote):
+The embeddings case (--settings emb-sym20,emb-pair30,emb-sym40 --peers cl-logreg,knn-vote,simifeat-vote):
 a small CNN trained on the first 50 000 Fashion-MNIST training images gives 128-d embeddings of the other 10 000
 (cached in --cache); the detector scores them with its arc-cosine kernel, and the peers are own code
 (bench/own_peers.py: confident learning (own implementation) on 5-fold logistic regression, a kNN vote, a
@@ -125,7 +125,8 @@ def embeddings_case(X, y, noise: float, mode: str, peers, seed: int) -> tuple[di
         torch.set_num_threads(threads)
     for p in peers:
         t = time.perf_counter()
-        scores, flags, extra = own_peers.PEERS[p](X, noisy, seed=seed) if p == "cl-logreg" else own_peers.PEERS[p](X, noisy)
+        kwargs = {"seed": seed} if p != "knn-vote" else {}
+        scores, flags, extra = own_peers.PEERS[p](X, noisy, **kwargs)
         methods[p] = {**detection(scores, flipped, flags), "seconds": time.perf_counter() - t, **extra}
     return methods, int(flipped.sum())
 

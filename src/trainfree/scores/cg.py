@@ -97,9 +97,9 @@ class CGResult(ExampleResult):
     """CG-scores with their partial terms, mislabel flags, settings, seed and timings.
 
     Columns: ``score``, ``partial_sq`` = (y₋ᵢᵀh_i)²/d_i, ``partial_label`` = 2y_i(y₋ᵢᵀh_i),
-    ``partial_diag`` = y_i²d_i, ``flag_mislabel`` (partial_label > 0; never for the only row of a class), ``label``; stochastic runs
-    fill ``stderr`` (standard error over repeats; NaN for the exact score and with one repeat) and add
-    ``n_scored`` (repeats that scored the example).
+    ``partial_diag`` = y_i²d_i, ``flag_mislabel`` (partial_label > 0; never for the only row of a class),
+    ``label``; stochastic runs fill ``stderr`` (standard error over repeats; NaN for the exact score and
+    with one repeat) and add ``n_scored`` (repeats that scored the example).
     """
 
     @property

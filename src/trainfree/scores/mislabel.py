@@ -110,10 +110,11 @@ class MislabelResult(ExampleResult):
         spread = f", per class {min(rates):.1%}–{max(rates):.1%}" if rates else ""
         unjudged = (f"; {len(s['unjudged_classes'])} single-row class(es) not judged"
                     if s.get("unjudged_classes") else "")
+        estimate = s.get("noise_rate_estimate")  # absent from results saved before the estimate existed
+        rate = f"estimated noise rate {estimate:.1%}{spread}; " if estimate is not None else ""
         return (f"Kernel leave-one-out mislabel detector ({s['method']}, n={len(self.scores)}, ridge "
-                f"{s['ridge']:g}×mean diag, temperature {s['temperature']:.3g}): estimated noise rate "
-                f"{s['noise_rate_estimate']:.1%}{spread}; {int(self.flags.sum())} example(s) flagged as likely "
-                f"mislabelled{unjudged}")
+                f"{s['ridge']:g}×mean diag, temperature {s['temperature']:.3g}): {rate}{int(self.flags.sum())} "
+                f"example(s) flagged as likely mislabelled{unjudged}")
 
 
 def mislabel_score(X, y, *, method: str = "exact", kernel: str = "auto", preprocess: str = "raw",

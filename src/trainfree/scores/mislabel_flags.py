@@ -87,10 +87,10 @@ def check_distinct_rows(features: np.ndarray, *, what: str = "X") -> None:
 
     Examples
     --------
-    >>> check_distinct_rows(np.ones((3, 2)))
+    >>> check_distinct_rows(np.ones((3, 2)))  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    trainfree._errors.TrainfreeError: All 3 rows of X are identical: no example can be told apart from another, so no label can be judged. Pass data whose rows differ.
+    trainfree._errors.TrainfreeError: All 3 rows of X are identical: no example can be told apart ...
     """
     first, scale, spread = features[:1], float(np.abs(features[:1]).max(initial=0.0)), 0.0
     for start in range(0, features.shape[0], 4096):  # blocks: no second copy of a large input

@@ -122,9 +122,12 @@ def test_rows_equal_within_rounding_are_never_flagged(rng):
 
 
 def test_check_distinct_rows_accepts_one_differing_row():
-    X = np.ones((10_000, 3))
-    X[9_999, 2] = 2.0  # past the first block
+    X = np.ones((3_000_000, 3))
+    X[-1, 2] = 2.0  # in the last block of rows
     check_distinct_rows(X)
+    X[-1, 2] = 1.0 + 1e-9  # within rounding
+    with pytest.raises(TrainfreeError, match="identical"):
+        check_distinct_rows(X)
 
 
 def test_flags_and_estimate_survive_a_save(tmp_path, rng):

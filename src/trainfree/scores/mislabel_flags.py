@@ -93,8 +93,9 @@ def check_distinct_rows(features: np.ndarray, *, what: str = "X") -> None:
     trainfree._errors.TrainfreeError: All 3 rows of X are identical: no example can be told apart ...
     """
     first, scale, spread = features[:1], float(np.abs(features[:1]).max(initial=0.0)), 0.0
-    for start in range(0, features.shape[0], 4096):  # blocks: no second copy of a large input
-        block = features[start:start + 4096]
+    rows = max(1, 2**22 // max(features[:1].size, 1))  # blocks of about 4 million entries: no copy of a large input
+    for start in range(0, features.shape[0], rows):
+        block = features[start:start + rows]
         scale = max(scale, float(np.abs(block).max(initial=0.0)))
         spread = max(spread, float(np.abs(block - first).max(initial=0.0)))
     if spread <= 1e-7 * max(scale, 1e-300):

@@ -1,5 +1,11 @@
 """Finding flipped labels: trainfree's training-free scores against cleanlab, KNN-Shapley and Data-OOB, on the same flips.
 
+The embeddings case (--settings emb-sym20,emb-pair30,emb-sym40 --peers cl-logreg,knn-vote,simifeat-vote):
+a small CNN trained on the first 50 000 Fashion-MNIST training images gives 128-d embeddings of the other 10 000
+(cached in --cache); the detector scores them with its arc-cosine kernel, and the peers are own code
+(bench/own_peers.py: confident learning (own implementation) on 5-fold logistic regression, a kNN vote, a
+SimiFeat-style vote), every method on one thread. --embed-n and --epochs make a small run.
+
 Usage: python bench/noise_peers.py [--n 10000] [--seed 0] [--settings fmnist-sym20,fmnist-sym50,fmnist-pair20,digits-sym20]
                                    [--scores mislabel,cg] [--peers cleanlab-logreg,cleanlab-mlp,knn-shapley,data-oob]
 trainfree rows come from trainfree.experiments.score_dataset. The peers run their own code (bench/peer_scores.py) in a
@@ -15,6 +21,7 @@ Last line: {"seed":..., "settings": {name: {"n":..., "noise":..., "mode":..., "k
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import subprocess
@@ -32,10 +39,16 @@ from trainfree.metrics import auroc, noise_found_at, sign_rule_report
 
 SETTINGS = {"fmnist-sym20": ("fmnist", 0.2, "symmetric"), "fmnist-sym50": ("fmnist", 0.5, "symmetric"),
             "fmnist-pair20": ("fmnist", 0.2, "pair"), "digits-sym20": ("digits", 0.2, "symmetric")}
+EMBEDDINGS = {"emb-sym20": (0.2, "symmetric"), "emb-pair30": (0.3, "pair"), "emb-sym40": (0.4, "symmetric")}
 PEERS = ("cleanlab-logreg", "cleanlab-mlp", "knn-shapley", "data-oob")
+_spec = importlib.util.spec_from_file_location("own_peers", Path(__file__).with_name("own_peers.py"))
+own_peers = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(own_peers)
+OWN_PEERS = tuple(own_peers.PEERS)  # own code, run here on one thread
 LABELS = {"mislabel": "trainfree mislabel (no training)", "cg": "trainfree CG-score, exact (no training)",
           "cleanlab-logreg": "cleanlab + 5-fold logistic regression", "cleanlab-mlp": "cleanlab + 5-fold MLP (128)",
-          "knn-shapley": "KNN-Shapley, k = 10 (pyDVL)", "data-oob": "Data-OOB, random forest 400 trees (pyDVL)"}
+          "knn-shapley": "KNN-Shapley, k = 10 (pyDVL)", "data-oob": "Data-OOB, random forest 400 trees (pyDVL)",
+          "mislabel-arccos": "trainfree mislabel, arc-cosine kernel on the embeddings", **own_peers.LABELS}
 # Pinned: pyDVL 0.10 calls sklearn's private forest helpers, whose signature changed in scikit-learn 1.8.
 REQUIREMENTS = ("numpy==1.26.4", "scikit-learn==1.7.2", "cleanlab==2.9.0", "pyDVL==0.10.0")
 VENV = Path.home() / ".cache" / "trainfree" / "peers-venv"
@@ -55,7 +68,68 @@ def detection(scores, flipped, flags=None) -> dict:
     if flags is not None:
         rule = sign_rule_report(flags, flipped)
         out.update(flagged=int(np.sum(flags)), recall=rule["noisy_positive_frac"], precision=rule["precision"])
+        p, r = out["precision"], out["recall"]
+        out["f1"] = 2 * p * r / (p + r) if p + r > 0 else 0.0
     return out
+
+
+def backbone_embeddings(cache: Path, *, epochs: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """128-d embeddings of Fashion-MNIST training images 50 000-59 999 and their labels, from a small CNN
+    (conv 32, conv 64, 3×3, max-pooling, a 128-unit layer) trained on images 0-49 999; cached in ``cache``."""
+    if cache.exists():
+        with np.load(cache) as f:
+            if int(f["epochs"]) == epochs and int(f["seed"]) == seed:
+                return f["X"], f["y"]
+    import torch
+    from torch import nn
+
+    from trainfree.data import load_fashion_mnist
+    from trainfree.training import train
+
+    data = load_fashion_mnist(split="train")  # all 60 000, in file order
+    images = data.X.reshape(-1, 1, 28, 28)
+    torch.manual_seed(seed)
+    body = nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3), nn.ReLU(),
+                         nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64 * 5 * 5, 128), nn.ReLU())
+    model = nn.Sequential(body, nn.Linear(128, 10))
+    t = time.perf_counter()
+    train(model, images[:50_000], data.y[:50_000], epochs=epochs, batch_size=128, tol=0, random_state=seed)
+    with torch.no_grad():
+        model.eval()
+        emb = np.concatenate([body(torch.as_tensor(images[s:s + 2000])).numpy() for s in range(50_000, 60_000, 2000)])
+    print(f"backbone: {epochs} epoch(s) in {time.perf_counter() - t:.0f} s", flush=True)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(cache, X=emb, y=data.y[50_000:], epochs=epochs, seed=seed)
+    return emb, data.y[50_000:]
+
+
+def embeddings_case(X, y, noise: float, mode: str, peers, seed: int) -> tuple[dict, int]:
+    """The detector (arc-cosine kernel) and the own peers on the same flips of the embeddings, one thread each."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    from trainfree.scores import mislabel_score
+
+    noisy, flipped = inject_label_noise(y, noise, n_classes=10, noise_mode=mode,
+                                        random_state=child(check_random_state(seed), "noise"))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(1):
+            mislabel_score(X[:200], y[:200], kernel="arccos", random_state=seed)  # untimed: torch's start-up
+            t = time.perf_counter()
+            res = mislabel_score(X, noisy, kernel="arccos", random_state=seed)
+            methods = {"mislabel-arccos": {**detection(res.scores, flipped, res.flags),
+                                           "seconds": time.perf_counter() - t,
+                                           "noise_rate_estimate": res.settings["noise_rate_estimate"]}}
+    finally:
+        torch.set_num_threads(threads)
+    for p in peers:
+        t = time.perf_counter()
+        kwargs = {"seed": seed} if p != "knn-vote" else {}
+        scores, flags, extra = own_peers.PEERS[p](X, noisy, **kwargs)
+        methods[p] = {**detection(scores, flipped, flags), "seconds": time.perf_counter() - t, **extra}
+    return methods, int(flipped.sum())
 
 
 def peers_python(venv: Path) -> Path:
@@ -90,9 +164,9 @@ def run_peers(python: Path, X, y, peers, seed) -> tuple[dict, dict]:
 def markdown(name, n, noise, mode, k, methods) -> str:
     lines = [f"{name}: n = {n}, {noise:.0%} {'pair (c → c+1)' if mode == 'pair' else mode} noise, "
              f"k = {k} flipped", "",
-             "| method | AUROC | flipped in top k | flagged: recall / precision | time |", "|---|---|---|---|---|"]
+             "| method | AUROC | flipped in top k | flagged: precision / recall / F1 | time |", "|---|---|---|---|---|"]
     for m, r in methods.items():
-        flag = f"{r['recall']:.3f} / {r['precision']:.3f} ({r['flagged']})" if "flagged" in r else ""
+        flag = f"{r['precision']:.3f} / {r['recall']:.3f} / {r['f1']:.3f} ({r['flagged']})" if "flagged" in r else ""
         lines.append(f"| {LABELS.get(m, m)} | {r['auroc']:.3f} | {r['found_at_k']:.3f} | {flag} | "
                      f"{r['seconds']:.1f} s |")
     return "\n".join(lines)
@@ -106,21 +180,35 @@ def main() -> None:
     ap.add_argument("--scores", default="mislabel,cg", help="trainfree scores ('none' for peers only)")
     ap.add_argument("--peers", default=",".join(PEERS), help="subset of " + ",".join(PEERS) + " ('none')")
     ap.add_argument("--venv", type=Path, default=VENV, help="the peers' virtual environment (made on first use)")
+    ap.add_argument("--cache", type=Path, default=Path("out/noise_peers/fmnist-embeddings.npz"),
+                    help="embeddings case: file caching the backbone's embeddings")
+    ap.add_argument("--epochs", type=int, default=3, help="embeddings case: epochs of the backbone")
+    ap.add_argument("--embed-n", type=int, default=10000, help="embeddings case: held-out rows scored (first ones)")
     args = ap.parse_args()
     settings = [s for s in args.settings.split(",") if s]
     scores = [s for s in args.scores.split(",") if s and s != "none"]
     peers = [p for p in args.peers.split(",") if p and p != "none"]
     for s in settings:
-        if s not in SETTINGS:
-            ap.error(f"unknown setting {s!r}: choose from {', '.join(SETTINGS)}")
+        if s not in SETTINGS and s not in EMBEDDINGS:
+            ap.error(f"unknown setting {s!r}: choose from {', '.join([*SETTINGS, *EMBEDDINGS])}")
     for p in peers:
-        if p not in PEERS:
-            ap.error(f"unknown peer {p!r}: choose from {', '.join(PEERS)}")
-    python = peers_python(args.venv) if peers else None
+        if p not in PEERS and p not in OWN_PEERS:
+            ap.error(f"unknown peer {p!r}: choose from {', '.join(PEERS + OWN_PEERS)}")
+    own = [p for p in peers if p in OWN_PEERS]
+    peers = [p for p in peers if p in PEERS]
+    python = peers_python(args.venv) if peers and any(s in SETTINGS for s in settings) else None
     for s in scores:  # untimed warm-up: the first call in a process pays for torch's start-up
         score_dataset(load("digits", n=200, random_state=0), score=s, noise_rate=0.2, random_state=0)
     report, versions = {}, {}
-    for name in settings:
+    for name in [s for s in settings if s in EMBEDDINGS]:
+        X, y = backbone_embeddings(args.cache, epochs=args.epochs, seed=args.seed)
+        X, y = X[:args.embed_n], y[:args.embed_n]
+        noise, mode = EMBEDDINGS[name]
+        methods, k = embeddings_case(X, y, noise, mode, own, args.seed)
+        report[name] = {"data": "fmnist-embeddings", "n": len(y), "noise": noise, "mode": mode, "k": k,
+                        "methods": methods}
+        print(markdown(name, len(y), noise, mode, k, methods) + "\n", flush=True)
+    for name in [s for s in settings if s in SETTINGS]:
         source, noise, mode = SETTINGS[name]
         data = load(source, n=args.n if source == "fmnist" else None, random_state=args.seed)
         # The flips score_dataset draws for this seed: its "noise" child of the root seed.

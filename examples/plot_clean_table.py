@@ -53,7 +53,8 @@ table.sort_values("score", ascending=False).head(8)
 # - ``margin``: the best other class's leave-one-out prediction minus the given class's.
 # - ``self_confidence``: the leave-one-out probability of the given label.
 # - ``predicted``: the class the other rows predict for this one.
-# - ``flag_mislabel``: ``predicted`` differs from the label; needs no guess of the noise rate.
+# - ``flag_mislabel``: among the estimated number of wrong labels; needs no guess of the noise rate.
+# - ``flag_argmax``: ``predicted`` differs from the label.
 # - ``label``: the label as the file wrote it; ``row_id``: the row's number in the file
 #   (0 = the first row after the header).
 #

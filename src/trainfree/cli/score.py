@@ -30,10 +30,11 @@ MISLABEL_COLUMNS = """scores.parquet, one row per example, in the data set's ord
   margin          best other class's leave-one-out prediction minus the given class's
   self_confidence the leave-one-out probability of the given label
   predicted       the class the rest of the data predicts for the example
-  flag_mislabel   predicted differs from the given label (needs no noise rate)
+  flag_mislabel   among the estimated number of wrong labels (confident learning on P; needs no noise rate)
+  flag_argmax     predicted differs from the given label
   label, row_id   the label as given (flipped where --noise flipped it); the row's identity in the source
   original_label, flipped   with --noise: the label before flipping, and whether it was flipped
-scores.parquet.json and summary.json: settings (ridge chosen, its leave-one-out errors, temperature), seed,
+scores.parquet.json and summary.json: settings (ridge chosen, its leave-one-out errors, temperature, noise_rate_estimate), seed,
 timings, noise-detection metrics"""
 NOISE_HELP = "share of labels to flip on purpose (symmetric), to measure how well the score finds them, e.g. 0.2"
 

@@ -91,10 +91,21 @@ def loo_loss_path(K: torch.Tensor, codes: np.ndarray, ridges, *, n_classes: int 
     return np.array(losses)
 
 
-def _log_prob(F: np.ndarray, codes: np.ndarray, tau: float) -> np.ndarray:
-    """log softmax(F/τ)[given label] of every row, exact where the probability underflows."""
+def log_probabilities(F: np.ndarray, tau: float) -> np.ndarray:
+    """log softmax(F/τ) of every row and class, exact where a probability underflows.
+
+    Examples
+    --------
+    >>> np.exp(log_probabilities(np.array([[1.0, -1.0]]), 1.0)).round(4).tolist()
+    [[0.8808, 0.1192]]
+    """
     Z = (F - F.max(axis=1, keepdims=True)) / tau
-    return Z[np.arange(len(codes)), codes] - np.log(np.exp(Z).sum(axis=1))
+    return Z - np.log(np.exp(Z).sum(axis=1, keepdims=True))
+
+
+def _log_prob(F: np.ndarray, codes: np.ndarray, tau: float) -> np.ndarray:
+    """log softmax(F/τ)[given label] of every row."""
+    return log_probabilities(F, tau)[np.arange(len(codes)), codes]
 
 
 def _log_loss(F: np.ndarray, codes: np.ndarray, tau: float) -> float:
@@ -118,14 +129,31 @@ def fit_temperature(F: np.ndarray, codes: np.ndarray) -> float:
     return float(math.exp(res.x))
 
 
-def example_columns(F: np.ndarray, codes: np.ndarray, tau: float) -> dict[str, np.ndarray]:
+def example_columns(F: np.ndarray, codes: np.ndarray, tau: float, *,
+                    judged: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """The mislabel detector's per-example columns from leave-one-out predictions F at temperature τ.
+
+    ``score`` = log t_c − log P[c] (t_c: the mean P[c] of the rows given label c, confident learning's
+    per-class threshold), ``margin``, ``self_confidence`` = P[c] and ``predicted`` (argmax code). Rows of a
+    class not ``judged`` (boolean per class; default all) get score NaN and stay out of the thresholds.
+
+    Examples
+    --------
+    >>> F = np.array([[1.0, -1.0], [0.5, -0.5], [-1.0, 1.0], [1.0, -1.0]])
+    >>> cols = example_columns(F, np.array([0, 0, 1, 1]), 1.0)
+    >>> cols["predicted"].tolist(), int(np.argmax(cols["score"]))
+    ([0, 0, 1, 0], 3)
+    """
     idx = np.arange(len(codes))
-    log_p = _log_prob(F, codes, tau)
+    log_p = log_probabilities(F, tau)[idx, codes]
     confidence = np.exp(log_p)
+    rows = np.ones(len(codes), dtype=bool) if judged is None else judged[codes]
     # Confident learning's per-class threshold: the mean confidence of the examples given each label.
-    threshold = np.bincount(codes, weights=confidence) / np.bincount(codes)
+    n_classes = F.shape[1]
+    threshold = (np.bincount(codes[rows], weights=confidence[rows], minlength=n_classes)
+                 / np.maximum(np.bincount(codes[rows], minlength=n_classes), 1))
     others = F.copy()
     others[idx, codes] = -np.inf
-    predicted = F.argmax(axis=1)
-    return {"score": np.log(threshold[codes]) - log_p, "margin": others.max(axis=1) - F[idx, codes],
-            "self_confidence": confidence, "predicted": predicted, "flag_mislabel": predicted != codes}
+    score = np.where(rows, np.log(np.where(rows, threshold[codes], 1.0)) - log_p, np.nan)
+    return {"score": score, "margin": others.max(axis=1) - F[idx, codes], "self_confidence": confidence,
+            "predicted": F.argmax(axis=1)}

@@ -52,7 +52,7 @@ def score_histograms(scores: np.ndarray, labels: np.ndarray, classes: Sequence[s
     for ax in axes.flat[len(classes):]:
         ax.set_visible(False)
     for ax, name in zip(axes.flat, classes):
-        own = labels == name
+        own = (labels == name) & np.isfinite(scores)  # a row that cannot be judged (NaN) has no bar
         s = scores[own]
         bins = np.histogram_bin_edges(s if len(s) else [0.0, 1.0], bins=25)
         # stairs draws a histogram as one artist, not one rectangle per bin: many times faster.

@@ -38,6 +38,7 @@ from ..linalg.arccos_solve import exact_need, exact_solve, large_solve
 from ..linalg.cholesky import warn_jitter
 from ..linalg.loo_predictions import one_vs_rest
 from ..result import ExampleResult
+from .mislabel_flags import check_distinct_rows, lone_classes, warn_lone_classes
 
 
 class CGMethod(str, enum.Enum):
@@ -96,9 +97,9 @@ class CGResult(ExampleResult):
     """CG-scores with their partial terms, mislabel flags, settings, seed and timings.
 
     Columns: ``score``, ``partial_sq`` = (y₋ᵢᵀh_i)²/d_i, ``partial_label`` = 2y_i(y₋ᵢᵀh_i),
-    ``partial_diag`` = y_i²d_i, ``flag_mislabel`` (partial_label > 0), ``label``; stochastic runs
-    fill ``stderr`` (standard error over repeats; NaN for the exact score and with one repeat) and add
-    ``n_scored`` (repeats that scored the example).
+    ``partial_diag`` = y_i²d_i, ``flag_mislabel`` (partial_label > 0; never for the only row of a class),
+    ``label``; stochastic runs fill ``stderr`` (standard error over repeats; NaN for the exact score and
+    with one repeat) and add ``n_scored`` (repeats that scored the example).
     """
 
     @property
@@ -198,6 +199,7 @@ def cg_score(X, y, *, method: str = "exact", preprocess: str = "center", ratio: 
         raise TrainfreeError("method='large' runs on the CPU (its Gram triangle lives in host memory). Use "
                              "device='cpu', or method='exact' on the GPU when n² floats fit in its memory.")
     Xn = unit_rows(X, preprocess)
+    check_distinct_rows(Xn)  # all rows the same: no label can be judged
     timings: dict[str, float] = {}
     settings = dict(method=method.value, preprocess=preprocess.value, dtype=str(tdtype).removeprefix("torch."),
                     device=str(dev), n_samples=X.shape[0], n_features=X.shape[1], classes=classes.tolist())
@@ -229,6 +231,9 @@ def cg_score(X, y, *, method: str = "exact", preprocess: str = "center", ratio: 
         cols, jitter = _stochastic(Xn, codes, classes.size, ratio, n_repeats, seed, tdtype, dev, n_jobs,
                                    max_memory_bytes, progress, store)
     settings["jitter_used"] = jitter
+    lone = lone_classes(codes, classes.size)  # leave-one-out cannot judge the only row of a class
+    warn_lone_classes(classes, lone, stacklevel=3)
+    cols["flag_mislabel"] = cols["flag_mislabel"] & ~lone[codes]
     cols["label"] = classes[codes]
     return CGResult("cg_score", cols, settings, record, {**timings, "total_s": time.perf_counter() - t0})
 

@@ -15,7 +15,9 @@ example's leave-one-out prediction for every class. From them:
   given label c (confident learning's per-class threshold, Northcutt et al., JAIR 2021): how far the
   rest of the data's belief in the label falls below what is typical for that label, so classes the
   kernel finds hard (shirts against T-shirts) do not crowd the top; higher = more likely mislabelled;
-* ``flag_mislabel``: the leave-one-out argmax is not the given label (needs no noise rate);
+* ``flag_mislabel``: confident learning on P (:mod:`trainfree.scores.mislabel_flags`): the noise rate
+  estimated from the confident joint, then that many labels flagged, pruned by noise rate (needs no
+  noise rate); ``flag_argmax``: the leave-one-out argmax is not the given label;
 * λ is chosen by minimising the leave-one-out log loss of the given labels (at each λ's own τ),
   which one eigendecomposition K = QΛQᵀ gives in closed form for every λ (d and α are sums over
   eigenpairs).
@@ -43,9 +45,11 @@ from .._validation import check_examples, check_n_jobs, check_param
 from ..kernels import arccos_gram, random_conv_features
 from ..linalg.arccos_solve import chunk_partition, exact_need, exact_solve, large_solve
 from ..linalg.cholesky import warn_jitter
-from ..linalg.loo_predictions import example_columns, fit_temperature, loo_loss_path, loo_predictions, one_vs_rest
+from ..linalg.loo_predictions import (example_columns, fit_temperature, log_probabilities, loo_loss_path,
+                                      loo_predictions, one_vs_rest)
 from ..result import ExampleResult
 from .cg import Preprocess, unit_rows
+from .mislabel_flags import check_distinct_rows, flag_columns, lone_classes, warn_lone_classes
 
 KERNELS = ("auto", "arccos", "conv", "precomputed")
 #: Ridge values searched by ``ridge="auto"``, as multiples of the mean diagonal of K (scale-free).
@@ -85,11 +89,14 @@ class MislabelResult(ExampleResult):
 
     Columns: ``score`` (log t_c − log P[c] for the given label c: the leave-one-out probability of the
     label against the mean for examples given that label; higher = more likely mislabelled; about 0
-    for a typical example), ``stderr`` (over repeats; NaN for the exact method), ``margin`` (best other
-    class's leave-one-out prediction minus the given class's), ``self_confidence``,
-    ``predicted`` (the leave-one-out argmax class), ``flag_mislabel`` (predicted ≠ given) and
-    ``label``. ``settings`` records the ridge chosen, the leave-one-out error of each ridge
-    searched, and the fitted temperature.
+    for a typical example; NaN for the only row of its class, which leave-one-out cannot judge),
+    ``stderr`` (over repeats; NaN for the exact method), ``margin`` (best other class's leave-one-out
+    prediction minus the given class's), ``self_confidence``, ``predicted`` (the leave-one-out argmax
+    class), ``flag_mislabel`` (confident learning on the leave-one-out probabilities: the estimated
+    number of wrong labels, see :mod:`trainfree.scores.mislabel_flags`), ``flag_argmax`` (predicted ≠
+    given) and ``label``. ``settings`` records the ridge chosen, the leave-one-out error of each ridge
+    searched, the fitted temperature, and the estimated noise rate (``noise_rate_estimate``, overall,
+    and ``noise_rate_estimate_per_class``, in the order of ``classes``).
     """
 
     @property
@@ -97,11 +104,17 @@ class MislabelResult(ExampleResult):
         return self.columns["flag_mislabel"]
 
     def summary(self) -> str:
-        """One line: method, ridge, temperature and how many examples are flagged."""
+        """One line: method, ridge, temperature, the estimated noise rate and how many examples are flagged."""
         s = self.settings
+        rates = [r for r in s.get("noise_rate_estimate_per_class", []) if r is not None]
+        spread = f", per class {min(rates):.1%}–{max(rates):.1%}" if rates else ""
+        unjudged = (f"; {len(s['unjudged_classes'])} single-row class(es) not judged"
+                    if s.get("unjudged_classes") else "")
+        estimate = s.get("noise_rate_estimate")  # absent from results saved before the estimate existed
+        rate = f"estimated noise rate {estimate:.1%}{spread}; " if estimate is not None else ""
         return (f"Kernel leave-one-out mislabel detector ({s['method']}, n={len(self.scores)}, ridge "
-                f"{s['ridge']:g}×mean diag, temperature {s['temperature']:.3g}): {int(self.flags.sum())} example(s) "
-                f"whose label differs from the leave-one-out prediction")
+                f"{s['ridge']:g}×mean diag, temperature {s['temperature']:.3g}): {rate}{int(self.flags.sum())} "
+                f"example(s) flagged as likely mislabelled{unjudged}")
 
 
 def mislabel_score(X, y, *, method: str = "exact", kernel: str = "auto", preprocess: str = "raw",
@@ -206,6 +219,7 @@ def mislabel_score(X, y, *, method: str = "exact", kernel: str = "auto", preproc
     # 1. The kernel's inputs: unit rows of X or of random-CNN features, or the precomputed K itself.
     t = time.perf_counter()
     features, scale = _kernel_inputs(X, kernel, image, preprocess, dev, seed)
+    check_distinct_rows(features, what="the kernel matrix" if kernel == "precomputed" else "X")
     if kernel == "conv":
         timings["features_s"] = time.perf_counter() - t
 
@@ -243,7 +257,8 @@ def mislabel_score(X, y, *, method: str = "exact", kernel: str = "auto", preproc
     timings["loo_s"] = time.perf_counter() - t
 
     # 4. Temperature and the per-example columns.
-    cols, settings["temperature"] = _columns(runs, codes, classes, temperature)
+    cols, flag_settings = _columns(runs, codes, classes, temperature)
+    settings.update(flag_settings)
     timings["total_s"] = time.perf_counter() - t0
     drew = method is not DetectorMethod.EXACT or kernel == "conv" or settings.get("ridge_selected_on", n) < n
     return MislabelResult("mislabel_score", cols, settings, seed_record(seed) if drew else None, timings)
@@ -350,17 +365,25 @@ class _Solve:
 
 
 def _columns(runs: np.ndarray, codes: np.ndarray, classes: np.ndarray,
-             temperature: float | str) -> tuple[dict[str, np.ndarray], float]:
-    """The result's columns from the repeats' mean F, at the fitted (or given) temperature τ."""
+             temperature: float | str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """The result's columns from the repeats' mean F, at the fitted (or given) temperature τ, and the
+    settings they add: τ and the flags' noise estimate. Rows of a class with no other member are not
+    judged (score NaN, never flagged; one warning names the classes)."""
     F = runs.mean(axis=0)
-    tau = fit_temperature(F, codes) if temperature == "auto" else float(temperature)
-    cols = example_columns(F, codes, tau)
+    judged = ~lone_classes(codes, classes.size)
+    rows = judged[codes]
+    warn_lone_classes(classes, ~judged)
+    tau = fit_temperature(F[rows], codes[rows]) if temperature == "auto" and rows.any() else (
+        1.0 if temperature == "auto" else float(temperature))
+    cols = example_columns(F, codes, tau, judged=judged)
+    flags, settings = flag_columns(np.exp(log_probabilities(F, tau)), codes, cols["score"], classes, judged)
+    cols.update(flags)
     cols["stderr"] = np.full(len(codes), np.nan)  # one run (exact, large) has no spread to measure
     if len(runs) > 1:
-        per_run = np.stack([example_columns(r, codes, tau)["score"] for r in runs])
+        per_run = np.stack([example_columns(r, codes, tau, judged=judged)["score"] for r in runs])
         cols["stderr"] = per_run.std(axis=0, ddof=1) / math.sqrt(len(runs))
     cols["predicted"], cols["label"] = classes[cols["predicted"]], classes[codes]
-    return cols, tau
+    return cols, {"temperature": tau, **settings}
 
 
 def _precomputed(X: np.ndarray) -> np.ndarray:

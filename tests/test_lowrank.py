@@ -1,5 +1,7 @@
 """The detector's low-rank mode: its algebra against the exact formula, the detector against the exact mode, Dask."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -151,3 +153,15 @@ def test_dask_array_refusals():
         mislabel_score(da.from_array(X, chunks=(50, 6)), y, method="exact")
     with pytest.raises(TrainfreeError, match="center"):
         mislabel_score(da.from_array(X, chunks=(50, 6)), y, method="lowrank", preprocess="center")
+
+
+def test_cli_lowrank_records_rank_and_refuses_zero_ridge(tmp_path):
+    from trainfree.cli import main
+
+    out = tmp_path / "o"
+    assert main(["score", "mislabel", "--data", "digits", "--n", "300", "--noise", "0.2", "--method", "lowrank",
+                 "--rank", "40", "--seed", "0", "--out", str(out), "--no-report", "--quiet"]) == 0
+    settings = json.loads((out / "summary.json").read_text())["settings"]
+    assert settings["method"] == "lowrank" and settings["rank"] == 40 and settings["rank_rule"] == "given"
+    assert main(["score", "mislabel", "--data", "digits", "--n", "300", "--method", "lowrank", "--ridge", "0",
+                 "--out", str(tmp_path / "z"), "--no-report", "--quiet"]) == 2

@@ -77,7 +77,7 @@ class DetectorMethod(str, enum.Enum):
         α from all n examples by preconditioned conjugate gradients and d from exact chunks
         (:func:`trainfree.linalg.arccos_solve.large_solve`): for n past the exact method, on the CPU.
     LOWRANK
-        K ≈ ΦΦᵀ, a Nyström factor on ``rank`` landmarks (:mod:`trainfree.scores.mislabel_lowrank`): O(n·r²)
+        K ≈ ΦΦᵀ, a Nyström factor on ``rank`` landmarks (:func:`trainfree.linalg.lowrank_loo`): O(n·r²)
         time, O(n·r) memory, a ridge > 0; X may be a Dask array (scored partition by partition).
     AUTO
         Exact up to :data:`AUTO_EXACT_MAX` examples, low-rank past it; the choice is recorded.

@@ -21,7 +21,7 @@ from .nystrom import nystrom_preconditioner, rp_cholesky
 from .pcg import conjugate_gradients
 from .threads import lapack_threads, one_thread, torch_threads
 
-__all__ = ["JITTERS", "LowRankSpectrum", "NystromMap", "cholesky", "cholesky_solve_diag", "conjugate_gradients", "exact_solve", "fit_temperature",
-           "jittered_cholesky", "lapack_threads", "large_solve", "loo_loss_path", "loo_predictions", "lowrank_loo", "lowrank_loss_path",
-           "nystrom_preconditioner", "one_thread", "one_vs_rest", "rp_cholesky", "solve_lower", "torch_threads",
-           "warn_jitter"]
+__all__ = ["JITTERS", "LowRankSpectrum", "NystromMap", "cholesky", "cholesky_solve_diag", "conjugate_gradients",
+           "exact_solve", "fit_temperature", "jittered_cholesky", "lapack_threads", "large_solve", "loo_loss_path",
+           "loo_predictions", "lowrank_loo", "lowrank_loss_path", "nystrom_preconditioner", "one_thread",
+           "one_vs_rest", "rp_cholesky", "solve_lower", "torch_threads", "warn_jitter"]

@@ -163,7 +163,8 @@ def mislabel_score(X, y, *, method: str = "exact", kernel: str = "auto", preproc
         Default: float32 when the ridge is at least :data:`FLOAT32_MIN_RIDGE` (the ridge bounds the
         condition number of K + λI: at λ = 0.01, float32 ranks Fashion-MNIST 10 000 like float64 to
         Spearman 0.9999999, in half the time), else float64 (λ = 0 is the CG-score's interpolation).
-        The large method stores its Gram triangle in float32.
+        The large method stores its Gram triangle in float32; the low-rank one computes kernel columns
+        in float32 and everything after them in float64 (``dtype`` is not used).
     rank : int, optional
         Low-rank: Nyström landmarks (the rank of Φ). Default: randomly pivoted Cholesky until the
         landmarks leave at most 1% of the kernel's trace unexplained, at most 1 000; recorded.
@@ -227,7 +228,8 @@ def mislabel_score(X, y, *, method: str = "exact", kernel: str = "auto", preproc
     settings: dict[str, Any] = dict(method=method.value, kernel=kernel, preprocess=preprocess.value,
                                     device=str(dev), n_samples=n, classes=classes.tolist())
     if requested == "auto":
-        settings["method_auto"] = f"{method.value}: n {'≤' if method is DetectorMethod.EXACT else '>'} {AUTO_EXACT_MAX}"
+        settings["method_auto"] = (f"{method.value} (n = {n}; exact up to {AUTO_EXACT_MAX}"
+                                   f"{', never for a Dask array' if on_dask else ''})")
 
     # 1. The kernel's inputs: unit rows of X or of random-CNN features, or the precomputed K itself.
     t = time.perf_counter()
@@ -251,7 +253,8 @@ def mislabel_score(X, y, *, method: str = "exact", kernel: str = "auto", preproc
     settings["ridge"] = float(ridge)
     timings["ridge_s"] = time.perf_counter() - t
     single = ridge >= FLOAT32_MIN_RIDGE or method is DetectorMethod.LARGE
-    tdtype = resolve_dtype("float64" if method is DetectorMethod.LOWRANK else dtype or ("float32" if single else "float64"))
+    low = method is DetectorMethod.LOWRANK  # its sums and predictions in float64, kernel columns in float32
+    tdtype = resolve_dtype("float64" if low else dtype or ("float32" if single else "float64"))
     settings["dtype"] = str(tdtype).removeprefix("torch.")
 
     # 3. Leave-one-out predictions F (one per repeat) by the chosen method.

@@ -57,6 +57,7 @@ class LowRankFactor:
     pool: np.ndarray
     Phi_pool: torch.Tensor
     info: dict
+    Phi: torch.Tensor | None = None  # all n rows of Φ, kept when the rows are local (not a Dask array)
 
     def search_ridge(self, grid, scale: float) -> tuple[float, dict]:
         """The grid's ridge (multiples of ``scale``, all > 0) of least leave-one-out log loss on the pool's rows."""
@@ -67,6 +68,10 @@ class LowRankFactor:
 
     def predict(self, ridge: float) -> np.ndarray:
         """Every row's leave-one-out prediction F (n × C) at the absolute ``ridge`` > 0, block by block."""
+        if self.Phi is not None:
+            Y = torch.as_tensor(self.Y)
+            return np.concatenate([lowrank_loo(self.Phi[a:a + BLOCK_ROWS], Y[a:a + BLOCK_ROWS], self.spectrum,
+                                               ridge).numpy() for a in range(0, len(Y), BLOCK_ROWS)])
         return np.concatenate(_map(_block_predict, self.features, lambda sl: (
             self.kernel, self.landmarks, self.nmap, self.Y[sl], self.spectrum, ridge)))
 
@@ -83,7 +88,8 @@ def lowrank_factor(features, kernel: str, codes: np.ndarray, n_classes: int, *, 
     pool = np.arange(n) if n <= POOL_SIZE else np.sort(chunk_partition(codes, POOL_SIZE, 1, child(seed, "pool"))[0])
     pool_rows = _gather(features, pool)
     cap = min(MAX_RANK if rank is None else int(rank), len(pool))
-    check_memory(8 * (3 * (len(pool) + BLOCK_ROWS) * cap + 4 * cap * cap),
+    local = not _is_dask(features)  # then Φ is kept (n × r), not computed twice
+    check_memory(8 * (3 * (len(pool) + BLOCK_ROWS) * cap + 4 * cap * cap + 2 * local * n * cap),
                  what=f"a rank-{cap} low-rank factor of {len(pool)} rows", alternative="Pass a smaller rank.",
                  budget=budget)
 
@@ -96,15 +102,20 @@ def lowrank_factor(features, kernel: str, codes: np.ndarray, n_classes: int, *, 
     landmarks = pool[piv] if kernel == "precomputed" else pool_rows[piv]
     nmap = NystromMap.from_landmarks(_columns(pool_rows[piv], kernel, landmarks, torch.float64))  # factorised
     Y = one_vs_rest(codes, n_classes)
-    parts = _map(_block_sums, features, lambda sl: (kernel, landmarks, nmap, Y[sl]))
+    parts = _map(_block_sums, features, lambda sl: (kernel, landmarks, nmap, Y[sl], local))
     spectrum = LowRankSpectrum.from_sums(torch.as_tensor(sum(p[0] for p in parts)),
                                          torch.as_tensor(sum(p[1] for p in parts)))
-    Phi_pool = nmap(_columns(pool_rows, kernel, landmarks))
+    Phi = torch.cat([p[2] for p in parts]) if local else None
+    del parts
+    if Phi is None:
+        Phi_pool = nmap(_columns(pool_rows, kernel, landmarks))
+    else:
+        Phi_pool = Phi if len(pool) == n else Phi[pool]
     resid = float(diag.sum() - Phi_pool.square().sum()) / float(diag.sum())
     info = dict(rank=spectrum.rank, rank_rule="given" if rank is not None else
                 f"trace residual ≤ {RANK_TOL:g} (at most {MAX_RANK})", rank_trace_residual=resid,
                 landmarks_from=int(len(pool)), landmark_jitter=nmap.jitter)
-    return LowRankFactor(features, kernel, codes, Y, landmarks, nmap, spectrum, pool, Phi_pool, info)
+    return LowRankFactor(features, kernel, codes, Y, landmarks, nmap, spectrum, pool, Phi_pool, info, Phi)
 
 
 def _is_dask(features) -> bool:
@@ -132,11 +143,11 @@ def _diag(rows, kernel: str, idx: np.ndarray) -> torch.Tensor:
     return torch.full((len(rows),), 0.5, dtype=torch.float64)  # H∞ of unit rows
 
 
-def _block_sums(block, kernel, landmarks, nmap, Yb) -> tuple[np.ndarray, np.ndarray]:
-    """One block's ΦᵀΦ and ΦᵀY (what a worker sends back)."""
+def _block_sums(block, kernel, landmarks, nmap, Yb, keep: bool = False) -> tuple:
+    """One block's ΦᵀΦ and ΦᵀY (what a worker sends back), and its Φ when ``keep``."""
     Phi = nmap(_columns(block, kernel, landmarks))
     Yb = torch.as_tensor(Yb, dtype=torch.float64)
-    return (Phi.T @ Phi).numpy(), (Phi.T @ Yb).numpy()
+    return (Phi.T @ Phi).numpy(), (Phi.T @ Yb).numpy(), Phi if keep else None
 
 
 def _block_predict(block, kernel, landmarks, nmap, Yb, spectrum, ridge) -> np.ndarray:

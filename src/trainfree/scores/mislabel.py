@@ -207,11 +207,11 @@ def mislabel_score(X, y, *, method: str = "exact", kernel: str = "auto", preproc
         method = DetectorMethod.EXACT if n <= AUTO_EXACT_MAX and not on_dask else DetectorMethod.LOWRANK
     if rank is not None:
         check_param("rank", rank, numbers.Integral, low=1)
+    if ridge != "auto":
+        check_param("ridge", ridge, numbers.Real, low=0)
     if method is DetectorMethod.LOWRANK and ridge != "auto" and not ridge > 0:
         raise TrainfreeError(f"method='lowrank' needs ridge > 0 (the low-rank kernel is singular); got ridge={ridge}. "
                              f"Use ridge='auto' or a positive multiple of the mean diagonal, e.g. 0.01.")
-    if ridge != "auto":
-        check_param("ridge", ridge, numbers.Real, low=0)
     if temperature != "auto":
         check_param("temperature", temperature, numbers.Real, low=0, low_open=True)
     for name, value, low in (("chunk_size", chunk_size, 2), ("n_chunk_repeats", n_chunk_repeats, 1),

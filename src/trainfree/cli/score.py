@@ -47,8 +47,9 @@ def add_score_commands(sub) -> None:
     add_common(ml, data="fmnist", noise_help=NOISE_HELP)
     ml.add_argument("--noise-mode", choices=["symmetric", "pair"], default="symmetric",
                     help="where flipped labels go: any other class, or class c to c+1")
-    ml.add_argument("--method", choices=["exact", "stochastic", "large"], default="exact",
-                    help="large: for n past what fits in memory (CPU)")
+    ml.add_argument("--method", choices=["exact", "stochastic", "large", "lowrank", "auto"], default="exact",
+                    help="large: for n past what fits in memory (CPU); lowrank: Nystrom factor, O(n r^2); "
+                         "auto: exact up to 20000 rows, else lowrank")
     ml.add_argument("--kernel", choices=["auto", "arccos", "conv"], default="auto",
                     help="arccos: H∞ of unit-norm rows; conv: H∞ of random-CNN features (images); auto: conv for images")
     ml.add_argument("--preprocess", choices=["raw", "center", "mnist-shift"], default="raw", help=PREPROCESS_HELP)
@@ -60,6 +61,8 @@ def add_score_commands(sub) -> None:
     ml.add_argument("--dtype", choices=["float64", "float32"], default=None,
                     help="default float32 when the ridge is at least 0.01 x the mean diagonal, else float64 "
                          "(large: float32 Gram storage)")
+    ml.add_argument("--rank", type=int, default=None, help="lowrank: Nystrom landmarks (default: until 1%% of the "
+                    "kernel's trace is left, at most 1000)")
     ml.add_argument("--n-jobs", type=int, default=None, help="stochastic, large: parallel work units (-1: all cores)")
     ml.add_argument("--checkpoint", default=None, help="stochastic, large: folder of finished work units (default "
                     "<out>/units); re-run the same command to resume")
@@ -67,8 +70,8 @@ def add_score_commands(sub) -> None:
              MISLABEL_COLUMNS)
     ml.set_defaults(func=score_examples, options=lambda a: dict(
         method=a.method, kernel=a.kernel, preprocess=a.preprocess, ridge=a.ridge, chunk_size=a.chunk_size,
-        n_chunk_repeats=a.chunk_repeats, dtype=a.dtype, n_jobs=a.n_jobs, progress=a.progress,
-        checkpoint=None if a.method == "exact" else (a.checkpoint or str(Path(a.out) / "units"))))
+        n_chunk_repeats=a.chunk_repeats, dtype=a.dtype, rank=a.rank, n_jobs=a.n_jobs, progress=a.progress,
+        checkpoint=None if a.method in ("exact", "lowrank", "auto") else (a.checkpoint or str(Path(a.out) / "units"))))
     cg = score.add_parser("cg", help="complexity-gap score (ICLR 2023), no training")
     add_common(cg, data="fmnist", noise_help=NOISE_HELP)
     cg.add_argument("--method", choices=["exact", "stochastic", "large"], default="exact",

@@ -87,7 +87,7 @@ def loo_loss_path(K: torch.Tensor, codes: np.ndarray, ridges, *, n_classes: int 
             continue
         w = 1 / s
         F = (Y - (Q @ (w[:, None] * QtY)) / (Q2 @ w)[:, None]).cpu().numpy()
-        losses.append(_log_loss(F, codes, fit_temperature(F, codes)))
+        losses.append(log_loss(F, codes, fit_temperature(F, codes)))
     return np.array(losses)
 
 
@@ -108,8 +108,8 @@ def _log_prob(F: np.ndarray, codes: np.ndarray, tau: float) -> np.ndarray:
     return log_probabilities(F, tau)[np.arange(len(codes)), codes]
 
 
-def _log_loss(F: np.ndarray, codes: np.ndarray, tau: float) -> float:
-    """Mean −log softmax(F/τ)[given label]."""
+def log_loss(F: np.ndarray, codes: np.ndarray, tau: float) -> float:
+    """Mean −log softmax(F/τ)[given label] (the ridge searches' criterion)."""
     return float(-_log_prob(F, codes, tau).mean())
 
 
@@ -123,7 +123,7 @@ def fit_temperature(F: np.ndarray, codes: np.ndarray) -> float:
     0.31
     """
     def nll(log_tau: float) -> float:
-        return _log_loss(F, codes, math.exp(log_tau))
+        return log_loss(F, codes, math.exp(log_tau))
 
     res = minimize_scalar(nll, bounds=(math.log(1e-3), math.log(1e3)), method="bounded", options={"xatol": 1e-5})
     return float(math.exp(res.x))

@@ -11,7 +11,7 @@ from .cholesky import jittered_cholesky
 
 
 def rp_cholesky(columns: Callable[[np.ndarray], torch.Tensor], diag: torch.Tensor, rank: int, *,
-                rng: np.random.Generator, block: int = 250) -> tuple[torch.Tensor, np.ndarray]:
+                rng: np.random.Generator, block: int = 250, tol: float = 0.0) -> tuple[torch.Tensor, np.ndarray]:
     """Low-rank factor F (n×k, k ≤ rank) with F Fᵀ ≈ H, by block randomly pivoted Cholesky.
 
     Chen, Epperly, Tropp & Webber (2024): each round draws ``block`` pivots with probability
@@ -20,7 +20,8 @@ def rp_cholesky(columns: Callable[[np.ndarray], torch.Tensor], diag: torch.Tenso
     F Fᵀ is the Nyström approximation of H on the chosen pivots; H itself is only read through
     ``columns(S)`` = H[:, S] (float64, n×|S|), r columns in all. The first round, drawn from the
     diagonal of H, is uniform when that diagonal is constant. Cost: n·r² flops for the updates, plus
-    the columns.
+    the columns. With ``tol`` > 0 it stops early, after the first block that leaves a trace residual
+    tr(H − F Fᵀ) of at most ``tol`` · tr(H) (the low-rank detector's rank rule).
 
     Returns
     -------
@@ -40,6 +41,7 @@ def rp_cholesky(columns: Callable[[np.ndarray], torch.Tensor], diag: torch.Tenso
     resid = diag.to(torch.float64).clone()
     pivots, k = np.empty(0, dtype=np.int64), 0
     floor = float(resid.max()) * n * torch.finfo(torch.float64).eps  # residual at rounding level: nothing left
+    floor = max(floor, tol * float(resid.sum()))
     while k < rank:
         p = resid.clamp_min(0.0).numpy()
         if p.sum() <= floor:

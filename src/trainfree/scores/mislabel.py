@@ -42,16 +42,17 @@ from .._errors import TrainfreeError
 from .._random import SeedLike, child, seed_record
 from .._runs import UnitStore, data_fingerprint, run_seed, run_units
 from .._validation import check_examples, check_n_jobs, check_param
-from ..kernels import arccos_gram, random_conv_features
+from ..kernels import arccos_gram
 from ..linalg.arccos_solve import chunk_partition, exact_need, exact_solve, large_solve
 from ..linalg.cholesky import warn_jitter
 from ..linalg.loo_predictions import (example_columns, fit_temperature, log_probabilities, loo_loss_path,
                                       loo_predictions, one_vs_rest)
 from ..result import ExampleResult
-from .cg import Preprocess, unit_rows
+from .cg import Preprocess
 from .mislabel_flags import check_distinct_rows, flag_columns, lone_classes, warn_lone_classes
+from .mislabel_inputs import dask_examples, is_dask_array, kernel_inputs, resolve_kernel
+from .mislabel_lowrank import LowRankFactor, lowrank_factor
 
-KERNELS = ("auto", "arccos", "conv", "precomputed")
 #: Ridge values searched by ``ridge="auto"``, as multiples of the mean diagonal of K (scale-free).
 RIDGE_GRID = (0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 #: Smallest ridge (× mean diag) solved in float32 by default; below it float64 (docs/benchmarks.md, "Cost").
@@ -61,6 +62,8 @@ FLOAT32_MIN_RIDGE = 0.01
 #: Relative residual at which the large method's conjugate gradients stop: the ridge keeps K + λI well
 #: conditioned, and 1e-4 moves no leave-one-out prediction visibly, above float32 storage's rounding floor.
 LARGE_TOL = 1e-4
+#: Largest n that ``method="auto"`` solves exactly (docs/methods/mislabel.md, "Low-rank mode").
+AUTO_EXACT_MAX = 20000
 
 
 class DetectorMethod(str, enum.Enum):
@@ -77,11 +80,18 @@ class DetectorMethod(str, enum.Enum):
     LARGE
         α from all n examples by preconditioned conjugate gradients and d from exact chunks
         (:func:`trainfree.linalg.arccos_solve.large_solve`): for n past the exact method, on the CPU.
+    LOWRANK
+        K ≈ ΦΦᵀ, a Nyström factor on ``rank`` landmarks (:func:`trainfree.linalg.lowrank_loo`): O(n·r²)
+        time, O(n·r) memory, a ridge > 0; X may be a Dask array (scored partition by partition).
+    AUTO
+        Exact up to :data:`AUTO_EXACT_MAX` examples, low-rank past it; the choice is recorded.
     """
 
     EXACT = "exact"
     STOCHASTIC = "stochastic"
     LARGE = "large"
+    LOWRANK = "lowrank"
+    AUTO = "auto"
 
 
 class MislabelResult(ExampleResult):
@@ -120,9 +130,9 @@ class MislabelResult(ExampleResult):
 def mislabel_score(X, y, *, method: str = "exact", kernel: str = "auto", preprocess: str = "raw",
                    ridge: float | str = "auto", temperature: float | str = "auto", chunk_size: int = CHUNK_SIZE,
                    n_chunk_repeats: int = N_CHUNK_REPEATS, selection_size: int = 2000, device: str | None = "cpu",
-                   dtype: str | None = None, random_state: SeedLike = None, n_jobs: int | None = None,
-                   checkpoint: str | Path | None = None, max_memory_bytes: float | None = None,
-                   progress: bool = False) -> MislabelResult:
+                   dtype: str | None = None, rank: int | None = None, random_state: SeedLike = None,
+                   n_jobs: int | None = None, checkpoint: str | Path | None = None,
+                   max_memory_bytes: float | None = None, progress: bool = False) -> MislabelResult:
     """Score how likely each label is wrong, from leave-one-out kernel predictions of all classes.
 
     Parameters
@@ -130,10 +140,11 @@ def mislabel_score(X, y, *, method: str = "exact", kernel: str = "auto", preproc
     X : array-like of shape (n_samples, ...)
         Inputs: rows (flattened), images of shape (n, H, W) or (n, C, H, W), features from a model
         of your choice, or with ``kernel="precomputed"`` an (n_samples, n_samples) positive
-        semi-definite kernel matrix (e.g. an NTK from :func:`trainfree.kernels.empirical_ntk`).
+        semi-definite kernel matrix (e.g. an NTK from :func:`trainfree.kernels.empirical_ntk`). With
+        ``method="lowrank"``, rows may be a 2-D Dask array (arccos kernel; a client in effect runs it).
     y : array-like of shape (n_samples,)
         Given class labels (at least two classes).
-    method : {"exact", "stochastic", "large"}, default="exact"
+    method : {"exact", "stochastic", "large", "lowrank", "auto"}, default="exact"
         See :class:`DetectorMethod`.
     kernel : {"auto", "arccos", "conv", "precomputed"}, default="auto"
         ``"arccos"``: H∞ of unit-norm rows, the CG-score's kernel. ``"conv"``: H∞ of the centred
@@ -165,7 +176,11 @@ def mislabel_score(X, y, *, method: str = "exact", kernel: str = "auto", preproc
         Default: float32 when the ridge is at least :data:`FLOAT32_MIN_RIDGE` (the ridge bounds the
         condition number of K + λI: at λ = 0.01, float32 ranks Fashion-MNIST 10 000 like float64 to
         Spearman 0.9999999, in half the time), else float64 (λ = 0 is the CG-score's interpolation).
-        The large method stores its Gram triangle in float32.
+        The large method stores its Gram triangle in float32; the low-rank one computes kernel columns
+        in float32 and everything after them in float64 (``dtype`` is not used).
+    rank : int, optional
+        Low-rank: Nyström landmarks (the rank of Φ). Default: randomly pivoted Cholesky until the
+        landmarks leave at most 1% of the kernel's trace unexplained, at most 1 000; recorded.
     random_state : None, int, Generator or SeedSequence
         Seeds the random CNN, the ridge-selection subset and the chunks; recorded in the result.
     n_jobs : int or None
@@ -193,12 +208,23 @@ def mislabel_score(X, y, *, method: str = "exact", kernel: str = "auto", preproc
     """
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
-    kernel, image = _resolve_kernel(X, kernel)
-    X, codes, classes = check_examples(X, y)
+    kernel, image = resolve_kernel(X, kernel)
     method = DetectorMethod(check_param("method", method, str, choices=tuple(m.value for m in DetectorMethod)))
     preprocess = Preprocess(check_param("preprocess", preprocess, str, choices=tuple(p.value for p in Preprocess)))
+    on_dask = is_dask_array(X)
+    if on_dask and method not in (DetectorMethod.LOWRANK, DetectorMethod.AUTO):
+        raise TrainfreeError(f"A Dask array X is scored by method='lowrank' (or 'auto'); got method={method.value!r}.")
+    X, codes, classes = dask_examples(X, y, kernel, preprocess) if on_dask else check_examples(X, y)
+    requested, n = method.value, X.shape[0]
+    if method is DetectorMethod.AUTO:
+        method = DetectorMethod.EXACT if n <= AUTO_EXACT_MAX and not on_dask else DetectorMethod.LOWRANK
+    if rank is not None:
+        check_param("rank", rank, numbers.Integral, low=1)
     if ridge != "auto":
         check_param("ridge", ridge, numbers.Real, low=0)
+    if method is DetectorMethod.LOWRANK and ridge != "auto" and not ridge > 0:
+        raise TrainfreeError(f"method='lowrank' needs ridge > 0 (the low-rank kernel is singular); got ridge={ridge}. "
+                             f"Use ridge='auto' or a positive multiple of the mean diagonal, e.g. 0.01.")
     if temperature != "auto":
         check_param("temperature", temperature, numbers.Real, low=0, low_open=True)
     for name, value, low in (("chunk_size", chunk_size, 2), ("n_chunk_repeats", n_chunk_repeats, 1),
@@ -212,27 +238,38 @@ def mislabel_score(X, y, *, method: str = "exact", kernel: str = "auto", preproc
     if method is DetectorMethod.LARGE and (dev.type != "cpu" or kernel == "precomputed"):
         raise TrainfreeError("method='large' builds the arc-cosine kernel from rows on the CPU: use device='cpu' "
                              "and kernel 'arccos' or 'conv', or method='exact'/'stochastic'.")
-    n = X.shape[0]
     settings: dict[str, Any] = dict(method=method.value, kernel=kernel, preprocess=preprocess.value,
                                     device=str(dev), n_samples=n, classes=classes.tolist())
+    if requested == "auto":
+        settings["method_auto"] = (f"{method.value} (n = {n}; exact up to {AUTO_EXACT_MAX}"
+                                   f"{', never for a Dask array' if on_dask else ''})")
 
     # 1. The kernel's inputs: unit rows of X or of random-CNN features, or the precomputed K itself.
     t = time.perf_counter()
-    features, scale = _kernel_inputs(X, kernel, image, preprocess, dev, seed)
-    check_distinct_rows(features, what="the kernel matrix" if kernel == "precomputed" else "X")
+    features, scale = (X, 0.5) if on_dask else kernel_inputs(X, kernel, image, preprocess, dev, seed)
+    if not on_dask:  # a Dask array's rows are never all in one place
+        check_distinct_rows(features, what="the kernel matrix" if kernel == "precomputed" else "X")
     if kernel == "conv":
         timings["features_s"] = time.perf_counter() - t
 
     # 2. The ridge (searched on a subset when "auto"), then the precision it allows.
     t = time.perf_counter()
-    if ridge == "auto":
+    factor = None
+    if method is DetectorMethod.LOWRANK:  # one factor serves the ridge search and the predictions
+        factor = lowrank_factor(features, kernel, codes, classes.size, rank=rank, seed=seed, budget=max_memory_bytes)
+        settings.update(factor.info)
+    if factor is not None and ridge == "auto":  # λ = 0 leaves the rank-r kernel singular: not searched
+        ridge, search = factor.search_ridge(RIDGE_GRID[1:], scale)
+        settings.update(search)
+    elif ridge == "auto":
         ridge, search = _search_ridge(features, kernel, codes, classes.size, selection_size, seed, dev,
                                       max_memory_bytes)
         settings.update(search)
     settings["ridge"] = float(ridge)
     timings["ridge_s"] = time.perf_counter() - t
     single = ridge >= FLOAT32_MIN_RIDGE or method is DetectorMethod.LARGE
-    tdtype = resolve_dtype(dtype or ("float32" if single else "float64"))
+    low = method is DetectorMethod.LOWRANK  # its sums and predictions in float64, kernel columns in float32
+    tdtype = resolve_dtype("float64" if low else dtype or ("float32" if single else "float64"))
     settings["dtype"] = str(tdtype).removeprefix("torch.")
 
     # 3. Leave-one-out predictions F (one per repeat) by the chosen method.
@@ -241,6 +278,8 @@ def mislabel_score(X, y, *, method: str = "exact", kernel: str = "auto", preproc
                    ridge=float(ridge) * scale, dtype=tdtype, device=dev, max_memory_bytes=max_memory_bytes)
     if method is DetectorMethod.EXACT:
         runs, jitter = solve.exact()
+    elif method is DetectorMethod.LOWRANK:
+        runs, jitter = solve.lowrank(factor)
     elif method is DetectorMethod.STOCHASTIC:
         settings.update(chunk_size=int(chunk_size), n_chunk_repeats=int(n_chunk_repeats))
         store = None
@@ -262,39 +301,6 @@ def mislabel_score(X, y, *, method: str = "exact", kernel: str = "auto", preproc
     timings["total_s"] = time.perf_counter() - t0
     drew = method is not DetectorMethod.EXACT or kernel == "conv" or settings.get("ridge_selected_on", n) < n
     return MislabelResult("mislabel_score", cols, settings, seed_record(seed) if drew else None, timings)
-
-
-def _resolve_kernel(X, kernel: str) -> tuple[str, tuple[int, ...] | None]:
-    """The kernel ``"auto"`` stands for, and the (C, H, W) shape of one image (None for rows)."""
-    check_param("kernel", kernel, str, choices=KERNELS)
-    shape = np.shape(X)[1:]
-    image = shape if len(shape) == 3 else (1, *shape) if len(shape) == 2 else None
-    if image is not None and min(image[1:]) < 4:
-        image = None
-    if kernel == "auto":
-        kernel = "conv" if image is not None else "arccos"
-    if kernel == "conv" and image is None:
-        raise TrainfreeError(f"kernel='conv' needs images of at least 4×4 pixels, shaped (n, H, W) or (n, C, H, W); "
-                             f"got rows of shape {shape}. Reshape X (e.g. X.reshape(-1, 1, 28, 28)) or use "
-                             f"kernel='arccos'.")
-    return kernel, image
-
-
-def _kernel_inputs(X: np.ndarray, kernel: str, image, preprocess: Preprocess, device: torch.device,
-                   seed: np.random.SeedSequence) -> tuple[np.ndarray, float]:
-    """What the kernel is built from, and its mean diagonal (the unit a ridge is given in).
-
-    Unit rows of ``X`` (arccos), unit rows of the centred random-CNN features of the images (conv),
-    or the checked kernel matrix itself (precomputed). H∞ of unit rows has diagonal 1/2.
-    """
-    if kernel == "precomputed":
-        K = _precomputed(X)
-        return K, float(np.mean(np.diagonal(K)))
-    if kernel == "conv":
-        images = torch.as_tensor(X.reshape(X.shape[0], *image), dtype=torch.float32, device=device)
-        feats = random_conv_features(images, random_state=child(seed, "conv")).cpu().numpy()  # float32
-        return unit_rows(feats, "center"), 0.5
-    return unit_rows(X, preprocess), 0.5
 
 
 def _search_ridge(features, kernel, codes, n_classes, selection_size, seed, device, budget) -> tuple[float, dict]:
@@ -335,6 +341,10 @@ class _Solve:
                     precomputed=self.kernel == "precomputed")
         out = _loo_unit(self.features, self.kernel, np.arange(n), self.Y, self.ridge, self.dtype, self.device)
         return out["F"][None], float(out["jitter"])
+
+    def lowrank(self, factor: LowRankFactor) -> tuple[np.ndarray, float]:
+        """F from K ≈ ΦΦᵀ (the factor the ridge search used; O(n·r²)), and the landmarks' jitter."""
+        return factor.predict(self.ridge)[None], float(factor.info["landmark_jitter"])
 
     def stochastic(self, chunk_size, n_chunk_repeats, seed, *, n_jobs, store, progress) -> tuple[np.ndarray, float]:
         """Every example predicted from the others in its chunk, for each of ``n_chunk_repeats`` partitions."""
@@ -384,18 +394,6 @@ def _columns(runs: np.ndarray, codes: np.ndarray, classes: np.ndarray,
         cols["stderr"] = per_run.std(axis=0, ddof=1) / math.sqrt(len(runs))
     cols["predicted"], cols["label"] = classes[cols["predicted"]], classes[codes]
     return cols, {"temperature": tau, **settings}
-
-
-def _precomputed(X: np.ndarray) -> np.ndarray:
-    n = X.shape[0]
-    if X.shape[1] != n:
-        raise TrainfreeError(f"kernel='precomputed' needs an n×n kernel matrix; got {n} rows of {X.shape[1]} "
-                             f"values. Pass the Gram matrix of your examples, or use kernel='arccos' on features.")
-    asym = float(np.abs(X - X.T).max())
-    if asym > 1e-8 * max(float(np.abs(X).max()), 1e-300):
-        raise TrainfreeError(f"kernel='precomputed' needs a symmetric kernel matrix; entries differ from their "
-                             f"transpose by up to {asym:.3g}. Pass (K + K.T) / 2 if the asymmetry is rounding.")
-    return X
 
 
 def _gram(features: np.ndarray, kernel: str, idx: np.ndarray, dtype: torch.dtype, device: torch.device):

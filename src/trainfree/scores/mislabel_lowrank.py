@@ -1,0 +1,179 @@
+"""The mislabel detector's low-rank mode: landmarks, sums over row blocks (or Dask partitions), the ridge search.
+
+K ≈ ΦΦᵀ with Φ = K(·, S) L⁻ᵀ, the Nyström factor on landmarks S chosen by randomly pivoted Cholesky
+on a class-stratified pool of rows (:func:`trainfree.linalg.nystrom.rp_cholesky`), as many as it takes
+to leave at most :data:`RANK_TOL` of the pool's kernel trace unexplained (or ``rank``). Then one pass
+over the rows sums ΦᵀΦ (r × r) and ΦᵀY (r × C); one eigendecomposition of ΦᵀΦ gives the leave-one-out
+log loss of the pool's labels at every ridge of the grid, and a second pass gives every row's
+leave-one-out prediction F (:mod:`trainfree.linalg.lowrank_loo`). Each pass works on one block of
+rows at a time, so a Dask array is scored partition by partition: the workers return r × r and r × C
+pieces, then their rows' F.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from .._device import check_memory
+from .._errors import TrainfreeError
+from .._random import child
+from .._random import rng as make_rng
+from ..kernels import arccos_gram
+from ..linalg.arccos_solve import chunk_partition
+from ..linalg.lowrank_loo import LowRankSpectrum, NystromMap, lowrank_loo, lowrank_loss_path
+from ..linalg.loo_predictions import one_vs_rest
+from ..linalg.nystrom import rp_cholesky
+
+#: Share of the pool's kernel trace the landmarks may leave unexplained (the automatic rank's rule).
+RANK_TOL = 0.01
+#: Most landmarks the automatic rank takes: the arc-cosine kernel of high-dimensional features has a flat
+#: spectral tail (rank 1 000 leaves 13% of the trace of Fashion-MNIST 5 000 conv features unexplained), so
+#: on such data this cap, not the trace rule, sets the rank (cost n·r², docs/methods/mislabel.md).
+MAX_RANK = 1000
+#: Rows the landmarks are chosen from and the ridge is chosen on (class-stratified when n is larger).
+POOL_SIZE = 20000
+#: Rows per block of a local pass.
+BLOCK_ROWS = 8192
+
+
+@dataclass
+class LowRankFactor:
+    """The low-rank detector's state after one pass over the rows: landmarks, their Nyström map and the sums.
+
+    Build it with :func:`lowrank_factor`; :meth:`search_ridge` and :meth:`predict` reuse it.
+    """
+
+    features: Any
+    kernel: str
+    codes: np.ndarray
+    Y: np.ndarray
+    landmarks: Any
+    nmap: NystromMap
+    spectrum: LowRankSpectrum
+    pool: np.ndarray
+    Phi_pool: torch.Tensor
+    info: dict
+    Phi: torch.Tensor | None = None  # all n rows of Φ, kept when the rows are local (not a Dask array)
+
+    def search_ridge(self, grid, scale: float) -> tuple[float, dict]:
+        """The grid's ridge (multiples of ``scale``, all > 0) of least leave-one-out log loss on the pool's rows."""
+        losses, _ = lowrank_loss_path(self.Phi_pool, self.codes[self.pool], self.spectrum, [g * scale for g in grid],
+                                      n_classes=self.Y.shape[1])
+        return grid[int(np.argmin(losses))], dict(ridge_grid=list(grid), ridge_loo_log_loss=losses.tolist(),
+                                                  ridge_selected_on=int(len(self.pool)))
+
+    def predict(self, ridge: float) -> np.ndarray:
+        """Every row's leave-one-out prediction F (n × C) at the absolute ``ridge`` > 0, block by block."""
+        if self.Phi is not None:
+            Y = torch.as_tensor(self.Y)
+            return np.concatenate([lowrank_loo(self.Phi[a:a + BLOCK_ROWS], Y[a:a + BLOCK_ROWS], self.spectrum,
+                                               ridge).numpy() for a in range(0, len(Y), BLOCK_ROWS)])
+        return np.concatenate(_map(_block_predict, self.features, lambda sl: (
+            self.kernel, self.landmarks, self.nmap, self.Y[sl], self.spectrum, ridge)))
+
+
+def lowrank_factor(features, kernel: str, codes: np.ndarray, n_classes: int, *, rank: int | None,
+                   seed: np.random.SeedSequence, budget: float | None) -> LowRankFactor:
+    """Landmarks by randomly pivoted Cholesky on the pool, then ΦᵀΦ and ΦᵀY summed over the row blocks.
+
+    ``features`` are unit rows (arccos), the n × n kernel (precomputed), or a Dask array of unit
+    rows. ``rank``: landmarks to take (None: the trace rule, :data:`RANK_TOL`). ``info`` records the
+    rank, its rule, the pool's unexplained trace share and the landmarks' jitter.
+    """
+    n = len(codes)
+    pool = np.arange(n) if n <= POOL_SIZE else np.sort(chunk_partition(codes, POOL_SIZE, 1, child(seed, "pool"))[0])
+    pool_rows = _gather(features, pool)
+    cap = min(MAX_RANK if rank is None else int(rank), len(pool))
+    local = not _is_dask(features)  # then Φ is kept (n × r), not computed twice
+    check_memory(8 * (3 * (len(pool) + BLOCK_ROWS) * cap + 4 * cap * cap + 2 * local * n * cap),
+                 what=f"a rank-{cap} low-rank factor of {len(pool)} rows", alternative="Pass a smaller rank.",
+                 budget=budget)
+
+    def pool_columns(S: np.ndarray) -> torch.Tensor:
+        return _columns(pool_rows, kernel, pool[S] if kernel == "precomputed" else pool_rows[S])
+
+    diag = _diag(pool_rows, kernel, pool)
+    _, piv = rp_cholesky(pool_columns, diag, cap, rng=make_rng(child(seed, "landmarks")),
+                         tol=RANK_TOL if rank is None else 0.0)
+    landmarks = pool[piv] if kernel == "precomputed" else pool_rows[piv]
+    nmap = NystromMap.from_landmarks(_columns(pool_rows[piv], kernel, landmarks, torch.float64))  # factorised
+    Y = one_vs_rest(codes, n_classes)
+    parts = _map(_block_sums, features, lambda sl: (kernel, landmarks, nmap, Y[sl], local))
+    spectrum = LowRankSpectrum.from_sums(torch.as_tensor(sum(p[0] for p in parts)),
+                                         torch.as_tensor(sum(p[1] for p in parts)))
+    Phi = torch.cat([p[2] for p in parts]) if local else None
+    del parts
+    if Phi is None:
+        Phi_pool = nmap(_columns(pool_rows, kernel, landmarks))
+    else:
+        Phi_pool = Phi if len(pool) == n else Phi[pool]
+    resid = float(diag.sum() - Phi_pool.square().sum()) / float(diag.sum())
+    info = dict(rank=spectrum.rank, rank_rule="given" if rank is not None else
+                f"trace residual ≤ {RANK_TOL:g} (at most {MAX_RANK})", rank_trace_residual=resid,
+                landmarks_from=int(len(pool)), landmark_jitter=nmap.jitter)
+    return LowRankFactor(features, kernel, codes, Y, landmarks, nmap, spectrum, pool, Phi_pool, info, Phi)
+
+
+def _is_dask(features) -> bool:
+    return type(features).__module__.startswith("dask.")
+
+
+def _gather(features, idx: np.ndarray) -> np.ndarray:
+    """Rows ``idx`` (unit rows, or rows of a precomputed kernel), gathered to this process."""
+    out = features[idx]
+    return np.asarray(out.compute() if _is_dask(features) else out)
+
+
+def _columns(rows, kernel: str, landmarks, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """K(rows, landmarks), returned in float64: arc-cosine of unit rows (computed in ``dtype``: float32 halves
+    the cost of the n × r × features product), or columns of a precomputed kernel's rows."""
+    if kernel == "precomputed":  # rows are rows of K; landmarks are column indices
+        return torch.as_tensor(np.asarray(rows)[:, landmarks], dtype=torch.float64)
+    Xa = torch.as_tensor(np.asarray(rows), dtype=dtype)
+    return arccos_gram(Xa, torch.as_tensor(np.asarray(landmarks), dtype=dtype)).to(torch.float64)
+
+
+def _diag(rows, kernel: str, idx: np.ndarray) -> torch.Tensor:
+    if kernel == "precomputed":
+        return torch.as_tensor(np.asarray(rows)[np.arange(len(idx)), idx], dtype=torch.float64)
+    return torch.full((len(rows),), 0.5, dtype=torch.float64)  # H∞ of unit rows
+
+
+def _block_sums(block, kernel, landmarks, nmap, Yb, keep: bool = False) -> tuple:
+    """One block's ΦᵀΦ and ΦᵀY (what a worker sends back), and its Φ when ``keep``."""
+    Phi = nmap(_columns(block, kernel, landmarks))
+    Yb = torch.as_tensor(Yb, dtype=torch.float64)
+    return (Phi.T @ Phi).numpy(), (Phi.T @ Yb).numpy(), Phi if keep else None
+
+
+def _block_predict(block, kernel, landmarks, nmap, Yb, spectrum, ridge) -> np.ndarray:
+    """One block's leave-one-out predictions F from the sums over all rows."""
+    Phi = nmap(_columns(block, kernel, landmarks))
+    return lowrank_loo(Phi, torch.as_tensor(Yb, dtype=torch.float64), spectrum, ridge).numpy()
+
+
+def _blocks(features):
+    """(block of rows, slice) pairs: Dask partitions (delayed), or BLOCK_ROWS slices of an array."""
+    if _is_dask(features):
+        if features.ndim != 2:
+            raise TrainfreeError("A Dask array for mislabel_score must be 2-D (rows × features).")
+        starts = np.cumsum((0, *features.chunks[0]))
+        blocks = features.rechunk({1: -1}).to_delayed().ravel()
+        return [(b, slice(int(a), int(z))) for b, a, z in zip(blocks, starts[:-1], starts[1:])]
+    n = len(features)
+    return [(features[a:a + BLOCK_ROWS], slice(a, min(a + BLOCK_ROWS, n))) for a in range(0, n, BLOCK_ROWS)]
+
+
+def _map(fn, features, args_of) -> list:
+    """``fn(block, *args_of(slice))`` for every block; a Dask array's on the Dask scheduler in effect."""
+    blocks = _blocks(features)
+    if not _is_dask(features):
+        return [fn(b, *args_of(sl)) for b, sl in blocks]
+    import dask as dask_mod
+
+    # Landmarks, factor and spectrum are small (r × d, r × r): sent with every task.
+    return list(dask_mod.compute(*[dask_mod.delayed(fn)(b, *args_of(sl)) for b, sl in blocks]))

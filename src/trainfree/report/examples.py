@@ -10,9 +10,10 @@ match the run (another row count, other row identities, labels or features), rat
 
 from __future__ import annotations
 
+
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,18 @@ def find_rows(run: Mapping[str, Any], res, *, data: Any = None) -> Rows:
         if rows.ds is None:
             return rows
     failed = ("" if in_memory else _fingerprint_differs(run, rows)) or _matched(rows, res)
-    return Rows(why=failed) if failed else rows
+    if failed:
+        return Rows(why=failed)
+    return replace(rows, ds=_as_written(rows.ds))
+
+
+def _as_written(ds):
+    """A standardised table's values as the file wrote them (for display; the fingerprint is of what was scored)."""
+    record = ds.preprocessing or {}
+    if not record.get("standardize") or "mean" not in record:
+        return ds
+    X = np.asarray(ds.X, dtype=np.float64) * np.asarray(record["scale"]) + np.asarray(record["mean"])
+    return replace(ds, X=X)
 
 
 def _fingerprint_differs(run: Mapping[str, Any], rows: Rows) -> str:
@@ -127,7 +139,7 @@ def _load(run: Mapping[str, Any], data: str | Path | None) -> Rows:
             warnings.simplefilter("ignore")
             ds = load(where, n=run.get("n"), label_column=run.get("label_column", "label"),
                       id_column=run.get("id_column"), ignore_columns=run.get("ignore_columns") or (),
-                      standardize=False, random_state=run.get("seed"),  # a table's values as written
+                      standardize=bool(run.get("standardize", False)), random_state=run.get("seed"),
                       image_size=tuple(run["image_size"]) if run.get("image_size") else None)
     except (TrainfreeError, OSError, ValueError) as exc:
         return Rows(why=f"The data {where!r} could not be loaded again ({exc}); no examples are drawn.")

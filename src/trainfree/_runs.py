@@ -25,6 +25,7 @@ import numpy as np
 from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
+from ._device import parallel_n_jobs
 from ._errors import TrainfreeError
 from ._random import SeedLike, check_random_state, from_record
 
@@ -150,7 +151,7 @@ def run_units(fn: Callable[..., dict[str, Any]], units: Sequence[tuple[Hashable,
         else:
             todo.append((key, args))
     try:
-        jobs = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
+        jobs = Parallel(n_jobs=parallel_n_jobs(n_jobs, len(todo)), return_as="generator_unordered")(
             delayed(_keyed)(fn, key, args) for key, args in todo)
         for key, out in tqdm(jobs, total=len(todo), desc=desc, disable=not progress):
             if store is not None:

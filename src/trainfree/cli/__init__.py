@@ -20,6 +20,7 @@ import shlex
 import sys
 import time
 import traceback
+import warnings
 from collections.abc import Sequence
 
 from .._errors import TrainfreeError
@@ -63,6 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.command_line = shlex.join(["trainfree", *argv])  # recorded in run.json; the report shows it
     # Bars only for someone watching: a terminal, and no --quiet.
     args.progress = not args.quiet and sys.stderr.isatty()
+    shown = warnings.formatwarning  # a warning is one line too, naming flags: "trainfree: warning: ..."
+    warnings.formatwarning = _warning_line
     try:
         with showing(args.progress):
             args.func(args)
@@ -90,7 +93,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"trainfree: internal error: {type(exc).__name__}: {exc} (this is a bug in trainfree; re-run with "
               f"--debug for the traceback and report it)", file=sys.stderr)
         return 1
+    finally:
+        warnings.formatwarning = shown
     return 0
+
+
+def _warning_line(message, *_, **__) -> str:
+    return f"trainfree: warning: {cli_words(str(message), option_strings(build_parser()))}\n"
 
 
 if __name__ == "__main__":

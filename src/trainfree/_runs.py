@@ -23,10 +23,10 @@ from typing import Any
 
 import numpy as np
 from joblib import Parallel, delayed
-from tqdm.auto import tqdm
 
 from ._device import parallel_n_jobs
 from ._errors import TrainfreeError
+from ._progress import bar
 from ._random import SeedLike, check_random_state, from_record
 
 IDENTITY_FILE = "run.json"
@@ -153,7 +153,7 @@ def run_units(fn: Callable[..., dict[str, Any]], units: Sequence[tuple[Hashable,
     try:
         jobs = Parallel(n_jobs=parallel_n_jobs(n_jobs, len(todo)), return_as="generator_unordered")(
             delayed(_keyed)(fn, key, args) for key, args in todo)
-        for key, out in tqdm(jobs, total=len(todo), desc=desc, disable=not progress):
+        for key, out in bar(jobs, total=len(todo), desc=desc, show=progress):
             if store is not None:
                 store.save(key, out)
             results[key] = out

@@ -12,6 +12,7 @@ import torch
 from scipy.stats import pearsonr, spearmanr
 
 from .._errors import TrainfreeError
+from .._progress import bar
 from .._random import SeedLike, check_random_state, child, seed_record
 from .._random import rng as make_rng
 from .._validation import check_param
@@ -171,7 +172,7 @@ def davinz_groundtruth(train_set: Dataset, val_set: Dataset, test_set: Dataset, 
 
     t = time.perf_counter()
     terms = []
-    for idx, y, _ in _progress(draws, progress, "DAVINZ"):
+    for idx, y, _ in bar(draws, desc="DAVINZ", show=progress):
         u = DavinzUtility([(as_input(train_set.X[idx]), y)], as_input(val_set.X), model=init, task=task, nu=nu,
                           bandwidth=sigma, convention=convention, kappa=1.0, device=device,
                           random_state=child(seed, "davinz"))
@@ -186,7 +187,7 @@ def davinz_groundtruth(train_set: Dataset, val_set: Dataset, test_set: Dataset, 
     train_seed = child(seed, "training")
     run_seeds = [train_seed] + [child(train_seed, f"repeat/{r}") for r in range(1, repeats)]  # run 0: as one run
     runs = np.empty((repeats, len(draws), 2))  # (test metric, VP) of each run
-    for k, (idx, y, _) in enumerate(_progress(draws, progress, "training")):
+    for k, (idx, y, _) in enumerate(bar(draws, desc="training", show=progress)):
         for r, run_seed in enumerate(run_seeds):
             vp_utility = ValidationPerformance([(as_input(train_set.X[idx]), y)], as_input(val_set.X), val_set.y,
                                                model=init, task=task, device=device, random_state=run_seed,
@@ -245,12 +246,6 @@ def _draw_datasets(train_set: Dataset, n_datasets: int, sizes: tuple[int, int], 
             y, _ = inject_label_noise(y, rate, n_classes=n_classes, random_state=child(seed, f"noise/{k}"))
         draws.append((idx, y, rate))
     return draws
-
-
-def _progress(items, show: bool, desc: str):
-    from tqdm.auto import tqdm
-
-    return tqdm(items, desc=desc, disable=not show)
 
 
 def groundtruth_splits(data: str, *, pool: int = 12000, val_size: int = 500, test_size: int = 2000,

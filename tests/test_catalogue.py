@@ -108,3 +108,124 @@ def test_cli_n_jobs_above_the_cores_warns_in_one_line_naming_the_flag(tmp_path):
     assert done.stderr.strip().splitlines() == [
         "trainfree: warning: --n-jobs 1000 asks for more workers than the 2 cores of this machine; running 2 at a "
         "time."]
+
+
+# --- files: tables, contributors, checkpoints ---------------------------------------------------------------------
+
+@pytest.fixture
+def files(tmp_path, rng):
+    """A 60-row table with classes a, b, c; three contributor files; a one-row file; a file of other labels."""
+    df = pd.DataFrame(rng.normal(size=(60, 4)), columns=list("pqrs"))
+    df["label"] = np.repeat(["a", "b", "c"], 20)
+    df.to_csv(tmp_path / "t.csv", index=False)
+    for k in range(3):
+        df.iloc[k::3].to_csv(tmp_path / f"c{k}.csv", index=False)
+    df.iloc[:1].to_csv(tmp_path / "one.csv", index=False)
+    df.assign(label=[f"d{i % 10}" for i in range(60)]).to_csv(tmp_path / "digits_named.csv", index=False)
+    return tmp_path
+
+
+def run(capsys, argv, out):
+    capsys.readouterr()
+    return main([*argv, "--quiet", "--no-report", "--out", str(out)])
+
+
+def test_groundtruth_sizes_in_the_wrong_order_or_beyond_the_pool(files, capsys):
+    argv = ["experiment", "groundtruth", "--data", "digits", "--model", "mlp"]
+    assert run(capsys, [*argv, "--min-size", "1000", "--max-size", "10"], files / "o1") == 2
+    assert "--min-size/--max-size must have smallest <= largest. Got smallest 1000 and largest 10" in \
+        one_error_line(capsys)
+    assert run(capsys, [*argv, "--max-size", "5000"], files / "o2") == 2
+    assert "up to 5000 rows, but the pool holds 698" in one_error_line(capsys)
+
+
+@pytest.mark.parametrize("argv, flag", [
+    (["experiment", "groundtruth", "--data", "digits", "--test-size", "5000"], "--test-size"),
+    (["experiment", "groundtruth", "--data", "digits", "--n", "500"], "--n"),
+    (["experiment", "prune", "--data", "digits", "--test-size", "5000"], "--test-size"),
+    (["experiment", "dynamics", "--data", "digits", "--test-size", "5000"], "--test-size"),
+])
+def test_fashion_mnist_only_flags_are_refused_for_other_data(files, capsys, argv, flag):
+    assert run(capsys, argv, files / "o") == 2
+    assert f"{flag} applies to --data fmnist only" in one_error_line(capsys)
+
+
+def test_an_empty_unit_file_or_a_checkpoint_that_is_a_file_is_a_clear_error(files, capsys):
+    argv = ["score", "mislabel", "--data", str(files / "t.csv"), "--method", "stochastic", "--chunk-size", "30",
+            "--checkpoint", str(files / "units")]
+    assert run(capsys, argv, files / "o") == 0
+    first = sorted((files / "units").glob("unit-*.npz"))[0]
+    first.write_bytes(b"")  # a disk that filled up, a copy that failed
+    assert run(capsys, argv, files / "o") == 2
+    assert f"Could not read work unit {first} (No data left in file). Delete that file" in one_error_line(capsys)
+    first.unlink()
+    assert run(capsys, argv, files / "o") == 0  # the fix the message names works
+    assert run(capsys, [*argv[:-1], str(files / "t.csv")], files / "o2") == 2
+    assert f"The checkpoint {files / 't.csv'} is a file, but a checkpoint is a folder" in one_error_line(capsys)
+
+
+def test_an_empty_or_folder_monte_carlo_checkpoint_is_a_clear_error(files, capsys):
+    (files / "empty.npz").write_bytes(b"")
+    (files / "folder").mkdir()
+    argv = ["value", "davinz", "--data", "digits", "--n", "200", "--contributors", "3", "--max-exact", "2",
+            "--samples", "4"]
+    assert run(capsys, [*argv, "--checkpoint", str(files / "empty.npz")], files / "o1") == 2
+    assert "Could not read checkpoint" in one_error_line(capsys)
+    assert run(capsys, [*argv, "--checkpoint", str(files / "folder")], files / "o2") == 2
+    assert "is a folder, but a Monte Carlo checkpoint is one file" in one_error_line(capsys)
+
+
+def test_missing_or_mixed_object_labels_name_the_rows():
+    from trainfree import TrainfreeError, cg_score
+
+    X = np.random.default_rng(0).normal(size=(8, 3))
+    y = np.array(["a", "b", None, "a", "b", "a", None, "b"], dtype=object)
+    with pytest.raises(TrainfreeError, match=r"y holds 2 missing label\(s\) \(None or NaN\) at row\(s\) 2, 6;"):
+        cg_score(X, y)
+    with pytest.raises(TrainfreeError, match=r"y mixes label types \(int, str\)"):
+        cg_score(X, np.array(["a", 1] * 4, dtype=object))
+
+
+def test_real_contributors_are_named_by_their_file_and_foreign_labels_are_refused(files, capsys):
+    argv = ["value", "davinz", "--val-data", str(files / "t.csv"), "--contributor-data", str(files / "c0.csv")]
+    assert run(capsys, [*argv, str(files / "one.csv")], files / "o1") == 2
+    assert "Contributor 'one' (one.csv) has 1 example(s)" in one_error_line(capsys)
+    assert run(capsys, [*argv, str(files / "digits_named.csv")], files / "o2") == 2
+    line = one_error_line(capsys)
+    assert ("Contributor 'digits_named' (digits_named.csv) has label(s) 'd0', 'd1', 'd2', 'd3', 'd4' and 5 more "
+            "that the validation set t.csv lacks") in line and line.endswith("or pass --allow-new-classes to value "
+                                                                             "them as classes of their own.")
+    assert run(capsys, [*argv, str(files / "digits_named.csv"), "--allow-new-classes"], files / "o3") == 0
+    values = pd.read_parquet(files / "o3" / "values.parquet")
+    assert values["player"].tolist() == ["c0", "digits_named"] and np.isfinite(values["value"]).all()
+
+
+@pytest.mark.parametrize("extra, flag", [(["--split", "noisy"], "--split"), (["--contributors", "5"], "--contributors"),
+                                         (["--noise", "0.3"], "--noise"), (["--n", "10"], "--n"),
+                                         (["--val-fraction", "0.5"], "--val-fraction")])
+def test_simulation_flags_are_refused_with_real_contributors(files, capsys, extra, flag):
+    argv = ["value", "davinz", "--val-data", str(files / "t.csv"), "--contributor-data", str(files / "c0.csv"),
+            str(files / "c1.csv"), *extra]
+    assert run(capsys, argv, files / "o") == 2
+    assert one_error_line(capsys).endswith(f"are valued as given. Drop {flag}.")
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["value", "davinz", "--data", "digits", "--noise", "0.3"], "--noise sets the share of labels flipped by --split "
+                                                                "noisy"),
+    (["value", "davinz", "--data", "digits", "--allow-new-classes"], "--allow-new-classes are for real contributors"),
+    (["value", "davinz", "--data", "digits", "--contributors", "3", "--checkpoint", "x.npz"],
+     "computed exactly in one pass. Pass no --checkpoint, or --max-exact 2 or less for Monte Carlo."),
+    (["score", "cg", "--data", "digits", "--n", "5000"], "Pass --n 1797 or fewer, or no --n for all of them."),
+    (["experiment", "dynamics", "--data", "digits", "--n", "40", "--groups", "30", "--epochs", "1"],
+     "into 30 groups; pass --groups 26 or fewer."),
+])
+def test_messages_name_flags_not_parameters(files, capsys, argv, words):
+    assert run(capsys, argv, files / "o") == 2
+    assert words in one_error_line(capsys)
+
+
+def test_a_single_class_names_the_label_column(files, capsys):
+    pd.read_csv(files / "t.csv").assign(label="a").to_csv(files / "a.csv", index=False)
+    assert run(capsys, ["score", "cg", "--data", str(files / "a.csv")], files / "o") == 2
+    assert one_error_line(capsys).startswith("trainfree: error: the label column has 1 class(es)")

@@ -88,6 +88,9 @@ class UnitStore:
 
     def __init__(self, folder: str | Path, identity: dict[str, Any]) -> None:
         self.folder = Path(folder)
+        if self.folder.exists() and not self.folder.is_dir():
+            raise TrainfreeError(f"The checkpoint {self.folder} is a file, but a checkpoint is a folder of work units. "
+                                 f"Pass a folder path (it is created if missing).")
         self.identity = json.loads(json.dumps(identity, default=json_default))
         marker = self.folder / IDENTITY_FILE
         if marker.exists():
@@ -123,7 +126,7 @@ class UnitStore:
         try:
             with np.load(path, allow_pickle=False) as data:
                 return {k: data[k] for k in data.files}
-        except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:  # EOFError: an empty file
             raise TrainfreeError(f"Could not read work unit {path} ({exc}). Delete that file to recompute "
                                  f"it.") from None
 

@@ -154,6 +154,7 @@ def davinz_groundtruth(train_set: Dataset, val_set: Dataset, test_set: Dataset, 
     t0 = time.perf_counter()
     check_param("n_datasets", n_datasets, numbers.Integral, low=3)
     check_param("size_scale", size_scale, str, choices=("linear", "log"))
+    _check_sizes(sizes, len(train_set), replace)
     if not isinstance(training, GroundTruthTraining):
         raise TrainfreeError(f"The 'training' parameter must be GroundTruthTraining(epochs=..., lr=..., ...). Got "
                              f"{type(training).__name__} instead.")
@@ -227,6 +228,22 @@ def davinz_groundtruth(train_set: Dataset, val_set: Dataset, test_set: Dataset, 
     if regression:
         settings["outputs"] = "own"  # one output, whatever the preset
     return PlayerResult("davinz_groundtruth", columns, settings, seed_record(seed), timings, metrics)
+
+
+def _check_sizes(sizes: tuple[int, int], n_pool: int, replace: bool) -> None:
+    """The smallest and largest dataset size: whole numbers, 2 <= smallest <= largest, at most the pool's rows."""
+    try:
+        low, high = sizes
+    except (TypeError, ValueError):
+        raise TrainfreeError(f"The 'sizes' parameter must be (smallest, largest). Got {sizes!r} instead.") from None
+    check_param("sizes", low, numbers.Integral, low=2)
+    check_param("sizes", high, numbers.Integral, low=2)
+    if low > high:
+        raise TrainfreeError(f"The 'sizes' parameter must have smallest <= largest. Got smallest {low} and largest "
+                             f"{high}: swap them.")
+    if high > n_pool and not replace:
+        raise TrainfreeError(f"The 'sizes' parameter asks for datasets of up to {high} rows, but the pool holds "
+                             f"{n_pool}. Pass a largest size of at most {n_pool}, or a larger pool.")
 
 
 def _draw_datasets(train_set: Dataset, n_datasets: int, sizes: tuple[int, int], noise: tuple[float, float],

@@ -229,3 +229,54 @@ def test_a_single_class_names_the_label_column(files, capsys):
     pd.read_csv(files / "t.csv").assign(label="a").to_csv(files / "a.csv", index=False)
     assert run(capsys, ["score", "cg", "--data", str(files / "a.csv")], files / "o") == 2
     assert one_error_line(capsys).startswith("trainfree: error: the label column has 1 class(es)")
+
+
+# --- experiments on the user's own files -----------------------------------------------------------------------
+
+@pytest.fixture
+def table(tmp_path, rng):
+    """300 rows, labels a/b/c in a column named "kind"."""
+    df = pd.DataFrame(rng.normal(size=(300, 4)), columns=list("pqrs"))
+    df["kind"] = np.repeat(["a", "b", "c"], 100)
+    df.to_csv(tmp_path / "kind.csv", index=False)
+    return tmp_path / "kind.csv"
+
+
+def test_experiments_read_the_label_column_they_are_given(table, tmp_path, capsys):
+    common = ["--data", str(table), "--label-column", "kind"]
+    assert run(capsys, ["experiment", "dynamics", *common, "--epochs", "1", "--groups", "2", "--kernel-rows", "5"],
+               tmp_path / "dy") == 0
+    assert pd.read_parquet(tmp_path / "dy" / "dynamics.parquet")["n_rows"].sum() == 2 * 200  # 2/3 of 300, 2 epochs
+    assert run(capsys, ["experiment", "prune", *common, "--model", "mlp", "--scores", "random", "--fractions", "0.5",
+                        "--epochs", "1", "--runs", "1"], tmp_path / "pr") == 0
+    assert run(capsys, ["experiment", "groundtruth", *common, "--model", "mlp", "--datasets", "3", "--min-size", "10",
+                        "--max-size", "20", "--val-size", "20", "--epochs", "1"], tmp_path / "gt") == 0
+    assert pd.read_parquet(tmp_path / "gt" / "groundtruth.parquet")["size"].between(10, 20).all()
+
+
+@pytest.mark.parametrize("argv", [["experiment", "prune", "--model", "mlp", "--scores", "random"],
+                                  ["experiment", "noise", "--scores", "random"],
+                                  ["experiment", "dynamics"], ["experiment", "groundtruth", "--val-size", "20"]])
+def test_experiments_refuse_a_single_class_naming_the_label_column(table, tmp_path, capsys, argv):
+    pd.read_csv(table).assign(kind="a").to_csv(one := tmp_path / "one.csv", index=False)
+    assert run(capsys, [*argv, "--data", str(one), "--label-column", "kind"], tmp_path / "o") == 2
+    assert "one.csv: the label column 'kind' holds one class ('a')" in one_error_line(capsys)
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["experiment", "prune", "--model", "mlp", "--scores", "random", "--fractions", "0.5", "--epochs", "1", "--runs",
+      "1", "--checkpoint", "TABLE"], "Cannot create the checkpoint folder"),
+    (["experiment", "noise", "--scores", "random", "--noise", "1"], "--noise is the share of labels flipped, strictly "
+                                                                    "between 0 and 1"),
+    (["experiment", "groundtruth", "--noise", "2", "--val-size", "20"], "--noise is the largest noise rate of a dataset, from 0 to 1; got 2"),
+    (["experiment", "groundtruth", "--noise", "-0.5", "--val-size", "20"], "from 0 to 1; got -0.5"),
+    (["experiment", "groundtruth"], "500 go to validation and the rest must hold the datasets. Pass --val-size 50 or so"),
+    (["experiment", "groundtruth", "--val-size", "0"], "--val-size must be in the range [1, inf). Got 0"),
+    (["experiment", "groundtruth", "--val-size", "20", "--min-size", "1"], "--min-size/--max-size must be in the range "
+                                                                           "[2, inf). Got 1"),
+    (["experiment", "dynamics", "--width", "0"], "--width must be at least 1"),
+])
+def test_experiment_bad_values_are_one_line(table, tmp_path, capsys, argv, words):
+    argv = [a if a != "TABLE" else str(table) for a in argv]
+    assert run(capsys, [*argv, "--data", str(table), "--label-column", "kind"], tmp_path / "o") == 2
+    assert words in one_error_line(capsys)

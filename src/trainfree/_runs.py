@@ -103,7 +103,11 @@ class UnitStore:
             for torn in self.folder.glob("*.tmp"):  # a writer killed mid-write (SIGKILL) leaves its temp file
                 torn.unlink(missing_ok=True)
         else:
-            atomic_save(marker, lambda fh: json.dump(self.identity, fh, indent=1, sort_keys=True), binary=False)
+            try:
+                atomic_save(marker, lambda fh: json.dump(self.identity, fh, indent=1, sort_keys=True), binary=False)
+            except OSError as exc:  # a file where a folder should be, no permission
+                raise TrainfreeError(f"Cannot create the checkpoint folder {self.folder} ({exc.strerror or exc}). "
+                                     f"Pass a folder path you can write to.") from None
 
     @staticmethod
     def stored_identity(folder: str | Path | None) -> dict[str, Any] | None:

@@ -10,7 +10,7 @@ import numpy as np
 
 from .._errors import TrainfreeError
 from ._common import add_common, describe, finish, prepare_output, say, write_outputs
-from .experiment import fmnist_only
+from .experiment import fmnist_only, two_classes
 
 SCORES = ("cg", "el2n", "grand", "forgetting")
 
@@ -60,13 +60,15 @@ def dynamics(args: argparse.Namespace) -> None:
     noise = args.noise or 0.0
     if not 0 <= noise < 1:
         raise TrainfreeError(f"--noise is a share of labels in [0, 1), got {noise:g}; pass e.g. --noise 0.2.")
-    if args.groups < 1 or args.epochs < 1 or args.kernel_rows < 0:
-        raise TrainfreeError("--groups and --epochs must be at least 1 and --kernel-rows at least 0; pass e.g. "
-                             "--groups 10 --epochs 5 --kernel-rows 50.")
+    if min(args.groups, args.epochs, args.width) < 1 or args.kernel_rows < 0:
+        raise TrainfreeError("--groups, --epochs and --width must be at least 1 and --kernel-rows at least 0; pass "
+                             "e.g. --groups 10 --epochs 5 --width 256 --kernel-rows 50.")
     fmnist_only(args, "test_size", split="split 2/3 training, 1/3 test")
     out = prepare_output(args, "experiment dynamics")
     n = args.n or (2000 if args.data == "fmnist" else None)
-    train, test = pruning_splits(args.data, n=n, test_size=args.test_size or 1000, random_state=args.seed)
+    train, test = pruning_splits(args.data, n=n, test_size=args.test_size or 1000, label_column=args.label_column,
+                                 random_state=args.seed)
+    two_classes(train, args)
     seed = check_random_state(args.seed)
     flipped = np.zeros(len(train), bool)
     if noise > 0:  # flip once, so the score and the training see the same labels

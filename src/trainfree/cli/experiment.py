@@ -114,8 +114,11 @@ def noise(args: argparse.Namespace) -> None:
 
     t0 = time.perf_counter()
     names = comma_list(args.scores, flag="--scores", choices=(*SCORES, *BASELINES))
+    if args.noise is not None and not 0 < args.noise < 1:
+        raise TrainfreeError(f"--noise is the share of labels flipped, strictly between 0 and 1 (some clean and "
+                             f"some flipped rows to tell apart); got {args.noise:g}. Pass e.g. --noise 0.2.")
     out = prepare_output(args, "experiment noise")
-    data = load_data(args)
+    data = two_classes(load_data(args), args)
     res = compare_noise_detection(data, names,
                                   noise_rate=0.2 if args.noise is None else args.noise, model=args.model,
                                   n_seeds=args.seeds, device=args.device, random_state=args.seed)
@@ -136,7 +139,7 @@ def correlate(args: argparse.Namespace) -> None:
     if args.n is None and args.data == "fmnist":
         args.n = 3000  # as `experiment prune`: the Data Diet scores train networks on every row
     out = prepare_output(args, "experiment correlate")
-    data = load_data(args)
+    data = two_classes(load_data(args), args)
     with step(f"scoring {len(data)} rows ({', '.join(names)})"):
         scores = pruning_scores(data, names, model=args.model, n_seeds=args.seeds, el2n_epochs=args.el2n_epochs,
                                 grand_epochs=args.grand_epochs, forgetting_epochs=args.forgetting_epochs,
@@ -155,7 +158,13 @@ def groundtruth(args: argparse.Namespace) -> None:
     fmnist_only(args, "n", "test_size", split="used whole, 2/3 pool and 1/3 test")
     out = prepare_output(args, "experiment groundtruth")
     train, val, test = groundtruth_splits(args.data, pool=args.n or 12000, val_size=args.val_size,
-                                          test_size=args.test_size or 2000, random_state=args.seed)
+                                          test_size=args.test_size or 2000, label_column=args.label_column,
+                                          random_state=args.seed)
+    two_classes(train, args)
+    top = 1 if train.task == "classification" else float("inf")  # regression: in the targets' standard deviations
+    if args.noise is not None and not 0 <= args.noise <= top:
+        raise TrainfreeError(f"--noise is the largest noise rate of a dataset, from 0{' to 1' if top == 1 else ''}; "
+                             f"got {args.noise:g}. Pass e.g. --noise 0.5.")
     res = davinz_groundtruth(train, val, test, n_datasets=args.datasets, sizes=(args.min_size, args.max_size),
                              noise=(0.0, 0.5 if args.noise is None else args.noise), size_scale=args.size_scale,
                              model=args.model, nu=nu_from_args(args), device=args.device, random_state=args.seed,
@@ -163,6 +172,16 @@ def groundtruth(args: argparse.Namespace) -> None:
                              progress=args.progress)
     say(args, groundtruth_report(res))
     finish(args, t0, res, *write_outputs(out, "groundtruth", res))
+
+
+def two_classes(data, args: argparse.Namespace):
+    """``data``, refused when its labels hold fewer than two classes (a classification experiment needs them)."""
+    if data.task == "classification" and len(data.classes) < 2:
+        raise TrainfreeError(f"{data.name}: the label column {args.label_column!r} holds one class "
+                             f"({', '.join(map(repr, data.classes))}); these experiments train classifiers and need "
+                             f"at least two. Pass the column that holds the labels (--label-column) or data of more "
+                             f"classes.")
+    return data
 
 
 def fmnist_only(args: argparse.Namespace, *names: str, split: str) -> None:
@@ -213,7 +232,9 @@ def prune(args: argparse.Namespace) -> None:
     out = prepare_output(args, "experiment prune")
     checkpoint = Path(args.checkpoint) if args.checkpoint else out / "units"
     n = args.n or (3000 if args.data == "fmnist" else None)
-    train, test = pruning_splits(args.data, n=n, test_size=args.test_size or 2000, random_state=args.seed)
+    train, test = pruning_splits(args.data, n=n, test_size=args.test_size or 2000, label_column=args.label_column,
+                                 random_state=args.seed)
+    two_classes(train, args)
     with step(f"scoring {len(train)} rows ({', '.join(n for n in names if n != 'random')})"):
         scores = pruning_scores(train, names, model=args.model, n_seeds=args.seeds, device=args.device,
                                 random_state=args.seed, checkpoint=checkpoint)

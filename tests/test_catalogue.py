@@ -136,7 +136,7 @@ def test_groundtruth_sizes_in_the_wrong_order_or_beyond_the_pool(files, capsys):
     assert "--min-size/--max-size must have smallest <= largest. Got smallest 1000 and largest 10" in \
         one_error_line(capsys)
     assert run(capsys, [*argv, "--max-size", "5000"], files / "o2") == 2
-    assert "up to 5000 rows, but the pool holds 698" in one_error_line(capsys)
+    assert "datasets of up to 5000 rows exceed the pool's 698 rows" in one_error_line(capsys)
 
 
 @pytest.mark.parametrize("argv, flag", [

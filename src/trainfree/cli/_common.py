@@ -120,6 +120,7 @@ def cli_words(message: str, flags: Collection[str] = ()) -> str:
     # The library's bare X and y are, on the command line, the --data feature matrix and label column.
     message = re.sub(r"(?<![\w'.=-])(X|y)(?= (?:has|holds|contains|must|could|mixes) )",
                      lambda m: "the feature matrix" if m.group(1) == "X" else "the label column", message)
+    message = re.sub(r"\bX_val\b", "the validation inputs", message)
 
     def flag(m: re.Match) -> str:
         name, value = flag_of(m.group(1)), m.group(2).strip("'")

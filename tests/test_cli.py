@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from trainfree import _progress
 from trainfree.cli import main
 
 
@@ -254,6 +255,7 @@ def test_progress_bars_only_on_a_terminal_and_never_with_quiet(tmp_path, capsys,
     assert capsys.readouterr().err == ""
     # The same run on a terminal draws its bars (the check above can fail); --quiet silences them there too.
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    monkeypatch.setattr(_progress, "DELAY_S", 0.0)  # bars drawn at once, not after a second: whatever the speed
     assert main([*argv, "--out", str(tmp_path / "tty")]) == 0
     assert "\r" in capsys.readouterr().err
     assert main([*argv, "--quiet", "--out", str(tmp_path / "quiet")]) == 0

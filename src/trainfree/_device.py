@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import warnings
 from typing import Any
 
 import numpy as np
 import torch
 from joblib import effective_n_jobs
+from joblib.parallel import get_active_backend
 
 from ._errors import TrainfreeError
 
@@ -72,6 +75,59 @@ def _available_memory() -> float:
     return 8 * 2**30  # unknown platform: assume a modest machine
 
 
-def concurrent_units(n_jobs: int | None) -> int:
-    """How many joblib work units may run at once under the active backend (memory checks multiply by it)."""
-    return max(1, int(effective_n_jobs(n_jobs)))
+# joblib back-ends that run on this machine; others (Dask, Ray) bring their own workers and are never capped.
+LOCAL_BACKENDS = ("LokyBackend", "MultiprocessingBackend", "ThreadingBackend", "SequentialBackend")
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the platform tells it, else ``os.cpu_count``)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def concurrent_units(n_jobs: int | None, n_units: int | None = None) -> int:
+    """How many joblib work units run at once under the active backend (memory checks multiply by it).
+
+    On a local backend (processes or threads of this machine) that is ``n_jobs`` capped at the
+    machine's cores and at the ``n_units`` there are; a cluster backend (``parallel_config(backend=
+    "dask")``) runs as many as its workers take, capped at ``n_units`` only.
+
+    Examples
+    --------
+    >>> concurrent_units(1), concurrent_units(-1, n_units=1)
+    (1, 1)
+    """
+    wanted = max(1, int(effective_n_jobs(n_jobs)))
+    if _local_backend():
+        wanted = min(wanted, available_cores())
+    return wanted if n_units is None else max(1, min(wanted, n_units))
+
+
+def parallel_n_jobs(n_jobs: int | None, n_units: int) -> int | None:
+    """The ``n_jobs`` to give ``joblib.Parallel`` for ``n_units`` work units: never more workers than cores or units.
+
+    More processes than cores only compete for them (and each one costs memory and semaphores), so
+    on a local backend the count is capped at :func:`available_cores`, with one warning when the
+    request exceeded them, and at ``n_units``. Under a cluster backend ``n_jobs`` is passed on as given.
+
+    Examples
+    --------
+    >>> parallel_n_jobs(None, 10)
+    1
+    >>> parallel_n_jobs(-1, 1)
+    1
+    """
+    if not _local_backend():
+        return n_jobs
+    wanted, cores = max(1, int(effective_n_jobs(n_jobs))), available_cores()
+    if wanted > cores:
+        warnings.warn(f"n_jobs={n_jobs if n_jobs is not None else wanted} asks for more workers than the {cores} "
+                      f"cores of this machine; running {cores} at a time.", RuntimeWarning, stacklevel=3)
+    return concurrent_units(n_jobs, n_units)
+
+
+def _local_backend() -> bool:
+    backend, _ = get_active_backend()
+    return type(backend).__name__ in LOCAL_BACKENDS

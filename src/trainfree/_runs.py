@@ -23,9 +23,10 @@ from typing import Any
 
 import numpy as np
 from joblib import Parallel, delayed
-from tqdm.auto import tqdm
 
+from ._device import parallel_n_jobs
 from ._errors import TrainfreeError
+from ._progress import bar
 from ._random import SeedLike, check_random_state, from_record
 
 IDENTITY_FILE = "run.json"
@@ -87,6 +88,9 @@ class UnitStore:
 
     def __init__(self, folder: str | Path, identity: dict[str, Any]) -> None:
         self.folder = Path(folder)
+        if self.folder.exists() and not self.folder.is_dir():
+            raise TrainfreeError(f"The checkpoint {self.folder} is a file, but a checkpoint is a folder of work units. "
+                                 f"Pass a folder path (it is created if missing).")
         self.identity = json.loads(json.dumps(identity, default=json_default))
         marker = self.folder / IDENTITY_FILE
         if marker.exists():
@@ -99,7 +103,11 @@ class UnitStore:
             for torn in self.folder.glob("*.tmp"):  # a writer killed mid-write (SIGKILL) leaves its temp file
                 torn.unlink(missing_ok=True)
         else:
-            atomic_save(marker, lambda fh: json.dump(self.identity, fh, indent=1, sort_keys=True), binary=False)
+            try:
+                atomic_save(marker, lambda fh: json.dump(self.identity, fh, indent=1, sort_keys=True), binary=False)
+            except OSError as exc:  # a file where a folder should be, no permission
+                raise TrainfreeError(f"Cannot create the checkpoint folder {self.folder} ({exc.strerror or exc}). "
+                                     f"Pass a folder path you can write to.") from None
 
     @staticmethod
     def stored_identity(folder: str | Path | None) -> dict[str, Any] | None:
@@ -122,7 +130,7 @@ class UnitStore:
         try:
             with np.load(path, allow_pickle=False) as data:
                 return {k: data[k] for k in data.files}
-        except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:  # EOFError: an empty file
             raise TrainfreeError(f"Could not read work unit {path} ({exc}). Delete that file to recompute "
                                  f"it.") from None
 
@@ -150,9 +158,9 @@ def run_units(fn: Callable[..., dict[str, Any]], units: Sequence[tuple[Hashable,
         else:
             todo.append((key, args))
     try:
-        jobs = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
+        jobs = Parallel(n_jobs=parallel_n_jobs(n_jobs, len(todo)), return_as="generator_unordered")(
             delayed(_keyed)(fn, key, args) for key, args in todo)
-        for key, out in tqdm(jobs, total=len(todo), desc=desc, disable=not progress):
+        for key, out in bar(jobs, total=len(todo), desc=desc, show=progress):
             if store is not None:
                 store.save(key, out)
             results[key] = out

@@ -115,7 +115,18 @@ def check_labels(y: Any, n_samples: int, *, name: str = "y", min_classes: int = 
             raise TrainfreeError(f"{name} holds non-integer real numbers (e.g. {y[frac[0]]:g} at row {frac[0]}), but "
                                  f"class labels are needed here: bin them into classes (e.g. with pandas.cut) or "
                                  f"encode them as integer class codes.")
-    classes, codes = np.unique(y, return_inverse=True)
+    if y.dtype.kind == "O":
+        missing = np.flatnonzero([v is None or (isinstance(v, float) and math.isnan(v)) for v in y])
+        if missing.size:
+            rows = ", ".join(map(str, missing[:5])) + (f" and {missing.size - 5} more" if missing.size > 5 else "")
+            raise TrainfreeError(f"{name} holds {missing.size} missing label(s) (None or NaN) at row(s) {rows}; drop "
+                                 f"those rows or fill in their labels.")
+    try:
+        classes, codes = np.unique(y, return_inverse=True)
+    except TypeError:  # labels that do not sort together, e.g. strings and numbers
+        kinds = sorted({type(v).__name__ for v in y})
+        raise TrainfreeError(f"{name} mixes label types ({', '.join(kinds)}), which cannot be ordered into classes; "
+                             f"pass labels of one type, e.g. {name}.astype(str).") from None
     if classes.size < min_classes:
         raise TrainfreeError(f"{name} has {classes.size} class(es) ({classes.tolist()}) but at least {min_classes} "
                              f"are required: a score that contrasts classes is undefined with one class. "

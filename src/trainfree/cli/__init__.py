@@ -20,6 +20,7 @@ import shlex
 import sys
 import time
 import traceback
+import warnings
 from collections.abc import Sequence
 
 from .._errors import TrainfreeError
@@ -61,10 +62,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # a usage error (already printed as one line) or --help
         return int(exc.code or 0)
     args.command_line = shlex.join(["trainfree", *argv])  # recorded in run.json; the report shows it
-    # Bars only for someone watching: a terminal, and no --quiet.
+    # Bars only for someone watching: a terminal, and no --quiet; without a terminal a log line every 30 s or so.
     args.progress = not args.quiet and sys.stderr.isatty()
+    shown = warnings.formatwarning  # a warning is one line too, naming flags: "trainfree: warning: ..."
+    warnings.formatwarning = _warning_line
     try:
-        with showing(args.progress):
+        with showing(not args.quiet, log=not args.progress):
             args.func(args)
             report, t = None, time.perf_counter()
             if args.report:
@@ -88,7 +91,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"trainfree: internal error: {type(exc).__name__}: {exc} (this is a bug in trainfree; re-run with "
               f"--debug for the traceback and report it)", file=sys.stderr)
         return 1
+    finally:
+        warnings.formatwarning = shown
     return 0
+
+
+def _warning_line(message, *_, **__) -> str:
+    return f"trainfree: warning: {cli_words(str(message), option_strings(build_parser()))}\n"
 
 
 if __name__ == "__main__":

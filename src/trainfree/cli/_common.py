@@ -28,7 +28,8 @@ FLAGS = {"ratio": "--ratio", "n_repeats": "--repeats", "method": "--method", "pr
          "n_chunk_repeats": "--chunk-repeats", "rank": "--rank", "task": "--task",
          "group_column": "--contributor-column", "width": "--width", "n_groups": "--groups",
          "kernel_rows": "--kernel-rows", "id_column": "--id-column", "ignore_columns": "--ignore-columns",
-         "standardize": "--standardize"}
+         "standardize": "--standardize", "allow_new_classes": "--allow-new-classes",
+         "sizes": "--min-size/--max-size", "repeats": "--repeats"}
 
 # Library choices the parser offers, spelled here so that --help imports no torch; tests/test_help.py checks
 # they equal the library's (trainfree.training.models.KINDS, the coalition MMD's ESTIMATORS).
@@ -107,18 +108,26 @@ def cli_words(message: str, flags: Collection[str] = ()) -> str:
     '--ratio must be positive. Use --method stochastic or no --n.'
     >>> cli_words("The 'size_ridge' parameter must be in the range [0, inf).", flags={"--size-ridge"})
     '--size-ridge must be in the range [0, inf).'
+    >>> cli_words("y has 1 class(es) but at least 2 are required. Pass n=60 or fewer.")
+    'the label column has 1 class(es) but at least 2 are required. Pass --n 60 or fewer.'
     """
     def flag_of(name: str) -> str | None:
         same = "--" + name.replace("_", "-")
         return FLAGS.get(name) or (same if same in flags else None)
 
     message = re.sub(r"[Tt]he '(\w+)' parameter", lambda m: flag_of(m.group(1)) or m.group(0), message)
+    # The library's bare X and y are, on the command line, the --data feature matrix and label column.
+    message = re.sub(r"(?<![\w'.=-])(X|y)(?= (?:has|holds|contains|must|could|mixes) )",
+                     lambda m: "the feature matrix" if m.group(1) == "X" else "the label column", message)
+    message = re.sub(r"\bX_val\b", "the validation inputs", message)
 
     def flag(m: re.Match) -> str:
         name, value = flag_of(m.group(1)), m.group(2).strip("'")
         if name is None:
             return m.group(0)
-        return f"no {name}" if value == "None" else f"{name} {value}"
+        if value in ("None", "True"):  # an option left out, a switch given
+            return f"no {name}" if value == "None" else name
+        return f"{name} {value}"
 
     return re.sub(r"\b(\w+)=('[^']*'|[\w+-]+(?:\.[\w+-]+)*)", flag, message)
 

@@ -20,6 +20,7 @@ from ._common import (
     say,
     write_outputs,
 )
+from .experiment import fmnist_only, two_classes
 
 SCORES = ("cg", "el2n", "grand", "forgetting")
 
@@ -36,7 +37,7 @@ def add_dynamics_command(exp) -> None:
     dy.add_argument("--width", type=int, default=256, help="hidden width of the mlp")
     dy.add_argument("--epochs", type=int, default=5, help="epochs trained")
     dy.add_argument("--kernel-rows", type=int, default=50, help="rows per group in the NTK Gram (0: no velocity)")
-    dy.add_argument("--test-size", type=int, default=1000, help="fmnist: test images")
+    dy.add_argument("--test-size", type=int, default=None, help="fmnist: test images (default 1000)")
     describe(dy, "trainfree experiment dynamics --data fmnist --n 2000 --epochs 5 --out out/dynamics", """
 dynamics.parquet, one row per (group, epoch 0..E):
   value, stderr   the group's mean training loss and its standard error
@@ -70,13 +71,16 @@ def dynamics(args: argparse.Namespace) -> None:
     noise = args.noise or 0.0
     if not 0 <= noise < 1:
         raise TrainfreeError(f"--noise is a share of labels in [0, 1), got {noise:g}; pass e.g. --noise 0.2.")
-    if args.groups < 1 or args.epochs < 1 or args.kernel_rows < 0:
-        raise TrainfreeError("--groups and --epochs must be at least 1 and --kernel-rows at least 0; pass e.g. "
-                             "--groups 10 --epochs 5 --kernel-rows 50.")
+    if min(args.groups, args.epochs, args.width) < 1 or args.kernel_rows < 0:
+        raise TrainfreeError("--groups, --epochs and --width must be at least 1 and --kernel-rows at least 0; pass "
+                             "e.g. --groups 10 --epochs 5 --width 256 --kernel-rows 50.")
     refuse_input_flags(args, "experiment dynamics")
+    fmnist_only(args, "test_size", split="split 2/3 training, 1/3 test")
     out = prepare_output(args, "experiment dynamics")
     n = args.n or (2000 if args.data == "fmnist" else None)
-    train, test = pruning_splits(args.data, n=n, test_size=args.test_size, random_state=args.seed)
+    train, test = pruning_splits(args.data, n=n, test_size=args.test_size or 1000, label_column=args.label_column,
+                                 random_state=args.seed)
+    two_classes(train, args)
     args.model = resolved_model(args, train.image_shape)  # the score's networks (not cg's) and the training
     seed = check_random_state(args.seed)
     flipped = np.zeros(len(train), bool)

@@ -48,7 +48,8 @@ def add_experiment_commands(sub):
     gt.add_argument("--repeats", type=int, default=1,
                     help="trainings per dataset (batch orders); the ground truth is their mean test accuracy")
     gt.add_argument("--val-size", type=int, default=500, help="rows held out for the validation set")
-    gt.add_argument("--test-size", type=int, default=2000, help="rows held out for the test set")
+    gt.add_argument("--test-size", type=int, default=None,
+                    help="fmnist: test images (default 2000); other data hold out a third of their rows")
     describe(gt, "trainfree experiment groundtruth --data fmnist --datasets 30 --out out/gt", """
 groundtruth.parquet, one row per random dataset:
   value        DAVINZ ν at initialisation; player: the dataset's name; size; noise_rate
@@ -68,7 +69,7 @@ groundtruth.parquet, one row per random dataset:
     pr.add_argument("--epochs", type=int, default=5, help="epochs of the full set: the step budget of every run")
     pr.add_argument("--runs", type=int, default=2, help="paired networks per pruned set")
     pr.add_argument("--seeds", type=int, default=3, help="networks averaged by the Data Diet scores")
-    pr.add_argument("--test-size", type=int, default=2000, help="fmnist: test images")
+    pr.add_argument("--test-size", type=int, default=None, help="fmnist: test images (default 2000)")
     pr.add_argument("--n-jobs", type=int, default=None, help="training runs in parallel (-1: all cores)")
     pr.add_argument("--checkpoint", default=None, help="folder of finished seeds and training runs (default "
                                                        "<out>/units); re-run the same command to resume")
@@ -121,8 +122,11 @@ def noise(args: argparse.Namespace) -> None:
 
     t0 = time.perf_counter()
     names = comma_list(args.scores, flag="--scores", choices=(*SCORES, *BASELINES))
+    if args.noise is not None and not 0 < args.noise < 1:
+        raise TrainfreeError(f"--noise is the share of labels flipped, strictly between 0 and 1 (some clean and "
+                             f"some flipped rows to tell apart); got {args.noise:g}. Pass e.g. --noise 0.2.")
     out = prepare_output(args, "experiment noise")
-    data = load_data(args)
+    data = two_classes(load_data(args), args)
     args.model = resolved_model(args, data.image_shape, used=any(n in TRAINING_LENGTH for n in names))
     res = compare_noise_detection(data, names,
                                   noise_rate=0.2 if args.noise is None else args.noise, model=args.model,
@@ -144,7 +148,7 @@ def correlate(args: argparse.Namespace) -> None:
     if args.n is None and args.data == "fmnist":
         args.n = 3000  # as `experiment prune`: the Data Diet scores train networks on every row
     out = prepare_output(args, "experiment correlate")
-    data = load_data(args)
+    data = two_classes(load_data(args), args)
     args.model = resolved_model(args, data.image_shape, used=names != ["cg"])
     with step(f"scoring {len(data)} rows ({', '.join(names)})"):
         scores = pruning_scores(data, names, model=args.model, n_seeds=args.seeds, el2n_epochs=args.el2n_epochs,
@@ -162,10 +166,17 @@ def groundtruth(args: argparse.Namespace) -> None:
 
     t0 = time.perf_counter()
     refuse_input_flags(args, "experiment groundtruth")
+    fmnist_only(args, "n", "test_size", split="used whole, 2/3 pool and 1/3 test")
     out = prepare_output(args, "experiment groundtruth")
     train, val, test = groundtruth_splits(args.data, pool=args.n or 12000, val_size=args.val_size,
-                                          test_size=args.test_size, random_state=args.seed)
+                                          test_size=args.test_size or 2000, label_column=args.label_column,
+                                          random_state=args.seed)
+    two_classes(train, args)
     args.model = resolved_model(args, train.image_shape)
+    top = 1 if train.task == "classification" else float("inf")  # regression: in the targets' standard deviations
+    if args.noise is not None and not 0 <= args.noise <= top:
+        raise TrainfreeError(f"--noise is the largest noise rate of a dataset, from 0{' to 1' if top == 1 else ''}; "
+                             f"got {args.noise:g}. Pass e.g. --noise 0.5.")
     res = davinz_groundtruth(train, val, test, n_datasets=args.datasets, sizes=(args.min_size, args.max_size),
                              noise=(0.0, 0.5 if args.noise is None else args.noise), size_scale=args.size_scale,
                              model=args.model, nu=nu_from_args(args), device=args.device, random_state=args.seed,
@@ -173,6 +184,25 @@ def groundtruth(args: argparse.Namespace) -> None:
                              progress=args.progress)
     say(args, groundtruth_report(res))
     finish(args, t0, res, *write_outputs(out, "groundtruth", res, fmt=args.format))
+
+
+def two_classes(data, args: argparse.Namespace):
+    """``data``, refused when its labels hold fewer than two classes (a classification experiment needs them)."""
+    if data.task == "classification" and len(data.classes) < 2:
+        raise TrainfreeError(f"{data.name}: the label column {args.label_column!r} holds one class "
+                             f"({', '.join(map(repr, data.classes))}); these experiments train classifiers and need "
+                             f"at least two. Pass the column that holds the labels (--label-column) or data of more "
+                             f"classes.")
+    return data
+
+
+def fmnist_only(args: argparse.Namespace, *names: str, split: str) -> None:
+    """Refuse flags that only Fashion-MNIST (with its own test set) uses when ``--data`` is other data."""
+    given = [n for n in names if getattr(args, n) is not None]
+    if args.data != "fmnist" and given:
+        flag = "--" + given[0].replace("_", "-")
+        raise TrainfreeError(f"{flag} applies to --data fmnist only (drawn from its own training and test sets); "
+                             f"other data are {split}. Drop {flag}, or subsample your file first.")
 
 
 def comma_list(text: str, *, flag: str, choices: Sequence[str], note: str = "") -> list[str]:
@@ -211,10 +241,13 @@ def prune(args: argparse.Namespace) -> None:
         raise TrainfreeError(f"--fractions must lie strictly between 0 and 1, got {bad[0]:g}; pass e.g. 0.3,0.5.")
     directions = tuple(comma_list(args.directions, flag="--directions", choices=("keep_hard", "keep_easy")))
     refuse_input_flags(args, "experiment prune")
+    fmnist_only(args, "test_size", split="split 2/3 training, 1/3 test")
     out = prepare_output(args, "experiment prune")
     checkpoint = Path(args.checkpoint) if args.checkpoint else out / "units"
     n = args.n or (3000 if args.data == "fmnist" else None)
-    train, test = pruning_splits(args.data, n=n, test_size=args.test_size, random_state=args.seed)
+    train, test = pruning_splits(args.data, n=n, test_size=args.test_size or 2000, label_column=args.label_column,
+                                 random_state=args.seed)
+    two_classes(train, args)
     args.model = resolved_model(args, train.image_shape)
     with step(f"scoring {len(train)} rows ({', '.join(n for n in names if n != 'random')})"):
         scores = pruning_scores(train, names, model=args.model, n_seeds=args.seeds, device=args.device,

@@ -39,9 +39,10 @@ def add_value_commands(sub) -> None:
     dv = value.add_parser("davinz", help="DAVINZ: contributor values at initialization (ICML 2022)")
     add_common(dv, data="digits", noise_help="--split noisy: share of labels flipped for 30%% of the "
                                               "contributors (default 0.4)")
-    dv.add_argument("--contributors", type=int, default=10, help="simulated: split --data among this many")
-    dv.add_argument("--split", choices=["class", "random", "sizes", "noisy"], default="random",
-                    help="simulated: how --data is split among the contributors")
+    dv.add_argument("--contributors", type=int, default=None,
+                    help="simulated: split --data among this many (default 10)")
+    dv.add_argument("--split", choices=["class", "random", "sizes", "noisy"], default=None,
+                    help="simulated: how --data is split among the contributors (default random)")
     real = dv.add_argument_group("real contributors (instead of splitting --data)")
     real.add_argument("--contributor-data", nargs="+", default=None, metavar="PATH",
                       help="one file (.npz, .csv, .parquet) or image folder per contributor, named by its file name")
@@ -50,6 +51,9 @@ def add_value_commands(sub) -> None:
     real.add_argument("--val-data", default=None, metavar="PATH", help="your validation set (required with these)")
     real.add_argument("--task", choices=["classification", "regression"], default=None,
                       help="default: regression when every file holds real-valued targets")
+    real.add_argument("--allow-new-classes", action="store_true",
+                      help="accept contributor labels that --val-data lacks, as classes of their own (refused by "
+                           "default: they are most often another spelling of a class)")
     dv.add_argument("--semivalue", choices=["loo", "shapley", "banzhaf"], default="shapley",
                     help="how contributors share the utility: leave-one-out, Shapley or Banzhaf values")
     dv.add_argument("--max-exact", type=int, default=12, help="exact enumeration up to this many contributors")
@@ -68,8 +72,8 @@ def add_value_commands(sub) -> None:
                     help="MMD RBF bandwidth: median (heuristic) or a number (the paper: 5 on [0, 1] pixels)")
     dv.add_argument("--ntk-blocks", type=int, default=1, help="block-diagonal NTK approximation (1 = exact)")
     dv.add_argument("--ntk-permutations", type=int, default=1, help="random block partitions averaged")
-    dv.add_argument("--val-fraction", type=finite_float, default=0.2,
-                    help="simulated: share of --data held out as the validation set")
+    dv.add_argument("--val-fraction", type=finite_float, default=None,
+                    help="simulated: share of --data held out as the validation set (default 0.2)")
     dv.add_argument("--n-jobs", type=int, default=None, help="parallel utility evaluations (-1: all cores)")
     describe(dv, "trainfree value davinz --data digits --contributors 10 --split noisy --out out/davinz", """
 values.parquet, one row per contributor:
@@ -93,9 +97,20 @@ def value_davinz(args: argparse.Namespace) -> None:
     if real and args.val_data is None:
         raise TrainfreeError("Valuing real contributors (--contributor-data or --contributor-column) needs your "
                              "validation set: pass --val-data PATH.")
-    if not real and (args.val_data is not None or args.task is not None):
-        raise TrainfreeError("--val-data and --task are for real contributors: add --contributor-data PATH... (one "
-                             "file or folder each) or --contributor-column COLUMN (of the --data table).")
+    if not real and (args.val_data is not None or args.task is not None or args.allow_new_classes):
+        raise TrainfreeError("--val-data, --task and --allow-new-classes are for real contributors: add "
+                             "--contributor-data PATH... (one file or folder each) or --contributor-column COLUMN (of the --data table).")
+    simulated = {"--contributors": args.contributors, "--split": args.split, "--val-fraction": args.val_fraction,
+                 "--noise": args.noise, **({"--n": args.n} if real else {})}
+    ignored = [flag for flag, value in simulated.items() if value is not None]
+    if real and ignored:
+        raise TrainfreeError(f"{ignored[0]} is for simulated contributors (splitting --data); real contributors "
+                             f"(--contributor-data or --contributor-column) are valued as given. Drop {ignored[0]}.")
+    if args.noise is not None and args.split != "noisy":
+        raise TrainfreeError("--noise sets the share of labels flipped by --split noisy; add --split noisy or drop "
+                             "--noise.")
+    args.contributors = 10 if args.contributors is None else args.contributors
+    args.split, args.val_fraction = args.split or "random", 0.2 if args.val_fraction is None else args.val_fraction
     if args.contributor_data is not None and args.contributor_column is not None:
         raise TrainfreeError("Pass either --contributor-data (one file or folder per contributor) or "
                              "--contributor-column (one --data table with a contributor column), not both.")
@@ -118,8 +133,8 @@ def value_davinz(args: argparse.Namespace) -> None:
         say(args, f"Loaded {len(parts)} contributors ({', '.join(f'{k}: {len(d)}' for k, d in parts.items())} "
                   f"examples) and the validation set {val.name} ({len(val)}); model {args.model}")
         with step(f"valuing {len(parts)} contributors (DAVINZ, {args.semivalue})"):
-            res = value_datasets(parts, val, task=args.task, checkpoint=_checkpoint(args, out, len(parts)),
-                                 **options)
+            res = value_datasets(parts, val, task=args.task, allow_new_classes=args.allow_new_classes,
+                                 checkpoint=_checkpoint(args, out, len(parts)), **options)
     else:
         data = load_data(args)
         say(args, f"Loaded {data.name}: {len(data)} examples, {len(data.classes)} classes; "

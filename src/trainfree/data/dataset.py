@@ -160,7 +160,7 @@ def check_n(n: Any, available: int) -> None:
     """Refuse a sample size ``n`` that is not a positive int or exceeds the ``available`` examples."""
     check_param("n", n, numbers.Integral, low=1)
     if n > available:
-        raise TrainfreeError(f"n={n} exceeds the {available} examples available. Pass n <= {available} "
+        raise TrainfreeError(f"n={n} exceeds the {available} examples available. Pass n={available} or fewer, "
                              f"or n=None for all of them.")
 
 

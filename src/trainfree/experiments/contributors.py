@@ -157,7 +157,7 @@ def value_datasets(contributors: Mapping[str, Dataset], val: Dataset, *, task: s
                    model: str = "mlp", nu: str | NuOptions = DEFAULT_NU, semivalue: str = "shapley",
                    max_exact: int = 12, n_samples: int = 500,
                    checkpoint: str | Path | None = None, random_state: SeedLike = None, n_jobs: int | None = None,
-                   **davinz_options: Any) -> PlayerResult:
+                   allow_new_classes: bool = False, **davinz_options: Any) -> PlayerResult:
     """Value real contributors' data sets against the user's own validation set with DAVINZ.
 
     Parameters
@@ -173,6 +173,11 @@ def value_datasets(contributors: Mapping[str, Dataset], val: Dataset, *, task: s
         are regression targets too when asked for.
     model, nu, semivalue, max_exact, n_samples, checkpoint, n_jobs, random_state, **davinz_options
         As in :func:`value_contributors`.
+    allow_new_classes : bool, default=False
+        Classification: accept contributor labels that the validation set lacks, as classes of their
+        own. By default they are refused, naming the contributor and the labels: a label the
+        validation set never shows is most often another spelling or encoding of a class (``"d0"``
+        for ``0``), which DAVINZ would value as a new class.
 
     Returns
     -------
@@ -199,6 +204,13 @@ def value_datasets(contributors: Mapping[str, Dataset], val: Dataset, *, task: s
     if len(set(widths.values())) > 1:
         raise TrainfreeError(f"The data sets have different numbers of features ({widths}); every contributor and "
                              f"the validation set must describe examples the same way.")
+    small = [(name, d) for name, d in contributors.items() if len(d) < 2]
+    if small:
+        name, d = small[0]
+        raise TrainfreeError(f"Contributor {name!r} ({d.name}) has {len(d)} example(s); DAVINZ needs at least 2 per contributor (a single point has no "
+                             f"distribution to compare). Merge it with another contributor or drop it.")
+    if task == "classification" and val.task != "regression" and not allow_new_classes:
+        _check_known_classes(contributors, val)
     targets, classes = _common_targets(sets, task)
     shapes = {d.image_shape for d in sets.values()}
     image_shape = shapes.pop() if len(shapes) == 1 else None
@@ -214,9 +226,22 @@ def value_datasets(contributors: Mapping[str, Dataset], val: Dataset, *, task: s
                         nu=nu, task=task, semivalue=semivalue, max_exact=max_exact, n_samples=n_samples,
                         checkpoint=checkpoint, names=names, random_state=child(seed, "valuation"), n_jobs=n_jobs,
                         **davinz_options)
-    return res.replace(settings={"data": {k: d.name for k, d in contributors.items()}, "validation": val.name,
+    return res.replace(settings={"allow_new_classes": bool(allow_new_classes), "data": {k: d.name for k, d in contributors.items()}, "validation": val.name,
                                  "n_val": len(val), "model": model, "classes": list(classes)},
                        timings={"total_s": time.perf_counter() - t0}, seed=seed_record(seed))
+
+
+def _check_known_classes(contributors: Mapping[str, Dataset], val: Dataset) -> None:
+    """Refuse contributor labels that the validation set lacks, naming the contributor and the labels."""
+    known = set(val.classes)
+    for name, d in contributors.items():
+        new = [c for c in d.classes if c not in known]
+        if new and d.task != "regression":
+            shown = ", ".join(repr(c) for c in new[:5]) + (f" and {len(new) - 5} more" if len(new) > 5 else "")
+            raise TrainfreeError(f"Contributor {name!r} ({d.name}) has label(s) {shown} that the validation set "
+                                 f"{val.name} lacks (its classes: {', '.join(map(repr, val.classes[:10]))}). Check "
+                                 f"that both spell the classes the same way, or pass allow_new_classes=True to "
+                                 f"value them as classes of their own.")
 
 
 def _common_targets(sets: Mapping[str, Dataset], task: str) -> tuple[dict[str, np.ndarray], list[str]]:
@@ -236,7 +261,7 @@ def _common_targets(sets: Mapping[str, Dataset], task: str) -> tuple[dict[str, n
     bad = [name for name, d in sets.items() if d.task == "regression"]
     if bad:
         raise TrainfreeError(f"{bad[0]} has real-valued targets, which classification cannot use; pass "
-                             f"task='regression' (--task regression), or give whole-number class labels.")
+                             f"task='regression', or give whole-number class labels.")
     names = sorted({c for d in sets.values() for c in d.classes})
     if all(re.fullmatch(r"-?\d+", c) for c in names):
         names = sorted(names, key=int)

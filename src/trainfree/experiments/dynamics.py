@@ -44,7 +44,7 @@ def score_groups(scores, n_groups: int = 10) -> list[np.ndarray]:
     s = as_scores(scores)
     check_param("n_groups", n_groups, numbers.Integral, low=1)
     if n_groups > len(s):
-        raise TrainfreeError(f"Cannot split {len(s)} rows into {n_groups} groups; pass n_groups <= {len(s)}.")
+        raise TrainfreeError(f"Cannot split {len(s)} rows into {n_groups} groups; pass n_groups={len(s)} or fewer.")
     order = np.argsort(-s, kind="stable")
     return [np.asarray(g) for g in np.array_split(order, n_groups)]
 

@@ -12,6 +12,7 @@ import torch
 from scipy.stats import pearsonr, spearmanr
 
 from .._errors import TrainfreeError
+from .._progress import bar
 from .._random import SeedLike, check_random_state, child, seed_record
 from .._random import rng as make_rng
 from .._validation import check_param
@@ -154,6 +155,8 @@ def davinz_groundtruth(train_set: Dataset, val_set: Dataset, test_set: Dataset, 
     t0 = time.perf_counter()
     check_param("n_datasets", n_datasets, numbers.Integral, low=3)
     check_param("size_scale", size_scale, str, choices=("linear", "log"))
+    _check_sizes(sizes, len(train_set), replace)
+    _check_noise(noise, regression=train_set.task == "regression")
     if not isinstance(training, GroundTruthTraining):
         raise TrainfreeError(f"The 'training' parameter must be GroundTruthTraining(epochs=..., lr=..., ...). Got "
                              f"{type(training).__name__} instead.")
@@ -173,7 +176,7 @@ def davinz_groundtruth(train_set: Dataset, val_set: Dataset, test_set: Dataset, 
 
     t = time.perf_counter()
     terms = []
-    for idx, y, _ in _progress(draws, progress, "DAVINZ"):
+    for idx, y, _ in bar(draws, desc="DAVINZ", show=progress):
         u = DavinzUtility([(as_input(train_set.X[idx]), y)], as_input(val_set.X), model=init, task=task, nu=nu,
                           bandwidth=sigma, convention=convention, kappa=1.0, device=device,
                           random_state=child(seed, "davinz"))
@@ -188,7 +191,7 @@ def davinz_groundtruth(train_set: Dataset, val_set: Dataset, test_set: Dataset, 
     train_seed = child(seed, "training")
     run_seeds = [train_seed] + [child(train_seed, f"repeat/{r}") for r in range(1, repeats)]  # run 0: as one run
     runs = np.empty((repeats, len(draws), 2))  # (test metric, VP) of each run
-    for k, (idx, y, _) in enumerate(_progress(draws, progress, "training")):
+    for k, (idx, y, _) in enumerate(bar(draws, desc="training", show=progress)):
         for r, run_seed in enumerate(run_seeds):
             vp_utility = ValidationPerformance([(as_input(train_set.X[idx]), y)], as_input(val_set.X), val_set.y,
                                                model=init, task=task, device=device, random_state=run_seed,
@@ -230,6 +233,34 @@ def davinz_groundtruth(train_set: Dataset, val_set: Dataset, test_set: Dataset, 
     return PlayerResult("davinz_groundtruth", columns, settings, seed_record(seed), timings, metrics)
 
 
+def _check_sizes(sizes: tuple[int, int], n_pool: int, replace: bool) -> None:
+    """The smallest and largest dataset size: whole numbers, 2 <= smallest <= largest, at most the pool's rows."""
+    try:
+        low, high = sizes
+    except (TypeError, ValueError):
+        raise TrainfreeError(f"The 'sizes' parameter must be (smallest, largest). Got {sizes!r} instead.") from None
+    check_param("sizes", low, numbers.Integral, low=2)
+    check_param("sizes", high, numbers.Integral, low=2)
+    if low > high:
+        raise TrainfreeError(f"The 'sizes' parameter must have smallest <= largest. Got smallest {low} and largest "
+                             f"{high}: swap them.")
+    if high > n_pool and not replace:
+        raise TrainfreeError(f"The 'sizes' parameter: datasets of up to {high} rows exceed the pool's {n_pool} rows. "
+                             f"Pass a largest size of at most {n_pool}.")
+
+
+def _check_noise(noise: tuple[float, float], *, regression: bool) -> None:
+    """The range of noise rates: 0 <= lowest <= highest (<= 1 for a share of flipped labels)."""
+    try:
+        low, high = (float(v) for v in noise)
+    except (TypeError, ValueError):
+        raise TrainfreeError(f"The 'noise' parameter must be (lowest, highest). Got {noise!r} instead.") from None
+    top = np.inf if regression else 1.0
+    if not 0 <= low <= high <= top:
+        raise TrainfreeError(f"The 'noise' parameter must satisfy 0 <= lowest <= highest"
+                             f"{'' if regression else ' <= 1 (a share of flipped labels)'}. Got ({low:g}, {high:g}).")
+
+
 def _draw_datasets(train_set: Dataset, n_datasets: int, sizes: tuple[int, int], noise: tuple[float, float],
                    size_scale: str, n_classes: int, seed: np.random.SeedSequence, replace: bool = False) -> list:
     """(row indices, targets, noise rate) of each random dataset."""
@@ -249,14 +280,9 @@ def _draw_datasets(train_set: Dataset, n_datasets: int, sizes: tuple[int, int], 
     return draws
 
 
-def _progress(items, show: bool, desc: str):
-    from tqdm.auto import tqdm
-
-    return tqdm(items, desc=desc, disable=not show)
-
-
 def groundtruth_splits(data: str, *, pool: int = 12000, val_size: int = 500, test_size: int = 2000,
-                       first: bool = False, random_state: SeedLike = 0) -> tuple[Dataset, Dataset, Dataset]:
+                       first: bool = False, label_column: str = "label",
+                       random_state: SeedLike = 0) -> tuple[Dataset, Dataset, Dataset]:
     """The study's train, validation and test sets.
 
     Fashion-MNIST: ``pool`` training images (the first ``val_size`` of them for validation, the rest
@@ -264,20 +290,23 @@ def groundtruth_splits(data: str, *, pool: int = 12000, val_size: int = 500, tes
     or with ``first=True`` the file's first ``pool`` images, as the paper drew from MNIST's first 10 000
     (``pool=10500, val_size=500``: validation from the first 500, datasets from the next 10 000).
     ``"ising"``: 4 000 generated lattices;
-    other data: all of it; both split 2/3 pool, 1/3 test.
+    other data (a file's labels in ``label_column``): all of it; both split 2/3 pool, 1/3 test.
     """
     from ..data import load, load_fashion_mnist, make_ising
 
+    check_param("val_size", val_size, numbers.Integral, low=1)
+    check_param("test_size", test_size, numbers.Integral, low=1)
     seed = check_random_state(random_state)
     if data == "fmnist":
         full = (load_fashion_mnist(split="train").subset(np.arange(pool)) if first
                 else load_fashion_mnist(split="train", n=pool, random_state=child(seed, "pool")))
         test = load_fashion_mnist(split="test", n=test_size, random_state=child(seed, "test"))
     else:
-        every = make_ising(4000, random_state=child(seed, "ising")) if data == "ising" else load(data)
+        every = (make_ising(4000, random_state=child(seed, "ising")) if data == "ising"
+                 else load(data, label_column=label_column))
         order = make_rng(child(seed, "holdout")).permutation(len(every))
         full, test = every.subset(order[: len(order) * 2 // 3]), every.subset(order[len(order) * 2 // 3:])
     if len(full) <= val_size + 3:
         raise TrainfreeError(f"The pool holds {len(full)} rows; {val_size} go to validation and the rest must "
-                             f"hold the datasets. Use a larger pool (--n) or a smaller validation set.")
+                             f"hold the datasets. Pass val_size={max(1, len(full) // 4)} or so, or more data.")
     return full.subset(np.arange(val_size, len(full))), full.subset(np.arange(val_size)), test

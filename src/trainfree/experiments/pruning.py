@@ -380,17 +380,17 @@ def pruning_scores(data: Dataset, names: Sequence[str], *, model: str = "auto", 
     return out
 
 
-def pruning_splits(data: str, *, n: int | None = 3000, test_size: int = 2000,
+def pruning_splits(data: str, *, n: int | None = 3000, test_size: int = 2000, label_column: str = "label",
                    random_state: SeedLike = None) -> tuple[Dataset, Dataset]:
     """Training and test sets: Fashion-MNIST's ``n`` training and ``test_size`` test images; other data
-    (:func:`~trainfree.data.load`, ``n`` rows) split 2/3 training, 1/3 test."""
+    (:func:`~trainfree.data.load`, ``n`` rows, labels in ``label_column``) split 2/3 training, 1/3 test."""
     from ..data import load, load_fashion_mnist
 
     seed = check_random_state(random_state)
     if data == "fmnist":
         return (load("fmnist", n=n, random_state=seed),
                 load_fashion_mnist(split="test", n=test_size, random_state=child(seed, "test")))
-    every = load(data, n=n, random_state=seed)
+    every = load(data, n=n, label_column=label_column, random_state=seed)
     order = make_rng(child(seed, "holdout")).permutation(len(every))
     cut = len(order) * 2 // 3
     return every.subset(order[:cut]), every.subset(order[cut:])

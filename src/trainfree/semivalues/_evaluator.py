@@ -12,8 +12,9 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from joblib import Parallel, delayed, effective_n_jobs
+from joblib import Parallel, delayed
 
+from .._device import concurrent_units, parallel_n_jobs
 from .._errors import TrainfreeError
 from .._validation import check_n_jobs
 from ._common import Utility
@@ -71,7 +72,8 @@ class Evaluator:
 
 def _dispatch(func: Callable, utility: Utility, items: list, n_jobs: int | None, hint: int | None) -> list:
     """Run ``func(utility, chunk, hint)`` over chunks of ``items`` with joblib; results in input order."""
-    workers = effective_n_jobs(n_jobs)
+    n_jobs = parallel_n_jobs(n_jobs, len(items))
+    workers = concurrent_units(n_jobs, len(items))
     n_chunks = min(len(items), 4 * workers) if workers > 1 else 1
     bounds = np.linspace(0, len(items), n_chunks + 1).astype(int)
     parts = Parallel(n_jobs=n_jobs)(delayed(func)(utility, items[a:b], hint) for a, b in zip(bounds[:-1], bounds[1:]))

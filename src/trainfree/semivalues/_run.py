@@ -127,13 +127,16 @@ class Run:
 
 
 def _read_checkpoint(path: Path) -> dict[str, np.ndarray]:
+    if path.is_dir():
+        raise TrainfreeError(f"Checkpoint {path} is a folder, but a Monte Carlo checkpoint is one file: pass a file "
+                             f"path such as {path / 'checkpoint.npz'}.")
     try:
         with np.load(path, allow_pickle=False) as data:
             saved = {key: data[key] for key in data.files}
         json.loads(str(saved["identity"]))
         if saved["progress"].shape != (3,):
             raise ValueError("bad progress record")
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:  # EOFError: an empty file
         raise TrainfreeError(f"Could not read checkpoint {path} ({exc}). It is not a trainfree semivalue "
                              f"checkpoint: delete it or pass another path.") from None
     return saved

@@ -86,7 +86,8 @@ def davinz_values(contributors: Sequence[tuple], X_val: Any, *, model: nn.Module
     if exact and checkpoint is not None:
         raise TrainfreeError(f"A checkpoint resumes Monte Carlo runs, but {K} contributors with "
                              f"semivalue={semivalue!r} and max_exact={max_exact} are computed exactly in one pass. "
-                             f"Drop the checkpoint (--checkpoint), or lower max_exact (--max-exact) for Monte Carlo.")
+                             f"Pass checkpoint=None" + ("." if semivalue == "loo" or K < 2 else
+                                                         f", or max_exact={K - 1} or less for Monte Carlo."))
     utility = DavinzUtility(contributors, X_val, model=model, nu=nu, random_state=child(seed, "ntk_blocks"),
                             **utility_options)
     t1 = time.perf_counter()

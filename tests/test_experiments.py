@@ -130,3 +130,14 @@ def test_groundtruth_repeats_average_runs_whose_first_is_the_single_run():
     np.testing.assert_allclose(thr.values, -thr.settings["kappa"] * thr["ntk_term"] - thr["mmd_term"], rtol=1e-12)
     with pytest.raises(TrainfreeError, match="repeats"):
         GroundTruthTraining(repeats=0)
+
+
+def test_score_dataset_names_classes_in_warnings_and_outputs():
+    from trainfree.data import Dataset
+    rng = np.random.default_rng(0)
+    X = np.r_[rng.normal(1, 1, (20, 4)), rng.normal(-1, 1, (20, 4)), rng.normal(size=(1, 4))]
+    data = Dataset(X, np.r_[np.zeros(20), np.ones(20), 2].astype(int), classes=("cat", "dog", "emu"))
+    with pytest.warns(UserWarning, match=r"1 class\(es\) have a single row \('emu'\)"):
+        res = score_dataset(data, score="mislabel", random_state=0)
+    assert set(res["predicted"].tolist()) <= {"cat", "dog", "emu"} and res["label"][-1] == "emu"
+    assert not res.flags[-1] and res.settings["unjudged_classes"] == ["emu"]

@@ -101,12 +101,10 @@ def score_dataset(data: Dataset, *, score: str = "cg", noise_rate: float = 0.0, 
                                            name=data.name))
     elif score == "mislabel" and data.image_shape is not None and len(data.image_shape) == 3:
         X = X.reshape(len(X), *data.image_shape)  # images: the detector's default kernel is convolutional
-    res = SCORES[score](X, y, random_state=child(seed, "score"), **score_options)
     names = np.asarray(data.classes, dtype=object)
-    # The score encodes labels itself; report the class names the user knows, in the source's row order.
+    # The score gets the class names the user knows, so its warnings, ``label`` and ``predicted`` name them.
+    res = SCORES[score](X, names[y], random_state=child(seed, "score"), **score_options)
     columns: dict[str, Any] = {"label": names[y], "row_id": data.ids}
-    if "predicted" in res.columns and res["predicted"].dtype.kind in "iu":  # the detector's class, by name too
-        columns["predicted"] = names[res["predicted"]]
     metrics: dict[str, Any] = {}
     if flipped is not None:
         columns.update(original_label=data.labels, flipped=flipped)

@@ -71,6 +71,10 @@ def lone_classes(codes: np.ndarray, n_classes: int) -> np.ndarray:
     return np.bincount(codes, minlength=n_classes) < 2
 
 
+#: The start of the warning :func:`warn_lone_classes` gives (a regular expression, for warning filters).
+LONE_CLASSES_MESSAGE = r"\d+ class\(es\) have a single row"
+
+
 def warn_lone_classes(classes: np.ndarray, lone: np.ndarray, *, stacklevel: int = 4) -> None:
     """One warning line naming the classes whose only row is left unjudged (never flagged), at the
     user's call (``stacklevel`` counted from here)."""

@@ -12,15 +12,12 @@ from ._common import (
     add_group,
     add_nu_options,
     describe,
-    finish,
     finite_float,
     load_data,
     nu_from_args,
-    prepare_output,
     refuse_input_flags,
-    say,
-    write_outputs,
 )
+from ._outputs import finish, prepare_output, say, write_outputs
 
 
 def bandwidth(text: str) -> str | float:

@@ -141,4 +141,4 @@ def test_a_row_alone_in_its_class_is_named_and_never_flagged():
     with pytest.warns(UserWarning, match="single row") as record:
         res = cg_features_score(X, y, model="mlp", epochs=1, n_seeds=2, random_state=0)
     assert sum("single row" in str(w.message) for w in record) == 1  # once, not once per seed
-    assert res["partial_label"][-1] > 0 and not res["flag_mislabel"][-1]  # its label term says "flag"; the policy does not
+    assert res["partial_label"][-1] > 0 and not res["flag_mislabel"][-1]  # its label term alone would flag it

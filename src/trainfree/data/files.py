@@ -82,6 +82,8 @@ def load_file(path: str | Path, *, label_column: str = "label", group_column: st
     suffix = path.suffix.lower()
     if suffix not in HOW_TO_SAVE:
         hint = " (a single image: put it in a class sub-folder of an image folder)" if suffix in IMAGE_SUFFIXES else ""
+        if suffix == ".npy":  # e.g. embeddings: one array, without the labels
+            hint = "; a .npy file holds one array, without labels: save both with numpy.savez(path, X=X, y=y)"
         raise TrainfreeError(f"Cannot load {path.name!r}: supported are .npz, .csv, .parquet files and image "
                              f"folders{hint}.")
     if path.stat().st_size == 0:

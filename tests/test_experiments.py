@@ -133,11 +133,18 @@ def test_groundtruth_repeats_average_runs_whose_first_is_the_single_run():
 
 
 def test_score_dataset_names_classes_in_warnings_and_outputs():
+    from trainfree import mislabel_score
     from trainfree.data import Dataset
     rng = np.random.default_rng(0)
     X = np.r_[rng.normal(1, 1, (20, 4)), rng.normal(-1, 1, (20, 4)), rng.normal(size=(1, 4))]
-    data = Dataset(X, np.r_[np.zeros(20), np.ones(20), 2].astype(int), classes=("cat", "dog", "emu"))
-    with pytest.warns(UserWarning, match=r"1 class\(es\) have a single row \('emu'\)"):
+    codes = np.r_[np.zeros(20), np.ones(20), 2].astype(int)
+    data = Dataset(X, codes, classes=("zebra", "dog", "ant"))  # not in sorted order
+    with pytest.warns(UserWarning, match=r"single row") as record:
         res = score_dataset(data, score="mislabel", random_state=0)
-    assert set(res["predicted"].tolist()) <= {"cat", "dog", "emu"} and res["label"][-1] == "emu"
-    assert not res.flags[-1] and res.settings["unjudged_classes"] == ["emu"]
+    assert [str(w.message)[:38] for w in record] == ["1 class(es) have a single row ('ant'):"]
+    assert set(res["predicted"].tolist()) <= {"zebra", "dog"} and res["label"][-1] == "ant"
+    assert not res.flags[-1] and res.settings["unjudged_classes"] == ["ant"]
+    assert res.settings["classes"] == ["zebra", "dog", "ant"]
+    with pytest.warns(UserWarning, match=r"single row \(2\)"):
+        direct = mislabel_score(X, codes)  # the same numbers: the score sees the codes, in the source's order
+    np.testing.assert_allclose(res.scores[:-1], direct.scores[:-1], rtol=1e-4, atol=1e-5)  # float32

@@ -130,3 +130,15 @@ def test_cli_cg_features(tmp_path):
     assert summary["settings"]["n_seeds"] == 2 and summary["settings"]["epochs"] == 1
     df = pd.read_parquet(tmp_path / "scores.parquet")
     assert {"score", "stderr", "partial_label", "flag_mislabel", "flipped"} <= set(df)
+
+
+def test_a_row_alone_in_its_class_is_named_and_never_flagged():
+    rng = np.random.default_rng(0)
+    X = np.r_[rng.normal(1, 1, (20, 5)), rng.normal(-1, 1, (20, 5)), rng.normal(size=(1, 5))]
+    y = np.r_[["cat"] * 20, ["dog"] * 20, ["emu"]]
+    with pytest.warns(UserWarning, match=r"1 class\(es\) have a single row \('emu'\)"):
+        cg_prime_score(X, y)
+    with pytest.warns(UserWarning, match="single row") as record:
+        res = cg_features_score(X, y, model="mlp", epochs=1, n_seeds=2, random_state=0)
+    assert sum("single row" in str(w.message) for w in record) == 1  # once, not once per seed
+    assert res["partial_label"][-1] > 0 and not res["flag_mislabel"][-1]  # its label term alone would flag it

@@ -266,6 +266,13 @@ def test_missing_paths_and_unknown_names(tmp_path, capsys):
     assert "Unknown data set 'no-such-set'" in cli_error(capsys, tmp_path, "no-such-set")
 
 
+
+def test_a_npy_array_is_refused_with_how_to_save_its_labels(tmp_path, capsys):
+    np.save(path := tmp_path / "emb.npy", np.eye(4))
+    line = cli_error(capsys, tmp_path, str(path))
+    assert "'emb.npy'" in line and "numpy.savez(path, X=X, y=y)" in line
+
+
 # ------------------------------------------------------------------------------------- image folders
 
 

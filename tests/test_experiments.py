@@ -130,3 +130,21 @@ def test_groundtruth_repeats_average_runs_whose_first_is_the_single_run():
     np.testing.assert_allclose(thr.values, -thr.settings["kappa"] * thr["ntk_term"] - thr["mmd_term"], rtol=1e-12)
     with pytest.raises(TrainfreeError, match="repeats"):
         GroundTruthTraining(repeats=0)
+
+
+def test_score_dataset_names_classes_in_warnings_and_outputs():
+    from trainfree import mislabel_score
+    from trainfree.data import Dataset
+    rng = np.random.default_rng(0)
+    X = np.r_[rng.normal(1, 1, (20, 4)), rng.normal(-1, 1, (20, 4)), rng.normal(size=(1, 4))]
+    codes = np.r_[np.zeros(20), np.ones(20), 2].astype(int)
+    data = Dataset(X, codes, classes=("zebra", "dog", "ant"))  # not in sorted order
+    with pytest.warns(UserWarning, match=r"single row") as record:
+        res = score_dataset(data, score="mislabel", random_state=0)
+    assert [str(w.message)[:38] for w in record] == ["1 class(es) have a single row ('ant'):"]
+    assert set(res["predicted"].tolist()) <= {"zebra", "dog"} and res["label"][-1] == "ant"
+    assert not res.flags[-1] and res.settings["unjudged_classes"] == ["ant"]
+    assert res.settings["classes"] == ["zebra", "dog", "ant"]
+    with pytest.warns(UserWarning, match=r"single row \(2\)"):
+        direct = mislabel_score(X, codes)  # the same numbers: the score sees the codes, in the source's order
+    np.testing.assert_allclose(res.scores[:-1], direct.scores[:-1], rtol=1e-4, atol=1e-5)  # float32

@@ -121,3 +121,12 @@ def test_cli_choices_are_the_librarys():
     from trainfree.valuation.davinz_options import DEFAULT_NU, NU_PRESETS
 
     assert _common.NU_PRESETS == tuple(NU_PRESETS) and _common.DEFAULT_NU == DEFAULT_NU
+
+
+def test_help_names_every_input_and_what_ignores_n_jobs(capsys):
+    assert main(["score", "mislabel", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "Dataset.save_to_disk" in text and "label field of a save_to_disk folder" in text
+    assert "exact, lowrank and auto ignore it" in text
+    assert main(["score", "cg", "--help"]) == 0
+    assert "exact ignores it" in " ".join(capsys.readouterr().out.split())

@@ -96,3 +96,4 @@ def test_cli_image_size_is_used_and_recorded_and_checked(tmp_path, capsys):
                  str(tmp_path / "bad")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--image-size must be two whole numbers" in err
+    assert "None" not in err and "leave it out" in err  # words a command-line user can act on

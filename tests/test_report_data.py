@@ -145,3 +145,18 @@ def test_every_flagged_row_is_in_the_table_and_titles_are_words(tmp_path):
     page = write_report(tmp_path / "v").read_text()
     assert "<title>trainfree report: value davinz on 4 contributors (alice, bob, carol, ...)</title>" in page
     assert "{&#x27;alice&#x27;" not in page
+
+
+def test_a_moved_folder_typed_without_a_slash_is_reported_as_moved(tmp_path, rng, monkeypatch, capsys):
+    from PIL import Image
+    monkeypatch.chdir(tmp_path)
+    for k in range(12):
+        (tmp_path / "pics" / "ab"[k % 2]).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(tmp_path / "pics" / "ab"[k % 2] / f"{k}.png")
+    assert main(["score", "mislabel", "--data", "pics", "--out", "out", "--quiet"]) == 0
+    shutil.move(tmp_path / "pics", tmp_path / "moved")
+    capsys.readouterr()
+    assert main(["report", "out", "--force"]) == 0
+    err = capsys.readouterr().err
+    assert "were not found where the run read them" in err and str(tmp_path / "pics") in err
+    assert "Unknown data set" not in err

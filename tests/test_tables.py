@@ -193,6 +193,18 @@ def test_table_options_need_a_table(tmp_path, capsys):
         capsys, tmp_path, "digits", "--ignore-columns", "a")
 
 
+def test_a_label_column_is_refused_where_labels_have_a_fixed_place(tmp_path, capsys):
+    np.savez(path := tmp_path / "a.npz", X=np.eye(4), y=np.array([0, 1, 0, 1]))
+    with pytest.raises(TrainfreeError, match="a.npz is an .npz file, whose labels are its array y: the "
+                                             "'label_column' parameter \\(here 'kind'\\)"):
+        load_file(path, label_column="kind")
+    assert len(load_file(path).classes) == 2  # the default names no column
+    line = one_line_error(capsys, tmp_path, path, "--label-column", "kind")
+    assert "whose labels are its array y: --label-column (here 'kind')" in line
+    assert "digits is a built-in data set without columns: --label-column is for" in one_line_error(
+        capsys, tmp_path, "digits", "--label-column", "kind")
+
+
 # --------------------------------------------------------------------------------- ignored columns
 
 

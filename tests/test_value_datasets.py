@@ -83,6 +83,13 @@ def test_regression_contributors_and_errors(tmp_path, rng, capsys):
     capsys.readouterr()
     assert main(["value", "davinz", "--contributor-data", *files, "--out", str(tmp_path / "o2")]) == 2
     assert "--val-data" in capsys.readouterr().err
+    gone, val = str(tmp_path / "gone.csv"), str(tmp_path / "val.csv")
+    for flag, argv in (("--contributor-data", [*files, gone, "--val-data", val]), ("--val-data", [*files, "--val-data",
+                                                                                                gone])):
+        assert main(["value", "davinz", "--contributor-data", *argv, "--out", str(tmp_path / "o3")]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"{flag}: no such file or folder: {gone}" in err, err
+    assert not (tmp_path / "o3").exists()  # refused before the output folder is made
     real = Dataset(X[100:], t[100:].astype(np.float64))  # real-valued targets cannot be classes
     with pytest.raises(TrainfreeError, match="real-valued targets"):
         value_datasets({"p": load(files[0])}, real, task="classification")

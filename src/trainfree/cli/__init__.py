@@ -25,7 +25,8 @@ from collections.abc import Sequence
 
 from .._errors import TrainfreeError
 from .._progress import showing, step
-from ._common import Parser, add_nu_options, cli_words, nu_from_args, option_strings, summary_table
+from ._common import Parser, add_nu_options, cli_words, nu_from_args, option_strings
+from ._outputs import summary_table
 from .dynamics import add_dynamics_command
 from .experiment import add_experiment_commands
 from .report import add_report_command, draw_report

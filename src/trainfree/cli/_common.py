@@ -12,8 +12,7 @@ from typing import Any
 
 from .._errors import TrainfreeError
 
-# Output folders live in ._outputs; re-exported for the commands that import them from here.
-from ._outputs import finish, prepare_output, say, summary_table, write_outputs  # noqa: F401
+from ._outputs import say
 
 # API parameter → CLI flag, so that errors raised by the library name what a CLI user can type.
 FLAGS = {"ratio": "--ratio", "n_repeats": "--repeats", "method": "--method", "preprocess": "--preprocess",
@@ -181,9 +180,11 @@ def nu_from_args(args: argparse.Namespace):
 def add_common(p: argparse.ArgumentParser, *, data: str, noise_help: str | None) -> None:
     """The flags every command has: data, subsample, noise (unless ``noise_help`` is None), seed, device, output."""
     g = p.add_argument_group("common")
-    g.add_argument("--data", default=data, help="fmnist, digits, mnist1d, or a path: .npz, .csv, .parquet or an "
-                                                 "image folder with one sub-folder per class")
-    g.add_argument("--label-column", default="label", help="label column of a .csv/.parquet file")
+    g.add_argument("--data", default=data, help="fmnist, digits, mnist1d, or a path: .npz, .csv, .parquet, an "
+                                                 "image folder with one sub-folder per class, or a folder written "
+                                                 "by Hugging Face's Dataset.save_to_disk")
+    g.add_argument("--label-column", default="label", help="label column of a .csv/.parquet file, or label field "
+                                                           "of a save_to_disk folder")
     g.add_argument("--id-column", default=None, metavar="NAME",
                    help="tables only: a column of unique row ids, written as row_id and kept out of the features "
                         "(default: the row number)")

@@ -13,13 +13,10 @@ from ._common import (
     AUTO_MODEL_HELP,
     add_common,
     describe,
-    finish,
-    prepare_output,
     refuse_input_flags,
     resolved_model,
-    say,
-    write_outputs,
 )
+from ._outputs import finish, prepare_output, say, write_outputs
 from .experiment import fmnist_only, two_classes
 
 SCORES = ("cg", "el2n", "grand", "forgetting")

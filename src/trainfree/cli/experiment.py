@@ -16,15 +16,11 @@ from ._common import (
     add_nu_options,
     nu_from_args,
     describe,
-    finish,
     load_data,
-    prepare_output,
     refuse_input_flags,
     resolved_model,
-    say,
-    write_outputs,
 )
-from ._outputs import save_result
+from ._outputs import finish, prepare_output, save_result, say, write_outputs
 
 CORRELATE_SCORES = ("cg", "el2n", "grand", "forgetting")
 

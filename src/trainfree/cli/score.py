@@ -14,15 +14,11 @@ from ._common import (
     add_common,
     add_group,
     describe,
-    finish,
     finite_float,
     load_data,
-    prepare_output,
     resolved_model,
-    say,
-    write_outputs,
 )
-from ._outputs import record_data
+from ._outputs import finish, prepare_output, record_data, say, write_outputs
 
 MISLABEL_COLUMNS = """scores.parquet, one row per example, in the data set's order:
   score           log(mean P[label] of its class) − log P[label], P the leave-one-out probability (higher = more likely mislabelled)
@@ -63,7 +59,8 @@ def add_score_commands(sub) -> None:
                          "(large: float32 Gram storage)")
     ml.add_argument("--rank", type=int, default=None, help="lowrank: Nystrom landmarks (default: until 1%% of the "
                     "kernel's trace is left, at most 1000)")
-    ml.add_argument("--n-jobs", type=int, default=None, help="stochastic, large: parallel work units (-1: all cores)")
+    ml.add_argument("--n-jobs", type=int, default=None, help="stochastic, large: parallel work units (-1: all cores); "
+                    "exact, lowrank and auto ignore it")
     ml.add_argument("--checkpoint", default=None, help="stochastic, large: folder of finished work units (default "
                     "<out>/units); re-run the same command to resume")
     describe(ml, "trainfree score mislabel --data fmnist --n 10000 --noise 0.2 --seed 0 --out out/mislabel",
@@ -84,7 +81,8 @@ def add_score_commands(sub) -> None:
     cg.add_argument("--rank", type=int, default=None, help="large: Nyström preconditioner rank (default max(1000, n/20))")
     cg.add_argument("--dtype", choices=["float64", "float32"], default=None,
                     help="exact/stochastic: precision (default float64); large: Gram storage (default float32)")
-    cg.add_argument("--n-jobs", type=int, default=None, help="stochastic/large: parallel work units (-1: all cores)")
+    cg.add_argument("--n-jobs", type=int, default=None, help="stochastic/large: parallel work units (-1: all cores); "
+                    "exact ignores it")
     cg.add_argument("--checkpoint", default=None, help="stochastic/large: folder of finished work units (default "
                                                         "<out>/units); re-run the same command to resume")
     describe(cg, "trainfree score cg --data fmnist --n 10000 --noise 0.2 --seed 0 --out out/cg", SCORE_COLUMNS)

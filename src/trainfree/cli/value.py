@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 from .._errors import TrainfreeError
 from ._common import (
@@ -12,15 +13,12 @@ from ._common import (
     add_group,
     add_nu_options,
     describe,
-    finish,
     finite_float,
     load_data,
     nu_from_args,
-    prepare_output,
     refuse_input_flags,
-    say,
-    write_outputs,
 )
+from ._outputs import finish, prepare_output, say, write_outputs
 
 
 def bandwidth(text: str) -> str | float:
@@ -116,6 +114,11 @@ def value_davinz(args: argparse.Namespace) -> None:
                              "--contributor-column (one --data table with a contributor column), not both.")
     if real:
         refuse_input_flags(args, "value davinz with real contributors", "reads their files itself")
+        for flag, path in [*(("--contributor-data", p) for p in args.contributor_data or ()),
+                           ("--val-data", args.val_data)]:
+            if not Path(path).exists():
+                raise TrainfreeError(f"{flag}: no such file or folder: {path}. Pass an existing .npz, .csv or "
+                                     f".parquet file or image folder.")
     out = prepare_output(args, "value davinz")
     options = dict(model=args.model, nu=nu_from_args(args), semivalue=args.semivalue, max_exact=args.max_exact,
                    n_samples=args.samples, ntk=NtkOptions(blocks=args.ntk_blocks, permutations=args.ntk_permutations),

@@ -71,6 +71,7 @@ def load_file(path: str | Path, *, label_column: str = "label", group_column: st
                 from .huggingface import from_huggingface  # a folder written by datasets' save_to_disk
 
                 return from_huggingface(path, label=label_column, image_size=image_size)
+            _refuse_label_column(path, label_column, "image folder", "its sub-folder names")
             return load_image_folder(path, image_size=image_size)
         except PermissionError as exc:
             raise TrainfreeError(f"Permission denied reading {exc.filename or path}; make it readable (e.g. "
@@ -81,12 +82,15 @@ def load_file(path: str | Path, *, label_column: str = "label", group_column: st
     suffix = path.suffix.lower()
     if suffix not in HOW_TO_SAVE:
         hint = " (a single image: put it in a class sub-folder of an image folder)" if suffix in IMAGE_SUFFIXES else ""
+        if suffix == ".npy":  # e.g. embeddings: one array, without the labels
+            hint = "; a .npy file holds one array, without labels: save both with numpy.savez(path, X=X, y=y)"
         raise TrainfreeError(f"Cannot load {path.name!r}: supported are .npz, .csv, .parquet files and image "
                              f"folders{hint}.")
     if path.stat().st_size == 0:
         raise TrainfreeError(f"{path} is empty (0 bytes); write the data again, e.g. with {HOW_TO_SAVE[suffix]}.")
     if suffix == ".npz":
         _refuse_table_options(path, table_only, ".npz file")
+        _refuse_label_column(path, label_column, ".npz file", "its array y")
         return _load_npz(path)
     return load_table(path, label_column, group_column=group_column, id_column=id_column,
                       ignore_columns=ignore_columns, standardize=standardize)
@@ -98,6 +102,14 @@ def _refuse_table_options(path: Path, options: dict, kind: str) -> None:
     if given:
         raise TrainfreeError(f"{path.name} is an {kind}, which has no columns: the {given[0]!r} parameter is for "
                              f".csv and .parquet tables; drop it (or give each group its own file or folder).")
+
+
+def _refuse_label_column(path: Path, label_column: str, kind: str, labels: str) -> None:
+    """A label column named for data whose labels have a fixed place (an .npz file's y, a folder's sub-folders)."""
+    if label_column != "label":
+        raise TrainfreeError(f"{path.name} is an {kind}, whose labels are {labels}: the 'label_column' parameter "
+                             f"(here {label_column!r}) is for .csv and .parquet tables and save_to_disk folders; "
+                             f"drop it.")
 
 
 def _load_npz(path: Path) -> Dataset:

@@ -142,8 +142,8 @@ def check_image_size(image_size: Any) -> tuple[int, int]:
         ok = False
     if not ok:
         raise TrainfreeError(f"The 'image_size' parameter must be two whole numbers (height, width), each from 1 to "
-                             f"{MAX_SIDE}; got {image_size!r}. Pass e.g. (28, 28), or None for the folder's most "
-                             f"common size.")
+                             f"{MAX_SIDE}; got {image_size!r}. Pass e.g. 28 and 28, or leave it out for the folder's "
+                             f"most common size.")
     return int(h), int(w)
 
 

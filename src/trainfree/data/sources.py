@@ -217,8 +217,8 @@ def load(name_or_path: str | Path, *, n: int | None = None, label_column: str = 
         if image_size is not None:
             raise TrainfreeError(f"The 'image_size' parameter resizes the images of an image folder; "
                                  f"{name_or_path!r} is a built-in data set of fixed size. Leave it out.")
-        if id_column is not None or ignore_columns:
-            given = "id_column" if id_column is not None else "ignore_columns"
+        if id_column is not None or ignore_columns or label_column != "label":
+            given = "id_column" if id_column is not None else "ignore_columns" if ignore_columns else "label_column"
             raise TrainfreeError(f"{name_or_path} is a built-in data set without columns: the {given!r} parameter is "
                                  f"for .csv and .parquet tables; drop it.")
         return _LOADERS[name_or_path.lower()](n=n, random_state=random_state)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numbers
 import time
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,6 +27,7 @@ from ..scores import (
     grand_score,
     mislabel_score,
 )
+from ..scores.mislabel_flags import LONE_CLASSES_MESSAGE, warn_lone_classes
 from ..training import input_shape, resolve_model
 
 NOISE_MODES = ("symmetric", "pair")  # inject_label_noise's modes that need no transition matrix
@@ -34,6 +36,7 @@ SCORES = {"mislabel": mislabel_score, "cg": cg_score, "cg-prime": cg_prime_score
           "el2n": el2n_score, "forgetting": forgetting_score}
 SCORE_NAMES = {"mislabel": "kernel leave-one-out mislabel score", "cg": "CG-score", "cg-prime": "CG′ score", "cg-features": "feature-space CG-score",
                "grand": "GraNd score", "el2n": "EL2N score", "forgetting": "forgetting score"}
+LONE_CLASS_POLICY = ("mislabel", "cg", "cg-prime", "cg-features")  # warn about (and never flag) a class's only row
 TRAINING_FREE = ("mislabel", "cg", "cg-prime")  # scored on flat rows; the others train a network on images or rows
 
 
@@ -101,12 +104,19 @@ def score_dataset(data: Dataset, *, score: str = "cg", noise_rate: float = 0.0, 
                                            name=data.name))
     elif score == "mislabel" and data.image_shape is not None and len(data.image_shape) == 3:
         X = X.reshape(len(X), *data.image_shape)  # images: the detector's default kernel is convolutional
-    res = SCORES[score](X, y, random_state=child(seed, "score"), **score_options)
     names = np.asarray(data.classes, dtype=object)
-    # The score encodes labels itself; report the class names the user knows, in the source's row order.
+    # The score gets the codes (in the source's class order, so that numbers never depend on how classes are
+    # named); what it reports by class (the single-row warning, predicted, settings) is given the names.
+    with warnings.catch_warnings():
+        if score in LONE_CLASS_POLICY:
+            warn_lone_classes(names, np.bincount(y, minlength=len(names)) == 1, stacklevel=3)
+            warnings.filterwarnings("ignore", message=LONE_CLASSES_MESSAGE)
+        res = SCORES[score](X, y, random_state=child(seed, "score"), **score_options)
     columns: dict[str, Any] = {"label": names[y], "row_id": data.ids}
     if "predicted" in res.columns and res["predicted"].dtype.kind in "iu":  # the detector's class, by name too
         columns["predicted"] = names[res["predicted"]]
+    by_name = {key: names[np.asarray(res.settings[key], dtype=np.int64)].tolist()
+               for key in ("classes", "unjudged_classes") if res.settings.get(key)}
     metrics: dict[str, Any] = {}
     if flipped is not None:
         columns.update(original_label=data.labels, flipped=flipped)
@@ -118,7 +128,7 @@ def score_dataset(data: Dataset, *, score: str = "cg", noise_rate: float = 0.0, 
         if "flag_mislabel" in res.columns:  # a flag needing no noise rate: its precision and recall
             metrics.update(sign_rule_report(res["flag_mislabel"], flipped))
     return res.replace(columns=columns, metrics=metrics,
-                       settings={"data": data.name, "score": score, "noise_rate": float(noise_rate),
+                       settings={**by_name, "data": data.name, "score": score, "noise_rate": float(noise_rate),
                                  "noise_mode": noise_mode, "data_classes": list(data.classes),
                                  **({"data_preprocessing": data.preprocessing} if data.preprocessing else {})},
                        timings={"workflow_s": time.perf_counter() - t0}, seed=seed_record(seed))

@@ -117,7 +117,7 @@ def _matched(rows: Rows, res) -> str:
 
 def _load(run: Mapping[str, Any], data: str | Path | None) -> Rows:
     """The run's data set, loaded as the run loaded it, from ``data`` or the first place ``run.json`` names."""
-    from ..data import load
+    from ..data import DATASETS, load
 
     if data is not None:
         places = [str(data)]
@@ -125,7 +125,7 @@ def _load(run: Mapping[str, Any], data: str | Path | None) -> Rows:
         places = list(dict.fromkeys(str(p) for p in (run.get("data_path"), run.get("data")) if p))
         if not places:
             return Rows(why="run.json names no data set (results saved from Python), so no examples are drawn.")
-        gone = [p for p in places if not Path(p).exists() and ("/" in p or "\\" in p or Path(p).suffix)]
+        gone = [p for p in places if not Path(p).exists() and p not in DATASETS]  # a folder typed bare ('imgs') too
         if len(gone) == len(places):  # every recorded path is gone: the data moved
             return Rows(why=f"The data were not found where the run read them ({' nor '.join(places)}, looked from "
                             f"{Path.cwd()}), so no examples are drawn.")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numbers
 import time
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -36,6 +37,7 @@ from ..linalg.loo_predictions import one_vs_rest
 from ..result import ExampleResult
 from .cg import Preprocess, cg_score, unit_rows
 from .datadiet import ScoreSetup
+from .mislabel_flags import LONE_CLASSES_MESSAGE, lone_classes, warn_lone_classes
 
 BLOCK_ENTRIES = 2**24  # H is built in row blocks of about this many entries: memory O(n·d), not O(n²)
 
@@ -68,7 +70,8 @@ def cg_prime_score(X, y, *, preprocess: str = "center", device: str | None = "cp
     -------
     ExampleResult
         ``score``, ``stderr`` (NaN: the score is deterministic), ``label``. A high CG′ marks an
-        example that the first gradient step already fits: an easy one.
+        example that the first gradient step already fits: an easy one. A class with a single row is
+        named in a warning, as by :func:`~trainfree.scores.cg_score`: no other row can vouch for its label.
 
     Examples
     --------
@@ -98,6 +101,7 @@ def cg_prime_score(X, y, *, preprocess: str = "center", device: str | None = "cp
         Hb.diagonal(offset=s).fill_(0.5)  # H_ii of unit rows is exactly 1/2; rounding of x_iᵀx_i would move it
         HY[s:s + block] = Hb @ Y
         del Hb
+    warn_lone_classes(classes, lone_classes(codes, classes.size), stacklevel=3)  # as cg_score, by name
     own = torch.as_tensor(codes, device=dev)
     hy = HY[torch.arange(n, device=dev), own].cpu().numpy()  # (Hy)_i for the own class, where y_i = +1
     score = 2.0 * hy - 0.5  # 2 y_i (Hy)_i − y_i² H_ii with y_i = 1, H_ii = 1/2
@@ -134,7 +138,8 @@ def cg_features_score(X, y, *, model: str | Callable[..., nn.Module] = "auto", e
     -------
     ExampleResult
         ``score``, ``stderr`` (over seeds, NaN for one), ``partial_label`` (the CG label term, mean
-        over seeds), ``flag_mislabel`` (mean label term > 0), ``label``; settings include
+        over seeds), ``flag_mislabel`` (mean label term > 0; never the only row of a class, as in
+        :func:`~trainfree.scores.cg_score`), ``label``; settings include
         ``feature_dim``, ``epochs`` and ``step``.
 
     Examples
@@ -149,13 +154,15 @@ def cg_features_score(X, y, *, model: str | Callable[..., nn.Module] = "auto", e
     preprocess = Preprocess(check_param("preprocess", preprocess, str, choices=tuple(p.value for p in Preprocess)))
     ctx = ScoreSetup("cg_features_score", X, y, model, n_seeds, epochs, lr, batch_size, device, random_state, None)
     options = {"preprocess": preprocess.value, "dtype": dtype, "max_memory_bytes": max_memory_bytes}
+    lone = lone_classes(ctx.codes, ctx.classes.size)  # leave-one-out cannot judge the only row of a class
+    warn_lone_classes(ctx.classes, lone, stacklevel=3)
     outs = ctx.run(_features_unit, options, n_jobs=None, progress=False)
     label_term = np.mean([o["partial_label"] for o in outs], axis=0)
     return ctx.result(outs, {"preprocess": preprocess.value, "dtype": dtype,
                              "feature_dim": int(max(int(o["feature_dim"]) for o in outs)),
                              "jitter_used": max(float(o["jitter"]) for o in outs)},
                       {"score_s": sum(float(o["score_s"]) for o in outs)},
-                      {"partial_label": label_term, "flag_mislabel": label_term > 0})
+                      {"partial_label": label_term, "flag_mislabel": (label_term > 0) & ~lone[ctx.codes]})
 
 
 def _features_unit(ctx, k: int, options: dict) -> dict:
@@ -163,8 +170,10 @@ def _features_unit(ctx, k: int, options: dict) -> dict:
     net, step, train_s = ctx.trained(k, ctx.epochs)
     t = time.perf_counter()
     feats = penultimate_features(net, ctx.tensor(torch.float32))
-    res = cg_score(feats, ctx.codes, preprocess=options["preprocess"], device=str(ctx.dev), dtype=options["dtype"],
-                   max_memory_bytes=options["max_memory_bytes"])
+    with warnings.catch_warnings():  # the caller warned once, by class name, about single-row classes
+        warnings.filterwarnings("ignore", message=LONE_CLASSES_MESSAGE)
+        res = cg_score(feats, ctx.codes, preprocess=options["preprocess"], device=str(ctx.dev),
+                       dtype=options["dtype"], max_memory_bytes=options["max_memory_bytes"])
     return {"scores": res.scores, "partial_label": res["partial_label"], "feature_dim": feats.shape[1],
             "jitter": res.jitter, "step": step, "train_s": train_s, "score_s": time.perf_counter() - t}
 

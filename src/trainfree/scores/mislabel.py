@@ -26,7 +26,6 @@ example's leave-one-out prediction for every class. From them:
 from __future__ import annotations
 
 import enum
-import math
 import numbers
 import time
 from dataclasses import dataclass
@@ -45,11 +44,10 @@ from .._validation import check_examples, check_n_jobs, check_param
 from ..kernels import arccos_gram
 from ..linalg.arccos_solve import chunk_partition, exact_need, exact_solve, large_solve
 from ..linalg.cholesky import warn_jitter
-from ..linalg.loo_predictions import (example_columns, fit_temperature, log_probabilities, loo_loss_path,
-                                      loo_predictions, one_vs_rest)
+from ..linalg.loo_predictions import loo_loss_path, loo_predictions, one_vs_rest
 from ..result import ExampleResult
 from .cg import Preprocess
-from .mislabel_flags import check_distinct_rows, flag_columns, lone_classes, warn_lone_classes
+from .mislabel_flags import check_distinct_rows, detector_columns
 from .mislabel_inputs import dask_examples, is_dask_array, kernel_inputs, resolve_kernel
 from .mislabel_lowrank import LowRankFactor, lowrank_factor
 
@@ -296,7 +294,7 @@ def mislabel_score(X, y, *, method: str = "exact", kernel: str = "auto", preproc
     timings["loo_s"] = time.perf_counter() - t
 
     # 4. Temperature and the per-example columns.
-    cols, flag_settings = _columns(runs, codes, classes, temperature)
+    cols, flag_settings = detector_columns(runs, codes, classes, temperature)
     settings.update(flag_settings)
     timings["total_s"] = time.perf_counter() - t0
     drew = method is not DetectorMethod.EXACT or kernel == "conv" or settings.get("ridge_selected_on", n) < n
@@ -372,28 +370,6 @@ class _Solve:
         record = {k: info[k] for k in ("chunk_size", "n_chunks", "n_chunk_repeats", "rank", "tol", "iterations",
                                        "residual", "converged")}
         return (self.Y - alpha / d[:, None])[None], info["jitter"], record
-
-
-def _columns(runs: np.ndarray, codes: np.ndarray, classes: np.ndarray,
-             temperature: float | str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """The result's columns from the repeats' mean F, at the fitted (or given) temperature τ, and the
-    settings they add: τ and the flags' noise estimate. Rows of a class with no other member are not
-    judged (score NaN, never flagged; one warning names the classes)."""
-    F = runs.mean(axis=0)
-    judged = ~lone_classes(codes, classes.size)
-    rows = judged[codes]
-    warn_lone_classes(classes, ~judged)
-    tau = fit_temperature(F[rows], codes[rows]) if temperature == "auto" and rows.any() else (
-        1.0 if temperature == "auto" else float(temperature))
-    cols = example_columns(F, codes, tau, judged=judged)
-    flags, settings = flag_columns(np.exp(log_probabilities(F, tau)), codes, cols["score"], classes, judged)
-    cols.update(flags)
-    cols["stderr"] = np.full(len(codes), np.nan)  # one run (exact, large) has no spread to measure
-    if len(runs) > 1:
-        per_run = np.stack([example_columns(r, codes, tau, judged=judged)["score"] for r in runs])
-        cols["stderr"] = per_run.std(axis=0, ddof=1) / math.sqrt(len(runs))
-    cols["predicted"], cols["label"] = classes[cols["predicted"]], classes[codes]
-    return cols, {"temperature": tau, **settings}
 
 
 def _gram(features: np.ndarray, kernel: str, idx: np.ndarray, dtype: torch.dtype, device: torch.device):

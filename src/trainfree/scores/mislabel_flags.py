@@ -18,11 +18,13 @@ For the mislabel detector ``P`` is the softmax of the leave-one-out predictions
 rows are never flagged: a row whose class has no other member (leave-one-out cannot predict a label no
 other row carries: :func:`lone_classes`), and a row whose score is within :data:`SCORE_TOL` of typical
 (rounding cannot tell it from its class). Data whose rows are all identical are refused
-(:func:`check_distinct_rows`).
+(:func:`check_distinct_rows`). :func:`detector_columns` turns the detector's leave-one-out
+predictions into the result's columns (scores, flags, predicted class) with these rules.
 """
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import TrainfreeError
+from ..linalg.loo_predictions import example_columns, fit_temperature, log_probabilities
 
 #: Least score (log t_c − log P[c]) a flag needs: a label whose leave-one-out probability is within
 #: 0.1% of its class's typical one is never flagged. Rounding in a float32 solve moves scores by ~1e-6.
@@ -69,6 +72,10 @@ def lone_classes(codes: np.ndarray, n_classes: int) -> np.ndarray:
     [False, True, False]
     """
     return np.bincount(codes, minlength=n_classes) < 2
+
+
+#: The start of the warning :func:`warn_lone_classes` gives (a regular expression, for warning filters).
+LONE_CLASSES_MESSAGE = r"\d+ class\(es\) have a single row"
 
 
 def warn_lone_classes(classes: np.ndarray, lone: np.ndarray, *, stacklevel: int = 4) -> None:
@@ -193,3 +200,36 @@ def flag_columns(P: np.ndarray, codes: np.ndarray, score: np.ndarray, classes: n
                 "noise_rate_estimate_per_class": [None if np.isnan(r) else float(r) for r in estimate.per_class],
                 "unjudged_classes": [c.item() if hasattr(c, "item") else c for c in classes[~judged]]}
     return cols, settings
+
+
+def detector_columns(runs: np.ndarray, codes: np.ndarray, classes: np.ndarray,
+                     temperature: float | str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """The result's columns from the repeats' mean F, at the fitted (or given) temperature τ, and the
+    settings they add: τ and the flags' noise estimate. Rows of a class with no other member are not
+    judged (score NaN, never flagged; one warning names the classes).
+
+    ``runs`` holds the leave-one-out predictions F of each repeat, shape (repeats, n, classes); the
+    columns are those :func:`~trainfree.scores.mislabel_score` returns.
+
+    Examples
+    --------
+    >>> F = np.array([[0.9, 0.1], [0.8, 0.2], [0.2, 0.8], [0.1, 0.9], [0.7, 0.3]])
+    >>> cols, settings = detector_columns(F[None], np.array([0, 0, 1, 1, 1]), np.array(["a", "b"]), 1.0)
+    >>> cols["predicted"].tolist(), int(np.argmax(cols["score"])), settings["temperature"]
+    (['a', 'a', 'b', 'b', 'a'], 4, 1.0)
+    """
+    F = runs.mean(axis=0)
+    judged = ~lone_classes(codes, classes.size)
+    rows = judged[codes]
+    warn_lone_classes(classes, ~judged)
+    tau = fit_temperature(F[rows], codes[rows]) if temperature == "auto" and rows.any() else (
+        1.0 if temperature == "auto" else float(temperature))
+    cols = example_columns(F, codes, tau, judged=judged)
+    flags, settings = flag_columns(np.exp(log_probabilities(F, tau)), codes, cols["score"], classes, judged)
+    cols.update(flags)
+    cols["stderr"] = np.full(len(codes), np.nan)  # one run (exact, large) has no spread to measure
+    if len(runs) > 1:
+        per_run = np.stack([example_columns(r, codes, tau, judged=judged)["score"] for r in runs])
+        cols["stderr"] = per_run.std(axis=0, ddof=1) / math.sqrt(len(runs))
+    cols["predicted"], cols["label"] = classes[cols["predicted"]], classes[codes]
+    return cols, {"temperature": tau, **settings}

@@ -212,7 +212,7 @@ def test_a_save_to_disk_folder_of_embeddings_and_its_errors(tmp_path):
     with pytest.raises(TrainfreeError, match="Column 'note' of emb holds text"):
         from_huggingface(tmp_path / "emb")
     with pytest.raises(TrainfreeError, match="no label column 'kind'"):
-        from_huggingface(tmp_path / "emb", label="kind")
+        from_huggingface(tmp_path / "emb", label_column="kind")
     missing = pa.table({"x": pa.array([1.0, 2.0, 3.0]), "label": pa.array([0, -1, 1], pa.int64())})
     save_to_disk_layout(tmp_path / "missing", missing, {"label": {"names": ["a", "b"], "_type": "ClassLabel"}})
     with pytest.raises(TrainfreeError, match=r"1 row\(s\) without a label \(-1\).*row 1"):

@@ -70,7 +70,7 @@ def load_file(path: str | Path, *, label_column: str = "label", group_column: st
             if (path / "state.json").is_file() or (path / "dataset_dict.json").is_file():
                 from .huggingface import from_huggingface  # a folder written by datasets' save_to_disk
 
-                return from_huggingface(path, label=label_column, image_size=image_size)
+                return from_huggingface(path, label_column=label_column, image_size=image_size)
             _refuse_label_column(path, label_column, "image folder", "its sub-folder names")
             return load_image_folder(path, image_size=image_size)
         except PermissionError as exc:

@@ -25,7 +25,7 @@ from .images import images_to_array
 from .torch_inputs import BATCH_SIZE, embed
 
 
-def from_huggingface(source: Any, *, label: str = "label", inputs: str | Sequence[str] | None = None,
+def from_huggingface(source: Any, *, label_column: str = "label", inputs: str | Sequence[str] | None = None,
                      split: str | None = None, image_size: tuple[int, int] | None = None, features: Any = None,
                      batch_size: int = BATCH_SIZE, device: str | None = "cpu") -> Dataset:
     """Read a Hugging Face data set into a Dataset: a ``datasets.Dataset`` or a ``save_to_disk`` folder.
@@ -35,11 +35,11 @@ def from_huggingface(source: Any, *, label: str = "label", inputs: str | Sequenc
     source : datasets.Dataset, str or Path
         The data set object, or the folder ``Dataset.save_to_disk`` (or ``DatasetDict.save_to_disk``,
         then pick ``split``) wrote. The ``datasets`` package is not needed.
-    label : str, default="label"
+    label_column : str, default="label"
         The label column. A ``ClassLabel`` column's class names become the Dataset's classes.
     inputs : str or sequence of str, optional
         The input column(s): an image column, a column of vectors (e.g. stored embeddings), or
-        numeric columns side by side. Default: every column besides ``label``.
+        numeric columns side by side. Default: every column besides ``label_column``.
     split : str, optional
         The split of a ``DatasetDict`` folder (e.g. ``"train"``); needed when it holds several.
     image_size : (int, int), optional
@@ -71,19 +71,20 @@ def from_huggingface(source: Any, *, label: str = "label", inputs: str | Sequenc
         columns = list(table.column_names)
         column = lambda c: table.column(c).to_pylist()  # noqa: E731
         kinds = {c: (info.get(c) or {}) for c in columns}
-        names = kinds.get(label, {}).get("names") if kinds.get(label, {}).get("_type") == "ClassLabel" else None
+        kind = kinds.get(label_column, {})
+        names = kind.get("names") if kind.get("_type") == "ClassLabel" else None
     elif all(hasattr(source, a) for a in ("column_names", "__len__", "__getitem__")):
         columns, name = list(source.column_names), getattr(getattr(source, "info", None), "dataset_name", None) or \
             type(source).__name__
         column = lambda c: list(source[c])  # noqa: E731
-        names = getattr((getattr(source, "features", None) or {}).get(label), "names", None)
+        names = getattr((getattr(source, "features", None) or {}).get(label_column), "names", None)
     else:
         raise TrainfreeError(f"from_huggingface takes a datasets.Dataset or the folder Dataset.save_to_disk wrote; "
                              f"got {type(source).__name__}.")
-    if label not in columns:
-        raise TrainfreeError(f"{name} has no label column {label!r}; its columns are {columns}. Pass label= one of "
-                             f"them.")
-    chosen = [c for c in columns if c != label] if inputs is None else [inputs] if isinstance(inputs, str) else \
+    if label_column not in columns:
+        raise TrainfreeError(f"{name} has no label column {label_column!r}; its columns are {columns}. Pass "
+                             f"label_column= one of them.")
+    chosen = [c for c in columns if c != label_column] if inputs is None else [inputs] if isinstance(inputs, str) else \
         list(inputs)
     missing = [c for c in chosen if c not in columns]
     if missing or not chosen:
@@ -101,8 +102,8 @@ def from_huggingface(source: Any, *, label: str = "label", inputs: str | Sequenc
             raise TrainfreeError(f"{name}: image column(s) cannot be combined with other inputs; pass inputs= one "
                                  f"image column.")
         X = np.concatenate([p.reshape(len(p), -1) for p in parts], axis=1)
-    y = np.asarray(column(label), dtype=object)
-    ds = _dataset(X, y, names, name, label)
+    y = np.asarray(column(label_column), dtype=object)
+    ds = _dataset(X, y, names, name, label_column)
     if extras:
         ds = Dataset(ds.X, ds.y, ds.classes, ds.image_shape, ds.name, extras, ds.ids)
     return ds if features is None else embed(ds, features, batch_size=batch_size, device=device)

@@ -209,7 +209,7 @@ def load(name_or_path: str | Path, *, n: int | None = None, label_column: str = 
         from .torch_inputs import from_torch
 
         if hasattr(name_or_path, "column_names"):
-            data = from_huggingface(name_or_path, label=label_column, image_size=image_size)
+            data = from_huggingface(name_or_path, label_column=label_column, image_size=image_size)
         else:
             data = from_torch(name_or_path, label=label_column)
         return data.subsample(n, random_state=random_state)

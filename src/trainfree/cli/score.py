@@ -167,7 +167,7 @@ def score_examples(args: argparse.Namespace) -> None:
 
 
 def _score_parts(args: argparse.Namespace, t0: float, out: Path) -> None:
-    """``--data`` a folder of Parquet parts: the low-rank detector on Dask (no example galleries in the report)."""
+    """``--data`` a folder of Parquet parts: the low-rank detector on Dask (the report draws no examples of parts)."""
     from .._progress import step
     from ..data import read_parquet_parts
     from ..experiments import score_parquet_parts
@@ -179,8 +179,7 @@ def _score_parts(args: argparse.Namespace, t0: float, out: Path) -> None:
                              "or write a subsample as parts.")
     parts = read_parquet_parts(args.data, label_column=args.label_column, id_column=args.id_column,
                                ignore_columns=args.ignore_columns or (), standardize=args.standardize)
-    say(args, f"{parts.name}: {len(parts)} rows in {len(parts.parts)} Parquet parts, scored on Dask; the report "
-              f"shows no example images for parts")
+    say(args, f"{parts.name}: {len(parts)} rows in {len(parts.parts)} Parquet parts, scored on Dask")
     with step(f"scoring {len(parts)} rows (mislabel, on Dask)"):
         res = score_parquet_parts(parts, scheduler=args.scheduler, noise_rate=args.noise or 0.0,
                                   noise_mode=args.noise_mode, random_state=args.seed, device=args.device,

@@ -131,3 +131,14 @@ def test_cli_refusals_name_the_flag(parts, tmp_path, capsys):
     assert main(["score", "mislabel", "--data", "digits", "--n", "100", "--scheduler", "tcp://127.0.0.1:1",
                  "--out", str(tmp_path / "y"), "--quiet"]) == 2
     assert "Drop --scheduler" in capsys.readouterr().err
+
+
+def test_the_report_of_parts_says_it_draws_no_examples(parts, tmp_path, capsys):
+    from trainfree.cli import main
+
+    out = tmp_path / "r"
+    assert main(["score", "mislabel", "--data", str(parts[0]), "--ignore-columns", "rid", "--method", "lowrank",
+                 "--rank", "20", "--seed", "0", "--out", str(out), "--report"]) == 0
+    assert "are Parquet parts, scored on Dask; no examples are drawn" in capsys.readouterr().err
+    assert "no examples are drawn for parts" in (out / "report.html").read_text()
+    assert pd.read_parquet(out / "scores.parquet")["row_id"].tolist() == list(range(240))

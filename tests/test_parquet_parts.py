@@ -94,7 +94,7 @@ def test_score_parquet_parts_refuses_the_modes_that_gather_rows(parts):
 @pytest.mark.parametrize("case, match", [
     ("empty", "holds no .parquet files"),
     ("columns", "part part-1.parquet has columns"),
-    ("label", "no label column 'label'"),
+    ("label", "no column 'label'.*'label_column' parameter"),
     ("text", r"column 'rid' holds .*string.*ignore_columns='rid'"),
     ("nan", "Part part-2.parquet has 1 row"),
 ])

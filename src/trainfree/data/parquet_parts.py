@@ -106,7 +106,8 @@ def read_parquet_parts(folder: str | Path, *, label_column: str = "label", id_co
     label_column : str, default="label"
         The column that holds the class labels.
     id_column : str, optional
-        A column of unique values identifying the rows; default: the row number across the parts.
+        A column of unique values identifying the rows; default: the row number across the parts (a
+        pandas index the parts were written with is not used).
     ignore_columns : sequence of str
         Columns dropped before anything else (a single name may be passed as a string).
     standardize : bool, default=True
@@ -126,6 +127,7 @@ def read_parquet_parts(folder: str | Path, *, label_column: str = "label", id_co
     import dask
     import dask.array as da
     import pandas as pd
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     path = Path(folder).expanduser()
@@ -146,15 +148,15 @@ def read_parquet_parts(folder: str | Path, *, label_column: str = "label", id_co
             raise TrainfreeError(f"{path.name}: part {f.name} has columns {other[:10]}, but {files[0].name} has "
                                  f"{names[:10]}; write every part with the same columns in the same order.")
     ignored = [ignore_columns] if isinstance(ignore_columns, str) else list(ignore_columns)
-    unknown = [c for c in ignored if c not in names]
-    if unknown or label_column in ignored or id_column in ignored:
-        raise TrainfreeError(f"{path.name}: cannot ignore {(unknown or [label_column])[0]!r} (its columns are "
-                             f"{names[:20]}; the label and id columns cannot be ignored); fix the 'ignore_columns' "
-                             f"parameter.")
-    if label_column not in names:
-        raise TrainfreeError(f"{path.name} has no label column {label_column!r}; its columns are {names[:20]}. Pass "
-                             f"label_column=NAME, the column that holds the labels.")
-    keep = [label_column] + ([id_column] if id_column is not None and id_column in names else [])
+    unknown = [c for c in ignored if c not in names or c in (label_column, id_column)]
+    if unknown:
+        raise TrainfreeError(f"{path.name}: cannot ignore {unknown[0]!r} (its columns are {names[:20]}; the label "
+                             f"and id columns cannot be ignored); fix the 'ignore_columns' parameter.")
+    for param, column in (("label_column", label_column), ("id_column", id_column)):
+        if column is not None and column not in names:
+            raise TrainfreeError(f"{path.name} has no column {column!r}; its columns are {names[:20]}. Fix the "
+                                 f"'{param}' parameter.")
+    keep = [label_column] + ([id_column] if id_column is not None else [])
     # Labels and ids get the checks of one table (from_frame) on those columns only: the features stay on disk.
     small = pd.concat([pd.read_parquet(f, columns=keep) for f in files], ignore_index=True)
     small["features stay on disk"] = np.zeros(len(small), dtype=np.float32)
@@ -163,10 +165,12 @@ def read_parquet_parts(folder: str | Path, *, label_column: str = "label", id_co
         raise TrainfreeError(f"{path.name}: the label column {label_column!r} holds real numbers; the detector "
                              f"needs class labels: bin them into classes or encode them as integers or names.")
     columns = [c for c in names if c not in (label_column, id_column, *ignored)]
-    types = schemas[0]
+    if not columns:
+        raise TrainfreeError(f"{path.name} holds no feature columns besides {keep}; add feature columns (or fix "
+                             f"the 'ignore_columns' parameter).")
     for c in columns:
-        kind = types.field(c).type
-        if not (str(kind).startswith(("int", "uint", "float", "double", "halffloat", "bool"))):
+        kind = schemas[0].field(c).type
+        if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)):
             raise TrainfreeError(f"{path.name}: column {c!r} holds {kind} values, not numbers; one-hot encoding "
                                  f"across parts is not done, so pass ignore_columns={c!r} (or encode it in the "
                                  f"parts).")

@@ -6,6 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
+from .._errors import TrainfreeError
 from .._defaults import CHUNK_SIZE, N_CHUNK_REPEATS
 from ._common import (
     AUTO_MODEL_HELP,
@@ -16,6 +17,7 @@ from ._common import (
     describe,
     finite_float,
     load_data,
+    refuse_input_flags,
     resolved_model,
 )
 from ._outputs import finish, prepare_output, record_data, say, write_outputs
@@ -45,7 +47,7 @@ def add_score_commands(sub) -> None:
                     help="where flipped labels go: any other class, or class c to c+1")
     ml.add_argument("--method", choices=["exact", "stochastic", "large", "lowrank", "auto"], default="exact",
                     help="large: for n past what fits in memory (CPU); lowrank: Nystrom factor, O(n r^2); "
-                         "auto: exact up to 20000 rows, else lowrank")
+                         "auto: exact up to 20000 rows, else lowrank; Parquet parts: lowrank or auto")
     ml.add_argument("--kernel", choices=["auto", "arccos", "conv"], default="auto",
                     help="arccos: H∞ of unit-norm rows; conv: H∞ of random-CNN features (images); auto: conv for images")
     ml.add_argument("--preprocess", choices=["raw", "center", "mnist-shift"], default="raw", help=PREPROCESS_HELP)
@@ -63,12 +65,16 @@ def add_score_commands(sub) -> None:
                     "exact, lowrank and auto ignore it")
     ml.add_argument("--checkpoint", default=None, help="stochastic, large: folder of finished work units (default "
                     "<out>/units); re-run the same command to resume")
+    ml.add_argument("--scheduler", default=None, metavar="ADDRESS", help="--data a folder of Parquet parts: the "
+                    "address of a running dask.distributed scheduler that scores them (default: Dask's threaded "
+                    "scheduler in this process)")
     describe(ml, "trainfree score mislabel --data fmnist --n 10000 --noise 0.2 --seed 0 --out out/mislabel",
              MISLABEL_COLUMNS)
     ml.set_defaults(func=score_examples, options=lambda a: dict(
-        method=a.method, kernel=a.kernel, preprocess=a.preprocess, ridge=a.ridge, chunk_size=a.chunk_size,
-        n_chunk_repeats=a.chunk_repeats, dtype=a.dtype, rank=a.rank, n_jobs=a.n_jobs, progress=a.progress,
-        checkpoint=None if a.method in ("exact", "lowrank", "auto") else (a.checkpoint or str(Path(a.out) / "units"))))
+        method=a.method, kernel=a.kernel, preprocess=a.preprocess, ridge=a.ridge,
+        chunk_size=a.chunk_size, n_chunk_repeats=a.chunk_repeats, dtype=a.dtype, rank=a.rank, n_jobs=a.n_jobs,
+        progress=a.progress, checkpoint=None if a.method in ("exact", "lowrank", "auto")
+        else (a.checkpoint or str(Path(a.out) / "units"))))
     cg = score.add_parser("cg", help="complexity-gap score (ICLR 2023), no training")
     add_common(cg, data="fmnist", noise_help=NOISE_HELP)
     cg.add_argument("--method", choices=["exact", "stochastic", "large"], default="exact",
@@ -140,6 +146,14 @@ def score_examples(args: argparse.Namespace) -> None:
 
     t0 = time.perf_counter()
     out = prepare_output(args, f"score {args.score}")
+    if args.score == "mislabel":
+        from ..data.parquet_parts import is_parquet_parts
+
+        if is_parquet_parts(args.data):
+            return _score_parts(args, t0, out)
+        if args.scheduler is not None:
+            raise TrainfreeError(f"--scheduler runs the detector on a folder of Parquet parts; --data {args.data} is "
+                                 f"not one (a folder holding *.parquet files and no sub-folders). Drop --scheduler.")
     data = load_data(args)
     record_data(out, data)
     mode = {"noise_mode": args.noise_mode} if hasattr(args, "noise_mode") else {}
@@ -148,5 +162,27 @@ def score_examples(args: argparse.Namespace) -> None:
     with step(f"scoring {len(data)} rows ({args.score})"):
         res = score_dataset(data, score=args.score, noise_rate=args.noise or 0.0, device=args.device,
                             random_state=args.seed, **mode, **args.options(args))
+    say(args, noise_report(res))
+    finish(args, t0, res, *write_outputs(out, "scores", res, fmt=args.format))
+
+
+def _score_parts(args: argparse.Namespace, t0: float, out: Path) -> None:
+    """``--data`` a folder of Parquet parts: the low-rank detector on Dask (the report draws no examples of parts)."""
+    from .._progress import step
+    from ..data import read_parquet_parts
+    from ..experiments import score_parquet_parts
+    from ..report import noise_report
+
+    refuse_input_flags(args, "a folder of Parquet parts", why="reads it as a Dask array")
+    if args.n is not None:
+        raise TrainfreeError("--n is not available for a folder of Parquet parts, which is scored whole; drop --n "
+                             "or write a subsample as parts.")
+    parts = read_parquet_parts(args.data, label_column=args.label_column, id_column=args.id_column,
+                               ignore_columns=args.ignore_columns or (), standardize=args.standardize)
+    say(args, f"{parts.name}: {len(parts)} rows in {len(parts.parts)} Parquet parts, scored on Dask")
+    with step(f"scoring {len(parts)} rows (mislabel, on Dask)"):
+        res = score_parquet_parts(parts, scheduler=args.scheduler, noise_rate=args.noise or 0.0,
+                                  noise_mode=args.noise_mode, random_state=args.seed, device=args.device,
+                                  **args.options(args))
     say(args, noise_report(res))
     finish(args, t0, res, *write_outputs(out, "scores", res, fmt=args.format))

@@ -1,7 +1,8 @@
 """Workflows that the CLI, the benchmarks and the tests share, each returning a result object.
 
 - :func:`score_dataset`: score a data set with any per-example score, optionally with known flipped labels,
-  and measure detection; :func:`compare_noise_detection` puts every score side by side on the same flips.
+  and measure detection; :func:`compare_noise_detection` puts every score side by side on the same flips;
+  :func:`score_parquet_parts` runs the detector on a folder of Parquet parts, on Dask.
 - :func:`value_contributors`: split a data set among contributors and value them with DAVINZ;
   :func:`value_datasets` values real contributors' data (from :func:`load_contributors`) against your validation set.
 - :func:`davinz_groundtruth`: the DAVINZ paper's study of ν against trained test accuracy.
@@ -16,9 +17,11 @@ from .contributors import load_contributors, value_contributors, value_datasets
 from .dynamics import error_barrier, group_dynamics, kernel_distance, score_groups
 from .groundtruth import GroundTruthTraining, davinz_groundtruth
 from .noise import compare_noise_detection, score_dataset
+from .parts import score_parquet_parts
 from .pruning import prune_order, pruning_curve, score_correlations, window
 from .windows import window_curve
 
 __all__ = ["GroundTruthTraining", "compare_noise_detection", "davinz_groundtruth", "error_barrier", "group_dynamics",
            "kernel_distance", "load_contributors", "prune_order", "pruning_curve", "score_correlations",
-           "score_dataset", "score_groups", "value_contributors", "value_datasets", "window", "window_curve"]
+           "score_dataset", "score_groups", "score_parquet_parts",
+           "value_contributors", "value_datasets", "window", "window_curve"]

@@ -117,7 +117,7 @@ def _matched(rows: Rows, res) -> str:
 
 def _load(run: Mapping[str, Any], data: str | Path | None) -> Rows:
     """The run's data set, loaded as the run loaded it, from ``data`` or the first place ``run.json`` names."""
-    from ..data import DATASETS, load
+    from ..data import DATASETS, is_parquet_parts, load
 
     if data is not None:
         places = [str(data)]
@@ -131,6 +131,8 @@ def _load(run: Mapping[str, Any], data: str | Path | None) -> Rows:
                             f"{Path.cwd()}), so no examples are drawn.")
         places = [p for p in places if p not in gone]
     where, note = places[0], ""
+    if is_parquet_parts(where):  # scored on Dask: its rows are never gathered in one place to be drawn
+        return Rows(why=f"The data {where!r} are Parquet parts, scored on Dask; no examples are drawn for parts.")
     if data is None and run.get("data_path") and where != run.get("data_path"):
         note = (f"The data were not at {run['data_path']}, where the run read them; the examples are drawn from "
                 f"{Path(where).resolve()} instead.")

@@ -36,28 +36,47 @@ SETTINGS = {"noise": dict(n_datasets=30, sizes=(100, 600), size_scale="linear"),
             "size": dict(n_datasets=24, sizes=(100, 3000), size_scale="log"),
             "tiny": dict(n_datasets=4, sizes=(40, 80), size_scale="linear")}
 RIDGES = [("f", 1e-6), ("f", 1e-2), ("f", 1.0), ("s", 1e-4), ("s", 3e-4), ("s", 1e-3), ("s", 1e-2)]
+GCV_GRID = np.logspace(-6, 1, 22)  # ridges / d searched by the leave-one-out variants
 WINNER = ("all", "quad", "s", 1e-4)  # the term of nu="recommended", checked against DavinzUtility below
 
 
 def set_terms(u: DavinzUtility, y: np.ndarray, n_classes: int) -> dict:
-    """Every variant's NTK term of one dataset (the utility's only contributor)."""
+    """Every variant's NTK term of one dataset (the utility's only contributor).
+
+    ``u.outputs == "all"`` also gives the ``mean`` kernel: the per-output NTKs averaged into one kernel that
+    every class's residual uses (the multi-output NTK's Θ ⊗ I form).
+    """
     theta = u.theta.clone()
     theta.diagonal(dim1=1, dim2=2).sub_(u.jitter_abs)
-    lam, V = torch.linalg.eigh(theta)
     d, m = u.diag_mean, len(y)
     prior = torch.nn.functional.one_hot(torch.as_tensor(y.astype(np.int64), device=theta.device), n_classes).T
     residuals = {"quad": u.residual}
     if len(theta) > 1:
         residuals["pquad"] = prior.to(theta.dtype) - 1.0 / n_classes
+    kernels = {"": theta} if u.outputs == "own" else {"": theta, "mean:": theta.mean(0, keepdim=True)}
     out = {}
-    for scale, rho in RIDGES:
-        inv = 1.0 / (lam + u.jitter_abs + rho * d * (m if scale == "s" else 1))
-        dinv = (V**2 * inv[:, None, :]).sum(2)
+    for tag, th in kernels.items():
+        lam, V = torch.linalg.eigh(th)  # (B, m), (B, m, m); B = 1 (own, mean) or C (all)
         for name, R in residuals.items():
-            P = V.mT @ R[:, :, None]
-            out[(name, scale, rho)] = float(np.sqrt(float((P[..., 0] ** 2 * inv).sum()) / m))
-            alpha = (V @ (P * inv[..., None]))[..., 0]
-            out[(name.replace("quad", "loo"), scale, rho)] = float(((alpha / dinv) ** 2).sum(0).mean()) ** 0.5
+            P = V.mT @ R[:, :, None] if len(th) == len(R) else (V[0].mT @ R.T).T[:, :, None]  # (C, m, 1)
+            Vb = V if len(th) == len(R) else V.expand(len(R), -1, -1)
+
+            def terms(ridge):
+                inv = 1.0 / (lam + u.jitter_abs + ridge)
+                inv = inv if len(inv) == len(R) else inv.expand(len(R), -1)
+                dinv = (Vb**2 * inv[:, None, :]).sum(2)
+                alpha = (Vb @ (P * inv[..., None]))[..., 0]
+                quad = float(np.sqrt(float((P[..., 0] ** 2 * inv).sum()) / m))
+                return quad, float(((alpha / dinv) ** 2).sum(0).mean()) ** 0.5
+
+            for scale, rho in RIDGES:
+                q, loo = terms(rho * d * (m if scale == "s" else 1))
+                out[(tag + name, scale, rho)] = q
+                out[(tag + name.replace("quad", "loo"), scale, rho)] = loo
+            # data-driven: the leave-one-out error at the ridge that minimises it (no tuned constant)
+            grid = [terms(r * d)[1] for r in GCV_GRID]
+            out[(tag + name.replace("quad", "loo"), "opt", 0)] = min(grid)
+            out[(tag + name.replace("quad", "loo"), "argopt", 0)] = float(np.log10(GCV_GRID[int(np.argmin(grid))]))
     return out
 
 
@@ -112,6 +131,8 @@ def main() -> None:
                       "mmd_thresholded": mmd_thr, **{"_".join(map(str, k)): v for k, v in terms.items()}}).to_parquet(
             os.path.join(args.cache, f"terms_{name}_{seed_i}{runs}.parquet"))  # each set's terms, for study
         for key, t in terms.items():
+            if key[-2] == "argopt":  # the chosen ridge, saved with the terms above, not a ν
+                continue
             t = np.array(t)
             for suffix, shift in (("", mmd), ("+thrMMD", mmd_thr)):  # κ on the biased MMD's scale either way
                 nu = -t * mmd.sum() / t.sum() - shift

@@ -159,7 +159,7 @@ def add_nu_options(p: argparse.ArgumentParser) -> None:
                    help="recommended (default): --outputs all --size-ridge 1e-4 --mmd-estimator thresholded, chosen "
                         "by the ground-truth study (it sees label noise and size; about 14x the cost); paper: "
                         "--outputs own --size-ridge 0 --mmd-estimator biased, the paper's ν")
-    g.add_argument("--outputs", choices=["own", "all"], default=None,
+    g.add_argument("--outputs", choices=["own", "all", "mean"], default=None,
                    help="override --nu: own: the NTK of the own-class output (the paper's); all: one NTK per class "
                         "output with one-hot residuals (sees label noise)")
     g.add_argument("--size-ridge", type=finite_float, default=None,

@@ -28,7 +28,10 @@ NOT_DEFINITE = ("Θ₀ restricted to a coalition is not positive definite (more 
 
 
 class CoalitionSolves:
-    """Σ_k ŷ_Cᵀ (Θ₀ᵏ)_C⁻¹ ŷ_C over the kernels k of ``theta`` (k, n, n), for coalitions of contributors.
+    """Σ_k ‖(Θ₀ᵏ)_C^{-1/2} Ŷᵏ_C‖² over the kernels k of ``theta`` (k, n, n), for coalitions of contributors.
+
+    ``residual`` is (k, n), one right-hand side per kernel, or (k, n, r): r right-hand sides per kernel
+    whose forms are summed (one kernel shared by every class output).
 
     ``offsets[i]:offsets[i + 1]`` are contributor i's rows; ``from_scratch`` refactorises every
     coalition and caches nothing (benchmarks and checks), as does ``ridge_per_example`` > 0, which adds
@@ -39,7 +42,8 @@ class CoalitionSolves:
 
     def __init__(self, theta: torch.Tensor, residual: torch.Tensor, offsets: np.ndarray, *,
                  cache_bytes: float, from_scratch: bool, ridge_per_example: float = 0.0) -> None:
-        self.theta, self.residual, self.offsets = theta, residual, offsets
+        self.theta, self.offsets = theta, offsets
+        self.residual = residual if residual.dim() == 3 else residual[..., None]  # (k, n, r)
         self.ridge_per_example = ridge_per_example
         self.cache_bytes, self.from_scratch = cache_bytes, from_scratch or ridge_per_example > 0
         self.reset()
@@ -95,7 +99,7 @@ class CoalitionSolves:
             R = sorted(following[()])
             idx = self._index(R)
             S = self.theta[:, idx[:, None], idx[None, :]]
-            steps = self._walk((), 0.0, S, self.residual[:, idx, None], R, children, following, wanted)
+            steps = self._walk((), 0.0, S, self.residual[:, idx], R, children, following, wanted)
             with one_thread(self.theta.device):
                 for _ in (steps if wrap is None else wrap(steps, len(todo))):
                     pass
@@ -166,7 +170,7 @@ class CoalitionSolves:
         if self.ridge_per_example:
             A.diagonal(dim1=1, dim2=2).add_(self.ridge_per_example * len(idx))
         L = cholesky(A, error=NOT_DEFINITE)
-        return L, solve_lower(L, self.residual[:, idx, None])
+        return L, solve_lower(L, self.residual[:, idx])
 
     def _extend(self, state, old: Sequence[int], new: int):
         """Block-Cholesky update: add contributor ``new`` to the factor of ``old`` (in that order)."""
@@ -177,7 +181,7 @@ class CoalitionSolves:
         I, J = self._index(old), self._index((new,))
         L21 = solve_lower(L, self.theta[:, I[:, None], J[None, :]]).mT
         L22 = cholesky(self.theta[:, J[:, None], J[None, :]] - L21 @ L21.mT, error=NOT_DEFINITE)
-        z2 = solve_lower(L22, self.residual[:, J, None] - L21 @ z)
+        z2 = solve_lower(L22, self.residual[:, J] - L21 @ z)
         n_old, n_new = L.shape[-1], L22.shape[-1]
         Lnew = L.new_empty(L.shape[0], n_old + n_new, n_old + n_new)
         Lnew[:, :n_old, :n_old], Lnew[:, n_old:, :n_old], Lnew[:, n_old:, n_old:] = L, L21, L22

@@ -99,7 +99,7 @@ def check_ntk_memory(n: int, n_kernels: int, n_block: int, n_params: int, dtype:
     jacobians = (jac_all if jac_all <= max_jacobian_bytes else 128 * n_params * item) + n_block * n_block * item
     fixes = [f"value fewer examples (memory grows as the square of their number, {n} now)"]
     if outputs == "all" and n_outputs > 1:
-        fixes.append(f"use outputs='own' (nu='paper' or NuOptions(outputs='own'): one kernel instead of {n_outputs})")
+        fixes.append(f"use outputs='mean' (NuOptions(outputs='mean'): one kernel instead of {n_outputs})")
     if ntk_permutations > 1:
         fixes.append(f"use NtkOptions(permutations=1) (one kernel per partition, {ntk_permutations} now)")
     if dtype == torch.float64:
@@ -119,6 +119,7 @@ def fingerprint(u: Any) -> dict[str, Any]:
     noise); the summaries are positive sums, so they do not cancel to noise.
     """
     theta, r = u.theta, u.residual
+    r2 = r.reshape(*r.shape[:2], -1).square().sum(-1)  # per kernel and example, over its right-hand sides
     w = torch.linspace(1.0, 2.0, theta.shape[-1], dtype=theta.dtype, device=theta.device)
     diag = theta.diagonal(dim1=1, dim2=2)
     # Values do not depend on the device, nor on the preset's name (the resolved options are compared); exact
@@ -130,7 +131,7 @@ def fingerprint(u: Any) -> dict[str, Any]:
         "class": type(u).__name__,
         "settings": settings,
         "theta": [float(diag.sum()), float((diag @ w).sum()), float(theta.square().sum()), float((theta @ w).square().sum())],
-        "residual": [float(r.square().sum()), float((r.square() @ w).sum()), float(r.abs().sum())],
+        "residual": [float(r2.sum()), float((r2 @ w).sum()), float(r.abs().sum())],
         "mmd": {"s_TT": float(u.mmd_sums.s_TT), "s_TS": [float(x) for x in u.mmd_sums.s_TS],
                 "s_SS": [float(np.trace(u.mmd_sums.s_SS)), float(u.mmd_sums.s_SS.sum())]},
         "block_assignment": hashlib.sha256(np.ascontiguousarray(u.block_assignment, dtype=np.int64)

@@ -57,7 +57,10 @@ NU_VARIANTS = {  # what the NTK term of each `outputs` setting is, for summaries
     "own": "the paper's NTK term: NTK of each example's own-class output, residual 1 − f_y(x) (regression: "
            "y − f(x))",
     "all": "an extension of the paper's NTK term: one NTK per class output with one-hot residuals "
-           "1[y = c] − f_c(x), summed over c (sees label noise; the paper's is outputs='own')"}
+           "1[y = c] − f_c(x), summed over c (sees label noise; the paper's is outputs='own')",
+    "mean": "an extension of the paper's NTK term: the NTK averaged over the class outputs (the multi-output "
+            "NTK's Θ ⊗ I form), with one-hot residuals 1[y = c] − f_c(x), summed over c (sees label noise; one "
+            "kernel; the paper's is outputs='own')"}
 SIZE_RIDGE_NU = ("; kernel ridge ρ·d·m_S on each coalition S (size_ridge ρ, d = mean diagonal of Θ₀): a fixed ridge on "
                  "the per-example kernel Θ_S/m_S, so the NTK term measures label fit at one resolution whatever the size")
 THRESHOLDED_NU = "; MMD thresholded: 0 unless the inputs differ significantly from the validation set's"
@@ -213,11 +216,14 @@ class DavinzUtility:
         out_idx, residual = self._residual(model, X, y)
         n = len(X)
         n_params = sum(p.numel() for k, p in model.named_parameters() if k in self._param_names)
-        check_ntk_memory(n, ntk_permutations * len(out_idx), -(-n // ntk_blocks), n_params, self.dtype, self.device,
+        n_kernels = ntk_permutations * (1 if self.outputs == "mean" else len(out_idx))
+        check_ntk_memory(n, n_kernels, -(-n // ntk_blocks), n_params, self.dtype, self.device,
                          ntk.max_memory_bytes, outputs=self.outputs, n_outputs=len(out_idx),
                          ntk_permutations=ntk_permutations, max_jacobian_bytes=JACOBIAN_BYTES)
         self.n_permutations = ntk_permutations
-        self.residual = residual.repeat(ntk_permutations, 1)  # one copy per partition, matching theta's kernels
+        if self.outputs == "mean":
+            residual = residual.T[None]  # (1, n, C): every class's residual against the one kernel
+        self.residual = residual.repeat(ntk_permutations, *[1] * (residual.dim() - 1))  # per partition, as theta
         seed = check_random_state(random_state)
         self.seed = seed_record(seed)
         self.theta = self._ntk(model, X, out_idx, ntk_blocks, ntk_permutations, seed)
@@ -284,9 +290,13 @@ class DavinzUtility:
         return [torch.full_like(labels, c) for c in range(out.shape[1])], (onehot - out).T
 
     def _ntk(self, model, X, out_idx, n_blocks, n_perms, seed):
-        """Θ₀ of shape (n_perms · n_outputs, n, n): per random partition, one kernel per differentiated output."""
+        """Θ₀ of shape (n_perms · n_outputs, n, n): per random partition, one kernel per differentiated output.
+
+        ``outputs="mean"``: (n_perms, n, n), each partition's kernels averaged over the outputs.
+        """
         n = len(X)
-        theta = torch.zeros(n_perms * len(out_idx), n, n, dtype=self.dtype, device=self.device)
+        per = 1 if self.outputs == "mean" else len(out_idx)
+        theta = torch.zeros(n_perms * per, n, n, dtype=self.dtype, device=self.device)
         rng = make_rng(seed)
         ticks = iter(bar(range(n_perms * n_blocks * len(out_idx)), desc="DAVINZ NTK Θ₀ blocks", unit="block"))
         # n_blocks > 1: the paper's block-diagonal approximation over random partitions of the union.
@@ -297,9 +307,13 @@ class DavinzUtility:
             for b, block in enumerate(blocks):
                 self.block_assignment[p, block.cpu().numpy()] = b
                 for k, idx in enumerate(out_idx):
-                    theta[p * len(out_idx) + k, block[:, None], block[None, :]] = empirical_ntk(
+                    kernel = empirical_ntk(
                         model, X[block], out1=None if idx is None else idx[block], max_jacobian_bytes=JACOBIAN_BYTES,
                         parameters=self._param_names, eval_mode=False)
+                    if per == 1 and len(out_idx) > 1:  # the mean over outputs
+                        theta[p, block[:, None], block[None, :]] += kernel / len(out_idx)
+                    else:
+                        theta[p * per + k, block[:, None], block[None, :]] = kernel
                     next(ticks, None)
         next(ticks, None)  # closes the bar
         self.diag_mean = float(theta.diagonal(dim1=1, dim2=2).mean())  # d, the scale of both ridges

@@ -21,6 +21,7 @@ NU_PRESETS = {
     "recommended": {"outputs": "all", "size_ridge": 1e-4, "mmd_estimator": "thresholded"},
 }
 DEFAULT_NU = "recommended"
+OUTPUTS = ("own", "all", "mean")  # which NTK term: see DavinzUtility
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ class NuOptions:
     def __post_init__(self) -> None:
         check_param("nu", self.preset, str, choices=tuple(NU_PRESETS))
         if self.outputs is not None:
-            check_param("outputs", self.outputs, str, choices=("own", "all"))
+            check_param("outputs", self.outputs, str, choices=OUTPUTS)
         if self.size_ridge is not None:
             check_param("size_ridge", self.size_ridge, (int, float), low=0)
         if self.mmd_estimator is not None:

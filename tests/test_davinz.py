@@ -285,7 +285,7 @@ def test_memory_is_checked_before_the_ntk_is_allocated(rng):
     C, X_val = parts(rng), rng.normal(size=(6, 4))  # 12 + 13 + 14 = 39 examples, 259 parameters
     with pytest.raises(TrainfreeError, match=r"DAVINZ's NTK on 39 examples \(3 kernel\(s\) of 39×39 float64.*"
                                              r"needs about .* but only .* available\. To fit, value fewer examples .*"
-                                             r"outputs='own' .*dtype='float32'"):
+                                             r"outputs='mean' .*dtype='float32'"):
         DavinzUtility(C, X_val, model=net(), nu=ALL, ntk=NtkOptions(max_memory_bytes=1000))
     # The estimate: Θ₀ and two factors of its size, plus the Jacobians and one block kernel.
     need = 3 * 3 * 39**2 * 8 + 39 * 259 * 8 + 39**2 * 8
@@ -296,6 +296,10 @@ def test_memory_is_checked_before_the_ntk_is_allocated(rng):
     # outputs='own' in float32 needs a sixth of the kernels' memory and passes where 'all' did not.
     small = DavinzUtility(C, X_val, model=net(), nu="paper", dtype="float32", ntk=NtkOptions(max_memory_bytes=need // 3))
     assert small.theta.shape == (1, 39, 39)
+    # outputs='mean' keeps every class's residual against one kernel: a third of the kernels' memory of 'all'.
+    mean = DavinzUtility(C, X_val, model=net(), nu=NuOptions("paper", outputs="mean"),
+                         ntk=NtkOptions(max_memory_bytes=need - 2 * 3 * 39**2 * 8))
+    assert mean.theta.shape == (1, 39, 39) and mean.residual.shape == (1, 39, 3)
 
 
 def test_fingerprint_identifies_the_problem(rng):
@@ -380,13 +384,17 @@ def test_mmd_along_a_permutation_equals_each_prefix(rng, estimator):
     np.testing.assert_allclose(u.mmd_along(perm), [u.mmd(perm[:j]) for j in range(5)], rtol=1e-12)
 
 
-def test_size_ridge_equals_direct_restatement(rng):
-    """size_ridge=ρ: Σ_c r_cᵀ(Θ_c,S + (jitter + ρ·m_S)·d·I)⁻¹r_c / m_S, d the mean diagonal of the union's Θ_c."""
+@pytest.mark.parametrize("outputs", ["all", "mean"])
+def test_size_ridge_equals_direct_restatement(rng, outputs):
+    """size_ridge=ρ: Σ_c r_cᵀ(Θ_c,S + (jitter + ρ·m_S)·d·I)⁻¹r_c / m_S, d the mean diagonal of the union's Θ_c.
+
+    ``outputs="mean"``: every Θ_c replaced by their average over the classes c.
+    """
     C = parts(rng, K=3, n=6)
     X_val = rng.normal(size=(8, 4))
     rho, jitter = 0.05, 1e-6
-    u = DavinzUtility(C, X_val, model=net(), nu=NuOptions(size_ridge=rho), ntk=NtkOptions(jitter=jitter), kappa=0.5,
-                      bandwidth=1.0)
+    u = DavinzUtility(C, X_val, model=net(), nu=NuOptions("recommended", outputs=outputs, size_ridge=rho),
+                      ntk=NtkOptions(jitter=jitter), kappa=0.5, bandwidth=1.0)
     X = torch.as_tensor(np.concatenate([c[0] for c in C]))
     y = np.concatenate([c[1] for c in C]).astype(int)
     model = net().double().eval()
@@ -398,6 +406,8 @@ def test_size_ridge_equals_direct_restatement(rng):
     with torch.no_grad():
         f = model(X).numpy()
     thetas = np.einsum("cip,cjp->cij", grads, grads)
+    if outputs == "mean":
+        thetas = np.broadcast_to(thetas.mean(0), thetas.shape)
     d = np.mean([np.diag(t).mean() for t in thetas])
     start = np.r_[0, np.cumsum([len(c[1]) for c in C])]
     coalitions = [s for r in range(1, 4) for s in itertools.combinations(range(3), r)]
@@ -414,6 +424,7 @@ def test_size_ridge_equals_direct_restatement(rng):
     np.testing.assert_allclose(u.many(coalitions), ref, rtol=1e-8)
     np.testing.assert_allclose(u.along_permutation((2, 0, 1))[1:], [ref[2], ref[4], ref[6]], rtol=1e-8)
     assert u.settings["size_ridge"] == rho and "ρ·d·m_S" in u.settings["nu_description"]
-    assert (u.settings["nu"], u.settings["outputs"]) == ("recommended", "all")
+    assert (u.settings["nu"], u.settings["outputs"]) == ("recommended", outputs)
+    assert u.theta.shape[0] == (1 if outputs == "mean" else 3)  # one kernel for every class output
     with pytest.raises(TrainfreeError, match="size_ridge"):
         NuOptions(size_ridge=-1.0)

@@ -60,7 +60,7 @@ def test_one_override_keeps_the_rest_of_the_preset():
                                                                r"'recommended'\]"),
     (lambda C, X: DavinzUtility(C, X, model=net(), nu=3), r"'nu' parameter must be a preset name"),
     (lambda C, X: DavinzUtility(C, X, model=net(), nu=NuOptions(mmd_estimator="median")), "mmd_estimator"),
-    (lambda C, X: NuOptions(outputs="both"), r"'outputs' parameter must be one of \['own', 'all'\]"),
+    (lambda C, X: NuOptions(outputs="both"), r"'outputs' parameter must be one of \['own', 'all', 'mean'\]"),
     (lambda C, X: NuOptions(size_ridge=float("inf")), "size_ridge"),
     (lambda C, X: DavinzUtility(C, X, model=net(), ntk={"blocks": 2}), r"'ntk' parameter must be NtkOptions"),
     (lambda C, X: NtkOptions(blocks=0), "ntk_blocks"),

@@ -161,7 +161,8 @@ def add_nu_options(p: argparse.ArgumentParser) -> None:
                         "--outputs own --size-ridge 0 --mmd-estimator biased, the paper's ν")
     g.add_argument("--outputs", choices=["own", "all", "mean"], default=None,
                    help="override --nu: own: the NTK of the own-class output (the paper's); all: one NTK per class "
-                        "output with one-hot residuals (sees label noise)")
+                        "output with one-hot residuals (sees label noise); mean: one kernel, the NTK averaged over "
+                        "the class outputs, with every class's one-hot residual (sees label noise, 1/C the memory)")
     g.add_argument("--size-ridge", type=finite_float, default=None,
                    help="override --nu: ridge ρ·d·m_S on each coalition's NTK (d: mean diagonal of Θ₀); 0: none, "
                         "as in the paper. With a ridge each coalition is factorised on its own (slower)")

@@ -40,7 +40,7 @@ GCV_GRID = np.logspace(-6, 1, 22)  # ridges / d searched by the leave-one-out va
 WINNER = ("all", "quad", "s", 1e-4)  # the term of nu="recommended", checked against DavinzUtility below
 
 
-def set_terms(u: DavinzUtility, y: np.ndarray, n_classes: int) -> dict:
+def set_terms(u: DavinzUtility, y: np.ndarray, n_classes: int, spectra: dict | None = None) -> dict:
     """Every variant's NTK term of one dataset (the utility's only contributor).
 
     ``u.outputs == "all"`` also gives the ``mean`` kernel: the per-output NTKs averaged into one kernel that
@@ -60,6 +60,8 @@ def set_terms(u: DavinzUtility, y: np.ndarray, n_classes: int) -> dict:
         for name, R in residuals.items():
             P = V.mT @ R[:, :, None] if len(th) == len(R) else (V[0].mT @ R.T).T[:, :, None]  # (C, m, 1)
             Vb = V if len(th) == len(R) else V.expand(len(R), -1, -1)
+            if spectra is not None:  # enough for the quadratic form at any ridge: Σ P²/(λ + jitter + ridge)
+                spectra[f"{u.outputs}/{tag}{name}"] = (lam.cpu().numpy(), P[..., 0].cpu().numpy())
 
             def terms(ridge):
                 inv = 1.0 / (lam + u.jitter_abs + ridge)
@@ -110,14 +112,16 @@ def main() -> None:
                                child(seed, "datasets"))
         assert np.array_equal(gt["size"], [len(d[0]) for d in draws]), "cached ground truth of other draws"
         as_input = lambda A: A.reshape(len(A), *shape)  # noqa: E731
-        terms, mmd, mmd_thr = {}, [], []
+        terms, mmd, mmd_thr, spectra = {}, [], [], []
         for idx, y, _ in draws:
+            spectra.append({})
             for outputs in ("own", "all"):
                 u = DavinzUtility([(as_input(train.X[idx]), y)], as_input(val.X), model=init,
                                   nu=NuOptions("paper", outputs=outputs),
                                   bandwidth=gt.settings["bandwidth"], kappa=1.0, device=args.device,
                                   random_state=child(seed, "davinz"))
-                for key, t in set_terms(u, y, 10).items():
+                spectra[-1][f"{outputs}/jitter_diag"] = (u.jitter_abs, u.diag_mean)
+                for key, t in set_terms(u, y, 10, spectra[-1]).items():
                     terms.setdefault((outputs, *key), []).append(t)
                 if (outputs, *WINNER[1:]) == WINNER and not checks_done(spec):  # the library computes the same terms
                     w = DavinzUtility([(as_input(train.X[idx]), y)], as_input(val.X), model=init, nu="recommended",
@@ -129,6 +133,7 @@ def main() -> None:
             mmd.append(u.terms((0,))[1])
             mmd_thr.append(u.mmd((0,), "thresholded"))
         mmd, mmd_thr, acc = np.array(mmd), np.array(mmd_thr), gt["test_metric"]
+        torch.save(spectra, os.path.join(args.cache, f"spectra_{name}_{seed_i}{runs}.pt"))  # for other ridges, offline
         pd.DataFrame({"size": gt["size"], "noise_rate": gt["noise_rate"], "test_metric": acc, "mmd": mmd,
                       "mmd_thresholded": mmd_thr, **{"_".join(map(str, k)): v for k, v in terms.items()}}).to_parquet(
             os.path.join(args.cache, f"terms_{name}_{seed_i}{runs}.parquet"))  # each set's terms, for study

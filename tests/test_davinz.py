@@ -287,8 +287,8 @@ def test_memory_is_checked_before_the_ntk_is_allocated(rng):
                                              r"needs about .* but only .* available\. To fit, value fewer examples .*"
                                              r"outputs='mean' .*dtype='float32'"):
         DavinzUtility(C, X_val, model=net(), nu=ALL, ntk=NtkOptions(max_memory_bytes=1000))
-    # The estimate: Θ₀ and two factors of its size, plus the Jacobians and one block kernel.
-    need = 3 * 3 * 39**2 * 8 + 39 * 259 * 8 + 39**2 * 8
+    # The estimate: Θ₀ and two factors of its size, plus the Jacobians (of all 3 outputs) and one block kernel.
+    need = 3 * 3 * 39**2 * 8 + 39 * 259 * 3 * 8 + 39**2 * 8
     with pytest.raises(TrainfreeError, match="needs about"):
         DavinzUtility(C, X_val, model=net(), nu=ALL, ntk=NtkOptions(max_memory_bytes=need - 1))
     u = DavinzUtility(C, X_val, model=net(), nu=ALL, ntk=NtkOptions(max_memory_bytes=need))

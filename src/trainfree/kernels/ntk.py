@@ -10,9 +10,9 @@ ELEMENTWISE = (torch.nn.ReLU, torch.nn.LeakyReLU, torch.nn.Tanh, torch.nn.Sigmoi
                torch.nn.SiLU, torch.nn.Softplus, torch.nn.Identity)
 
 
-def empirical_ntk(model: torch.nn.Module, X1, X2=None, *, out1=None, out2=None, batch_size: int = 64,
-                  max_jacobian_bytes: float = 2 * 2**30, parameters=None, eval_mode: bool = True,
-                  method: str = "auto") -> torch.Tensor:
+def empirical_ntk(model: torch.nn.Module, X1, X2=None, *, out1=None, out2=None, outputs: str | None = None,
+                  batch_size: int = 64, max_jacobian_bytes: float = 2 * 2**30, parameters=None,
+                  eval_mode: bool = True, method: str = "auto") -> torch.Tensor:
     """Empirical neural tangent kernel Θ(x, x') = ∇θf(x)·∇θf(x') at the model's current parameters.
 
     Per-example Jacobians come from ``torch.func`` (``vmap`` over ``jacrev`` of a ``functional_call``),
@@ -30,7 +30,11 @@ def empirical_ntk(model: torch.nn.Module, X1, X2=None, *, out1=None, out2=None, 
         Inputs; ``X2=None`` computes the symmetric kernel of ``X1``.
     out1, out2 : int Tensor of shape (n,), optional
         Which output of each example to differentiate (DAVINZ uses the example's own class). None
-        means the model has a single output.
+        means the model has a single output (or, with ``outputs``, every output).
+    outputs : {None, "each", "mean"}
+        With several outputs: ``"each"`` gives every output's kernel, shaped (C, n1, n2), and
+        ``"mean"`` their average, (n1, n2); both from one Jacobian of all C outputs per block, instead of C
+        passes. None (default): the one output ``out1`` / ``out2`` name.
     batch_size : int
         Examples per Jacobian block.
     parameters : sequence of str, optional
@@ -49,7 +53,7 @@ def empirical_ntk(model: torch.nn.Module, X1, X2=None, *, out1=None, out2=None, 
 
     Returns
     -------
-    Tensor of shape (n1, n2)
+    Tensor of shape (n1, n2), or (C, n1, n2) with ``outputs="each"``
 
     Examples
     --------
@@ -70,12 +74,22 @@ def empirical_ntk(model: torch.nn.Module, X1, X2=None, *, out1=None, out2=None, 
                              f"{unknown[:3] or 'none'}. Pass parameters=None for all of them.")
     if method not in ("auto", "jacobian", "layerwise"):
         raise TrainfreeError(f"method must be 'auto', 'jacobian' or 'layerwise'; got {method!r}.")
+    if outputs not in (None, "each", "mean"):
+        raise TrainfreeError(f"outputs must be None, 'each' or 'mean'; got {outputs!r}.")
+    if outputs is not None and (out1 is not None or out2 is not None):
+        raise TrainfreeError("outputs='each' or 'mean' differentiates every output; drop out1 / out2.")
     chain = _linear_chain(model, eval_mode) if method != "jacobian" else None
     if method == "layerwise" and chain is None:
         raise TrainfreeError("method='layerwise' needs an nn.Sequential of nn.Linear layers and elementwise "
                              "activations (an nn.Flatten first is allowed). Use method='jacobian' or 'auto'.")
     if chain is not None:
-        return _layerwise_ntk(chain, parameters, X1, out1, *((X1, out1) if X2 is None else (X2, out2)))
+        if outputs is None:
+            return _layerwise_ntk(chain, parameters, X1, out1, *((X1, out1) if X2 is None else (X2, out2)))
+        Xb = X1 if X2 is None else X2  # per-layer factors are cheap: one kernel per output
+        n_out = chain[-1][1].out_features
+        each = torch.stack([_layerwise_ntk(chain, parameters, X1, c, Xb, c) for c in
+                            (torch.full((len(X1),), k, device=X1.device) for k in range(n_out))])
+        return each if outputs == "each" else each.mean(0)
 
     fixed = {k: v.detach() for k, v in model.named_parameters() if k not in params}
     fixed.update({k: v.detach() for k, v in model.named_buffers()})
@@ -85,12 +99,23 @@ def empirical_ntk(model: torch.nn.Module, X1, X2=None, *, out1=None, out2=None, 
 
     def f(p, x, c):
         out = functional_call(model, (p, fixed), (x.unsqueeze(0),)).reshape(-1)
+        if outputs is not None:
+            return out
         return out.gather(0, c.reshape(1))[0] if c is not None else out[0]  # gather: vmap-safe indexing
 
-    def jac(X, idx):
+    def jac(X, idx):  # (b, P), or (b, C, P) for every output
         J = vmap(jacrev(f), in_dims=(None, 0, 0 if idx is not None else None),
                  randomness="error" if eval_mode else "different")(params, X, idx)
-        return torch.cat([j.reshape(len(X), -1) for j in J.values()], dim=1)
+        lead = (len(X),) if outputs is None else (len(X), -1)
+        return torch.cat([j.reshape(*lead, j[0].numel() // (1 if outputs is None else j.shape[1]))
+                          for j in J.values()], dim=-1)
+
+    def gram(Ja, Jb):  # Σ over parameters, per output ("each") or also over outputs ("mean")
+        if outputs is None:
+            return Ja @ Jb.T
+        if outputs == "mean":
+            return Ja.reshape(len(Ja), -1) @ Jb.reshape(len(Jb), -1).T / Ja.shape[1]
+        return torch.einsum("icp,jcp->cij", Ja, Jb)
 
     def blocks(X, idx):
         for s in range(0, len(X), batch_size):
@@ -101,15 +126,20 @@ def empirical_ntk(model: torch.nn.Module, X1, X2=None, *, out1=None, out2=None, 
     n_params = sum(p.numel() for p in params.values())
     item = X1.element_size()
     try:
-        K = torch.zeros(len(X1), len(X2), dtype=X1.dtype, device=X1.device)
-        if (len(X1) + (0 if symmetric else len(X2))) * n_params * item <= max_jacobian_bytes:
+        n_out = 1
+        if outputs is not None:  # the number of outputs, from one example
+            with torch.no_grad():
+                n_out = f(params, X1[0], None).numel()
+        lead = () if outputs != "each" else (n_out,)
+        K = torch.zeros(*lead, len(X1), len(X2), dtype=X1.dtype, device=X1.device)
+        if (len(X1) + (0 if symmetric else len(X2))) * n_params * n_out * item <= max_jacobian_bytes:
             J1 = torch.cat([J for _, J in blocks(X1, out1)])
             J2 = J1 if symmetric else torch.cat([J for _, J in blocks(X2, out2)])
-            K = J1 @ J2.T
+            K = gram(J1, J2)
         else:  # recompute column blocks: O(n²/b) Jacobian blocks, but bounded memory
             for s, Ja in blocks(X1, out1):
                 for t, Jb in blocks(X2, out2):
-                    K[s:s + len(Ja), t:t + len(Jb)] = Ja @ Jb.T
+                    K[..., s:s + len(Ja), t:t + len(Jb)] = gram(Ja, Jb)
     finally:
         for m, mode in modes:
             m.training = mode

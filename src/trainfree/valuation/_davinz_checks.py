@@ -85,18 +85,19 @@ def check_coalition(coalition: Sequence[int], K: int) -> list[int]:
 
 def check_ntk_memory(n: int, n_kernels: int, n_block: int, n_params: int, dtype: torch.dtype,
                      device: torch.device, budget: float | None, *, outputs: str, n_outputs: int,
-                     ntk_permutations: int, max_jacobian_bytes: float) -> None:
+                     ntk_permutations: int, max_jacobian_bytes: float, jacobian_outputs: int = 1) -> None:
     """Refuse before Θ₀ is allocated when it, the factors of the full coalition and the Jacobians do not fit.
 
     Θ₀ holds ``n_kernels`` (partitions × differentiated outputs) n×n matrices; evaluating the full
     coalition needs two more of that size (a copy of the sub-matrix, or the previous factor, and its
-    Cholesky factor). Jacobians of a block are kept when they fit in ``max_jacobian_bytes``, else
-    recomputed 64 rows at a time (see :func:`trainfree.kernels.empirical_ntk`).
+    Cholesky factor). Jacobians of a block (of ``jacobian_outputs`` outputs at once) are kept when they
+    fit in ``max_jacobian_bytes``, else recomputed 64 rows at a time (see
+    :func:`trainfree.kernels.empirical_ntk`).
     """
     item = torch.finfo(dtype).bits // 8
     kernels = 3 * n_kernels * n * n * item
-    jac_all = n_block * n_params * item
-    jacobians = (jac_all if jac_all <= max_jacobian_bytes else 128 * n_params * item) + n_block * n_block * item
+    per_row = n_params * jacobian_outputs * item
+    jacobians = (n_block * per_row if n_block * per_row <= max_jacobian_bytes else 128 * per_row) + n_block**2 * item
     fixes = [f"value fewer examples (memory grows as the square of their number, {n} now)"]
     if outputs == "all" and n_outputs > 1:
         fixes.append(f"use outputs='mean' (NuOptions(outputs='mean'): one kernel instead of {n_outputs})")

@@ -219,7 +219,8 @@ class DavinzUtility:
         n_kernels = ntk_permutations * (1 if self.outputs == "mean" else len(out_idx))
         check_ntk_memory(n, n_kernels, -(-n // ntk_blocks), n_params, self.dtype, self.device,
                          ntk.max_memory_bytes, outputs=self.outputs, n_outputs=len(out_idx),
-                         ntk_permutations=ntk_permutations, max_jacobian_bytes=JACOBIAN_BYTES)
+                         ntk_permutations=ntk_permutations, max_jacobian_bytes=JACOBIAN_BYTES,
+                         jacobian_outputs=len(out_idx) if self.outputs in ("all", "mean") else 1)
         self.n_permutations = ntk_permutations
         if self.outputs == "mean":
             residual = residual.T[None]  # (1, n, C): every class's residual against the one kernel
@@ -298,7 +299,10 @@ class DavinzUtility:
         per = 1 if self.outputs == "mean" else len(out_idx)
         theta = torch.zeros(n_perms * per, n, n, dtype=self.dtype, device=self.device)
         rng = make_rng(seed)
-        ticks = iter(bar(range(n_perms * n_blocks * len(out_idx)), desc="DAVINZ NTK Θ₀ blocks", unit="block"))
+        # Every class output (all, mean): one Jacobian of all outputs per block gives each output's kernel.
+        every = {"all": "each", "mean": "mean"}.get(self.outputs) if len(out_idx) > 1 else None
+        passes = 1 if every else len(out_idx)
+        ticks = iter(bar(range(n_perms * n_blocks * passes), desc="DAVINZ NTK Θ₀ blocks", unit="block"))
         # n_blocks > 1: the paper's block-diagonal approximation over random partitions of the union.
         self.block_assignment = np.zeros((n_perms, n), dtype=np.int64)
         for p in range(n_perms):
@@ -306,14 +310,15 @@ class DavinzUtility:
             blocks = [torch.arange(n, device=self.device)] if n_blocks == 1 else order.tensor_split(n_blocks)
             for b, block in enumerate(blocks):
                 self.block_assignment[p, block.cpu().numpy()] = b
+                common = dict(max_jacobian_bytes=JACOBIAN_BYTES, parameters=self._param_names, eval_mode=False)
+                if every:
+                    theta[p * per:(p + 1) * per, block[:, None], block[None, :]] = empirical_ntk(
+                        model, X[block], outputs=every, **common)
+                    next(ticks, None)
+                    continue
                 for k, idx in enumerate(out_idx):
-                    kernel = empirical_ntk(
-                        model, X[block], out1=None if idx is None else idx[block], max_jacobian_bytes=JACOBIAN_BYTES,
-                        parameters=self._param_names, eval_mode=False)
-                    if per == 1 and len(out_idx) > 1:  # the mean over outputs
-                        theta[p, block[:, None], block[None, :]] += kernel / len(out_idx)
-                    else:
-                        theta[p * per + k, block[:, None], block[None, :]] = kernel
+                    theta[p * per + k, block[:, None], block[None, :]] = empirical_ntk(
+                        model, X[block], out1=None if idx is None else idx[block], **common)
                     next(ticks, None)
         next(ticks, None)  # closes the bar
         self.diag_mean = float(theta.diagonal(dim1=1, dim2=2).mean())  # d, the scale of both ridges

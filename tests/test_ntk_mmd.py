@@ -5,6 +5,7 @@ import pytest
 import torch
 from torch import nn
 
+from trainfree import TrainfreeError
 from trainfree.kernels import empirical_ntk, median_bandwidth, mmd, rbf_kernel
 
 
@@ -72,6 +73,32 @@ def brute_mmd2(T, S, sigma, unbiased=False):
     ts = sum(k(a, b) for a in T for b in S) / (m * n)
     return tt + ss - 2 * ts
 
+
+
+@pytest.mark.parametrize("kind", ["cnn", "mlp"])
+@pytest.mark.parametrize("jacobian_bytes", [2**30, 100])  # Jacobians kept, or recomputed block by block
+def test_every_output_at_once_equals_one_output_at_a_time(kind, jacobian_bytes):
+    """outputs='each' stacks the per-output kernels and 'mean' averages them, cross kernels included."""
+    torch.manual_seed(0)
+    if kind == "cnn":
+        net = nn.Sequential(nn.Conv2d(1, 3, 3), nn.ReLU(), nn.Flatten(), nn.Linear(3 * 6 * 6, 4)).double()
+        X, Y = torch.randn(9, 1, 8, 8, dtype=torch.float64), torch.randn(5, 1, 8, 8, dtype=torch.float64)
+    else:
+        net = nn.Sequential(nn.Linear(5, 8), nn.Tanh(), nn.Linear(8, 4)).double()
+        X, Y = torch.randn(9, 5, dtype=torch.float64), torch.randn(5, 5, dtype=torch.float64)
+    one = lambda A, B, c: empirical_ntk(net, A, B, out1=torch.full((len(A),), c),  # noqa: E731
+                                        out2=None if B is None else torch.full((len(B),), c))
+    for B in (None, Y):
+        ref = torch.stack([one(X, B, c) for c in range(4)])
+        each = empirical_ntk(net, X, B, outputs="each", max_jacobian_bytes=jacobian_bytes)
+        mean = empirical_ntk(net, X, B, outputs="mean", max_jacobian_bytes=jacobian_bytes)
+        assert each.shape == (4, 9, 9 if B is None else 5)
+        torch.testing.assert_close(each, ref, rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(mean, ref.mean(0), rtol=1e-12, atol=1e-12)
+    with pytest.raises(TrainfreeError, match="drop out1"):
+        empirical_ntk(net, X, outputs="each", out1=torch.zeros(9, dtype=torch.long))
+    with pytest.raises(TrainfreeError, match="outputs must be"):
+        empirical_ntk(net, X, outputs="sum")
 
 @pytest.mark.parametrize("estimator", ["biased", "unbiased"])
 def test_mmd_matches_double_loop_and_is_symmetric(rng, estimator):

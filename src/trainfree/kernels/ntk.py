@@ -86,9 +86,9 @@ def empirical_ntk(model: torch.nn.Module, X1, X2=None, *, out1=None, out2=None, 
         if outputs is None:
             return _layerwise_ntk(chain, parameters, X1, out1, *((X1, out1) if X2 is None else (X2, out2)))
         Xb = X1 if X2 is None else X2  # per-layer factors are cheap: one kernel per output
-        n_out = chain[-1][1].out_features
-        each = torch.stack([_layerwise_ntk(chain, parameters, X1, c, Xb, c) for c in
-                            (torch.full((len(X1),), k, device=X1.device) for k in range(n_out))])
+        full = lambda A, k: torch.full((len(A),), k, device=A.device)  # noqa: E731
+        each = torch.stack([_layerwise_ntk(chain, parameters, X1, full(X1, k), Xb, full(Xb, k))
+                            for k in range(chain[-1][1].out_features)])
         return each if outputs == "each" else each.mean(0)
 
     fixed = {k: v.detach() for k, v in model.named_parameters() if k not in params}

@@ -84,11 +84,12 @@ def empirical_ntk(model: torch.nn.Module, X1, X2=None, *, out1=None, out2=None, 
                              "activations (an nn.Flatten first is allowed). Use method='jacobian' or 'auto'.")
     if chain is not None:
         if outputs is None:
-            return _layerwise_ntk(chain, parameters, X1, out1, *((X1, out1) if X2 is None else (X2, out2)))
-        Xb = X1 if X2 is None else X2  # per-layer factors are cheap: one kernel per output
-        full = lambda A, k: torch.full((len(A),), k, device=A.device)  # noqa: E731
-        each = torch.stack([_layerwise_ntk(chain, parameters, X1, full(X1, k), Xb, full(Xb, k))
-                            for k in range(chain[-1][1].out_features)])
+            outs1 = [out1]
+            return _layerwise_ntk(chain, parameters, X1, outs1, *((X1, outs1) if X2 is None else (X2, [out2])))[0]
+        every = lambda A: [torch.full((len(A),), k, device=A.device)  # noqa: E731
+                           for k in range(chain[-1][1].out_features)]
+        outs1 = every(X1)
+        each = _layerwise_ntk(chain, parameters, X1, outs1, *((X1, outs1) if X2 is None else (X2, every(X2))))
         return each if outputs == "each" else each.mean(0)
 
     fixed = {k: v.detach() for k, v in model.named_parameters() if k not in params}
@@ -160,8 +161,11 @@ def _linear_chain(model: torch.nn.Module, eval_mode: bool) -> list | None:
     return chain if chain and isinstance(chain[-1][1], torch.nn.Linear) else None
 
 
-def _layer_factors(chain: list, X: torch.Tensor, out: torch.Tensor | None) -> list:
-    """For each Linear layer: (input a_l, backpropagated output gradient δ_l) of every example's chosen output."""
+def _layer_factors(chain: list, X: torch.Tensor, outs: list) -> tuple[list, list]:
+    """Each Linear layer's input a_l, and for each output selection in ``outs`` its backpropagated gradients δ_l.
+
+    One forward pass serves every selection (None: the single output; else each example's chosen output).
+    """
     a, inputs, grads = X.reshape(len(X), -1), [], []
     with torch.no_grad():
         for _, m in chain:
@@ -172,29 +176,37 @@ def _layer_factors(chain: list, X: torch.Tensor, out: torch.Tensor | None) -> li
                     z = a.detach().requires_grad_(True)
                     grads.append(torch.autograd.grad(m(z).sum(), z)[0])
             a = a if isinstance(m, torch.nn.Dropout) else m(a)
-        delta = (torch.ones_like(a[:, :1]) if out is None else
-                 torch.nn.functional.one_hot(out.long(), a.shape[1]).to(a.dtype))
-        deltas = []
-        for _, m in reversed(chain):
-            if isinstance(m, torch.nn.Linear):
-                deltas.append(delta)
-                delta = delta @ m.weight
-            elif isinstance(m, ELEMENTWISE):
-                delta = delta * grads.pop()
-    return list(zip(inputs, reversed(deltas)))
+        all_deltas = []
+        for out in outs:
+            delta = (torch.ones_like(a[:, :1]) if out is None else
+                     torch.nn.functional.one_hot(out.long(), a.shape[1]).to(a.dtype))
+            deltas, g = [], list(grads)
+            for _, m in reversed(chain):
+                if isinstance(m, torch.nn.Linear):
+                    deltas.append(delta)
+                    delta = delta @ m.weight
+                elif isinstance(m, ELEMENTWISE):
+                    delta = delta * g.pop()
+            all_deltas.append(deltas[::-1])
+    return inputs, all_deltas
 
 
-def _layerwise_ntk(chain: list, parameters, X1, out1, X2, out2) -> torch.Tensor:
-    """Θ = Σ_l (δ_l δ_l'ᵀ) ⊙ (a_l a_l'ᵀ [if W_l differentiated] + 1 [if b_l differentiated])."""
+def _layerwise_ntk(chain: list, parameters, X1, outs1: list, X2, outs2: list) -> torch.Tensor:
+    """Θ = Σ_l (δ_l δ_l'ᵀ) ⊙ (a_l a_l'ᵀ [if W_l differentiated] + 1 [if b_l differentiated]), one per selection.
+
+    The input products a_l a_l'ᵀ are shared by every output selection: (len(outs1), n1, n2).
+    """
     wanted = None if parameters is None else set(parameters)
-    f1 = _layer_factors(chain, X1, out1)
-    f2 = f1 if X2 is X1 and out2 is out1 else _layer_factors(chain, X2, out2)
-    K = torch.zeros(len(X1), len(X2), dtype=X1.dtype, device=X1.device)
+    a1s, d1s = _layer_factors(chain, X1, outs1)
+    a2s, d2s = (a1s, d1s) if X2 is X1 and outs2 is outs1 else _layer_factors(chain, X2, outs2)
+    K = torch.zeros(len(outs1), len(X1), len(X2), dtype=X1.dtype, device=X1.device)
     linears = [(name, m) for name, m in chain if isinstance(m, torch.nn.Linear)]
-    for (name, m), (a1, d1), (a2, d2) in zip(linears, f1, f2):
+    for layer, (name, m) in enumerate(linears):
         use_w = wanted is None or f"{name}.weight" in wanted
         use_b = m.bias is not None and (wanted is None or f"{name}.bias" in wanted)
         if use_w or use_b:
-            inner = (a1 @ a2.T) if use_w else torch.zeros_like(K)
-            K += (d1 @ d2.T) * (inner + 1.0 if use_b else inner)
+            inner = (a1s[layer] @ a2s[layer].T) if use_w else torch.zeros_like(K[0])
+            inner = inner + 1.0 if use_b else inner
+            for k, (d1, d2) in enumerate(zip(d1s, d2s)):
+                K[k] += (d1[layer] @ d2[layer].T) * inner
     return K

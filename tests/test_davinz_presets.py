@@ -29,13 +29,13 @@ def test_each_preset_is_its_three_options_and_the_default_is_recommended(problem
     coalitions = [(0,), (1, 2), (0, 1, 2)]
     default = DavinzUtility(C, X_val, model=net())
     # The same ν spelt out from the other preset: every option overridden.
-    spelt = DavinzUtility(C, X_val, model=net(), nu=NuOptions("paper", outputs="mean", size_ridge=1e-4,
+    spelt = DavinzUtility(C, X_val, model=net(), nu=NuOptions("paper", outputs="mean", size_ridge=3e-4,
                                                                mmd_estimator="thresholded"))
     np.testing.assert_allclose([default(c) for c in coalitions], [spelt(c) for c in coalitions], rtol=1e-12)
     assert (default.settings["nu"], spelt.settings["nu"]) == ("recommended", "paper")  # the name given is recorded
     for u in (default, spelt):
         assert (u.settings["outputs"], u.settings["size_ridge"], u.settings["mmd_estimator"]) == (
-            "mean", 1e-4, "thresholded")
+            "mean", 3e-4, "thresholded")
     paper = DavinzUtility(C, X_val, model=net(), nu="paper")
     again = DavinzUtility(C, X_val, model=net(), nu=NuOptions("recommended", outputs="own", size_ridge=0.0,
                                                               mmd_estimator="biased"))
@@ -51,8 +51,8 @@ def test_one_override_keeps_the_rest_of_the_preset():
     assert NuOptions("paper", size_ridge=1e-4).resolved() == {
         "nu": "paper", "outputs": "own", "size_ridge": 1e-4, "mmd_estimator": "biased"}
     assert NuOptions(mmd_estimator="biased").resolved() == {
-        "nu": "recommended", "outputs": "mean", "size_ridge": 1e-4, "mmd_estimator": "biased"}
-    assert NuOptions().resolved()["size_ridge"] == 1e-4 and isinstance(NuOptions(size_ridge=0).resolved()[
+        "nu": "recommended", "outputs": "mean", "size_ridge": 3e-4, "mmd_estimator": "biased"}
+    assert NuOptions().resolved()["size_ridge"] == 3e-4 and isinstance(NuOptions(size_ridge=0).resolved()[
         "size_ridge"], float)
 
 

@@ -38,8 +38,8 @@ def davinz_values(contributors: Sequence[tuple], X_val: Any, *, model: nn.Module
     model : nn.Module
         The network at initialization.
     nu : {"recommended", "paper"} or NuOptions
-        Which ν (see :class:`DavinzUtility`): ``"recommended"`` (default; outputs all, size ridge 1e-4,
-        thresholded MMD, chosen by the ground-truth study, about 14 times the cost) or ``"paper"`` (the
+        Which ν (see :class:`DavinzUtility`): ``"recommended"`` (default; the mean NTK over the
+        class outputs, size ridge 3e-4, thresholded MMD, chosen by the ground-truth study) or ``"paper"`` (the
         official ν); :class:`~trainfree.valuation.NuOptions` overrides one of their options.
     semivalue : {"loo", "shapley", "banzhaf"}
         Leave-one-out, or Shapley / Banzhaf values: enumerated exactly up to ``max_exact``

@@ -18,7 +18,8 @@ from .dynamics import error_barrier, group_dynamics, kernel_distance, score_grou
 from .groundtruth import GroundTruthTraining, davinz_groundtruth
 from .noise import compare_noise_detection, score_dataset
 from .parts import score_parquet_parts
-from .pruning import prune_order, pruning_curve, score_correlations, window
+from .pruning import pruning_curve, score_correlations
+from .selection import prune_order, window
 from .windows import window_curve
 
 __all__ = ["GroundTruthTraining", "compare_noise_detection", "davinz_groundtruth", "error_barrier", "group_dynamics",

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from .._defaults import HARD_CUT, N_STRATA
 from .._errors import TrainfreeError
 from .._random import SeedLike, check_random_state, child, seed_record
 from .._random import rng as make_rng
@@ -26,7 +27,7 @@ from .._validation import check_n_jobs, check_param
 from ..data import Dataset
 from ..result import PlayerResult
 from ..training import evaluate, input_shape, make_model, resolve_model, train
-from .selection import DIRECTIONS, as_scores, check_fraction, prune_order
+from .selection import DIRECTIONS, SAMPLINGS, as_scores, check_ccs, check_fraction, prune_order
 
 def budget_epochs(epochs: int, n_full: int, n_kept: int, batch_size: int = 128) -> int:
     """Epochs on ``n_kept`` rows that take at least as many optimiser steps as ``epochs`` on ``n_full``.
@@ -45,6 +46,7 @@ def budget_epochs(epochs: int, n_full: int, n_kept: int, batch_size: int = 128) 
 
 def pruning_curve(train_set: Dataset, test_set: Dataset, scores: Mapping[str, Any], *,
                   fractions: Sequence[float] = (0.1, 0.3, 0.5, 0.7), directions: Sequence[str] = DIRECTIONS,
+                  sampling: str | Sequence[str] = "top", hard_cut: float = HARD_CUT, n_strata: int = N_STRATA,
                   class_balanced: bool = False, include_random: bool = True, model: str = "auto", epochs: int = 5,
                   lr: float = 1e-3, batch_size: int = 128, n_runs: int = 2, device: str | None = "cpu",
                   random_state: SeedLike = None, n_jobs: int | None = None, checkpoint: str | Path | None = None,
@@ -66,7 +68,13 @@ def pruning_curve(train_set: Dataset, test_set: Dataset, scores: Mapping[str, An
     fractions : sequence of float in (0, 1)
         Shares of the training set removed.
     directions : sequence of {"keep_hard", "keep_easy"}
-        See :func:`prune_order`.
+        The directions of the plain cut (``sampling`` ``"top"``); see :func:`prune_order`.
+    sampling : {"top", "ccs"} or a sequence of them, default="top"
+        ``top``: the plain cut, one row per direction. ``ccs``: coverage-centric selection
+        (:func:`prune_order`), one row per score and share with direction ``"ccs"``.
+    hard_cut, n_strata : float, int
+        CCS's β (share of the highest scores always removed; at most every share in ``fractions``)
+        and its number of equal-width score strata; defaults 0.1 and 50 (the paper's code's).
     class_balanced : bool
         Prune the same share within each class.
     include_random : bool
@@ -96,7 +104,8 @@ def pruning_curve(train_set: Dataset, test_set: Dataset, scores: Mapping[str, An
     -------
     PlayerResult
         One row per (score, direction, fraction): ``value`` = mean test accuracy, ``stderr``, ``player``
-        ``"{score}/{direction}/{fraction}"``, ``score``, ``direction``, ``fraction_pruned``, ``n_kept``,
+        ``"{score}/{direction}/{fraction}"`` (direction ``ccs`` for CCS, ``random`` for the baseline),
+        ``score``, ``direction``, ``fraction_pruned``, ``n_kept``,
         ``epochs`` (the budget's epochs on the kept rows). ``metrics``: ``full_accuracy`` (mean over runs
         on the whole training set) and its ``full_stderr``.
 
@@ -124,6 +133,12 @@ def pruning_curve(train_set: Dataset, test_set: Dataset, scores: Mapping[str, An
     fractions = [check_fraction(f, "fractions") for f in fractions]
     for d in directions:
         check_param("direction", d, str, choices=DIRECTIONS)
+    samplings = [sampling] if isinstance(sampling, str) else list(sampling)
+    for s in samplings:
+        check_param("sampling", s, str, choices=SAMPLINGS)
+    if "ccs" in samplings:
+        for f in fractions:
+            check_ccs(f, hard_cut, n_strata)
     for name, value, low in (("epochs", epochs, 1), ("n_runs", n_runs, 1), ("batch_size", batch_size, 1)):
         check_param(name, value, numbers.Integral, low=low)
     seed = run_seed(random_state, checkpoint)
@@ -133,16 +148,20 @@ def pruning_curve(train_set: Dataset, test_set: Dataset, scores: Mapping[str, An
     X_test = test_set.X.reshape(len(test_set), *shape)
     n, n_out = len(train_set), len(train_set.classes)
     settings = {"data": train_set.name, "n_train": n, "n_test": len(test_set), "fractions": fractions,
-                "directions": list(directions), "class_balanced": bool(class_balanced), "model": model,
+                "directions": list(directions), "sampling": samplings, "class_balanced": bool(class_balanced), "model": model,
                 "epochs": int(epochs), "lr": float(lr), "batch_size": int(batch_size), "n_runs": int(n_runs),
                 "device": str(device), "budget": "fixed optimiser steps: those of `epochs` epochs on the full set"}
+    if "ccs" in samplings:
+        settings.update(hard_cut=float(hard_cut), n_strata=int(n_strata))
     store = None
     if checkpoint is not None:  # what every training run depends on (not n_runs: run k is the same for any)
         store = UnitStore(checkpoint, {"what": "pruning_curve", **{k: v for k, v in settings.items() if k != "n_runs"},
                                        "include_random": bool(include_random), "seed": seed_record(seed),
                                        "data": data_fingerprint(X, y, X_test, test_set.y),
                                        "scores": {k: score_fingerprint(v) for k, v in ranked.items()}})
-    plan = [(name, d, f) for name in ranked for d in directions for f in fractions]
+    plan = [(name, d, f) for name in ranked for d in (directions if "top" in samplings else ()) for f in fractions]
+    if "ccs" in samplings:
+        plan += [(name, "ccs", f) for name in ranked for f in fractions]
     if include_random:
         plan += [("random", "random", f) for f in fractions]
     # Every run's rows and seeds are drawn here, before dispatch; a unit only trains and tests.
@@ -153,6 +172,9 @@ def pruning_curve(train_set: Dataset, test_set: Dataset, scores: Mapping[str, An
             if name == "random":
                 r = make_rng(child(child(seed, f"run/{k}"), f"random/{f}")).random(n)
                 idx = prune_order(r, y, fraction=f, class_balanced=class_balanced, random_state=0)
+            elif d == "ccs":  # a new draw within the strata per run, as random gets a new subset
+                idx = prune_order(ranked[name], y, fraction=f, sampling="ccs", hard_cut=hard_cut, n_strata=n_strata,
+                                  class_balanced=class_balanced, random_state=child(child(seed, f"run/{k}"), "ccs"))
             else:
                 idx = prune_order(ranked[name], y, fraction=f, direction=d, class_balanced=class_balanced,
                                   random_state=child(seed, "ties"))

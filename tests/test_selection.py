@@ -7,8 +7,7 @@ import pytest
 from trainfree import TrainfreeError
 from trainfree.cli import main
 from trainfree.data import load
-from trainfree.experiments import prune_order, pruning_curve
-from trainfree.experiments.selection import stratum_budgets
+from trainfree.experiments import prune_order, pruning_curve, stratum_budgets
 
 
 def paper_budgets(sizes, budget):

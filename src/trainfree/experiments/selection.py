@@ -83,7 +83,7 @@ def prune_order(scores, y, *, fraction: float, direction: str = "keep_hard", sam
         ``top``: the plain cut by ``direction``. ``ccs``: coverage-centric selection (Zheng et al.,
         ICLR 2023): remove the ``round(hard_cut * n)`` highest-scored rows, split the others into
         ``n_strata`` equal-width score strata, and keep ``n - round(fraction * n)`` rows spread across
-        them by :func:`stratum_budgets`, drawn uniformly at random within each stratum.
+        them by :func:`~trainfree.experiments.stratum_budgets`, drawn uniformly at random within each stratum.
     hard_cut : float in [0, 1), default=0.1
         CCS's β: share of the hardest rows always removed; at most ``fraction``. The paper tunes it per
         pruning rate (0 at low rates; its CIFAR-10 example at 90% pruning uses 0.3).

@@ -71,7 +71,8 @@ def pruning_curve(train_set: Dataset, test_set: Dataset, scores: Mapping[str, An
         The directions of the plain cut (``sampling`` ``"top"``); see :func:`prune_order`.
     sampling : {"top", "ccs"} or a sequence of them, default="top"
         ``top``: the plain cut, one row per direction. ``ccs``: coverage-centric selection
-        (:func:`prune_order`), one row per score and share with direction ``"ccs"``.
+        (:func:`prune_order`), one row per score and share with direction ``"ccs"``; each run draws its
+        own rows within the strata, as each run of ``random`` draws its own subset.
     hard_cut, n_strata : float, int
         CCS's β (share of the highest scores always removed; at most every share in ``fractions``)
         and its number of equal-width score strata; defaults 0.1 and 50 (the paper's code's).

@@ -79,7 +79,8 @@ groundtruth.parquet, one row per random dataset:
                  "--out out/prune", """
 pruning.parquet, one row per (score, direction, share pruned):
   value, stderr   mean test accuracy after pruning, standard error over --runs
-  player, score, direction, fraction_pruned, n_kept, epochs (the step budget's epochs on the kept rows)
+  player, score, direction (keep_hard, keep_easy; ccs for --sampling ccs; random), fraction_pruned,
+  n_kept, epochs (the step budget's epochs on the kept rows)
 correlations.parquet: Spearman correlation (value) of every pair of scores (score_a, score_b)""")
     pr.set_defaults(func=prune)
     nz = exp.add_parser("noise", help="every score side by side on the same flipped labels")

@@ -11,10 +11,11 @@ number of optimiser steps (those of `--epochs` epochs on the full set), `--runs`
 of the training rows: the CG-score (`--cg-method large`, no training), the mislabel detector
 (`method="auto"`), EL2N after `--el2n-epochs` epochs (20, as Kirsch 2023 and the CG-score paper),
 forgetting over `--forgetting-epochs` epochs, GraNd at initialisation (`--seeds` networks each; also
-after `--grand-epochs` epochs when given), the input norm ‖x‖, and random subsets. Each score prunes by the plain cut in both directions (keep_hard:
-drop the lowest scores; keep_easy: the highest) and by coverage-centric selection (`--sampling ccs`:
-drop the `--hard-cut` highest, sample evenly across `--strata` score strata). A killed run resumes
-from `--checkpoint` (the scores and every finished training run are saved there).
+after `--grand-epochs` epochs when given), the input norm ‖x‖, and random subsets. Each score prunes by
+the plain cut in both directions (keep_hard: drop the lowest scores; keep_easy: the highest) and by
+coverage-centric selection (`--sampling ccs`: drop the `--hard-cut` highest, sample evenly across
+`--strata` score strata). A killed run resumes from `--checkpoint` (the scores and every finished
+training run are saved there).
 Prints the accuracy table (mean ± standard error over runs; `*` where a selection beats random by at
 least two standard errors of the difference) and the Spearman correlations between the scores, writes
 the curves as a PNG (the CG-score paper's Fig. 2 redrawn, plus a CCS panel), and, last line, one JSON
@@ -155,7 +156,8 @@ def main() -> None:
     fractions = tuple(float(f) for f in args.fractions.split(","))
     t = time.perf_counter()
     res = pruning_curve(train, test, scores, fractions=fractions, sampling=args.sampling.split(","),
-                        hard_cut=args.hard_cut, n_strata=args.strata, class_balanced=args.class_balanced, model=args.model,
+                        hard_cut=args.hard_cut, n_strata=args.strata, class_balanced=args.class_balanced,
+                        model=args.model,
                         epochs=args.epochs, n_runs=args.runs, device=args.device, random_state=args.seed,
                         checkpoint=folder / "curve", progress=os.isatty(2))
     train_s = time.perf_counter() - t
@@ -197,7 +199,8 @@ def main() -> None:
                       "hard_cut": args.hard_cut, "strata": args.strata, "class_balanced": args.class_balanced,
                       "full_accuracy": round(full, 4),
                       "full_stderr": round(full_se, 4), "curves": table, "beats_random_at_70_or_90": high,
-                      "spearman": {} if corr is None else {p: round(float(v), 4) for p, v in zip(corr["player"], corr.values)},
+                      "spearman": {} if corr is None else {p: round(float(v), 4)
+                                                           for p, v in zip(corr["player"], corr.values)},
                       "seconds": {"scores": {k: round(v, 1) for k, v in seconds.items()},
                                   "training": round(train_s, 1), "total": round(time.perf_counter() - t0, 1)}}))
 

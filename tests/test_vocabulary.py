@@ -194,8 +194,8 @@ CLI_DELIBERATE = {
 }
 
 
-COMMANDS = [(("score", name), fn) for name, fn in sorted(SCORES.items())] + [(("experiment", "dynamics"), group_dynamics),
-                                                                          (("experiment", "prune"), pruning_curve)]
+COMMANDS = [(("score", name), fn) for name, fn in sorted(SCORES.items())] + [
+    (("experiment", "dynamics"), group_dynamics), (("experiment", "prune"), pruning_curve)]
 
 
 @pytest.mark.parametrize("command, fn", COMMANDS, ids=lambda c: " ".join(c) if isinstance(c, tuple) else "")

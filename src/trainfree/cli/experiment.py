@@ -257,7 +257,8 @@ def prune(args: argparse.Namespace) -> None:
         scores = pruning_scores(train, names, model=args.model, n_seeds=args.seeds, device=args.device,
                                 random_state=args.seed, checkpoint=checkpoint)
     res = pruning_curve(train, test, scores, fractions=fractions, directions=directions, sampling=sampling,
-                        hard_cut=args.hard_cut, n_strata=args.strata, class_balanced=args.class_balanced, include_random="random" in names, model=args.model,
+                        hard_cut=args.hard_cut, n_strata=args.strata, class_balanced=args.class_balanced,
+                        include_random="random" in names, model=args.model,
                         epochs=args.epochs, n_runs=args.runs, device=args.device, random_state=args.seed,
                         n_jobs=args.n_jobs, checkpoint=checkpoint / "pruning", progress=args.progress)
     say(args, pruning_report(res))

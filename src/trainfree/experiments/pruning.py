@@ -149,7 +149,8 @@ def pruning_curve(train_set: Dataset, test_set: Dataset, scores: Mapping[str, An
     X_test = test_set.X.reshape(len(test_set), *shape)
     n, n_out = len(train_set), len(train_set.classes)
     settings = {"data": train_set.name, "n_train": n, "n_test": len(test_set), "fractions": fractions,
-                "directions": list(directions), "sampling": samplings, "class_balanced": bool(class_balanced), "model": model,
+                "directions": list(directions), "sampling": samplings, "class_balanced": bool(class_balanced),
+                "model": model,
                 "epochs": int(epochs), "lr": float(lr), "batch_size": int(batch_size), "n_runs": int(n_runs),
                 "device": str(device), "budget": "fixed optimiser steps: those of `epochs` epochs on the full set"}
     if "ccs" in samplings:

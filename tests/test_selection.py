@@ -104,6 +104,12 @@ def test_class_balanced_ccs_keeps_each_classs_share_and_cuts_each_classs_hardest
         strata = strata_of(s[rest], 8)
         np.testing.assert_array_equal(np.bincount(strata[np.isin(rest, kept)], minlength=8),
                                       paper_budgets(np.bincount(strata, minlength=8).tolist(), n_c - round(0.6 * n_c)))
+    # a class of one row loses it at 90%, as the plain cut's largest remainder decides
+    tiny = np.r_[np.zeros(19), 1]
+    for sampling in ("top", "ccs"):
+        got = prune_order(np.arange(20.0), tiny, fraction=0.9, sampling=sampling, hard_cut=0.9, class_balanced=True,
+                          random_state=0)
+        assert len(got) == 2 and tiny[got].tolist() == [0, 0]
     # without class balance, the global cut takes class 2 (the highest scores) first
     plain = prune_order(s, y, fraction=0.6, sampling="ccs", hard_cut=0.2, n_strata=8, random_state=0)
     assert np.bincount(y[plain], minlength=3)[2] < 40

@@ -193,6 +193,8 @@ def _ccs(s: np.ndarray, y: np.ndarray, fraction: float, hard_cut: float, n_strat
     kept = []
     for g, rows in enumerate(groups):
         order = rows[_ranked(s[rows], True, child(seed, f"ties/{g}"))][cut[g]:]  # the hardest rows removed
+        if len(rows) == remove[g]:  # a class this small loses every row, as in the plain cut
+            continue
         r = s[order]
         lo, hi = r.min(), r.max()
         width = (hi - lo) / n_strata

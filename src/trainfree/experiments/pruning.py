@@ -2,9 +2,10 @@
 
 The Data Diet protocol (Paul et al., NeurIPS 2021): rank the examples by a score computed before or
 early in training, drop the lowest-scored (``keep_hard``) or the highest-scored (``keep_easy``, the
-CG-score paper's Fig. 2b) share, and train a fresh network on what is left for the same number of
-optimiser steps as the full set would take. Also: how the scores agree with each other and with the
-input norm (the CG-score paper's Table 1).
+CG-score paper's Fig. 2b) share, or keep rows across the whole score range by coverage-centric
+selection (Zheng et al., ICLR 2023; the rules live in ``selection.py``), and train a fresh network on
+what is left for the same number of optimiser steps as the full set would take. Also: how the scores
+agree with each other and with the input norm (the CG-score paper's Table 1).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from ..data import Dataset
 from ..result import PlayerResult
 from ..training import evaluate, input_shape, make_model, resolve_model, train
 from .selection import DIRECTIONS, SAMPLINGS, as_scores, check_ccs, check_fraction, prune_order
+
 
 def budget_epochs(epochs: int, n_full: int, n_kept: int, batch_size: int = 128) -> int:
     """Epochs on ``n_kept`` rows that take at least as many optimiser steps as ``epochs`` on ``n_full``.

@@ -64,15 +64,16 @@ def score_rows(train, name: str, args, folder: Path) -> np.ndarray:
     return s
 
 
-def beats_random(df, full: float) -> dict[str, dict[str, bool]]:
-    """Where each (score, direction) row beats random at the same share by >= 2 standard errors of the difference."""
-    rnd = df[df["score"] == "random"].set_index("fraction_pruned")
-    out: dict[str, dict[str, bool]] = {}
+def versus_random(df, runs: dict[str, list[float]]) -> dict[str, dict[str, tuple[float, float, bool]]]:
+    """Each (score, direction) row against random at the same share, paired by run (run k of every row starts
+    from the same weights): the mean difference, its standard error over runs, and whether it is >= 2 of them."""
+    out: dict[str, dict[str, tuple[float, float, bool]]] = {}
     for _, r in df[df["score"] != "random"].iterrows():
-        b = rnd.loc[r["fraction_pruned"]]
-        se = float(np.hypot(r["stderr"], b["stderr"]))
-        out.setdefault(f"{r['score']}/{r['direction']}", {})[f"{r['fraction_pruned']:g}"] = \
-            bool(np.isfinite(se) and r["value"] - b["value"] >= 2 * se)
+        f = f"{r['fraction_pruned']:g}"
+        diff = np.subtract(runs[r["player"]], runs[f"random/random/{f}"])
+        se = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else float("nan")
+        win = bool(np.isfinite(se) and diff.mean() >= 2 * se and diff.mean() > 0)
+        out.setdefault(f"{r['score']}/{r['direction']}", {})[f] = (float(diff.mean()), se, win)
     return out
 
 
@@ -163,7 +164,7 @@ def main() -> None:
     train_s = time.perf_counter() - t
     full, full_se = res.metrics["full_accuracy"], res.metrics["full_stderr"]
     df = res.to_dataframe()
-    wins = beats_random(df, full)
+    versus = versus_random(df, res.metrics["runs"])
     balance = "same share pruned in every class" if args.class_balanced else "not class-balanced"
     print(f"Fashion-MNIST: {len(train)} training images, {len(test)} test images, model {args.model}, step budget "
           f"of {args.epochs} epochs on the full set, {balance}, {args.runs} paired runs; "
@@ -173,15 +174,25 @@ def main() -> None:
     for (score, direction), g in df.groupby(["score", "direction"], sort=False):
         g = g.sort_values("fraction_pruned")
         key = f"{score}/{direction}"
-        marks = [wins.get(key, {}).get(f"{f:g}", False) for f in g["fraction_pruned"]]
+        vs = [versus.get(key, {}).get(f"{f:g}", (0.0, float("nan"), False)) for f in g["fraction_pruned"]]
+        marks = [m for _, _, m in vs]
         table[key] = {"accuracy": g["value"].round(4).tolist(),
                       "stderr": [round(float(e), 4) if np.isfinite(e) else None for e in g["stderr"]],
+                      "minus_random": [round(d, 4) for d, _, _ in vs],
+                      "minus_random_stderr": [round(e, 4) if np.isfinite(e) else None for _, e, _ in vs],
                       "beats_random": marks}
         cells = "".join(f"{f'{v:.4f}±{e:.4f}' + ('*' if m else ' '):>17}"
                         for v, e, m in zip(g["value"], g["stderr"], marks))
         print(f"{key:<24}{cells}")
-    print("* beats random at the same share by >= 2 standard errors of the difference")
-    high = {k: [f for f, m in v.items() if m and float(f) >= 0.7] for k, v in wins.items()}
+    print("* beats random at the same share by >= 2 standard errors of the paired difference")
+    high_shares = [f for f in fractions if f >= 0.7]
+    if high_shares:
+        print("paired difference to random (mean ± standard error over runs):")
+        print(f"{'score/direction':<24}" + "".join(f"{f'pruned {f:.0%}':>17}" for f in high_shares))
+        for key, v in versus.items():
+            cells = [v[f"{f:g}"] for f in high_shares]
+            print(f"{key:<24}" + "".join(f"{f'{d:+.4f}±{e:.4f}':>17}" for d, e, _ in cells))
+    high = {k: [f for f, (_, _, m) in v.items() if m and float(f) >= 0.7] for k, v in versus.items()}
     high = {k: v for k, v in high.items() if v}
     print("beats random at 70% or 90% pruning: " + (", ".join(f"{k} at {'/'.join(v)}" for k, v in high.items())
                                                    or "none"))

@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -17,15 +16,20 @@ prune_scale = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(prune_scale)
 
 
-def test_a_selection_beats_random_only_by_two_standard_errors_of_the_difference():
-    se = 0.01 * np.sqrt(2)  # the difference's standard error when both have 0.01
-    df = pd.DataFrame({"score": ["random", "random", "cg", "cg", "cg", "cg"],
-                       "direction": ["random", "random", "ccs", "ccs", "keep_hard", "keep_hard"],
-                       "fraction_pruned": [0.7, 0.9, 0.7, 0.9, 0.7, 0.9],
-                       "value": [0.70, 0.60, 0.70 + 2 * se + 1e-9, 0.60 + 2 * se - 1e-4, 0.90, 0.50],
-                       "stderr": [0.01, 0.01, 0.01, 0.01, float("nan"), 0.01]})
-    assert prune_scale.beats_random(df, 0.8) == {"cg/ccs": {"0.7": True, "0.9": False},
-                                                 "cg/keep_hard": {"0.7": False, "0.9": False}}  # NaN: never
+def test_a_selection_beats_random_only_by_two_standard_errors_of_the_paired_difference():
+    df = pd.DataFrame({"score": ["cg", "cg", "cg", "random", "random"],
+                       "direction": ["ccs", "ccs", "keep_hard", "random", "random"],
+                       "fraction_pruned": [0.7, 0.9, 0.9, 0.7, 0.9],
+                       "player": ["cg/ccs/0.7", "cg/ccs/0.9", "cg/keep_hard/0.9", "random/random/0.7",
+                                  "random/random/0.9"]})
+    runs = {"random/random/0.7": [0.70, 0.60, 0.80], "random/random/0.9": [0.5, 0.5, 0.5],
+            "cg/ccs/0.7": [0.72, 0.62, 0.82],  # +0.02 in every run: standard error 0, a win
+            "cg/ccs/0.9": [0.53, 0.50, 0.50],  # +0.01 ± 0.01: one standard error only
+            "cg/keep_hard/0.9": [0.40, 0.40, 0.40]}
+    got = prune_scale.versus_random(df, runs)
+    assert got["cg/ccs"]["0.7"][2] and got["cg/ccs"]["0.7"][0] == pytest.approx(0.02)
+    assert got["cg/ccs"]["0.9"][:2] == pytest.approx((0.01, 0.01)) and not got["cg/ccs"]["0.9"][2]
+    assert got["cg/keep_hard"]["0.9"] == (pytest.approx(-0.1), pytest.approx(0.0), False)
 
 
 @pytest.mark.slow

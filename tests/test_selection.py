@@ -144,6 +144,8 @@ def test_pruning_curve_adds_one_ccs_row_per_score_and_share_and_records_its_sett
     assert res["n_kept"].tolist() == [120, 80] * 4
     assert res.settings["sampling"] == ["top", "ccs"]
     assert (res.settings["hard_cut"], res.settings["n_strata"]) == (0.2, 4)
+    for player, value in zip(res["player"], res.values):  # each row's runs, paired by run with every other row
+        assert len(res.metrics["runs"][player]) == 2 and np.mean(res.metrics["runs"][player]) == pytest.approx(value)
     only = pruning_curve(train_set, test_set, {"norm": s}, **{**options, "sampling": "ccs"}, include_random=False)
     assert only["player"].tolist() == ["norm/ccs/0.25", "norm/ccs/0.5"]
     np.testing.assert_allclose(only.values, res.values[4:6], rtol=1e-12)  # the same paired runs

@@ -110,7 +110,8 @@ def pruning_curve(train_set: Dataset, test_set: Dataset, scores: Mapping[str, An
         ``"{score}/{direction}/{fraction}"`` (direction ``ccs`` for CCS, ``random`` for the baseline),
         ``score``, ``direction``, ``fraction_pruned``, ``n_kept``,
         ``epochs`` (the budget's epochs on the kept rows). ``metrics``: ``full_accuracy`` (mean over runs
-        on the whole training set) and its ``full_stderr``.
+        on the whole training set), its ``full_stderr`` and ``full_runs``, and ``runs``: each player's
+        test accuracy per run (run ``k`` of every row shares its initial weights: differences are paired).
 
     Examples
     --------
@@ -192,15 +193,18 @@ def pruning_curve(train_set: Dataset, test_set: Dataset, scores: Mapping[str, An
     accuracy = {key: float(out["accuracy"]) for key, out in outs.items()}
     full = np.array([accuracy[f"full-run{k}"] for k in range(n_runs)])
     rows: list[dict[str, Any]] = []
+    runs: dict[str, list[float]] = {}
     for i, (name, d, f) in enumerate(plan):
         accs = [accuracy[f"set{i}-run{k}"] for k in range(n_runs)]
+        runs[f"{name}/{d}/{f:g}"] = accs
         n_kept = len(kept[f"set{i}"])
         rows.append({"value": float(np.mean(accs)), "stderr": standard_error(accs), "player": f"{name}/{d}/{f:g}",
                      "score": name, "direction": d, "fraction_pruned": f, "n_kept": n_kept,
                      "epochs": budget_epochs(epochs, n, n_kept, batch_size)})
     timings = {"training_s": time.perf_counter() - t, "total_s": time.perf_counter() - t0}
     columns = {c: np.array([r[c] for r in rows]) for c in rows[0]}
-    metrics = {"full_accuracy": float(full.mean()), "full_stderr": standard_error(full), "full_runs": full.tolist()}
+    metrics = {"full_accuracy": float(full.mean()), "full_stderr": standard_error(full), "full_runs": full.tolist(),
+               "runs": runs}
     return PlayerResult("pruning_curve", columns, settings, seed_record(seed), timings, metrics)
 
 

@@ -1,4 +1,4 @@
-"""The pruning benchmark (bench/prune_scale.py): its beats-random mark, and a tiny run that resumes to the same table."""
+"""The pruning benchmark (bench/prune_scale.py): its paired beats-random mark; a tiny run resumes to the same table."""
 
 import importlib.util
 import json

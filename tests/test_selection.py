@@ -156,11 +156,11 @@ def test_pruning_curve_adds_one_ccs_row_per_score_and_share_and_records_its_sett
 
 
 def test_cli_prune_with_ccs(tmp_path, capsys):
-    argv = ["experiment", "prune", "--data", "digits", "--n", "300", "--model", "mlp", "--scores", "cg,random",
+    argv = ["experiment", "prune", "--data", "digits", "--n", "300", "--model", "mlp", "--scores", "mislabel,random",
             "--fractions", "0.5", "--sampling", "top,ccs", "--hard-cut", "0.2", "--strata", "5", "--class-balanced",
             "--epochs", "1", "--runs", "1", "--out", str(tmp_path / "o")]
     assert main(argv) == 0
-    assert "cg/ccs" in capsys.readouterr().out
+    assert "mislabel/ccs" in capsys.readouterr().out  # the detector prunes too
     df = pd.read_parquet(tmp_path / "o" / "pruning.parquet")
     assert df["direction"].tolist() == ["keep_hard", "keep_easy", "ccs", "random"]
     rc = main([*argv[:-1], str(tmp_path / "bad"), "--hard-cut", "0.7"])

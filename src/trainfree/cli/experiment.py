@@ -57,7 +57,7 @@ groundtruth.parquet, one row per random dataset:
     pr = exp.add_parser("prune", help="prune by a score, retrain on a fixed step budget, test accuracy (Data Diet)")
     add_common(pr, data="fmnist", noise_help=None)
     pr.add_argument("--scores", default="cg,el2n,random",
-                    help="comma-separated: cg, el2n, grand, forgetting, input_norm, random")
+                    help="comma-separated: cg, mislabel (the detector), el2n, grand, forgetting, input_norm, random")
     pr.add_argument("--fractions", default="0.1,0.3,0.5,0.7", help="comma-separated shares pruned, each in (0, 1)")
     pr.add_argument("--directions", default="keep_hard,keep_easy", help="keep_hard (drop low scores), keep_easy")
     pr.add_argument("--sampling", default="top", help="comma-separated: top (the plain cut by --directions), "

@@ -264,7 +264,7 @@ def score_correlations(scores: Mapping[str, Any], X=None) -> PlayerResult:
                         {"n": int(next(iter(lengths.values()))), "scores": names, "method": "spearman"})
 
 
-PRUNE_SCORES = ("cg", "el2n", "grand", "forgetting", "input_norm", "random")
+PRUNE_SCORES = ("cg", "mislabel", "el2n", "grand", "forgetting", "input_norm", "random")
 
 
 def pruning_scores(data: Dataset, names: Sequence[str], *, model: str = "auto", n_seeds: int = 3, el2n_epochs: int = 3,
@@ -272,8 +272,9 @@ def pruning_scores(data: Dataset, names: Sequence[str], *, model: str = "auto", 
                    random_state: SeedLike = None, checkpoint: str | Path | None = None) -> dict[str, np.ndarray]:
     """The named scores of every row of ``data``, for :func:`pruning_curve` (``"random"`` is left to it).
 
-    ``cg``, ``el2n``, ``grand`` and ``forgetting`` come from :func:`score_dataset` (no label noise,
-    ``n_seeds`` networks of ``model`` for the Data Diet scores); ``input_norm`` is ‖x‖. With a
+    ``cg``, ``mislabel`` (the detector, ``method="auto"``), ``el2n``, ``grand`` and ``forgetting`` come
+    from :func:`score_dataset` (no label noise, ``n_seeds`` networks of ``model`` for the Data Diet
+    scores); ``input_norm`` is ‖x‖. With a
     ``checkpoint`` folder, each Data Diet score saves its finished seeds in ``<checkpoint>/score-<name>``.
 
     Examples
@@ -295,6 +296,8 @@ def pruning_scores(data: Dataset, names: Sequence[str], *, model: str = "auto", 
             options = score_options(name, model=model, n_seeds=n_seeds, device=device, epochs=epochs.get(name))
             if checkpoint is not None and name in epochs:
                 options["checkpoint"] = Path(checkpoint) / f"score-{name}"
+            if name == "mislabel":  # exact up to its size limit, then the low-rank method
+                options["method"] = "auto"
             out[name] = np.asarray(score_dataset(data, score=name, random_state=seed, **options).scores)
     return out
 

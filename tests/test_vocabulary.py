@@ -9,7 +9,7 @@ import inspect
 
 import pytest
 
-from trainfree._defaults import CHUNK_SIZE, N_CHUNK_REPEATS
+from trainfree._defaults import CHUNK_SIZE, HARD_CUT, N_CHUNK_REPEATS, N_STRATA
 from trainfree.cli import build_parser
 from trainfree.cli._common import FLAGS
 from trainfree.data import (
@@ -82,6 +82,9 @@ CANONICAL = {
     "id_column": None,  # the row number (or a table's own index)
     "ignore_columns": (),
     "standardize": True,  # tables only
+    "sampling": "top",  # the plain cut; "ccs" is coverage-centric selection
+    "hard_cut": HARD_CUT,
+    "n_strata": N_STRATA,
 }
 
 # (function, parameter): why its default differs from CANONICAL. Keep each reason in docs/vocabulary.md too.
@@ -191,7 +194,8 @@ CLI_DELIBERATE = {
 }
 
 
-COMMANDS = [(("score", name), fn) for name, fn in sorted(SCORES.items())] + [(("experiment", "dynamics"), group_dynamics)]
+COMMANDS = [(("score", name), fn) for name, fn in sorted(SCORES.items())] + [
+    (("experiment", "dynamics"), group_dynamics), (("experiment", "prune"), pruning_curve)]
 
 
 @pytest.mark.parametrize("command, fn", COMMANDS, ids=lambda c: " ".join(c) if isinstance(c, tuple) else "")
@@ -208,8 +212,13 @@ def test_commands_default_to_the_library_defaults(command, fn):
                 continue
             for param in by_flag.get(option, []):
                 if param in library:
-                    assert action.default == library[param], (
+                    cli = action.default
+                    if isinstance(cli, str) and isinstance(library[param], tuple):  # a comma-separated list
+                        cli = tuple(type(library[param][0])(v) for v in cli.split(","))
+                    assert cli == library[param], (
                         f"{' '.join(command)} {option} defaults to {action.default!r}, {fn.__name__}({param}) "
                         f"to {library[param]!r}")
                     compared.append(option)
     assert "--device" in compared  # the map reached the parser: this test can fail
+    if command == ("experiment", "prune"):
+        assert {"--fractions", "--sampling", "--hard-cut", "--strata", "--runs"} <= set(compared)

@@ -8,6 +8,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from .._defaults import HARD_CUT, N_STRATA
 from .._errors import TrainfreeError
 from ._common import (
     AUTO_MODEL_HELP,
@@ -56,9 +57,14 @@ groundtruth.parquet, one row per random dataset:
     pr = exp.add_parser("prune", help="prune by a score, retrain on a fixed step budget, test accuracy (Data Diet)")
     add_common(pr, data="fmnist", noise_help=None)
     pr.add_argument("--scores", default="cg,el2n,random",
-                    help="comma-separated: cg, el2n, grand, forgetting, input_norm, random")
+                    help="comma-separated: cg, mislabel (the detector), el2n, grand, forgetting, input_norm, random")
     pr.add_argument("--fractions", default="0.1,0.3,0.5,0.7", help="comma-separated shares pruned, each in (0, 1)")
     pr.add_argument("--directions", default="keep_hard,keep_easy", help="keep_hard (drop low scores), keep_easy")
+    pr.add_argument("--sampling", default="top", help="comma-separated: top (the plain cut by --directions), "
+                                                      "ccs (coverage-centric selection, Zheng et al. 2023)")
+    pr.add_argument("--hard-cut", type=float, default=HARD_CUT,
+                    help="ccs: share β of the highest scores always removed, at most every --fractions value")
+    pr.add_argument("--strata", type=int, default=N_STRATA, help="ccs: number of equal-width score strata")
     pr.add_argument("--class-balanced", action="store_true", help="prune the same share within each class")
     pr.add_argument("--model", choices=["auto", "mlp", "cnn"], default="auto",
                     help=f"network of the scores and of the training; {AUTO_MODEL_HELP}")
@@ -73,7 +79,8 @@ groundtruth.parquet, one row per random dataset:
                  "--out out/prune", """
 pruning.parquet, one row per (score, direction, share pruned):
   value, stderr   mean test accuracy after pruning, standard error over --runs
-  player, score, direction, fraction_pruned, n_kept, epochs (the step budget's epochs on the kept rows)
+  player, score, direction (keep_hard, keep_easy; ccs for --sampling ccs; random), fraction_pruned,
+  n_kept, epochs (the step budget's epochs on the kept rows)
 correlations.parquet: Spearman correlation (value) of every pair of scores (score_a, score_b)""")
     pr.set_defaults(func=prune)
     nz = exp.add_parser("noise", help="every score side by side on the same flipped labels")
@@ -236,6 +243,7 @@ def prune(args: argparse.Namespace) -> None:
     if bad:
         raise TrainfreeError(f"--fractions must lie strictly between 0 and 1, got {bad[0]:g}; pass e.g. 0.3,0.5.")
     directions = tuple(comma_list(args.directions, flag="--directions", choices=("keep_hard", "keep_easy")))
+    sampling = comma_list(args.sampling, flag="--sampling", choices=("top", "ccs"))
     refuse_input_flags(args, "experiment prune")
     fmnist_only(args, "test_size", split="split 2/3 training, 1/3 test")
     out = prepare_output(args, "experiment prune")
@@ -248,8 +256,9 @@ def prune(args: argparse.Namespace) -> None:
     with step(f"scoring {len(train)} rows ({', '.join(n for n in names if n != 'random')})"):
         scores = pruning_scores(train, names, model=args.model, n_seeds=args.seeds, device=args.device,
                                 random_state=args.seed, checkpoint=checkpoint)
-    res = pruning_curve(train, test, scores, fractions=fractions, directions=directions,
-                        class_balanced=args.class_balanced, include_random="random" in names, model=args.model,
+    res = pruning_curve(train, test, scores, fractions=fractions, directions=directions, sampling=sampling,
+                        hard_cut=args.hard_cut, n_strata=args.strata, class_balanced=args.class_balanced,
+                        include_random="random" in names, model=args.model,
                         epochs=args.epochs, n_runs=args.runs, device=args.device, random_state=args.seed,
                         n_jobs=args.n_jobs, checkpoint=checkpoint / "pruning", progress=args.progress)
     say(args, pruning_report(res))

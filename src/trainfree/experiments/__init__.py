@@ -7,7 +7,8 @@
   :func:`value_datasets` values real contributors' data (from :func:`load_contributors`) against your validation set.
 - :func:`davinz_groundtruth`: the DAVINZ paper's study of ν against trained test accuracy.
 - :func:`pruning_curve`: prune by a score, retrain on a fixed step budget, test accuracy (Data Diet);
-  :func:`prune_order`, :func:`window` and :func:`score_correlations` beside it; :func:`window_curve` trains on
+  :func:`prune_order` (the plain cut, or coverage-centric selection with :func:`stratum_budgets`), :func:`window`
+  and :func:`score_correlations` beside it; :func:`window_curve` trains on
   offset windows of the score-ranked data with label noise (CG-score Fig. 6).
 - :func:`group_dynamics`: per-score-group loss, accuracy and kernel velocity during training (CG-score
   Fig. 4); :func:`error_barrier` (linear mode connectivity), :func:`score_groups`, :func:`kernel_distance`.
@@ -18,10 +19,11 @@ from .dynamics import error_barrier, group_dynamics, kernel_distance, score_grou
 from .groundtruth import GroundTruthTraining, davinz_groundtruth
 from .noise import compare_noise_detection, score_dataset
 from .parts import score_parquet_parts
-from .pruning import prune_order, pruning_curve, score_correlations, window
+from .pruning import pruning_curve, score_correlations
+from .selection import prune_order, stratum_budgets, window
 from .windows import window_curve
 
 __all__ = ["GroundTruthTraining", "compare_noise_detection", "davinz_groundtruth", "error_barrier", "group_dynamics",
            "kernel_distance", "load_contributors", "prune_order", "pruning_curve", "score_correlations",
-           "score_dataset", "score_groups", "score_parquet_parts",
+           "score_dataset", "score_groups", "score_parquet_parts", "stratum_budgets",
            "value_contributors", "value_datasets", "window", "window_curve"]

@@ -27,7 +27,7 @@ from ..data import Dataset
 from ..kernels import empirical_ntk
 from ..result import PlayerResult
 from ..training import evaluate, input_shape, make_model, resolve_model, train
-from .pruning import as_scores
+from .selection import as_scores
 
 
 def score_groups(scores, n_groups: int = 10) -> list[np.ndarray]:

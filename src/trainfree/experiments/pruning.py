@@ -2,9 +2,10 @@
 
 The Data Diet protocol (Paul et al., NeurIPS 2021): rank the examples by a score computed before or
 early in training, drop the lowest-scored (``keep_hard``) or the highest-scored (``keep_easy``, the
-CG-score paper's Fig. 2b) share, and train a fresh network on what is left for the same number of
-optimiser steps as the full set would take. Also: how the scores agree with each other and with the
-input norm (the CG-score paper's Table 1).
+CG-score paper's Fig. 2b) share, or keep rows across the whole score range by coverage-centric
+selection (Zheng et al., ICLR 2023; the rules live in ``selection.py``), and train a fresh network on
+what is left for the same number of optimiser steps as the full set would take. Also: how the scores
+agree with each other and with the input norm (the CG-score paper's Table 1).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from .._defaults import HARD_CUT, N_STRATA
 from .._errors import TrainfreeError
 from .._random import SeedLike, check_random_state, child, seed_record
 from .._random import rng as make_rng
@@ -26,117 +28,7 @@ from .._validation import check_n_jobs, check_param
 from ..data import Dataset
 from ..result import PlayerResult
 from ..training import evaluate, input_shape, make_model, resolve_model, train
-
-DIRECTIONS = ("keep_hard", "keep_easy")
-
-
-def as_scores(scores: Any, name: str = "scores") -> np.ndarray:
-    """One finite float per example from an array or a result's ``scores``; ``name`` is what an error calls them."""
-    s = np.asarray(getattr(scores, "scores", scores), dtype=float)
-    if s.ndim != 1 or not len(s):
-        raise TrainfreeError(f"The {name} must be one number per example (a non-empty 1-D array); got shape "
-                             f"{s.shape}. Pass one score per training row.")
-    if not np.isfinite(s).all():
-        raise TrainfreeError(f"The {name} hold {int((~np.isfinite(s)).sum())} NaN or infinite values; score "
-                             f"every row with a finite number (e.g. replace NaN with the median).")
-    return s
-
-
-def _check_fraction(fraction: Any, name: str = "fraction") -> float:
-    if isinstance(fraction, (bool, np.bool_)) or not isinstance(fraction, numbers.Real) \
-            or not 0 < float(fraction) < 1:
-        raise TrainfreeError(f"The {name!r} parameter must be a share strictly between 0 and 1; got {fraction!r}. "
-                             f"Pass e.g. 0.3 to prune 30% of the data.")
-    return float(fraction)
-
-
-def _ranked(scores: np.ndarray, descending: bool, seed: np.random.SeedSequence) -> np.ndarray:
-    """Row indices by score (ascending or descending), ties in random order."""
-    tie = make_rng(seed).random(len(scores))
-    return np.lexsort((tie, -scores if descending else scores))
-
-
-def _balanced_counts(counts: np.ndarray, fraction: float) -> np.ndarray:
-    """Rows to remove from each class: ``fraction`` of each, rounded by largest remainder to the total."""
-    quota = fraction * counts
-    take = np.floor(quota).astype(int)
-    left = int(round(fraction * counts.sum())) - int(take.sum())
-    order = np.argsort(-(quota - take), kind="stable")
-    take[order[:left]] += 1
-    return take
-
-
-def prune_order(scores, y, *, fraction: float, direction: str = "keep_hard", class_balanced: bool = False,
-                random_state: SeedLike = None) -> np.ndarray:
-    """The row indices kept after removing a share ``fraction`` of the data by score.
-
-    Parameters
-    ----------
-    scores : array of shape (n,) or ExampleResult
-        One score per row.
-    y : array of shape (n,)
-        Class labels (used only with ``class_balanced``).
-    fraction : float in (0, 1)
-        Share removed: ``round(fraction * n)`` rows.
-    direction : {"keep_hard", "keep_easy"}
-        ``keep_hard`` removes the lowest scores (Data Diet); ``keep_easy`` the highest (CG-score Fig. 2b).
-    class_balanced : bool
-        Remove the same share within each class, so the class proportions stay as they were (the
-        per-class counts are rounded by largest remainder to the same total).
-    random_state : None, int, Generator or SeedSequence
-        Breaks ties between equal scores.
-
-    Returns
-    -------
-    ndarray of int
-        The kept row indices, ascending.
-
-    Examples
-    --------
-    >>> prune_order([0.3, 0.1, 0.9, 0.5], [0, 0, 1, 1], fraction=0.5).tolist()
-    [2, 3]
-    >>> prune_order([0.3, 0.1, 0.9, 0.5], [0, 0, 1, 1], fraction=0.5, class_balanced=True).tolist()
-    [0, 2]
-    """
-    s = as_scores(scores)
-    y = np.asarray(y)
-    if y.shape != s.shape:
-        raise TrainfreeError(f"There are {len(s)} scores but {y.size} labels; pass one label per scored row.")
-    fraction = _check_fraction(fraction)
-    check_param("direction", direction, str, choices=DIRECTIONS)
-    seed = check_random_state(random_state)
-    order = _ranked(s, direction == "keep_easy", seed)  # the rows to remove come first
-    if not class_balanced:
-        return np.sort(order[int(round(fraction * len(s))):])
-    classes, codes = np.unique(y, return_inverse=True)
-    remove = _balanced_counts(np.bincount(codes, minlength=len(classes)), fraction)
-    ranked_codes = codes[order]
-    pos_in_class = np.empty(len(s), dtype=int)
-    for c in range(len(classes)):
-        members = ranked_codes == c
-        pos_in_class[members] = np.arange(members.sum())
-    return np.sort(order[pos_in_class >= remove[ranked_codes]])
-
-
-def window(scores, *, offset: float, window_width: float, random_state: SeedLike = None) -> np.ndarray:
-    """The rows whose rank, by score descending, lies in ``[offset, offset + window_width)`` (fractions of n).
-
-    Rank ``r`` (0 = highest score) is selected when ``round(offset*n) <= r < round((offset+window_width)*n)``;
-    ties between equal scores are broken by ``random_state``. The Data Diet paper's sliding window.
-
-    Examples
-    --------
-    >>> window([0.1, 0.9, 0.5, 0.7], offset=0.25, window_width=0.5).tolist()
-    [2, 3]
-    """
-    s = as_scores(scores)
-    check_param("offset", offset, numbers.Real, low=0, high=1)
-    check_param("window_width", window_width, numbers.Real, low=0, high=1, low_open=True)
-    if offset + window_width > 1 + 1e-12:
-        raise TrainfreeError(f"The window [{offset:g}, {offset + window_width:g}) runs past the last rank; keep "
-                             f"offset + window_width <= 1.")
-    start, stop = int(round(offset * len(s))), int(round(min(offset + window_width, 1.0) * len(s)))
-    return np.sort(_ranked(s, True, check_random_state(random_state))[start:stop])
+from .selection import DIRECTIONS, SAMPLINGS, as_scores, check_ccs, check_fraction, prune_order
 
 
 def budget_epochs(epochs: int, n_full: int, n_kept: int, batch_size: int = 128) -> int:
@@ -156,6 +48,7 @@ def budget_epochs(epochs: int, n_full: int, n_kept: int, batch_size: int = 128) 
 
 def pruning_curve(train_set: Dataset, test_set: Dataset, scores: Mapping[str, Any], *,
                   fractions: Sequence[float] = (0.1, 0.3, 0.5, 0.7), directions: Sequence[str] = DIRECTIONS,
+                  sampling: str | Sequence[str] = "top", hard_cut: float = HARD_CUT, n_strata: int = N_STRATA,
                   class_balanced: bool = False, include_random: bool = True, model: str = "auto", epochs: int = 5,
                   lr: float = 1e-3, batch_size: int = 128, n_runs: int = 2, device: str | None = "cpu",
                   random_state: SeedLike = None, n_jobs: int | None = None, checkpoint: str | Path | None = None,
@@ -177,7 +70,14 @@ def pruning_curve(train_set: Dataset, test_set: Dataset, scores: Mapping[str, An
     fractions : sequence of float in (0, 1)
         Shares of the training set removed.
     directions : sequence of {"keep_hard", "keep_easy"}
-        See :func:`prune_order`.
+        The directions of the plain cut (``sampling`` ``"top"``); see :func:`prune_order`.
+    sampling : {"top", "ccs"} or a sequence of them, default="top"
+        ``top``: the plain cut, one row per direction. ``ccs``: coverage-centric selection
+        (:func:`prune_order`), one row per score and share with direction ``"ccs"``; each run draws its
+        own rows within the strata, as each run of ``random`` draws its own subset.
+    hard_cut, n_strata : float, int
+        CCS's β (share of the highest scores always removed; at most every share in ``fractions``)
+        and its number of equal-width score strata; defaults 0.1 and 50 (the paper's code's).
     class_balanced : bool
         Prune the same share within each class.
     include_random : bool
@@ -207,9 +107,11 @@ def pruning_curve(train_set: Dataset, test_set: Dataset, scores: Mapping[str, An
     -------
     PlayerResult
         One row per (score, direction, fraction): ``value`` = mean test accuracy, ``stderr``, ``player``
-        ``"{score}/{direction}/{fraction}"``, ``score``, ``direction``, ``fraction_pruned``, ``n_kept``,
+        ``"{score}/{direction}/{fraction}"`` (direction ``ccs`` for CCS, ``random`` for the baseline),
+        ``score``, ``direction``, ``fraction_pruned``, ``n_kept``,
         ``epochs`` (the budget's epochs on the kept rows). ``metrics``: ``full_accuracy`` (mean over runs
-        on the whole training set) and its ``full_stderr``.
+        on the whole training set), its ``full_stderr`` and ``full_runs``, and ``runs``: each player's
+        test accuracy per run (run ``k`` of every row shares its initial weights: differences are paired).
 
     Examples
     --------
@@ -232,9 +134,15 @@ def pruning_curve(train_set: Dataset, test_set: Dataset, scores: Mapping[str, An
                                  f"{len(train_set)} rows; score the same rows you prune.")
     if not ranked and not include_random:
         raise TrainfreeError("No scores to prune by: pass at least one score or include_random=True.")
-    fractions = [_check_fraction(f, "fractions") for f in fractions]
+    fractions = [check_fraction(f, "fractions") for f in fractions]
     for d in directions:
         check_param("direction", d, str, choices=DIRECTIONS)
+    samplings = [sampling] if isinstance(sampling, str) else list(sampling)
+    for s in samplings:
+        check_param("sampling", s, str, choices=SAMPLINGS)
+    if "ccs" in samplings:
+        for f in fractions:
+            check_ccs(f, hard_cut, n_strata)
     for name, value, low in (("epochs", epochs, 1), ("n_runs", n_runs, 1), ("batch_size", batch_size, 1)):
         check_param(name, value, numbers.Integral, low=low)
     seed = run_seed(random_state, checkpoint)
@@ -244,16 +152,21 @@ def pruning_curve(train_set: Dataset, test_set: Dataset, scores: Mapping[str, An
     X_test = test_set.X.reshape(len(test_set), *shape)
     n, n_out = len(train_set), len(train_set.classes)
     settings = {"data": train_set.name, "n_train": n, "n_test": len(test_set), "fractions": fractions,
-                "directions": list(directions), "class_balanced": bool(class_balanced), "model": model,
+                "directions": list(directions), "sampling": samplings, "class_balanced": bool(class_balanced),
+                "model": model,
                 "epochs": int(epochs), "lr": float(lr), "batch_size": int(batch_size), "n_runs": int(n_runs),
                 "device": str(device), "budget": "fixed optimiser steps: those of `epochs` epochs on the full set"}
+    if "ccs" in samplings:
+        settings.update(hard_cut=float(hard_cut), n_strata=int(n_strata))
     store = None
     if checkpoint is not None:  # what every training run depends on (not n_runs: run k is the same for any)
         store = UnitStore(checkpoint, {"what": "pruning_curve", **{k: v for k, v in settings.items() if k != "n_runs"},
                                        "include_random": bool(include_random), "seed": seed_record(seed),
                                        "data": data_fingerprint(X, y, X_test, test_set.y),
                                        "scores": {k: score_fingerprint(v) for k, v in ranked.items()}})
-    plan = [(name, d, f) for name in ranked for d in directions for f in fractions]
+    plan = [(name, d, f) for name in ranked for d in (directions if "top" in samplings else ()) for f in fractions]
+    if "ccs" in samplings:
+        plan += [(name, "ccs", f) for name in ranked for f in fractions]
     if include_random:
         plan += [("random", "random", f) for f in fractions]
     # Every run's rows and seeds are drawn here, before dispatch; a unit only trains and tests.
@@ -264,6 +177,9 @@ def pruning_curve(train_set: Dataset, test_set: Dataset, scores: Mapping[str, An
             if name == "random":
                 r = make_rng(child(child(seed, f"run/{k}"), f"random/{f}")).random(n)
                 idx = prune_order(r, y, fraction=f, class_balanced=class_balanced, random_state=0)
+            elif d == "ccs":  # a new draw within the strata per run, as random gets a new subset
+                idx = prune_order(ranked[name], y, fraction=f, sampling="ccs", hard_cut=hard_cut, n_strata=n_strata,
+                                  class_balanced=class_balanced, random_state=child(child(seed, f"run/{k}"), "ccs"))
             else:
                 idx = prune_order(ranked[name], y, fraction=f, direction=d, class_balanced=class_balanced,
                                   random_state=child(seed, "ties"))
@@ -277,15 +193,18 @@ def pruning_curve(train_set: Dataset, test_set: Dataset, scores: Mapping[str, An
     accuracy = {key: float(out["accuracy"]) for key, out in outs.items()}
     full = np.array([accuracy[f"full-run{k}"] for k in range(n_runs)])
     rows: list[dict[str, Any]] = []
+    runs: dict[str, list[float]] = {}
     for i, (name, d, f) in enumerate(plan):
         accs = [accuracy[f"set{i}-run{k}"] for k in range(n_runs)]
+        runs[f"{name}/{d}/{f:g}"] = accs
         n_kept = len(kept[f"set{i}"])
         rows.append({"value": float(np.mean(accs)), "stderr": standard_error(accs), "player": f"{name}/{d}/{f:g}",
                      "score": name, "direction": d, "fraction_pruned": f, "n_kept": n_kept,
                      "epochs": budget_epochs(epochs, n, n_kept, batch_size)})
     timings = {"training_s": time.perf_counter() - t, "total_s": time.perf_counter() - t0}
     columns = {c: np.array([r[c] for r in rows]) for c in rows[0]}
-    metrics = {"full_accuracy": float(full.mean()), "full_stderr": standard_error(full), "full_runs": full.tolist()}
+    metrics = {"full_accuracy": float(full.mean()), "full_stderr": standard_error(full), "full_runs": full.tolist(),
+               "runs": runs}
     return PlayerResult("pruning_curve", columns, settings, seed_record(seed), timings, metrics)
 
 
@@ -345,7 +264,7 @@ def score_correlations(scores: Mapping[str, Any], X=None) -> PlayerResult:
                         {"n": int(next(iter(lengths.values()))), "scores": names, "method": "spearman"})
 
 
-PRUNE_SCORES = ("cg", "el2n", "grand", "forgetting", "input_norm", "random")
+PRUNE_SCORES = ("cg", "mislabel", "el2n", "grand", "forgetting", "input_norm", "random")
 
 
 def pruning_scores(data: Dataset, names: Sequence[str], *, model: str = "auto", n_seeds: int = 3, el2n_epochs: int = 3,
@@ -353,8 +272,9 @@ def pruning_scores(data: Dataset, names: Sequence[str], *, model: str = "auto", 
                    random_state: SeedLike = None, checkpoint: str | Path | None = None) -> dict[str, np.ndarray]:
     """The named scores of every row of ``data``, for :func:`pruning_curve` (``"random"`` is left to it).
 
-    ``cg``, ``el2n``, ``grand`` and ``forgetting`` come from :func:`score_dataset` (no label noise,
-    ``n_seeds`` networks of ``model`` for the Data Diet scores); ``input_norm`` is ‖x‖. With a
+    ``cg``, ``mislabel`` (the detector, ``method="auto"``), ``el2n``, ``grand`` and ``forgetting`` come
+    from :func:`score_dataset` (no label noise, ``n_seeds`` networks of ``model`` for the Data Diet
+    scores); ``input_norm`` is ‖x‖. With a
     ``checkpoint`` folder, each Data Diet score saves its finished seeds in ``<checkpoint>/score-<name>``.
 
     Examples
@@ -376,6 +296,8 @@ def pruning_scores(data: Dataset, names: Sequence[str], *, model: str = "auto", 
             options = score_options(name, model=model, n_seeds=n_seeds, device=device, epochs=epochs.get(name))
             if checkpoint is not None and name in epochs:
                 options["checkpoint"] = Path(checkpoint) / f"score-{name}"
+            if name == "mislabel":  # exact up to its size limit, then the low-rank method
+                options["method"] = "auto"
             out[name] = np.asarray(score_dataset(data, score=name, random_state=seed, **options).scores)
     return out
 

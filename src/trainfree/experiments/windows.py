@@ -27,6 +27,7 @@ from ..data import Dataset
 from ..result import PlayerResult
 from ..training import input_shape, resolve_model
 from . import pruning
+from .selection import window
 from .noise import SCORES, check_score_names, flip_labels, score_dataset, score_options
 
 
@@ -128,7 +129,7 @@ def window_curve(train_set: Dataset, test_set: Dataset, names: Sequence[str] = (
             if name == "random":
                 idx = np.sort(make_rng(child(child(seed, f"run/{k}"), "random")).permutation(n)[:size])
             else:
-                idx = pruning.window(ranked[name], offset=o, window_width=window_width,
+                idx = window(ranked[name], offset=o, window_width=window_width,
                                      random_state=child(seed, "ties"))
             rows_of.setdefault(i, []).append(idx)
             units.append((f"set{i}-run{k}", idx, k))

@@ -28,7 +28,7 @@ FLAGS = {"ratio": "--ratio", "n_repeats": "--repeats", "method": "--method", "pr
          "group_column": "--contributor-column", "width": "--width", "n_groups": "--groups",
          "kernel_rows": "--kernel-rows", "id_column": "--id-column", "ignore_columns": "--ignore-columns",
          "standardize": "--standardize", "allow_new_classes": "--allow-new-classes",
-         "sizes": "--min-size/--max-size", "repeats": "--repeats", "noise_settings": "--noise-settings",
+         "sizes": "--min-size/--max-size", "repeats": "--repeats",
          "flag_share": "--flag-share", "min_confidence": "--min-confidence", "el2n_epochs": "--el2n-epochs"}
 
 # Library choices the parser offers, spelled here so that --help imports no torch; tests/test_help.py checks

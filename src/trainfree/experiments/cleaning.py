@@ -62,7 +62,8 @@ def gap_recovered(accuracy, noisy: float, clean: float) -> np.ndarray:
 
 
 def top_share(scores, share: float) -> np.ndarray:
-    """Boolean mask of the ``round(share * n)`` highest scores (ties: lower row first; NaN never flagged).
+    """Boolean mask of the ``round(share * n)`` highest scores (ties: lower row first; NaN rows never flagged,
+    so fewer when fewer are finite).
 
     Examples
     --------
@@ -70,7 +71,7 @@ def top_share(scores, share: float) -> np.ndarray:
     [False, True, False, True]
     """
     s = np.nan_to_num(np.asarray(scores, dtype=float), nan=-np.inf)
-    k = int(round(float(share) * len(s)))
+    k = min(int(round(float(share) * len(s))), int(np.isfinite(s).sum()))  # NaN: a row the score cannot judge
     mask = np.zeros(len(s), dtype=bool)
     mask[np.argsort(-s, kind="stable")[:k]] = True
     return mask

@@ -270,3 +270,13 @@ def test_cli_clean_bad_values_are_one_line_and_exit_2(tmp_path, capsys, extra, w
                tmp_path / "o") == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("trainfree: error: ") and words in err[0], err
+
+
+def test_the_report_draws_the_cleaning_bars(split, detector_run, tmp_path):
+    from trainfree.report.html import write_report
+
+    res = detector_run.replace(metrics={"notes": ["cleanlab skipped: it is not installed (pip install cleanlab)"]})
+    res.save(tmp_path / "cleaning.parquet")
+    page = write_report(tmp_path).read_text()
+    assert "<h2>Clean, then train</h2>" in page and "symmetric 20%  mislabel  relabelled" in page
+    assert page.count('src="data:image/png;base64,') == 1 and "note: cleanlab skipped" in page

@@ -24,7 +24,7 @@ API_PACKAGES = ("trainfree", "trainfree.data", "trainfree.kernels", "trainfree.s
                 "trainfree.report")
 #: The gallery in reading order: the tasks of the guides, in their order.
 EXAMPLES = ["plot_clean_table.py", "plot_clean_images.py", "plot_clean_embeddings.py", "plot_value_contributors.py",
-            "plot_cg_prune.py", "plot_scale.py"]
+            "plot_clean_then_train.py", "plot_cg_prune.py", "plot_scale.py"]
 
 
 def public_names(package: str) -> list[str]:

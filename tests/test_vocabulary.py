@@ -28,6 +28,7 @@ from trainfree.data import (
     split_contributors,
 )
 from trainfree.experiments import (
+    cleaning_gain,
     compare_noise_detection,
     error_barrier,
     group_dynamics,
@@ -52,8 +53,8 @@ from trainfree.valuation.baselines import ValidationPerformance
 
 SCORE_FUNCTIONS = [cg_score, mislabel_score, cg_prime_score, cg_features_score, grand_score, el2n_score,
                    forgetting_score]
-WORKFLOWS = [score_dataset, compare_noise_detection, pruning_curve, pruning_scores, pruning_splits, window_curve,
-             group_dynamics, error_barrier, score_options]
+WORKFLOWS = [score_dataset, compare_noise_detection, cleaning_gain, pruning_curve, pruning_scores, pruning_splits,
+             window_curve, group_dynamics, error_barrier, score_options]
 HELPERS = [train, make_model, random_conv_features, median_bandwidth, ValidationPerformance, load, load_fashion_mnist,
            load_digits_dataset, load_mnist1d, make_ising, inject_label_noise, split_contributors, domain_shift,
            embed, from_torch, from_huggingface, load_file, from_frame]
@@ -195,7 +196,8 @@ CLI_DELIBERATE = {
 
 
 COMMANDS = [(("score", name), fn) for name, fn in sorted(SCORES.items())] + [
-    (("experiment", "dynamics"), group_dynamics), (("experiment", "prune"), pruning_curve)]
+    (("experiment", "dynamics"), group_dynamics), (("experiment", "prune"), pruning_curve),
+    (("experiment", "clean"), cleaning_gain)]
 
 
 @pytest.mark.parametrize("command, fn", COMMANDS, ids=lambda c: " ".join(c) if isinstance(c, tuple) else "")

@@ -29,7 +29,8 @@ FLAGS = {"ratio": "--ratio", "n_repeats": "--repeats", "method": "--method", "pr
          "kernel_rows": "--kernel-rows", "id_column": "--id-column", "ignore_columns": "--ignore-columns",
          "standardize": "--standardize", "allow_new_classes": "--allow-new-classes",
          "sizes": "--min-size/--max-size", "repeats": "--repeats", "sampling": "--sampling",
-         "hard_cut": "--hard-cut", "n_strata": "--strata"}
+         "hard_cut": "--hard-cut", "n_strata": "--strata",
+         "flag_share": "--flag-share", "min_confidence": "--min-confidence", "el2n_epochs": "--el2n-epochs"}
 
 # Library choices the parser offers, spelled here so that --help imports no torch; tests/test_help.py checks
 # they equal the library's (trainfree.training.models.KINDS, the coalition MMD's ESTIMATORS).

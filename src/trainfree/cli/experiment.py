@@ -1,5 +1,6 @@
-"""``trainfree experiment groundtruth|prune|noise|correlate``: DAVINZ's ν against trained test accuracy; Data
-Diet pruning; every score's label-noise detection side by side; rank correlations between scores."""
+"""``trainfree experiment groundtruth|prune|clean|noise|correlate``: DAVINZ's ν against trained test accuracy; Data
+Diet pruning; training after cleaning flagged labels; every score's label-noise detection side by side; rank
+correlations between scores."""
 
 from __future__ import annotations
 
@@ -83,6 +84,37 @@ pruning.parquet, one row per (score, direction, share pruned):
   n_kept, epochs (the step budget's epochs on the kept rows)
 correlations.parquet: Spearman correlation (value) of every pair of scores (score_a, score_b)""")
     pr.set_defaults(func=prune)
+    cl = exp.add_parser("clean", help="flip labels, remove or relabel what a score flags, retrain: the test "
+                                      "accuracy gained")
+    add_common(cl, data="fmnist", noise_help=None)
+    cl.add_argument("--noise-settings", default="symmetric:0.2,symmetric:0.4,pair:0.3",
+                    help="comma-separated MODE:RATE label-noise settings (MODE: symmetric or pair; RATE in (0, 1))")
+    cl.add_argument("--scores", default="mislabel,cg,el2n,cleanlab",
+                    help="comma-separated: mislabel (the detector's flags), cg, el2n (their highest share), cleanlab "
+                         "(skipped with a note when not installed)")
+    cl.add_argument("--flag-share", type=float, default=None,
+                    help="share flagged by cg and el2n (default: the detector's estimated noise rate)")
+    cl.add_argument("--min-confidence", type=float, default=0.5,
+                    help="least probability of the predicted class for a flagged row to be relabelled")
+    cl.add_argument("--model", choices=["auto", "mlp", "cnn"], default="auto",
+                    help=f"network of EL2N and of the training; {AUTO_MODEL_HELP}")
+    cl.add_argument("--epochs", type=int, default=5, help="epochs of the whole set: the step budget of every run")
+    cl.add_argument("--runs", type=int, default=2, help="paired networks per training set")
+    cl.add_argument("--seeds", type=int, default=3, help="networks averaged by EL2N")
+    cl.add_argument("--el2n-epochs", type=int, default=5, help="epochs trained before EL2N is read")
+    cl.add_argument("--test-size", type=int, default=None, help="fmnist: test images (default 2000)")
+    cl.add_argument("--n-jobs", type=int, default=None, help="training runs in parallel (-1: all cores)")
+    cl.add_argument("--checkpoint", default=None, help="folder of finished scores and training runs (default "
+                                                       "<out>/units); re-run the same command to resume")
+    describe(cl, "trainfree experiment clean --data fmnist --n 3000 --scores mislabel,cg --runs 3 --out out/clean", """
+cleaning.parquet, one row per (noise setting, score, variant):
+  value, stderr   mean test accuracy, standard error over --runs
+  player, noise_mode, noise_rate, score (none for the noisy and clean variants), variant (noisy, removed,
+  relabelled, clean)
+  gap_recovered   (accuracy - noisy) / (clean - noisy)
+  precision, recall   of the flags against the flipped labels; n_flagged, n_removed, n_relabelled,
+  relabel_precision (share of relabelled rows given their true class)""")
+    cl.set_defaults(func=clean)
     nz = exp.add_parser("noise", help="every score side by side on the same flipped labels")
     add_common(nz, data="fmnist", noise_help="share of labels flipped (default 0.2)")
     nz.add_argument("--scores", default="cg,el2n,forgetting,input_norm,random",
@@ -266,3 +298,51 @@ def prune(args: argparse.Namespace) -> None:
     if len(scores) >= 2:  # the CG-score paper's Table 1, for the report's heat map
         paths += save_result(score_correlations(scores), out, "correlations", fmt=args.format)
     finish(args, t0, res, *paths)
+
+
+def noise_settings(text: str) -> list[tuple[str, float]]:
+    """The ``MODE:RATE`` pairs of ``--noise-settings``.
+
+    Examples
+    --------
+    >>> noise_settings("symmetric:0.2, pair:0.3")
+    [('symmetric', 0.2), ('pair', 0.3)]
+    """
+    out = []
+    for item in (t.strip() for t in text.split(",") if t.strip()):
+        mode, _, rate = item.partition(":")
+        try:
+            value = float(rate)
+        except ValueError:
+            value = float("nan")
+        if mode.strip() not in ("symmetric", "pair") or not 0 < value < 1:
+            raise TrainfreeError(f"--noise-settings takes comma-separated MODE:RATE pairs (MODE symmetric or pair, "
+                                 f"RATE strictly between 0 and 1), got {item!r}; pass e.g. --noise-settings "
+                                 f"symmetric:0.2,pair:0.3.")
+        out.append((mode.strip(), value))
+    return out
+
+
+def clean(args: argparse.Namespace) -> None:
+    from ..experiments.cleaning import CLEAN_SCORES, cleaning_gain
+    from ..experiments.pruning import pruning_splits
+    from ..report import cleaning_report
+
+    t0 = time.perf_counter()
+    names = comma_list(args.scores, flag="--scores", choices=CLEAN_SCORES)
+    settings = noise_settings(args.noise_settings)
+    refuse_input_flags(args, "experiment clean")
+    fmnist_only(args, "test_size", split="split 2/3 training, 1/3 test")
+    out = prepare_output(args, "experiment clean")
+    n = args.n or (3000 if args.data == "fmnist" else None)
+    train, test = pruning_splits(args.data, n=n, test_size=args.test_size or 2000, label_column=args.label_column,
+                                 random_state=args.seed)
+    two_classes(train, args)
+    args.model = resolved_model(args, train.image_shape)
+    res = cleaning_gain(train, test, noise_settings=settings, scores=names, flag_share=args.flag_share,
+                        min_confidence=args.min_confidence, model=args.model, epochs=args.epochs, n_runs=args.runs,
+                        n_seeds=args.seeds, el2n_epochs=args.el2n_epochs, device=args.device, random_state=args.seed,
+                        n_jobs=args.n_jobs, checkpoint=Path(args.checkpoint) if args.checkpoint else out / "units",
+                        progress=args.progress)
+    say(args, cleaning_report(res))
+    finish(args, t0, res, *write_outputs(out, "cleaning", res, fmt=args.format))

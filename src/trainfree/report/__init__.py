@@ -4,6 +4,7 @@ self-contained HTML page per run (:func:`write_report`: :mod:`.html` over :mod:`
 
 from .html import ReportWarning, write_report
 from .text import (
+    cleaning_report,
     correlation_report,
     groundtruth_report,
     noise_comparison_report,
@@ -12,5 +13,5 @@ from .text import (
     values_report,
 )
 
-__all__ = ["ReportWarning", "correlation_report", "groundtruth_report", "noise_comparison_report", "noise_report",
+__all__ = ["ReportWarning", "cleaning_report", "correlation_report", "groundtruth_report", "noise_comparison_report", "noise_report",
            "pruning_report", "values_report", "write_report"]

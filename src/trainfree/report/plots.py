@@ -124,6 +124,31 @@ def value_bars(players: Sequence[str], values: np.ndarray, stderr: np.ndarray, *
     return to_png(fig)
 
 
+def grouped_bars(groups: np.ndarray, bars: np.ndarray, values: np.ndarray, stderr: np.ndarray, *,
+                 value_name: str = "value") -> str:
+    """Vertical bars of ``values`` (±1 standard error), one cluster per ``groups`` label, one colour per ``bars``
+    label, in the order they first appear; the value axis starts just below the smallest bar."""
+    from matplotlib import colormaps
+
+    groups, bars = np.asarray(groups).astype(str), np.asarray(bars).astype(str)
+    values, stderr = np.asarray(values, float), np.asarray(stderr, float)
+    g_names, b_names = list(dict.fromkeys(groups.tolist())), list(dict.fromkeys(bars.tolist()))
+    fig, axes = _figure(max(5.0, 0.32 * len(values) + 2.5), 3.8)
+    ax, w, cmap = axes[0, 0], 0.8 / len(b_names), colormaps["tab10"]
+    for j, b in enumerate(b_names):
+        hit = bars == b
+        x = np.array([g_names.index(g) for g in groups[hit]]) - 0.4 + w * (j + 0.5)
+        e = np.where(np.isfinite(stderr[hit]), stderr[hit], 0.0)
+        ax.bar(x, values[hit], width=w, yerr=e if e.any() else None, label=b, color=cmap(j % 10),
+               error_kw={"ecolor": "#333", "capsize": 2})
+    low = float(np.nanmin(values - np.nan_to_num(stderr))) if len(values) else 0.0
+    ax.set_ylim(max(0.0, low - 0.05 * abs(low) - 0.01), None)
+    ax.set_xticks(np.arange(len(g_names)), g_names)
+    ax.set_ylabel(value_name + (" (±1 standard error)" if np.isfinite(stderr).any() else ""))
+    ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1))
+    return to_png(fig)
+
+
 def pruning_curves(fractions: np.ndarray, values: np.ndarray, stderr: np.ndarray, curves: np.ndarray, *,
                    full_accuracy: float | None = None) -> str:
     """Test accuracy against the share pruned, one line (with error bars) per ``curves`` label."""

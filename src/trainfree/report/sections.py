@@ -196,11 +196,11 @@ def _players_table(res: PlayerResult) -> str:
 def player_sections(name: str, res: PlayerResult, notes: list[str]) -> list[Section]:
     """The figure that fits the experiment behind ``res`` (by its method), then its table."""
     builder = {"pruning_curve": _pruning, "group_dynamics": _dynamics, "score_correlations": _correlations,
-               "davinz_groundtruth": _groundtruth, "compare_noise_detection": _noise_comparison}.get(res.method,
-                                                                                                     _values)
+               "davinz_groundtruth": _groundtruth, "compare_noise_detection": _noise_comparison,
+               "cleaning_gain": _cleaning}.get(res.method, _values)
     title = {_pruning: "Pruning curves", _dynamics: "Group dynamics", _correlations: "Score correlations",
-             _groundtruth: "DAVINZ vs training", _noise_comparison: "Noise detection by score"}.get(builder,
-                                                                                                   "Contributor values")
+             _groundtruth: "DAVINZ vs training", _noise_comparison: "Noise detection by score",
+             _cleaning: "Clean, then train"}.get(builder, "Contributor values")
     body = drawn(notes, f"{title.lower()} of {name}", lambda: builder(res)[1])
     if res.metrics:
         body += "<h3>Measured</h3>" + key_values({k: v for k, v in res.metrics.items()})
@@ -270,3 +270,14 @@ def _noise_comparison(res: PlayerResult) -> tuple[str, str]:
     png = plots.value_bars(res["player"].astype(str), res.values, res.stderr, value_name="AUROC for flipped labels")
     return "Noise detection by score", _pre(noise_comparison_report(res)) + figure(
         png, "AUROC per score", "AUROC of each score for the flipped labels (0.5 = chance).")
+
+
+def _cleaning(res: PlayerResult) -> tuple[str, str]:
+    from .text import cleaning_report
+
+    setting = [f"{m} {float(r):.0%}" for m, r in zip(res["noise_mode"].astype(str), res["noise_rate"])]
+    bars = [v if s == "none" else f"{s}/{v}" for s, v in zip(res["score"].astype(str), res["variant"].astype(str))]
+    png = plots.grouped_bars(np.array(setting), np.array(bars), res.values, res.stderr, value_name="test accuracy")
+    return "Clean, then train", _pre(cleaning_report(res)) + figure(
+        png, "test accuracy per cleaning", "Test accuracy after training on the noisy labels, on the set each score "
+                                           "cleaned, and on the clean labels (±1 standard error over paired runs).")

@@ -122,3 +122,42 @@ def noise_comparison_report(res: PlayerResult) -> str:
     rows = [f"{p:<14} AUROC {v:.3f}  found {f:.3f}  ({s:.1f} s)"
             for p, v, f, s in zip(df["player"], df["value"], df[found], df["seconds"])]
     return "\n".join([head, *rows])
+
+
+def cleaning_report(res: PlayerResult) -> str:
+    """Test accuracy after cleaning: one line per (noise setting, score, variant), with the gap recovered.
+
+    Examples
+    --------
+    >>> r = PlayerResult("cleaning_gain", {"value": np.array([0.7, 0.8, 0.9]), "stderr": np.full(3, np.nan),
+    ...     "player": np.array(["a", "b", "c"]), "noise_mode": np.array(["symmetric"] * 3),
+    ...     "noise_rate": np.full(3, 0.2), "score": np.array(["none", "cg", "none"]),
+    ...     "variant": np.array(["noisy", "removed", "clean"]), "gap_recovered": np.array([0.0, 0.5, 1.0]),
+    ...     "precision": np.array([np.nan, 0.6, np.nan]), "recall": np.array([np.nan, 0.7, np.nan]),
+    ...     "n_removed": np.array([0, 20, 0]), "n_relabelled": np.array([0, 0, 0])},
+    ...     settings={"data": "d", "n_train": 100, "epochs": 5, "n_runs": 1}, metrics={"notes": []})
+    >>> print(cleaning_report(r))
+    d: 100 training rows, step budget of 5 epochs, 1 paired run(s)
+    noise          score     variant       test accuracy   gap recovered  precision  recall  removed  relabelled
+    symmetric 20%  none      noisy                0.7000           0.000          -       -        0           0
+    symmetric 20%  cg        removed              0.8000           0.500      0.600   0.700       20           0
+    symmetric 20%  none      clean                0.9000           1.000          -       -        0           0
+    """
+    s = res.settings
+    lines = [f"{s['data']}: {s['n_train']} training rows, step budget of {s['epochs']} epochs, {s['n_runs']} paired "
+             f"run(s)",
+             f"{'noise':<15}{'score':<10}{'variant':<12}{'test accuracy':>15}{'gap recovered':>16}{'precision':>11}"
+             f"{'recall':>8}{'removed':>9}{'relabelled':>12}"]
+
+    def num(v: float, width: int) -> str:
+        return f"{v:>{width}.3f}" if np.isfinite(v) else f"{'-':>{width}}"
+
+    for i in range(len(res)):
+        v, e = float(res.values[i]), float(res.stderr[i])
+        acc = f"{v:.4f}±{e:.3f}" if np.isfinite(e) else f"{v:.4f}"
+        noise = f"{res['noise_mode'][i]} {float(res['noise_rate'][i]):.0%}"
+        lines.append(f"{noise:<15}{res['score'][i]:<10}{res['variant'][i]:<12}{acc:>15}"
+                     f"{num(float(res['gap_recovered'][i]), 16)}{num(float(res['precision'][i]), 11)}"
+                     f"{num(float(res['recall'][i]), 8)}{int(res['n_removed'][i]):>9}{int(res['n_relabelled'][i]):>12}")
+    lines += [f"note: {n}" for n in res.metrics.get("notes", [])]
+    return "\n".join(lines)

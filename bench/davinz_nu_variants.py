@@ -2,15 +2,22 @@
 
 Usage: python bench/davinz_nu_variants.py --settings noise:0,noise:1,size:0,size:1 --device cuda --cache /tmp/nu
            [--repeats 3]   (ground truth: the mean test accuracy of 3 trainings per set)
-  noise: 30 Fashion-MNIST sets of 100–600 images (uniform), 0–50% flipped labels (= bench/davinz_groundtruth.py's default)
+           [--from-cache]  (the tables again from the terms a previous run saved in --cache; nothing recomputed)
+           [--tuning noise:0,noise:1]  (print the rule's pick from these settings; the others are held out)
+  noise: 30 Fashion-MNIST sets of 100–600 images (uniform), 0–50% flipped labels (davinz_groundtruth.py's default)
   size:  24 sets of 100–3 000 images (log-uniform), 0–50% flipped labels
 Each setting's ground truth (one trained CNN per set, davinz_groundtruth) is computed once and cached in --cache;
 the variants are then computed from one eigendecomposition per output kernel of each set. ν = −κ·term − MMD with
 κ = Σ MMD / Σ term across the sets (the study's κ); rows "+thrMMD" use the thresholded MMD (0 unless the set's
 inputs differ significantly from T's; DavinzUtility(mmd_estimator="thresholded")) with the same κ.
-Variants: kernel own (paper) / all; ridge fixed (ρ·d, d = mean diagonal of Θ₀) or size-scaled (ρ·d·m, DavinzUtility(size_ridge=ρ)); residual f-centred (1[y=c] − f_c) or
-prior-centred (1[y=c] − 1/C); and the kernel-ridge leave-one-out error instead of the quadratic form.
-Last line: {"<variant>": {"<setting>": [pearson_nu, spearman_nu, pearson_term, spearman_term]}, "check": ...}
+Variants: kernel own (paper) / all / mean (the per-output kernels averaged, every class's residual); ridge fixed
+(ρ·d, d = mean diagonal of Θ₀) or size-scaled (ρ·d·m, DavinzUtility(size_ridge=ρ)); residual f-centred
+(1[y=c] − f_c) or prior-centred (1[y=c] − 1/C); and the kernel-ridge leave-one-out error instead of the
+quadratic form.
+The summary compares, per setting, the library's default ν (nu="recommended"), the earlier recommendation (all
+outputs, ρ = 1e-4), the paper's ν and VP (the trained networks' own validation accuracy, which needs the training).
+Last line: {"<variant>": {"<setting>": [pearson_nu, spearman_nu, pearson_term, spearman_term]}, "summary": {...},
+            "check": ...}
 """
 
 from __future__ import annotations
@@ -31,13 +38,17 @@ from trainfree.experiments.groundtruth import (GroundTruthTraining, _draw_datase
 from trainfree.result import load_result
 from trainfree.training import input_shape, make_model
 from trainfree.valuation import DavinzUtility, NuOptions
+from trainfree.valuation.davinz_options import NU_PRESETS
 
 SETTINGS = {"noise": dict(n_datasets=30, sizes=(100, 600), size_scale="linear"),
             "size": dict(n_datasets=24, sizes=(100, 3000), size_scale="log"),
             "tiny": dict(n_datasets=4, sizes=(40, 80), size_scale="linear")}
 RIDGES = [("f", 1e-6), ("f", 1e-2), ("f", 1.0), ("s", 1e-4), ("s", 3e-4), ("s", 1e-3), ("s", 1e-2)]
 GCV_GRID = np.logspace(-6, 1, 22)  # ridges / d searched by the leave-one-out variants
-WINNER = ("all", "quad", "s", 1e-4)  # the term of nu="recommended", checked against DavinzUtility below
+# The term of nu="recommended" (the mean kernel's, computed beside the per-output ones), checked against DavinzUtility
+WINNER = ("all", "mean:quad", "s", NU_PRESETS["recommended"]["size_ridge"])
+SUMMARY = {"default (nu='recommended')": "_".join(map(str, WINNER)) + "+thrMMD",
+           "all outputs, rho 1e-4 (earlier)": "all_quad_s_0.0001+thrMMD"}
 
 
 def set_terms(u: DavinzUtility, y: np.ndarray, n_classes: int, spectra: dict | None = None) -> dict:
@@ -82,14 +93,29 @@ def set_terms(u: DavinzUtility, y: np.ndarray, n_classes: int, spectra: dict | N
     return out
 
 
+def correlate(table: dict, spec: str, terms: dict, mmd: np.ndarray, mmd_thr: np.ndarray, acc: np.ndarray) -> None:
+    """Each variant's ν and bare term against the trained test accuracy, into ``table[variant][spec]``."""
+    for key, t in terms.items():
+        if "_argopt_" in key:  # the chosen ridge, saved with the terms, not a ν
+            continue
+        for suffix, shift in (("", mmd), ("+thrMMD", mmd_thr)):  # κ on the biased MMD's scale either way
+            nu = -t * mmd.sum() / t.sum() - shift
+            table.setdefault(key + suffix, {})[spec] = [
+                round(float(f(a, acc)[0]), 3) for a in (nu, -t) for f in (pearsonr, spearmanr)]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--settings", default="noise:0,noise:1,size:0,size:1")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--cache", default="bench_cache/nu_variants", help="folder for the trained ground truth")
     ap.add_argument("--repeats", type=int, default=1, help="trainings per set (batch orders); ground truth = mean")
+    ap.add_argument("--from-cache", action="store_true", help="tables from the terms saved in --cache by a full run")
+    ap.add_argument("--tuning", default="noise:0,noise:1",
+                    help="settings the constants are chosen on: the pick maximises the worst min(Pearson, Spearman) "
+                         "over them among the variants that cost one kernel per coalition (own or mean kernel)")
     args = ap.parse_args()
-    table, checks, checked = {}, [], set()
+    table, checks, checked, baselines = {}, [], set(), {}
     checks_done = checked.__contains__  # the check runs on each setting's first set
     for spec in args.settings.split(","):
         name, seed_i = spec.split(":")
@@ -98,6 +124,13 @@ def main() -> None:
         train, val, test = groundtruth_splits("fmnist", pool=12000, val_size=500, test_size=2000, random_state=seed_i)
         runs = f"_r{args.repeats}" if args.repeats > 1 else ""
         path = os.path.join(args.cache, f"groundtruth_{name}_{seed_i}{runs}.parquet")
+        terms_path = os.path.join(args.cache, f"terms_{name}_{seed_i}{runs}.parquet")
+        if args.from_cache:
+            gt, saved = load_result(path), pd.read_parquet(terms_path)
+            baselines[spec] = gt.metrics
+            correlate(table, spec, {c: saved[c].to_numpy() for c in saved.columns[5:]}, saved["mmd"].to_numpy(),
+                      saved["mmd_thresholded"].to_numpy(), saved["test_metric"].to_numpy())
+            continue
         if os.path.exists(path) and load_result(path).settings.get("even_batches"):
             gt = load_result(path)
         else:  # (ground truths trained before even batches are recomputed)
@@ -134,17 +167,11 @@ def main() -> None:
             mmd_thr.append(u.mmd((0,), "thresholded"))
         mmd, mmd_thr, acc = np.array(mmd), np.array(mmd_thr), gt["test_metric"]
         torch.save(spectra, os.path.join(args.cache, f"spectra_{name}_{seed_i}{runs}.pt"))  # for other ridges, offline
+        terms = {"_".join(map(str, k)): np.array(v) for k, v in terms.items()}
         pd.DataFrame({"size": gt["size"], "noise_rate": gt["noise_rate"], "test_metric": acc, "mmd": mmd,
-                      "mmd_thresholded": mmd_thr, **{"_".join(map(str, k)): v for k, v in terms.items()}}).to_parquet(
-            os.path.join(args.cache, f"terms_{name}_{seed_i}{runs}.parquet"))  # each set's terms, for study
-        for key, t in terms.items():
-            if key[-2] == "argopt":  # the chosen ridge, saved with the terms above, not a ν
-                continue
-            t = np.array(t)
-            for suffix, shift in (("", mmd), ("+thrMMD", mmd_thr)):  # κ on the biased MMD's scale either way
-                nu = -t * mmd.sum() / t.sum() - shift
-                table.setdefault("_".join(map(str, key)) + suffix, {})[spec] = [
-                    round(float(f(a, acc)[0]), 3) for a in (nu, -t) for f in (pearsonr, spearmanr)]
+                      "mmd_thresholded": mmd_thr, **terms}).to_parquet(terms_path)  # each set's terms, for study
+        baselines[spec] = gt.metrics
+        correlate(table, spec, terms, mmd, mmd_thr, acc)
         print(f"{spec}: ground truth {t1 - t0:.0f} s (cached: {os.path.exists(path)}), variants "
               f"{time.perf_counter() - t1:.0f} s; VP {gt.metrics['VP_pearson']:.3f}/{gt.metrics['VP_spearman']:.3f}"
               + (f"; one run vs another {gt.metrics['repeat_pearson']:.3f}/{gt.metrics['repeat_spearman']:.3f}"
@@ -153,7 +180,22 @@ def main() -> None:
     print(f"{'variant (kernel_residual_ridge)':32s}" + "".join(f"{s:>26s}" for s in specs) + "   (ν P/S, term P/S)")
     for key, row in sorted(table.items(), key=lambda kv: -min(min(v[:2]) for v in kv[1].values())):
         print(f"{key:32s}" + "".join(f"  {v[0]:+.2f}/{v[1]:+.2f} ({v[2]:+.2f}/{v[3]:+.2f})" for v in row.values()))
-    print(json.dumps({**table, "check_recommended_max_diff": float(max(checks))}))
+    tuning = [s for s in args.tuning.split(",") if s in specs]
+    admissible = {k: v for k, v in table.items() if k.endswith("+thrMMD") and "_argopt_" not in k
+                  and (k.startswith("own_") or k.startswith("all_mean:"))}  # one kernel: the default's cost
+    if tuning:
+        pick = max(admissible, key=lambda k: min(min(admissible[k][s][:2]) for s in tuning))
+        print(f"\nthe rule's pick on {','.join(tuning)}: {pick} (the default: {SUMMARY[next(iter(SUMMARY))]})")
+    summary = {label: {spec: table[key][spec][:2] for spec in specs} for label, key in SUMMARY.items()}
+    summary["paper's nu"] = {spec: [round(b["pearson"], 3), round(b["spearman"], 3)] for spec, b in baselines.items()}
+    summary["VP (trained)"] = {spec: [round(b["VP_pearson"], 3), round(b["VP_spearman"], 3)]
+                               for spec, b in baselines.items()}
+    print("\nsummary, Pearson / Spearman with the trained test accuracy")
+    print(f"{'':34s}" + "".join(f"{s:>16s}" for s in specs))
+    for label, row in summary.items():
+        print(f"{label:34s}" + "".join(f"     {p:.3f}/{q:.3f}" for p, q in row.values()))
+    print(json.dumps({**table, "summary": summary,
+                      "check_recommended_max_diff": float(max(checks)) if checks else None}))
 
 
 if __name__ == "__main__":

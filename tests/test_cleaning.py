@@ -209,6 +209,25 @@ def test_cleanlab_flags_and_relabels_through_its_find_label_issues(split, monkey
     assert res.metrics["notes"] == []
 
 
+def test_confident_learning_peer_flags_the_flips_without_cleanlab(split, monkeypatch):
+    """The own confident-learning peer runs without cleanlab: its flags on cross-validated logistic regression
+    find the flipped digits, and its relabelled rows get the most probable class."""
+    monkeypatch.setattr(cleaning, "cleanlab_available", lambda: False)
+    d = load("digits", n=900, random_state=0)
+    y_noisy, flipped = flip_labels(d, 0.2, "symmetric", child(check_random_state(0), "noise"))
+    out = cleaning.logreg_flags(d.X, y_noisy, rule="confident_learning", random_state=0)
+    flags = out["flags"]
+    precision, recall = flipped[flags].mean(), flags[flipped].mean()
+    assert precision > 0.8 and recall > 0.8, (precision, recall)
+    caught = flags & flipped  # relabelling them to the predicted class mostly restores the true label
+    assert (out["predicted"][caught] == d.y[caught]).mean() > 0.8
+    tr, te = split
+    res = cleaning_gain(tr, te, noise_settings=ONE, scores=["confident_learning"], **FAST)
+    assert {"symmetric-0.2/confident_learning/removed", "symmetric-0.2/confident_learning/relabelled"} <= set(
+        res["player"])
+    assert res.metrics["notes"] == []
+
+
 def test_el2n_flags_the_detectors_estimated_share_or_the_given_one(split):
     tr, te = split
     res = cleaning_gain(tr, te, noise_settings=ONE, scores=["el2n"], n_seeds=1, el2n_epochs=1, flag_share=0.25,

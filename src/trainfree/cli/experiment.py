@@ -91,7 +91,8 @@ correlations.parquet: Spearman correlation (value) of every pair of scores (scor
                     help="comma-separated MODE:RATE label-noise settings (MODE: symmetric or pair; RATE in (0, 1))")
     cl.add_argument("--scores", default="mislabel,cg,el2n,cleanlab",
                     help="comma-separated: mislabel (the detector's flags), cg, el2n (their highest share), cleanlab "
-                         "(skipped with a note when not installed)")
+                         "(skipped with a note when not installed), confident_learning (trainfree's confident "
+                         "learning on the same cross-validated logistic regression as cleanlab)")
     cl.add_argument("--flag-share", type=float, default=None,
                     help="share flagged by cg and el2n (default: the detector's estimated noise rate)")
     cl.add_argument("--min-confidence", type=float, default=0.5,

@@ -26,17 +26,19 @@ from .._runs import UnitStore, data_fingerprint, run_seed, run_units
 from .._validation import check_n_jobs, check_param
 from ..data import Dataset
 from ..result import PlayerResult
+from ..scores.mislabel_flags import confident_learning_flags
 from ..training import input_shape, resolve_model
 from .noise import NOISE_MODES, flip_labels, score_dataset, score_options
 from .pruning import budget_epochs, fit_unit, standard_error
 
 #: The label-noise settings of issue 21, as ``(noise_mode, noise_rate)``.
 NOISE_SETTINGS = (("symmetric", 0.2), ("symmetric", 0.4), ("pair", 0.3))
-#: Scores that flag rows: the detector's own flags, the highest CG-scores, the highest EL2N scores, and
-#: cleanlab's label issues on cross-validated logistic-regression probabilities (when cleanlab is installed).
-CLEAN_SCORES = ("mislabel", "cg", "el2n", "cleanlab")
+#: Scores that flag rows: the detector's own flags, the highest CG-scores, the highest EL2N scores,
+#: cleanlab's label issues on cross-validated logistic-regression probabilities (when cleanlab is installed),
+#: and confident learning's prune-by-noise-rate rule as trainfree implements it, on the same probabilities.
+CLEAN_SCORES = ("mislabel", "cg", "el2n", "cleanlab", "confident_learning")
 #: Scores whose flags come with a predicted class, so that their flagged rows can be relabelled.
-RELABELLING = ("mislabel", "cleanlab")
+RELABELLING = ("mislabel", "cleanlab", "confident_learning")
 VARIANTS = ("noisy", "removed", "relabelled", "clean")
 
 
@@ -91,9 +93,9 @@ def predicted_confidence(res) -> np.ndarray:
 def _score_unit(data: Dataset, name: str, noise_mode: str, noise_rate: float, seed, options: dict[str, Any],
                 n_folds: int) -> dict[str, np.ndarray]:
     """One score on one noise setting: the score, and for the relabelling scores their flags and predictions."""
-    if name == "cleanlab":
-        return cleanlab_flags(data.X, flip_labels(data, noise_rate, noise_mode, seed)[0], n_folds=n_folds,
-                              random_state=child(seed, "cleanlab"))
+    if name in ("cleanlab", "confident_learning"):
+        return logreg_flags(data.X, flip_labels(data, noise_rate, noise_mode, seed)[0], rule=name, n_folds=n_folds,
+                            random_state=child(seed, "cleanlab"))
     res = score_dataset(data, score=name, noise_rate=noise_rate, noise_mode=noise_mode, random_state=seed, **options)
     out = {"scores": np.asarray(res.scores, dtype=float)}
     if name == "mislabel":
@@ -104,13 +106,17 @@ def _score_unit(data: Dataset, name: str, noise_mode: str, noise_rate: float, se
     return out
 
 
-def cleanlab_flags(X, y, *, n_folds: int = 5, random_state: SeedLike = None) -> dict[str, np.ndarray]:
-    """cleanlab's label issues on ``n_folds``-fold cross-validated logistic-regression probabilities.
+def logreg_flags(X, y, *, rule: str = "cleanlab", n_folds: int = 5,
+                 random_state: SeedLike = None) -> dict[str, np.ndarray]:
+    """Label issues on ``n_folds``-fold cross-validated logistic-regression probabilities.
 
-    Returns ``flags`` (``cleanlab.filter.find_label_issues``), ``scores`` (1 − the probability of the
-    given label), ``predicted`` (the most probable class) and ``confidence`` (its probability).
+    ``rule="cleanlab"`` flags with ``cleanlab.filter.find_label_issues`` (cleanlab must be installed);
+    ``rule="confident_learning"`` with trainfree's implementation of the same default rule (confident
+    joint, calibrated to the label counts, prune by noise rate:
+    :func:`~trainfree.scores.mislabel_flags.confident_learning_flags`, the rule the detector's flags use).
+    Returns ``flags``, ``scores`` (1 − the probability of the given label), ``predicted`` (the most
+    probable class) and ``confidence`` (its probability).
     """
-    from cleanlab.filter import find_label_issues
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
@@ -119,7 +125,13 @@ def cleanlab_flags(X, y, *, n_folds: int = 5, random_state: SeedLike = None) -> 
         check_random_state(random_state), "folds")).integers(2**31)))
     P = cross_val_predict(LogisticRegression(max_iter=1000), np.asarray(X).reshape(len(y), -1), y, cv=folds,
                           method="predict_proba")
-    return {"flags": np.asarray(find_label_issues(labels=y, pred_probs=P), dtype=bool),
+    if rule == "cleanlab":
+        from cleanlab.filter import find_label_issues
+
+        flags = find_label_issues(labels=y, pred_probs=P)
+    else:
+        flags = confident_learning_flags(P, y)[0]
+    return {"flags": np.asarray(flags, dtype=bool),
             "scores": 1.0 - P[np.arange(len(y)), y], "predicted": P.argmax(axis=1), "confidence": P.max(axis=1)}
 
 
@@ -164,12 +176,14 @@ def cleaning_gain(train_set: Dataset, test_set: Dataset, *, noise_settings: Sequ
     - ``mislabel``: the detector's ``flag_mislabel`` (confident learning, no noise rate needed);
     - ``cg``, ``el2n``: the highest-scored share (higher = likely mislabelled for both), the share being
       ``flag_share`` or, by default, the detector's estimated noise rate on that setting;
-    - ``cleanlab``: :func:`cleanlab_flags`, when cleanlab is installed (else skipped, said in
-      ``metrics["notes"]``).
+    - ``cleanlab``: :func:`logreg_flags`, cleanlab's label issues on cross-validated logistic
+      regression, when cleanlab is installed (else skipped, said in ``metrics["notes"]``);
+    - ``confident_learning``: :func:`logreg_flags` with trainfree's implementation of the same rule, on the
+      same probabilities (available without cleanlab).
 
     The same network then trains on the noisy labels (variant ``noisy``), without the flagged rows
     (``removed``), with every flagged row whose predicted class has probability at least ``min_confidence``
-    relabelled to it (``relabelled``; detector and cleanlab only) and on the clean labels (``clean``).
+    relabelled to it (``relabelled``; the detector and the two logistic-regression peers only) and on the clean labels (``clean``).
     Every network takes at least the optimiser steps of ``epochs`` epochs of the whole set
     (:func:`~trainfree.experiments.pruning.budget_epochs`), so removing rows does not shorten training.
     Run ``k`` draws its initial weights and batch order from ``child(seed, f"run/{k}")`` in every

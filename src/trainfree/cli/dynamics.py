@@ -9,15 +9,9 @@ import time
 import numpy as np
 
 from .._errors import TrainfreeError
-from ._common import (
-    AUTO_MODEL_HELP,
-    add_common,
-    describe,
-    refuse_input_flags,
-    resolved_model,
-)
-from ._outputs import finish, prepare_output, say, write_outputs
-from .experiment import fmnist_only, two_classes
+from ._common import AUTO_MODEL_HELP, add_common, describe
+from ._outputs import finish, say, write_outputs
+from .experiment import training_split
 
 SCORES = ("cg", "el2n", "grand", "forgetting")
 
@@ -62,7 +56,6 @@ def dynamics(args: argparse.Namespace) -> None:
     from .._random import check_random_state, child
     from ..data import inject_label_noise
     from ..experiments import group_dynamics, score_dataset, score_groups
-    from ..experiments.pruning import pruning_splits
 
     t0 = time.perf_counter()
     noise = args.noise or 0.0
@@ -71,14 +64,8 @@ def dynamics(args: argparse.Namespace) -> None:
     if min(args.groups, args.epochs, args.width) < 1 or args.kernel_rows < 0:
         raise TrainfreeError("--groups, --epochs and --width must be at least 1 and --kernel-rows at least 0; pass "
                              "e.g. --groups 10 --epochs 5 --width 256 --kernel-rows 50.")
-    refuse_input_flags(args, "experiment dynamics")
-    fmnist_only(args, "test_size", split="split 2/3 training, 1/3 test")
-    out = prepare_output(args, "experiment dynamics")
-    n = args.n or (2000 if args.data == "fmnist" else None)
-    train, test = pruning_splits(args.data, n=n, test_size=args.test_size or 1000, label_column=args.label_column,
-                                 random_state=args.seed)
-    two_classes(train, args)
-    args.model = resolved_model(args, train.image_shape)  # the score's networks (not cg's) and the training
+    # args.model: the score's networks (not cg's) and the training
+    out, train, test = training_split(args, "experiment dynamics", n_fmnist=2000, test_size=1000)
     seed = check_random_state(args.seed)
     flipped = np.zeros(len(train), bool)
     if noise > 0:  # flip once, so the score and the training see the same labels

@@ -241,6 +241,25 @@ def fmnist_only(args: argparse.Namespace, *names: str, split: str) -> None:
                              f"other data are {split}. Drop {flag}, or subsample your file first.")
 
 
+def training_split(args: argparse.Namespace, command: str, *, n_fmnist: int, test_size: int):
+    """The output folder and the training and test sets of an experiment that trains networks on ``--data``.
+
+    Fashion-MNIST draws ``--n`` (default ``n_fmnist``) training and ``--test-size`` (default ``test_size``) test
+    images; other data are split 2/3 training, 1/3 test. Returns ``(out, train, test)``; ``args.model`` is resolved.
+    """
+    from ..experiments.pruning import pruning_splits
+
+    refuse_input_flags(args, command)
+    fmnist_only(args, "test_size", split="split 2/3 training, 1/3 test")
+    out = prepare_output(args, command)
+    n = args.n or (n_fmnist if args.data == "fmnist" else None)
+    train, test = pruning_splits(args.data, n=n, test_size=args.test_size or test_size, label_column=args.label_column,
+                                 random_state=args.seed)
+    two_classes(train, args)
+    args.model = resolved_model(args, train.image_shape)
+    return out, train, test
+
+
 def comma_list(text: str, *, flag: str, choices: Sequence[str], note: str = "") -> list[str]:
     """The names of a comma-separated ``flag``: at least one, each among ``choices``.
 
@@ -266,7 +285,7 @@ def comma_floats(text: str, *, flag: str) -> tuple[float, ...]:
 
 def prune(args: argparse.Namespace) -> None:
     from .._progress import step
-    from ..experiments.pruning import PRUNE_SCORES, pruning_curve, pruning_scores, pruning_splits, score_correlations
+    from ..experiments.pruning import PRUNE_SCORES, pruning_curve, pruning_scores, score_correlations
     from ..report import pruning_report
 
     t0 = time.perf_counter()
@@ -277,15 +296,8 @@ def prune(args: argparse.Namespace) -> None:
         raise TrainfreeError(f"--fractions must lie strictly between 0 and 1, got {bad[0]:g}; pass e.g. 0.3,0.5.")
     directions = tuple(comma_list(args.directions, flag="--directions", choices=("keep_hard", "keep_easy")))
     sampling = comma_list(args.sampling, flag="--sampling", choices=("top", "ccs"))
-    refuse_input_flags(args, "experiment prune")
-    fmnist_only(args, "test_size", split="split 2/3 training, 1/3 test")
-    out = prepare_output(args, "experiment prune")
+    out, train, test = training_split(args, "experiment prune", n_fmnist=3000, test_size=2000)
     checkpoint = Path(args.checkpoint) if args.checkpoint else out / "units"
-    n = args.n or (3000 if args.data == "fmnist" else None)
-    train, test = pruning_splits(args.data, n=n, test_size=args.test_size or 2000, label_column=args.label_column,
-                                 random_state=args.seed)
-    two_classes(train, args)
-    args.model = resolved_model(args, train.image_shape)
     with step(f"scoring {len(train)} rows ({', '.join(n for n in names if n != 'random')})"):
         scores = pruning_scores(train, names, model=args.model, n_seeds=args.seeds, device=args.device,
                                 random_state=args.seed, checkpoint=checkpoint)
@@ -326,20 +338,12 @@ def noise_settings(text: str) -> list[tuple[str, float]]:
 
 def clean(args: argparse.Namespace) -> None:
     from ..experiments.cleaning import CLEAN_SCORES, cleaning_gain
-    from ..experiments.pruning import pruning_splits
     from ..report import cleaning_report
 
     t0 = time.perf_counter()
     names = comma_list(args.scores, flag="--scores", choices=CLEAN_SCORES)
     settings = noise_settings(args.noise_settings)
-    refuse_input_flags(args, "experiment clean")
-    fmnist_only(args, "test_size", split="split 2/3 training, 1/3 test")
-    out = prepare_output(args, "experiment clean")
-    n = args.n or (3000 if args.data == "fmnist" else None)
-    train, test = pruning_splits(args.data, n=n, test_size=args.test_size or 2000, label_column=args.label_column,
-                                 random_state=args.seed)
-    two_classes(train, args)
-    args.model = resolved_model(args, train.image_shape)
+    out, train, test = training_split(args, "experiment clean", n_fmnist=3000, test_size=2000)
     res = cleaning_gain(train, test, noise_settings=settings, scores=names, flag_share=args.flag_share,
                         min_confidence=args.min_confidence, model=args.model, epochs=args.epochs, n_runs=args.runs,
                         n_seeds=args.seeds, el2n_epochs=args.el2n_epochs, device=args.device, random_state=args.seed,

@@ -8,9 +8,10 @@ The value of a dataset S (a coalition of contributors) against a validation set 
 against the network's output at initialization, m_S = |S|, and MMD an RBF-kernel maximum mean
 discrepancy on inputs (or supplied features). Which ν is a named preset (``nu="recommended"``, the
 default, or ``nu="paper"``; :mod:`.davinz_options`): with ``outputs="all"`` the quadratic form is summed
-over one NTK per class output with one-hot residuals, and ``size_ridge=ρ`` replaces Θ₀ by Θ₀ + ρ·d·m_S·I
-on each coalition (d = mean diagonal of Θ₀; see :class:`DavinzUtility`). κ balances the two terms:
-κ = Σ MMD / Σ NTK term over a reference family of coalitions, the K contributors alone
+over one NTK per class output with one-hot residuals, with ``outputs="mean"`` (the default's) every
+class's one-hot residual meets one kernel, the NTK averaged over the outputs, and ``size_ridge=ρ`` replaces
+Θ₀ by Θ₀ + ρ·d·m_S·I on each coalition (d = mean diagonal of Θ₀; see :class:`DavinzUtility`). κ balances
+the two terms: κ = Σ MMD / Σ NTK term over a reference family of coalitions, the K contributors alone
 (``kappa="singletons"``, the official code's ``--no-loo`` mode) or the K leave-one-out coalitions and
 the grand coalition (``kappa="leave_one_out"``, the official code's default). Contributors' values
 are semivalues of ν (see :mod:`trainfree.semivalues` and :func:`davinz_values`); :class:`DavinzUtility`

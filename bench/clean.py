@@ -1,6 +1,7 @@
 """Clean, then train: does removing or relabelling what a score flags train a better network?
 
 Usage: python bench/clean.py [--n 10000 --test 2000 --epochs 5 --runs 3 --scores mislabel,cg,el2n,cleanlab
+                              --noise-settings symmetric:0.2,symmetric:0.4,pair:0.3
                               --seeds 3 --el2n-epochs 5 --seed 0 --device cpu --threads 1 --checkpoint DIR]
 Fashion-MNIST: `--n` training images (class-balanced), `--test` test images, the small CNN. For each label-noise
 setting (symmetric 20% and 40%, pair 30%) the training labels are flipped, each score flags rows (the detector's
@@ -20,6 +21,7 @@ import time
 import numpy as np
 import torch
 
+from trainfree.cli.experiment import noise_settings
 from trainfree.experiments.cleaning import cleaning_gain
 from trainfree.experiments.pruning import pruning_splits
 from trainfree.report import cleaning_report
@@ -32,6 +34,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--scores", default="mislabel,cg,el2n,cleanlab")
+    ap.add_argument("--noise-settings", default="symmetric:0.2,symmetric:0.4,pair:0.3")
     ap.add_argument("--seeds", type=int, default=3, help="networks averaged by EL2N")
     ap.add_argument("--el2n-epochs", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0)
@@ -42,7 +45,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
     train, test = pruning_splits("fmnist", n=args.n, test_size=args.test, random_state=args.seed)
-    res = cleaning_gain(train, test, scores=args.scores.split(","), model="auto", epochs=args.epochs,
+    res = cleaning_gain(train, test, noise_settings=noise_settings(args.noise_settings), scores=args.scores.split(","),
+                        model="auto", epochs=args.epochs,
                         n_runs=args.runs, n_seeds=args.seeds, el2n_epochs=args.el2n_epochs, device=args.device,
                         random_state=args.seed, checkpoint=args.checkpoint)
     print(cleaning_report(res))

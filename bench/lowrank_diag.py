@@ -1,7 +1,7 @@
 """The low-rank detector with and without the diagonal correction K ≈ ΦΦᵀ + D, against the exact mode.
 
 Usage: nice -n 5 python bench/lowrank_diag.py [--sizes 5000,10000] [--ranks 500,1000,2000] [--seed 0]
-                                             [--block-rows 500,1000] [--no-grid]
+                                             [--block-rows 500,1000] [--no-grid] [--residual]
 Fashion-MNIST (conv kernel, 20% symmetric noise, the same seed for every mode: the same random CNN and flips).
 For each n: the exact detector (its own ridge search), then for each rank one Nyström factor (landmarks by
 randomly pivoted Cholesky, as ``method="lowrank"``) scored (a) uncorrected, ridge by its one-eigendecomposition
@@ -10,7 +10,8 @@ the corrected leave-one-out log loss, AUROC of the flips and Spearman with the e
 the uncorrected ones at the same ridge, from the one eigendecomposition); then the
 two ways to choose the corrected ridge: the uncorrected search's pick, or the corrected loss's own argmin.
 --block-rows: also a block correction K ≈ ΦΦᵀ + blockdiag(K_bb − Φ_bΦ_bᵀ) on k-means clusters of Φ's rows
-of about that many rows (:func:`block_loo`), at the uncorrected search's ridge.
+of about that many rows (:func:`block_loo`), at the uncorrected search's ridge. --residual: how diagonal the
+residual K − ΦΦᵀ is (:func:`residual_stats`).
 Times are seconds within this run (factor; uncorrected search + prediction; one corrected pass).
 Last line: {"n": {"exact": {...}, "rank": {"uncorrected": {...}, "corrected_at_uncorrected_ridge": {...},
 "corrected_own_ridge": {...}, "corrected_path": [... per ridge, with the uncorrected AUROC/Spearman],
@@ -99,13 +100,30 @@ def block_loo(Phi: torch.Tensor, Y: torch.Tensor, blocks: list[np.ndarray], kern
     return F
 
 
+def residual_stats(Phi: torch.Tensor, features: np.ndarray, rows: int = 1000) -> dict:
+    """How diagonal E = K − ΦΦᵀ is: its mean diagonal against the mean row sum of |E_ij| off the diagonal, and
+    the share of that off-diagonal mass in each row's 50 largest entries (median), ``rows`` rows at a time."""
+    X = torch.as_tensor(features, dtype=torch.float64)
+    diag, off, top = [], [], []
+    for a in range(0, len(X), rows):
+        E = arccos_gram(X[a:a + rows], X) - Phi[a:a + rows] @ Phi.T
+        idx = torch.arange(len(E))
+        diag.append(E[idx, a + idx].clone())
+        E[idx, a + idx] = 0.0
+        off.append(E.abs().sum(1))
+        top.append(E.abs().topk(50, dim=1).values.sum(1) / off[-1])
+    return {"diag_mean": round(float(torch.cat(diag).mean()), 4),
+            "offdiag_abs_row_sum": round(float(torch.cat(off).mean()), 3),
+            "top50_share_median": round(float(torch.cat(top).median()), 3)}
+
+
 def quality(F: np.ndarray, codes, classes, flipped, exact_scores) -> dict:
     scores = detector_columns(F[None], codes, classes, "auto")[0]["score"]
     return {"auroc": round(float(auroc(scores, flipped)), 4),
             "spearman": round(float(spearmanr(scores, exact_scores)[0]), 4)}
 
 
-def one_size(n: int, ranks: list[int], seed: int, block_rows: list[int], grid: bool) -> dict:
+def one_size(n: int, ranks: list[int], seed: int, block_rows: list[int], grid: bool, residual: bool) -> dict:
     data = load("fmnist", n=n, random_state=seed)
     y, flipped = inject_label_noise(np.asarray(data.y), 0.2, random_state=seed + 1)
     X = np.asarray(data.X).reshape(len(y), 1, 28, 28)
@@ -136,6 +154,9 @@ def one_size(n: int, ranks: list[int], seed: int, block_rows: list[int], grid: b
         Phi, Y = factor.Phi, torch.as_tensor(factor.Y)
         D = diagonal_residual(Phi, torch.full((n,), 0.5, dtype=torch.float64))  # H∞ of unit rows: diagonal ½
         pool = torch.as_tensor(factor.pool)
+        if residual:
+            row["residual"] = residual_stats(Phi, features)
+            print(f"  rank {r} residual E = K − ΦΦᵀ: {row['residual']}", flush=True)
         for b in block_rows:  # K ≈ ΦΦᵀ + blockdiag(E_b) on k-means clusters of Φ, at the uncorrected search's ridge
             t = time.perf_counter()
             km = KMeans(-(-n // b), n_init=1, random_state=seed).fit_predict(Phi.numpy())
@@ -179,10 +200,11 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--block-rows", default="", help="rows per k-means cluster of the block correction, e.g. 500,1000")
     ap.add_argument("--no-grid", action="store_true", help="skip the diagonal correction's ridge grid")
+    ap.add_argument("--residual", action="store_true", help="also how diagonal E = K − ΦΦᵀ is (residual_stats)")
     args = ap.parse_args()
     ranks = [int(r) for r in args.ranks.split(",") if r]
     blocks = [int(b) for b in args.block_rows.split(",") if b]
-    results = {int(n): one_size(int(n), ranks, args.seed, blocks, not args.no_grid) for n in args.sizes.split(",") if n}
+    results = {int(n): one_size(int(n), ranks, args.seed, blocks, not args.no_grid, args.residual) for n in args.sizes.split(",") if n}
     print(json.dumps(results))
 
 

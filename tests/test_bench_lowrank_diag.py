@@ -84,3 +84,12 @@ def test_block_correction_against_brute_force_inverse():
     exact, _ = loo_predictions(K.clone(), Y, ridge)
     whole = bench.block_loo(Phi, Y, [np.arange(n)], lambda idx: K[np.ix_(idx, idx)], ridge)
     np.testing.assert_allclose(whole.numpy(), exact.numpy(), rtol=1e-8, atol=1e-8)
+
+
+def test_residual_stats_of_an_exact_and_a_truncated_factor():
+    X = unit_rows(np.random.default_rng(3).normal(size=(70, 6)), "raw")
+    K = arccos_gram(torch.as_tensor(X))
+    full = bench.residual_stats(torch.linalg.cholesky(K), X, rows=30)
+    assert full["diag_mean"] < 1e-10 and full["offdiag_abs_row_sum"] < 1e-8
+    cut = bench.residual_stats(torch.linalg.cholesky(K)[:, :5], X, rows=30)
+    assert cut["diag_mean"] > 1e-3 and cut["offdiag_abs_row_sum"] > 1e-3 and 0 < cut["top50_share_median"] <= 1

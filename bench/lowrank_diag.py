@@ -1,7 +1,7 @@
 """The low-rank detector with and without the diagonal correction K ≈ ΦΦᵀ + D, against the exact mode.
 
 Usage: nice -n 5 python bench/lowrank_diag.py [--sizes 5000,10000] [--ranks 500,1000,2000] [--seed 0]
-                                             [--block-rows 500,1000] [--no-grid] [--residual]
+                                             [--block-rows 500,1000] [--no-grid] [--residual] [--random-blocks]
 Fashion-MNIST (conv kernel, 20% symmetric noise, the same seed for every mode: the same random CNN and flips).
 For each n: the exact detector (its own ridge search), then for each rank one Nyström factor (landmarks by
 randomly pivoted Cholesky, as ``method="lowrank"``) scored (a) uncorrected, ridge by its one-eigendecomposition
@@ -10,8 +10,8 @@ the corrected leave-one-out log loss, AUROC of the flips and Spearman with the e
 the uncorrected ones at the same ridge, from the one eigendecomposition); then the
 two ways to choose the corrected ridge: the uncorrected search's pick, or the corrected loss's own argmin.
 --block-rows: also a block correction K ≈ ΦΦᵀ + blockdiag(K_bb − Φ_bΦ_bᵀ) on k-means clusters of Φ's rows
-of about that many rows (:func:`block_loo`), at the uncorrected search's ridge. --residual: how diagonal the
-residual K − ΦΦᵀ is (:func:`residual_stats`).
+of about that many rows (:func:`block_loo`), at the uncorrected search's ridge. --random-blocks: the same with
+blocks of random rows (the control). --residual: how diagonal the residual K − ΦΦᵀ is (:func:`residual_stats`).
 Times are seconds within this run (factor; uncorrected search + prediction; one corrected pass).
 Last line: {"n": {"exact": {...}, "rank": {"uncorrected": {...}, "corrected_at_uncorrected_ridge": {...},
 "corrected_own_ridge": {...}, "corrected_path": [... per ridge, with the uncorrected AUROC/Spearman],
@@ -123,7 +123,8 @@ def quality(F: np.ndarray, codes, classes, flipped, exact_scores) -> dict:
             "spearman": round(float(spearmanr(scores, exact_scores)[0]), 4)}
 
 
-def one_size(n: int, ranks: list[int], seed: int, block_rows: list[int], grid: bool, residual: bool) -> dict:
+def one_size(n: int, ranks: list[int], seed: int, block_rows: list[int], grid: bool, residual: bool,
+             random_blocks: bool) -> dict:
     data = load("fmnist", n=n, random_state=seed)
     y, flipped = inject_label_noise(np.asarray(data.y), 0.2, random_state=seed + 1)
     X = np.asarray(data.X).reshape(len(y), 1, 28, 28)
@@ -158,15 +159,20 @@ def one_size(n: int, ranks: list[int], seed: int, block_rows: list[int], grid: b
             row["residual"] = residual_stats(Phi, features)
             print(f"  rank {r} residual E = K − ΦΦᵀ: {row['residual']}", flush=True)
         for b in block_rows:  # K ≈ ΦΦᵀ + blockdiag(E_b) on k-means clusters of Φ, at the uncorrected search's ridge
-            t = time.perf_counter()
-            km = KMeans(-(-n // b), n_init=1, random_state=seed).fit_predict(Phi.numpy())
-            blocks = [np.flatnonzero(km == c) for c in range(km.max() + 1)]
-            F = block_loo(Phi, Y, blocks, lambda idx: arccos_gram(torch.as_tensor(features[idx], dtype=torch.float64)),
-                          g_un * scale).numpy()
-            sizes = [len(i) for i in blocks]
-            row[f"blocks_{b}"] = {"ridge": g_un, "seconds": round(time.perf_counter() - t, 2), "clusters": len(blocks),
-                                  "largest": max(sizes), **quality(F, codes, classes, flipped, exact.scores)}
-            print(f"  rank {r} block correction ~{b} rows: {row[f'blocks_{b}']}", flush=True)
+            for kind in ("kmeans", "random") if random_blocks else ("kmeans",):
+                t = time.perf_counter()
+                k = -(-n // b)
+                km = (KMeans(k, n_init=1, random_state=seed).fit_predict(Phi.numpy()) if kind == "kmeans" else
+                      np.random.default_rng(seed).permutation(n) % k)  # the control: blocks of unrelated rows
+                t_cluster = time.perf_counter() - t
+                blocks = [np.flatnonzero(km == c) for c in range(km.max() + 1)]
+                F = block_loo(Phi, Y, blocks, lambda i: arccos_gram(torch.as_tensor(features[i], dtype=torch.float64)),
+                              g_un * scale).numpy()
+                key = f"blocks_{b}" if kind == "kmeans" else f"random_blocks_{b}"
+                row[key] = {"ridge": g_un, "seconds": round(time.perf_counter() - t, 2),
+                            "cluster_s": round(t_cluster, 2), "clusters": len(blocks),
+                            "largest": max(len(i) for i in blocks), **quality(F, codes, classes, flipped, exact.scores)}
+                print(f"  rank {r} {kind} block correction ~{b} rows: {row[key]}", flush=True)
         path = []
         for g in sorted((*RIDGE_GRID[1:], 0.2, 0.5)) if grid else ():  # the search's grid, two points near its pick
             plain = lowrank_loo(Phi, Y, factor.spectrum, g * scale).numpy()
@@ -201,10 +207,12 @@ def main() -> None:
     ap.add_argument("--block-rows", default="", help="rows per k-means cluster of the block correction, e.g. 500,1000")
     ap.add_argument("--no-grid", action="store_true", help="skip the diagonal correction's ridge grid")
     ap.add_argument("--residual", action="store_true", help="also how diagonal E = K − ΦΦᵀ is (residual_stats)")
+    ap.add_argument("--random-blocks", action="store_true", help="also blocks of random rows (the control)")
     args = ap.parse_args()
     ranks = [int(r) for r in args.ranks.split(",") if r]
     blocks = [int(b) for b in args.block_rows.split(",") if b]
-    results = {int(n): one_size(int(n), ranks, args.seed, blocks, not args.no_grid, args.residual) for n in args.sizes.split(",") if n}
+    results = {int(n): one_size(int(n), ranks, args.seed, blocks, not args.no_grid, args.residual, args.random_blocks)
+               for n in args.sizes.split(",") if n}
     print(json.dumps(results))
 
 

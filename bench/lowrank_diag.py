@@ -1,4 +1,4 @@
-"""The low-rank detector with and without the diagonal correction K ≈ ΦΦᵀ + D, against the exact mode.
+"""The low-rank detector with and without a correction of K ≈ ΦΦᵀ (diagonal, or blocks), against the exact mode.
 
 Usage: nice -n 5 python bench/lowrank_diag.py [--sizes 5000,10000] [--ranks 500,1000,2000] [--seed 0]
                                              [--block-rows 500,1000] [--no-grid] [--residual] [--random-blocks]
@@ -7,15 +7,15 @@ For each n: the exact detector (its own ridge search), then for each rank one Ny
 randomly pivoted Cholesky, as ``method="lowrank"``) scored (a) uncorrected, ridge by its one-eigendecomposition
 search, (b) corrected, D = diag(k(x, x) − ‖φ‖²), at every ridge of the grid (one pass of ΦᵀΔ⁻¹Φ sums each):
 the corrected leave-one-out log loss, AUROC of the flips and Spearman with the exact scores per ridge (and
-the uncorrected ones at the same ridge, from the one eigendecomposition); then the
-two ways to choose the corrected ridge: the uncorrected search's pick, or the corrected loss's own argmin.
+the uncorrected ones at the same ridge, from the one eigendecomposition); then the two ways to choose the
+corrected ridge: the uncorrected search's pick, or the corrected loss's own argmin (--no-grid skips (b)).
 --block-rows: also a block correction K ≈ ΦΦᵀ + blockdiag(K_bb − Φ_bΦ_bᵀ) on k-means clusters of Φ's rows
 of about that many rows (:func:`block_loo`), at the uncorrected search's ridge. --random-blocks: the same with
 blocks of random rows (the control). --residual: how diagonal the residual K − ΦΦᵀ is (:func:`residual_stats`).
 Times are seconds within this run (factor; uncorrected search + prediction; one corrected pass).
 Last line: {"n": {"exact": {...}, "rank": {"uncorrected": {...}, "corrected_at_uncorrected_ridge": {...},
 "corrected_own_ridge": {...}, "corrected_path": [... per ridge, with the uncorrected AUROC/Spearman],
-"blocks_<rows>": {...}}}}
+"blocks_<rows>": {...}, "random_blocks_<rows>": {...}, "residual": {...}}}}
 """
 
 from __future__ import annotations

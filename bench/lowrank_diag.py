@@ -10,7 +10,8 @@ the corrected leave-one-out log loss, AUROC of the flips and Spearman with the e
 the uncorrected ones at the same ridge, from the one eigendecomposition); then the two ways to choose the
 corrected ridge: the uncorrected search's pick, or the corrected loss's own argmin (--no-grid skips (b)).
 --block-rows: also a block correction K ≈ ΦΦᵀ + blockdiag(K_bb − Φ_bΦ_bᵀ) on k-means clusters of Φ's rows
-of about that many rows (:func:`block_loo`), at the uncorrected search's ridge. --random-blocks: the same with
+of about that many rows, at the uncorrected search's ridge: the library's ``LowRankFactor.predict_blocks``
+(what ``mislabel_score(method="lowrank", block_rows=...)`` runs; :mod:`trainfree.linalg.block_loo`). --random-blocks: the same with
 blocks of random rows (the control). --residual: how diagonal the residual K − ΦΦᵀ is (:func:`residual_stats`).
 Times are seconds within this run (factor; uncorrected search + prediction; one corrected pass).
 Last line: {"n": {"exact": {...}, "rank": {"uncorrected": {...}, "corrected_at_uncorrected_ridge": {...},
@@ -27,12 +28,12 @@ import time
 import numpy as np
 import torch
 from scipy.stats import spearmanr
-from sklearn.cluster import KMeans
 
 from trainfree._random import check_random_state
 from trainfree._validation import check_examples
 from trainfree.data import inject_label_noise, load
 from trainfree.kernels import arccos_gram
+from trainfree.linalg.block_loo import block_loo
 from trainfree.linalg.loo_predictions import fit_temperature, log_loss
 from trainfree.linalg.lowrank_loo import LowRankSpectrum, lowrank_loo
 from trainfree.metrics import auroc
@@ -68,36 +69,6 @@ def lowrank_loo_corrected(Phi: torch.Tensor, Y: torch.Tensor, residual: torch.Te
     """
     root = (residual.to(torch.float64) + ridge).sqrt()[:, None]
     return root * lowrank_loo(Phi.to(torch.float64) / root, Y.to(torch.float64) / root, spectrum, 1.0)
-
-
-def block_loo(Phi: torch.Tensor, Y: torch.Tensor, blocks: list[np.ndarray], kernel_block, ridge: float) -> torch.Tensor:
-    """Leave-one-out predictions for K ≈ ΦΦᵀ + blockdiag(E_b), E_b = K_bb − Φ_bΦ_bᵀ on clusters of rows (the
-    "partially independent conditional" approximation, Snelson & Ghahramani 2007), ridge λ > 0.
-
-    With B = blockdiag(E_b) + λI, Woodbury gives (ΦΦᵀ + B)⁻¹ = B⁻¹ − B⁻¹Φ(I + ΦᵀB⁻¹Φ)⁻¹ΦᵀB⁻¹: the sums
-    ΦᵀB⁻¹Φ and ΦᵀB⁻¹Y add over blocks, and each row needs only its block's B_b⁻¹Φ_b, B_b⁻¹Y_b and
-    diag(B_b⁻¹). ``kernel_block(idx)`` returns the exact K(idx, idx) (float64). Cost O(Σ b³ + n r²).
-    """
-    Phi, Y = Phi.to(torch.float64), Y.to(torch.float64)
-    r = Phi.shape[1]
-    parts, G, H = [], torch.eye(r, dtype=torch.float64), torch.zeros(r, Y.shape[1], dtype=torch.float64)
-    for idx in blocks:
-        P = Phi[idx]
-        B = kernel_block(idx) - P @ P.T
-        B = (B + B.T) / 2 + ridge * torch.eye(len(idx), dtype=torch.float64)
-        L = torch.linalg.cholesky(B)
-        BiP, BiY = torch.cholesky_solve(P, L), torch.cholesky_solve(Y[idx], L)
-        G += P.T @ BiP
-        H += P.T @ BiY
-        parts.append((idx, BiP, BiY, torch.cholesky_inverse(L).diagonal()))
-    L = torch.linalg.cholesky((G + G.T) / 2)  # I + ΦᵀB⁻¹Φ
-    MH = torch.cholesky_solve(H, L)
-    F = torch.empty_like(Y)
-    for idx, BiP, BiY, dB in parts:
-        alpha = BiY - BiP @ MH
-        d = dB - (torch.cholesky_solve(BiP.T, L).T * BiP).sum(1)
-        F[idx] = Y[idx] - alpha / d[:, None]
-    return F
 
 
 def residual_stats(Phi: torch.Tensor, features: np.ndarray, rows: int = 1000) -> dict:
@@ -159,20 +130,23 @@ def one_size(n: int, ranks: list[int], seed: int, block_rows: list[int], grid: b
             row["residual"] = residual_stats(Phi, features)
             print(f"  rank {r} residual E = K − ΦΦᵀ: {row['residual']}", flush=True)
         for b in block_rows:  # K ≈ ΦΦᵀ + blockdiag(E_b) on k-means clusters of Φ, at the uncorrected search's ridge
-            for kind in ("kmeans", "random") if random_blocks else ("kmeans",):
+            t = time.perf_counter()
+            F, info = factor.predict_blocks(g_un * scale, b, root)  # the library's path (method="lowrank")
+            row[f"blocks_{b}"] = {"ridge": g_un, "seconds": round(time.perf_counter() - t, 2),
+                                  "clusters": info["blocks"], "largest": info["block_largest"],
+                                  **quality(F, codes, classes, flipped, exact.scores)}
+            print(f"  rank {r} k-means block correction ~{b} rows: {row[f'blocks_{b}']}", flush=True)
+            if random_blocks:  # the control: blocks of unrelated rows, through the same algebra
                 t = time.perf_counter()
-                k = -(-n // b)
-                km = (KMeans(k, n_init=1, random_state=seed).fit_predict(Phi.numpy()) if kind == "kmeans" else
-                      np.random.default_rng(seed).permutation(n) % k)  # the control: blocks of unrelated rows
-                t_cluster = time.perf_counter() - t
+                km = np.random.default_rng(seed).permutation(n) % -(-n // b)
                 blocks = [np.flatnonzero(km == c) for c in range(km.max() + 1)]
-                F = block_loo(Phi, Y, blocks, lambda i: arccos_gram(torch.as_tensor(features[i], dtype=torch.float64)),
-                              g_un * scale).numpy()
-                key = f"blocks_{b}" if kind == "kmeans" else f"random_blocks_{b}"
-                row[key] = {"ridge": g_un, "seconds": round(time.perf_counter() - t, 2),
-                            "cluster_s": round(t_cluster, 2), "clusters": len(blocks),
-                            "largest": max(len(i) for i in blocks), **quality(F, codes, classes, flipped, exact.scores)}
-                print(f"  rank {r} {kind} block correction ~{b} rows: {row[key]}", flush=True)
+                F, _ = block_loo(Phi, Y, blocks, lambda i: arccos_gram(torch.as_tensor(features[i],
+                                                                                       dtype=torch.float64)),
+                                 g_un * scale)
+                row[f"random_blocks_{b}"] = {"ridge": g_un, "seconds": round(time.perf_counter() - t, 2),
+                                             "clusters": len(blocks), "largest": max(len(i) for i in blocks),
+                                             **quality(F.numpy(), codes, classes, flipped, exact.scores)}
+                print(f"  rank {r} random block correction ~{b} rows: {row[f'random_blocks_{b}']}", flush=True)
         path = []
         for g in sorted((*RIDGE_GRID[1:], 0.2, 0.5)) if grid else ():  # the search's grid, two points near its pick
             plain = lowrank_loo(Phi, Y, factor.spectrum, g * scale).numpy()

@@ -1,5 +1,6 @@
 """The diagonal-corrected low-rank leave-one-out measured by bench/lowrank_diag.py: K ≈ ΦΦᵀ + D, against
-a brute-force inverse and, at full rank (D = 0), the exact formula."""
+a brute-force inverse and, at full rank (D = 0), the exact formula. (Its block correction is the library's:
+tests/test_block_loo.py.)"""
 
 import importlib.util
 from pathlib import Path
@@ -61,29 +62,6 @@ def test_full_rank_correction_is_zero_and_gives_the_exact_leave_one_out():
     spec = LowRankSpectrum.from_sums(*bench.corrected_sums(Phi, Y, D, ridge))
     F = bench.lowrank_loo_corrected(Phi, Y, D, spec, ridge)
     np.testing.assert_allclose(F.numpy(), exact.numpy(), rtol=1e-8, atol=1e-8 * float(exact.abs().max()))
-
-
-def test_block_correction_against_brute_force_inverse():
-    rng = np.random.default_rng(2)
-    n, r = 45, 6
-    X = rng.normal(size=(n, 7))
-    K = arccos_gram(torch.as_tensor(unit_rows(X, "raw")))
-    Phi = torch.linalg.cholesky(K)[:, :r]  # a rank-r Cholesky (Nyström) factor: K − ΦΦᵀ is PSD
-    Y = torch.as_tensor(one_vs_rest(rng.integers(0, 3, n), 3))
-    blocks = [np.sort(b) for b in np.array_split(rng.permutation(n), 4)]
-    same = np.zeros((n, n), dtype=bool)
-    for b in blocks:
-        same[np.ix_(b, b)] = True
-    ridge = 0.05
-    approx = Phi @ Phi.T + (K - Phi @ Phi.T) * torch.as_tensor(same)
-    inv = torch.linalg.inv(approx + ridge * torch.eye(n, dtype=torch.float64))
-    brute = Y - (inv @ Y) / inv.diagonal()[:, None]
-    F = bench.block_loo(Phi, Y, blocks, lambda idx: K[np.ix_(idx, idx)], ridge)
-    np.testing.assert_allclose(F.numpy(), brute.numpy(), rtol=1e-8, atol=1e-8)
-    # one block of all rows is the exact kernel
-    exact, _ = loo_predictions(K.clone(), Y, ridge)
-    whole = bench.block_loo(Phi, Y, [np.arange(n)], lambda idx: K[np.ix_(idx, idx)], ridge)
-    np.testing.assert_allclose(whole.numpy(), exact.numpy(), rtol=1e-8, atol=1e-8)
 
 
 def test_residual_stats_of_an_exact_and_a_truncated_factor():

@@ -51,7 +51,7 @@ BLOCK_ROWS = 8192
 #: Rows per k-means block of the exact local correction that ``block_rows="auto"`` keeps (rows in memory).
 BLOCK_CORRECTION_ROWS = 1000
 #: Leading principal directions of Φ the k-means of the block correction clusters on (its cost: n × this).
-CLUSTER_DIMS = 64
+CLUSTER_DIMS = 128
 
 
 def check_lowrank_options(ridge, rank, block_rows, *, lowrank: bool, on_dask: bool) -> tuple[int | None, dict]:
@@ -146,10 +146,11 @@ class LowRankFactor:
                                seconds=time.perf_counter() - t)
 
     def _kernel_block(self, idx: np.ndarray) -> torch.Tensor:
-        """The exact K(idx, idx) in float64."""
+        """The exact K(idx, idx), computed as the factor's kernel columns are (:func:`_columns`)."""
         if self.kernel == "precomputed":
             return torch.as_tensor(np.asarray(self.features)[np.ix_(idx, idx)], dtype=torch.float64)
-        return arccos_gram(torch.as_tensor(np.asarray(self.features[idx]), dtype=torch.float64))
+        rows = torch.as_tensor(np.asarray(self.features[idx]), dtype=torch.float32)
+        return arccos_gram(rows).to(torch.float64)
 
 
 def lowrank_factor(features, kernel: str, codes: np.ndarray, n_classes: int, *, rank: int | None,

@@ -52,6 +52,8 @@ BLOCK_ROWS = 8192
 BLOCK_CORRECTION_ROWS = 1000
 #: Leading principal directions of Φ the k-means of the block correction clusters on (its cost: n × this).
 CLUSTER_DIMS = 128
+#: Lloyd iterations of that k-means at most: blocks of similar rows need no converged clustering.
+CLUSTER_ITERATIONS = 30
 
 
 def check_lowrank_options(ridge, rank, block_rows, *, lowrank: bool, on_dask: bool) -> tuple[int | None, dict]:
@@ -134,7 +136,8 @@ class LowRankFactor:
             blocks = [np.arange(n)]
         else:
             top = self.Phi @ self.spectrum.V[:, -min(CLUSTER_DIMS, self.spectrum.rank):]  # eigh: ascending
-            labels = KMeans(k, n_init=1, random_state=int(rng.integers(2**31))).fit_predict(top.numpy())
+            labels = KMeans(k, n_init=1, max_iter=CLUSTER_ITERATIONS,
+                            random_state=int(rng.integers(2**31))).fit_predict(top.numpy())
             blocks = split_large(labels, rows, rng)
         largest = max(len(b) for b in blocks)
         check_memory(8 * (3 * largest * largest + 2 * n * self.spectrum.rank), budget=budget,

@@ -180,9 +180,8 @@ def mislabel_score(X, y, *, method: str = "exact", kernel: str = "auto", preproc
         Low-rank: Nyström landmarks (the rank of Φ). Default: randomly pivoted Cholesky until the
         landmarks leave at most 1% of the kernel's trace unexplained, at most 1 000; recorded.
     block_rows : int, "auto" or None, default="auto"
-        Low-rank: rows per k-means block of Φ on which the exact residual K − ΦΦᵀ is kept (K ≈ ΦΦᵀ +
-        blockdiag); None or 0: plain Nyström. ``"auto"``: 1 000 for rows in memory, plain Nyström (with a
-        warning) for a Dask array, which refuses an int. Recorded (``block_correction``, ``blocks``).
+        Low-rank: rows per k-means block of Φ keeping the exact K − ΦΦᵀ; None or 0: plain Nyström. "auto": 1 000
+        for rows in memory, plain Nyström (warned) for a Dask array, which refuses an int. Recorded.
     random_state : None, int, Generator or SeedSequence
         Seeds the random CNN, the ridge-selection subset and the chunks; recorded in the result.
     n_jobs : int or None
@@ -278,7 +277,9 @@ def mislabel_score(X, y, *, method: str = "exact", kernel: str = "auto", preproc
     if method is DetectorMethod.EXACT:
         runs, jitter = solve.exact()
     elif method is DetectorMethod.LOWRANK:
-        runs, jitter = solve.lowrank(factor, block_rows, seed, settings, timings)
+        runs, jitter, info, times = solve.lowrank(factor, block_rows, seed)
+        settings.update(info)
+        timings.update(times)
     elif method is DetectorMethod.STOCHASTIC:
         settings.update(chunk_size=int(chunk_size), n_chunk_repeats=int(n_chunk_repeats))
         store = None
@@ -341,15 +342,10 @@ class _Solve:
         out = _loo_unit(self.features, self.kernel, np.arange(n), self.Y, self.ridge, self.dtype, self.device)
         return out["F"][None], float(out["jitter"])
 
-    def lowrank(self, factor: LowRankFactor, block_rows, seed, settings, timings) -> tuple[np.ndarray, float]:
-        """F from K ≈ ΦΦᵀ (the factor the ridge search used; O(n·r²)), plus blockdiag(K − ΦΦᵀ) on k-means
-        blocks of ``block_rows`` rows unless None (recorded in ``settings``); and the largest jitter."""
-        if block_rows is None:
-            return factor.predict(self.ridge)[None], float(factor.info["landmark_jitter"])
-        F, info = factor.predict_blocks(self.ridge, block_rows, seed, self.max_memory_bytes)
-        timings["block_correction_s"] = info.pop("seconds")
-        settings.update(info)
-        return F[None], max(float(factor.info["landmark_jitter"]), info["block_jitter"])
+    def lowrank(self, factor: LowRankFactor, block_rows, seed) -> tuple[np.ndarray, float, dict, dict]:
+        """F from the factor the ridge search used (:meth:`LowRankFactor.leave_one_out`), the jitter, records."""
+        F, jitter, info, times = factor.leave_one_out(self.ridge, block_rows, seed, self.max_memory_bytes)
+        return F[None], jitter, info, times
 
     def stochastic(self, chunk_size, n_chunk_repeats, seed, *, n_jobs, store, progress) -> tuple[np.ndarray, float]:
         """Every example predicted from the others in its chunk, for each of ``n_chunk_repeats`` partitions."""

@@ -118,6 +118,16 @@ class LowRankFactor:
         return np.concatenate(_map(_block_predict, self.features, lambda sl: (
             self.kernel, self.landmarks, self.nmap, self.Y[sl], self.spectrum, ridge)))
 
+    def leave_one_out(self, ridge: float, block_rows: int | None, seed: np.random.SeedSequence,
+                      budget: float | None = None) -> tuple[np.ndarray, float, dict, dict]:
+        """F at the absolute ``ridge``, with the block correction of ``block_rows`` rows unless None; the largest
+        jitter (landmarks, blocks); what ``settings`` and ``timings`` record of the correction."""
+        if block_rows is None:
+            return self.predict(ridge), float(self.info["landmark_jitter"]), {}, {}
+        F, info = self.predict_blocks(ridge, block_rows, seed, budget)
+        seconds = info.pop("seconds")
+        return F, max(float(self.info["landmark_jitter"]), info["block_jitter"]), info, {"block_correction_s": seconds}
+
     def predict_blocks(self, ridge: float, rows: int, seed: np.random.SeedSequence,
                        budget: float | None = None) -> tuple[np.ndarray, dict]:
         """F (n × C) for K ≈ ΦΦᵀ + blockdiag(K_bb − Φ_bΦ_bᵀ) on k-means clusters of Φ's rows of about ``rows``.

@@ -16,12 +16,11 @@ the uncorrected search chose; a Dask array gets plain Nyström (its rows are nev
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 import numbers
 import time
 import warnings
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -30,8 +29,8 @@ from .._device import check_memory
 from .._errors import TrainfreeError
 from .._random import child
 from .._random import rng as make_rng
-from ..kernels import arccos_gram
 from .._validation import check_param
+from ..kernels import arccos_gram
 from ..linalg.arccos_solve import chunk_partition
 from ..linalg.block_loo import block_loo, split_large
 from ..linalg.lowrank_loo import LowRankSpectrum, NystromMap, lowrank_loo, lowrank_loss_path
@@ -152,7 +151,7 @@ class LowRankFactor:
         largest = max(len(b) for b in blocks)
         check_memory(8 * (3 * largest * largest + 2 * n * self.spectrum.rank), budget=budget,
                      what=f"the block correction ({len(blocks)} blocks, the largest of {largest} rows)",
-                     alternative="Pass a smaller block_rows, or block_rows=None (plain Nyström).")
+                     alternative="Pass a smaller block_rows, or block_rows=0 (plain Nyström).")
         F, jitter = block_loo(self.Phi, torch.as_tensor(self.Y), blocks, self._kernel_block, ridge)
         return F.numpy(), dict(block_correction=True, block_rows=int(rows), blocks=len(blocks),
                                block_largest=int(largest), block_jitter=float(jitter),

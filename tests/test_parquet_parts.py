@@ -68,7 +68,8 @@ def test_parts_on_a_local_cluster_match_the_local_lowrank_result(parts, tmp_path
 
     folder, whole = parts
     table = load_file(whole, id_column="rid")
-    local = mislabel_score(np.asarray(table.X, dtype=np.float64), table.y, method="lowrank", random_state=0)
+    local = mislabel_score(np.asarray(table.X, dtype=np.float64), table.y, method="lowrank", block_rows=0,
+                           random_state=0)  # on Dask the block correction is off
     data = read_parquet_parts(folder, id_column="rid")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
                                   dashboard_address=":0") as cluster:
@@ -123,7 +124,8 @@ def test_cli_refusals_name_the_flag(parts, tmp_path, capsys):
 
     folder, _ = parts
     for extra, flag in (([], "--method auto"), (["--method", "lowrank", "--n", "100"], "--n"),
-                        (["--ignore-columns", "nope"], "--ignore-columns")):
+                        (["--ignore-columns", "nope"], "--ignore-columns"),
+                        (["--method", "lowrank", "--block-rows", "500"], "--block-rows 0")):
         assert main(["score", "mislabel", "--data", str(folder), "--id-column", "rid", *extra, "--out",
                      str(tmp_path / "x"), "--no-report", "--quiet"]) == 2
         err = capsys.readouterr().err.strip()

@@ -24,7 +24,7 @@ FLAGS = {"ratio": "--ratio", "n_repeats": "--repeats", "method": "--method", "pr
          "n_datasets": "--datasets", "epochs": "--epochs", "n_seeds": "--seeds",
          "direction": "--directions", "fractions": "--fractions", "n_runs": "--runs", "kappa": "--kappa",
          "convention": "--convention", "bandwidth": "--bandwidth", "chunk_size": "--chunk-size",
-         "n_chunk_repeats": "--chunk-repeats", "rank": "--rank", "task": "--task",
+         "n_chunk_repeats": "--chunk-repeats", "rank": "--rank", "block_rows": "--block-rows", "task": "--task",
          "group_column": "--contributor-column", "width": "--width", "n_groups": "--groups",
          "kernel_rows": "--kernel-rows", "id_column": "--id-column", "ignore_columns": "--ignore-columns",
          "standardize": "--standardize", "allow_new_classes": "--allow-new-classes",

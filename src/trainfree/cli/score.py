@@ -61,6 +61,9 @@ def add_score_commands(sub) -> None:
                          "(large: float32 Gram storage)")
     ml.add_argument("--rank", type=int, default=None, help="lowrank: Nystrom landmarks (default: until 1%% of the "
                     "kernel's trace is left, at most 1000)")
+    ml.add_argument("--block-rows", type=_block_rows, default="auto", help="lowrank: rows per k-means block of the "
+                    "exact local correction of the Nystrom kernel; 0: plain Nystrom; auto: 1000, and 0 for Parquet "
+                    "parts")
     ml.add_argument("--n-jobs", type=int, default=None, help="stochastic, large: parallel work units (-1: all cores); "
                     "exact, lowrank and auto ignore it")
     ml.add_argument("--checkpoint", default=None, help="stochastic, large: folder of finished work units (default "
@@ -72,8 +75,8 @@ def add_score_commands(sub) -> None:
              MISLABEL_COLUMNS)
     ml.set_defaults(func=score_examples, options=lambda a: dict(
         method=a.method, kernel=a.kernel, preprocess=a.preprocess, ridge=a.ridge,
-        chunk_size=a.chunk_size, n_chunk_repeats=a.chunk_repeats, dtype=a.dtype, rank=a.rank, n_jobs=a.n_jobs,
-        progress=a.progress, checkpoint=None if a.method in ("exact", "lowrank", "auto")
+        chunk_size=a.chunk_size, n_chunk_repeats=a.chunk_repeats, dtype=a.dtype, rank=a.rank, block_rows=a.block_rows,
+        n_jobs=a.n_jobs, progress=a.progress, checkpoint=None if a.method in ("exact", "lowrank", "auto")
         else (a.checkpoint or str(Path(a.out) / "units"))))
     cg = score.add_parser("cg", help="complexity-gap score (ICLR 2023), no training")
     add_common(cg, data="fmnist", noise_help=NOISE_HELP)
@@ -137,6 +140,15 @@ def add_score_commands(sub) -> None:
 
 def _ridge(text: str) -> float | str:
     return text if text == "auto" else finite_float(text)
+
+
+def _block_rows(text: str) -> int | str:
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a whole number of rows, got {text!r}") from None
 
 
 def score_examples(args: argparse.Namespace) -> None:

@@ -10,7 +10,8 @@
 - :mod:`~trainfree.linalg.loo_predictions`: the closed-form kernel leave-one-out predictions, their log
   loss over a ridge grid and their temperature (the detector's algebra);
 - :mod:`~trainfree.linalg.lowrank_loo`: the same predictions from a low-rank factor K ≈ ΦΦᵀ (sums over rows,
-  one r × r eigendecomposition for every ridge) and the Nyström map of landmarks.
+  one r × r eigendecomposition for every ridge) and the Nyström map of landmarks;
+- :mod:`~trainfree.linalg.block_loo`: those predictions with the exact residual K − ΦΦᵀ kept on blocks of rows.
 """
 
 from .arccos_solve import exact_solve, large_solve

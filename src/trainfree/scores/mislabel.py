@@ -49,7 +49,7 @@ from ..result import ExampleResult
 from .cg import Preprocess
 from .mislabel_flags import check_distinct_rows, detector_columns
 from .mislabel_inputs import dask_examples, is_dask_array, kernel_inputs, resolve_kernel
-from .mislabel_lowrank import LowRankFactor, lowrank_factor
+from .mislabel_lowrank import LowRankFactor, check_lowrank_options, lowrank_factor
 
 #: Ridge values searched by ``ridge="auto"``, as multiples of the mean diagonal of K (scale-free).
 RIDGE_GRID = (0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
@@ -128,8 +128,8 @@ class MislabelResult(ExampleResult):
 def mislabel_score(X, y, *, method: str = "exact", kernel: str = "auto", preprocess: str = "raw",
                    ridge: float | str = "auto", temperature: float | str = "auto", chunk_size: int = CHUNK_SIZE,
                    n_chunk_repeats: int = N_CHUNK_REPEATS, selection_size: int = 2000, device: str | None = "cpu",
-                   dtype: str | None = None, rank: int | None = None, random_state: SeedLike = None,
-                   n_jobs: int | None = None, checkpoint: str | Path | None = None,
+                   dtype: str | None = None, rank: int | None = None, block_rows: int | str | None = "auto",
+                   random_state: SeedLike = None, n_jobs: int | None = None, checkpoint: str | Path | None = None,
                    max_memory_bytes: float | None = None, progress: bool = False) -> MislabelResult:
     """Score how likely each label is wrong, from leave-one-out kernel predictions of all classes.
 
@@ -179,6 +179,9 @@ def mislabel_score(X, y, *, method: str = "exact", kernel: str = "auto", preproc
     rank : int, optional
         Low-rank: Nyström landmarks (the rank of Φ). Default: randomly pivoted Cholesky until the
         landmarks leave at most 1% of the kernel's trace unexplained, at most 1 000; recorded.
+    block_rows : int, "auto" or None, default="auto"
+        Low-rank: rows per k-means block of Φ keeping the exact K − ΦΦᵀ; None or 0: plain Nyström. "auto": 1 000
+        for rows in memory, plain Nyström (warned) for a Dask array, which refuses an int. Recorded.
     random_state : None, int, Generator or SeedSequence
         Seeds the random CNN, the ridge-selection subset and the chunks; recorded in the result.
     n_jobs : int or None
@@ -216,13 +219,10 @@ def mislabel_score(X, y, *, method: str = "exact", kernel: str = "auto", preproc
     requested, n = method.value, X.shape[0]
     if method is DetectorMethod.AUTO:
         method = DetectorMethod.EXACT if n <= AUTO_EXACT_MAX and not on_dask else DetectorMethod.LOWRANK
-    if rank is not None:
-        check_param("rank", rank, numbers.Integral, low=1)
     if ridge != "auto":
         check_param("ridge", ridge, numbers.Real, low=0)
-    if method is DetectorMethod.LOWRANK and ridge != "auto" and not ridge > 0:
-        raise TrainfreeError(f"method='lowrank' needs ridge > 0 (the low-rank kernel is singular); got ridge={ridge}. "
-                             f"Use ridge='auto' or a positive multiple of the mean diagonal, e.g. 0.01.")
+    block_rows, block_settings = check_lowrank_options(ridge, rank, block_rows, on_dask=on_dask,
+                                                       lowrank=method is DetectorMethod.LOWRANK)
     if temperature != "auto":
         check_param("temperature", temperature, numbers.Real, low=0, low_open=True)
     for name, value, low in (("chunk_size", chunk_size, 2), ("n_chunk_repeats", n_chunk_repeats, 1),
@@ -255,7 +255,7 @@ def mislabel_score(X, y, *, method: str = "exact", kernel: str = "auto", preproc
     factor = None
     if method is DetectorMethod.LOWRANK:  # one factor serves the ridge search and the predictions
         factor = lowrank_factor(features, kernel, codes, classes.size, rank=rank, seed=seed, budget=max_memory_bytes)
-        settings.update(factor.info)
+        settings.update(factor.info, **block_settings)
     if factor is not None and ridge == "auto":  # λ = 0 leaves the rank-r kernel singular: not searched
         ridge, search = factor.search_ridge(RIDGE_GRID[1:], scale)
         settings.update(search)
@@ -277,7 +277,9 @@ def mislabel_score(X, y, *, method: str = "exact", kernel: str = "auto", preproc
     if method is DetectorMethod.EXACT:
         runs, jitter = solve.exact()
     elif method is DetectorMethod.LOWRANK:
-        runs, jitter = solve.lowrank(factor)
+        runs, jitter, info, times = solve.lowrank(factor, block_rows, seed)
+        settings.update(info)
+        timings.update(times)
     elif method is DetectorMethod.STOCHASTIC:
         settings.update(chunk_size=int(chunk_size), n_chunk_repeats=int(n_chunk_repeats))
         store = None
@@ -340,9 +342,10 @@ class _Solve:
         out = _loo_unit(self.features, self.kernel, np.arange(n), self.Y, self.ridge, self.dtype, self.device)
         return out["F"][None], float(out["jitter"])
 
-    def lowrank(self, factor: LowRankFactor) -> tuple[np.ndarray, float]:
-        """F from K ≈ ΦΦᵀ (the factor the ridge search used; O(n·r²)), and the landmarks' jitter."""
-        return factor.predict(self.ridge)[None], float(factor.info["landmark_jitter"])
+    def lowrank(self, factor: LowRankFactor, block_rows, seed) -> tuple[np.ndarray, float, dict, dict]:
+        """F from the factor the ridge search used (:meth:`LowRankFactor.leave_one_out`), the jitter, records."""
+        F, jitter, info, times = factor.leave_one_out(self.ridge, block_rows, seed, self.max_memory_bytes)
+        return F[None], jitter, info, times
 
     def stochastic(self, chunk_size, n_chunk_repeats, seed, *, n_jobs, store, progress) -> tuple[np.ndarray, float]:
         """Every example predicted from the others in its chunk, for each of ``n_chunk_repeats`` partitions."""

@@ -8,10 +8,17 @@ log loss of the pool's labels at every ridge of the grid, and a second pass give
 leave-one-out prediction F (:mod:`trainfree.linalg.lowrank_loo`). Each pass works on one block of
 rows at a time, so a Dask array is scored partition by partition: the workers return r × r and r × C
 pieces, then their rows' F.
+
+For rows in memory the predictions keep, by default, the exact residual K − ΦΦᵀ on k-means clusters of
+Φ's rows of about :data:`BLOCK_CORRECTION_ROWS` rows (:mod:`trainfree.linalg.block_loo`), at the ridge
+the uncorrected search chose; a Dask array gets plain Nyström (its rows are never all in one place).
 """
 
 from __future__ import annotations
 
+import numbers
+import time
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,8 +29,10 @@ from .._device import check_memory
 from .._errors import TrainfreeError
 from .._random import child
 from .._random import rng as make_rng
+from .._validation import check_param
 from ..kernels import arccos_gram
 from ..linalg.arccos_solve import chunk_partition
+from ..linalg.block_loo import block_loo, split_large
 from ..linalg.lowrank_loo import LowRankSpectrum, NystromMap, lowrank_loo, lowrank_loss_path
 from ..linalg.loo_predictions import one_vs_rest
 from ..linalg.nystrom import rp_cholesky
@@ -38,6 +47,39 @@ MAX_RANK = 1000
 POOL_SIZE = 20000
 #: Rows per block of a local pass.
 BLOCK_ROWS = 8192
+#: Rows per k-means block of the exact local correction that ``block_rows="auto"`` keeps (rows in memory).
+BLOCK_CORRECTION_ROWS = 1000
+#: Leading principal directions of Φ the k-means of the block correction clusters on (its cost: n × this).
+CLUSTER_DIMS = 128
+#: Lloyd iterations of that k-means at most: blocks of similar rows need no converged clustering.
+CLUSTER_ITERATIONS = 30
+
+
+def check_lowrank_options(ridge, rank, block_rows, *, lowrank: bool, on_dask: bool) -> tuple[int | None, dict]:
+    """Refuse what the low-rank mode cannot do; the rows per block of its correction (None: plain Nyström)
+    and what ``settings`` records of it until it runs.
+
+    ``block_rows``: "auto" (:data:`BLOCK_CORRECTION_ROWS` for rows in memory, plain Nyström for a Dask
+    array, with a warning), an int ≥ 1, or None/0 (off). An explicit int for a Dask array is refused.
+    """
+    if rank is not None:
+        check_param("rank", rank, numbers.Integral, low=1)
+    if block_rows is not None and block_rows != "auto":
+        check_param("block_rows", block_rows, numbers.Integral, low=0)
+    if lowrank and ridge != "auto" and not ridge > 0:
+        raise TrainfreeError(f"method='lowrank' needs ridge > 0 (the low-rank kernel is singular); got ridge={ridge}. "
+                             f"Use ridge='auto' or a positive multiple of the mean diagonal, e.g. 0.01.")
+    off = dict(block_correction=False, block_rows=None, blocks=0)
+    if not lowrank or block_rows is None or block_rows == 0:
+        return None, off
+    if on_dask and block_rows != "auto":
+        raise TrainfreeError(f"block_rows={block_rows} needs the rows in memory, and a Dask array's are not: pass "
+                             f"block_rows=0 (plain Nyström, what block_rows='auto' does for a Dask array).")
+    if on_dask:
+        note = "not available on a Dask array (its rows are never all in one place): plain Nyström"
+        warnings.warn(f"The low-rank mode's block correction is {note}.", stacklevel=3)
+        return None, dict(off, block_correction_skipped=note)
+    return BLOCK_CORRECTION_ROWS if block_rows == "auto" else int(block_rows), off
 
 
 @dataclass
@@ -74,6 +116,53 @@ class LowRankFactor:
                                                ridge).numpy() for a in range(0, len(Y), BLOCK_ROWS)])
         return np.concatenate(_map(_block_predict, self.features, lambda sl: (
             self.kernel, self.landmarks, self.nmap, self.Y[sl], self.spectrum, ridge)))
+
+    def leave_one_out(self, ridge: float, block_rows: int | None, seed: np.random.SeedSequence,
+                      budget: float | None = None) -> tuple[np.ndarray, float, dict, dict]:
+        """F at the absolute ``ridge``, with the block correction of ``block_rows`` rows unless None; the largest
+        jitter (landmarks, blocks); what ``settings`` and ``timings`` record of the correction."""
+        if block_rows is None:
+            return self.predict(ridge), float(self.info["landmark_jitter"]), {}, {}
+        F, info = self.predict_blocks(ridge, block_rows, seed, budget)
+        seconds = info.pop("seconds")
+        return F, max(float(self.info["landmark_jitter"]), info["block_jitter"]), info, {"block_correction_s": seconds}
+
+    def predict_blocks(self, ridge: float, rows: int, seed: np.random.SeedSequence,
+                       budget: float | None = None) -> tuple[np.ndarray, dict]:
+        """F (n × C) for K ≈ ΦΦᵀ + blockdiag(K_bb − Φ_bΦ_bᵀ) on k-means clusters of Φ's rows of about ``rows``.
+
+        The k-means (scikit-learn, seeded from ``seed``'s child ``"blocks"``) runs on Φ's :data:`CLUSTER_DIMS`
+        leading principal directions; a cluster above 2·``rows`` is split at random. Rows in memory only.
+        Returns F and what ``settings`` records (blocks, their sizes, the largest jitter, the seconds).
+        """
+        from sklearn.cluster import KMeans
+
+        t = time.perf_counter()
+        n = len(self.codes)
+        k = max(1, -(-n // rows))
+        rng = make_rng(child(seed, "blocks"))
+        if k == 1:
+            blocks = [np.arange(n)]
+        else:
+            top = self.Phi @ self.spectrum.V[:, -min(CLUSTER_DIMS, self.spectrum.rank):]  # eigh: ascending
+            labels = KMeans(k, n_init=1, max_iter=CLUSTER_ITERATIONS,
+                            random_state=int(rng.integers(2**31))).fit_predict(top.numpy())
+            blocks = split_large(labels, rows, rng)
+        largest = max(len(b) for b in blocks)
+        check_memory(8 * (3 * largest * largest + 2 * n * self.spectrum.rank), budget=budget,
+                     what=f"the block correction ({len(blocks)} blocks, the largest of {largest} rows)",
+                     alternative="Pass a smaller block_rows, or block_rows=0 (plain Nyström).")
+        F, jitter = block_loo(self.Phi, torch.as_tensor(self.Y), blocks, self._kernel_block, ridge)
+        return F.numpy(), dict(block_correction=True, block_rows=int(rows), blocks=len(blocks),
+                               block_largest=int(largest), block_jitter=float(jitter),
+                               seconds=time.perf_counter() - t)
+
+    def _kernel_block(self, idx: np.ndarray) -> torch.Tensor:
+        """The exact K(idx, idx), computed as the factor's kernel columns are (:func:`_columns`)."""
+        if self.kernel == "precomputed":
+            return torch.as_tensor(np.asarray(self.features)[np.ix_(idx, idx)], dtype=torch.float64)
+        rows = torch.as_tensor(np.asarray(self.features[idx]), dtype=torch.float32)
+        return arccos_gram(rows).to(torch.float64)
 
 
 def lowrank_factor(features, kernel: str, codes: np.ndarray, n_classes: int, *, rank: int | None,

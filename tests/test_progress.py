@@ -3,10 +3,12 @@
 The clock is injected (a fake one that tests advance), so nothing here depends on the machine's speed.
 """
 
+import itertools
+
 import numpy as np
 import pytest
 
-from trainfree import _progress
+from trainfree import _progress, cli
 from trainfree._progress import bar, duration, showing, step
 from trainfree.cli import main
 
@@ -64,7 +66,10 @@ def test_durations(seconds, text):
 
 
 def test_cli_without_a_terminal_logs_progress_and_quiet_silences_it(tmp_path, capsys, monkeypatch, rng):
-    monkeypatch.setattr(_progress, "LOG_EVERY_S", 0.0)  # every item is "30 s later": a line each
+    # A fake clock 30 s later at every reading: a line for each item, whatever the machine's load (a zero interval
+    # instead would let the step threads write lines as fast as they can, between the counted ones).
+    ticks = itertools.count(step=_progress.LOG_EVERY_S)
+    monkeypatch.setattr(cli, "showing", lambda on, log: showing(on, log=log, clock=lambda: float(next(ticks))))
     np.savez(tmp_path / "d.npz", X=rng.normal(size=(90, 6)), y=np.repeat([0, 1, 2], 30))
     argv = ["score", "mislabel", "--data", str(tmp_path / "d.npz"), "--method", "stochastic", "--chunk-size", "30",
             "--chunk-repeats", "2"]

@@ -49,7 +49,7 @@ from ..result import ExampleResult
 from .cg import Preprocess
 from .mislabel_flags import check_distinct_rows, detector_columns
 from .mislabel_inputs import dask_examples, is_dask_array, kernel_inputs, resolve_kernel
-from .mislabel_lowrank import LowRankFactor, check_lowrank_options, lowrank_factor
+from .mislabel_lowrank import check_lowrank_options, lowrank_factor
 
 #: Ridge values searched by ``ridge="auto"``, as multiples of the mean diagonal of K (scale-free).
 RIDGE_GRID = (0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
@@ -277,7 +277,8 @@ def mislabel_score(X, y, *, method: str = "exact", kernel: str = "auto", preproc
     if method is DetectorMethod.EXACT:
         runs, jitter = solve.exact()
     elif method is DetectorMethod.LOWRANK:
-        runs, jitter, info, times = solve.lowrank(factor, block_rows, seed)
+        F, jitter, info, times = factor.leave_one_out(solve.ridge, block_rows, seed, max_memory_bytes)
+        runs = F[None]  # the factor the ridge search used
         settings.update(info)
         timings.update(times)
     elif method is DetectorMethod.STOCHASTIC:
@@ -341,11 +342,6 @@ class _Solve:
                     precomputed=self.kernel == "precomputed")
         out = _loo_unit(self.features, self.kernel, np.arange(n), self.Y, self.ridge, self.dtype, self.device)
         return out["F"][None], float(out["jitter"])
-
-    def lowrank(self, factor: LowRankFactor, block_rows, seed) -> tuple[np.ndarray, float, dict, dict]:
-        """F from the factor the ridge search used (:meth:`LowRankFactor.leave_one_out`), the jitter, records."""
-        F, jitter, info, times = factor.leave_one_out(self.ridge, block_rows, seed, self.max_memory_bytes)
-        return F[None], jitter, info, times
 
     def stochastic(self, chunk_size, n_chunk_repeats, seed, *, n_jobs, store, progress) -> tuple[np.ndarray, float]:
         """Every example predicted from the others in its chunk, for each of ``n_chunk_repeats`` partitions."""

@@ -113,7 +113,7 @@ def one_size(n: int, ranks: list[int], seed: int, block_rows: list[int], grid: b
     C = classes.size
     for r in ranks:
         t = time.perf_counter()
-        factor = lowrank_factor(features, kernel, codes, C, rank=r, seed=root, budget=None)
+        factor = lowrank_factor(features, kernel, codes, C, rank=r, ridges=None, seed=root, budget=None)
         t_factor = time.perf_counter() - t
         t = time.perf_counter()
         g_un, _ = factor.search_ridge(RIDGE_GRID[1:], scale)

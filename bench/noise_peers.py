@@ -2,9 +2,9 @@
 
 The embeddings case (--settings emb-sym20,emb-pair30,emb-sym40 --peers cl-logreg,knn-vote,simifeat-vote):
 a small CNN trained on the first 50 000 Fashion-MNIST training images gives 128-d embeddings of the other 10 000
-(cached in --cache); the detector scores them with its arc-cosine kernel, and the peers are own code
-(bench/own_peers.py: confident learning (own implementation) on 5-fold logistic regression, a kNN vote, a
-SimiFeat-style vote), every method on one thread. --embed-n and --epochs make a small run.
+(cached in --cache); the detector scores them with its arc-cosine kernel, in its exact and its low-rank mode, and the
+peers are own code (bench/own_peers.py: confident learning (own implementation) on 5-fold logistic regression, a kNN
+vote, a SimiFeat-style vote), every method on one thread. --embed-n and --epochs make a small run.
 
 Usage: python bench/noise_peers.py [--n 10000] [--seed 0] [--settings fmnist-sym20,fmnist-sym50,fmnist-pair20,digits-sym20]
                                    [--scores mislabel,cg] [--peers cleanlab-logreg,cleanlab-mlp,knn-shapley,data-oob]
@@ -48,7 +48,10 @@ OWN_PEERS = tuple(own_peers.PEERS)  # own code, run here on one thread
 LABELS = {"mislabel": "trainfree mislabel (no training)", "cg": "trainfree CG-score, exact (no training)",
           "cleanlab-logreg": "cleanlab + 5-fold logistic regression", "cleanlab-mlp": "cleanlab + 5-fold MLP (128)",
           "knn-shapley": "KNN-Shapley, k = 10 (pyDVL)", "data-oob": "Data-OOB, random forest 400 trees (pyDVL)",
-          "mislabel-arccos": "trainfree mislabel, arc-cosine kernel on the embeddings", **own_peers.LABELS}
+          "mislabel-arccos-exact": "trainfree mislabel, arc-cosine kernel on the embeddings, exact",
+          "mislabel-arccos-lowrank": "trainfree mislabel, arc-cosine kernel on the embeddings, low-rank",
+          **own_peers.LABELS}
+DETECTOR_MODES = ("exact", "lowrank")
 # Pinned: pyDVL 0.10 calls sklearn's private forest helpers, whose signature changed in scikit-learn 1.8.
 REQUIREMENTS = ("numpy==1.26.4", "scikit-learn==1.7.2", "cleanlab==2.9.0", "pyDVL==0.10.0")
 VENV = Path.home() / ".cache" / "trainfree" / "peers-venv"
@@ -104,7 +107,8 @@ def backbone_embeddings(cache: Path, *, epochs: int, seed: int) -> tuple[np.ndar
 
 
 def embeddings_case(X, y, noise: float, mode: str, peers, seed: int) -> tuple[dict, int]:
-    """The detector (arc-cosine kernel) and the own peers on the same flips of the embeddings, one thread each."""
+    """The detector (arc-cosine kernel; exact and low-rank mode) and the own peers on the same flips of the
+    embeddings, one thread each."""
     import torch
     from threadpoolctl import threadpool_limits
 
@@ -114,21 +118,24 @@ def embeddings_case(X, y, noise: float, mode: str, peers, seed: int) -> tuple[di
                                         random_state=child(check_random_state(seed), "noise"))
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    methods = {}
     try:
         with threadpool_limits(1):
             mislabel_score(X[:200], y[:200], kernel="arccos", random_state=seed)  # untimed: torch's start-up
-            t = time.perf_counter()
-            res = mislabel_score(X, noisy, kernel="arccos", random_state=seed)
-            methods = {"mislabel-arccos": {**detection(res.scores, flipped, res.flags),
-                                           "seconds": time.perf_counter() - t,
-                                           "noise_rate_estimate": res.settings["noise_rate_estimate"]}}
+            for method in DETECTOR_MODES:
+                t = time.perf_counter()
+                res = mislabel_score(X, noisy, kernel="arccos", method=method, random_state=seed)
+                methods[f"mislabel-arccos-{method}"] = {
+                    **detection(res.scores, flipped, res.flags), "seconds": time.perf_counter() - t,
+                    "noise_rate_estimate": res.settings["noise_rate_estimate"],
+                    **{k: res.settings[k] for k in ("rank", "rank_path", "block_correction") if k in res.settings}}
+            for p in peers:
+                t = time.perf_counter()
+                kwargs = {"seed": seed} if p != "knn-vote" else {}
+                scores, flags, extra = own_peers.PEERS[p](X, noisy, **kwargs)
+                methods[p] = {**detection(scores, flipped, flags), "seconds": time.perf_counter() - t, **extra}
     finally:
         torch.set_num_threads(threads)
-    for p in peers:
-        t = time.perf_counter()
-        kwargs = {"seed": seed} if p != "knn-vote" else {}
-        scores, flags, extra = own_peers.PEERS[p](X, noisy, **kwargs)
-        methods[p] = {**detection(scores, flipped, flags), "seconds": time.perf_counter() - t, **extra}
     return methods, int(flipped.sum())
 
 

@@ -11,7 +11,9 @@ from trainfree.kernels import arccos_gram
 from trainfree.linalg.loo_predictions import loo_loss_path, loo_predictions, one_vs_rest
 from trainfree.linalg.lowrank_loo import LowRankSpectrum, NystromMap, lowrank_loo, lowrank_loss_path
 from trainfree.linalg.nystrom import rp_cholesky
-from trainfree.scores import mislabel_score
+from trainfree.data import inject_label_noise, load
+from trainfree.scores import mislabel_lowrank, mislabel_score
+from trainfree.scores.mislabel_lowrank import MAX_RANK, RANK_LOSS_TOL, RANK_START
 from trainfree.scores.cg import unit_rows
 
 RTOL = {torch.float64: 1e-8, torch.float32: 1e-3}
@@ -92,6 +94,15 @@ def test_rp_cholesky_tolerance_stops_early():
     assert F.shape[1] < 180 and resid <= 0.05
 
 
+def test_rp_cholesky_stop_ends_after_the_block_it_is_true_for():
+    X, _ = _blobs(seed=4)
+    K = arccos_gram(torch.as_tensor(unit_rows(X, "raw")))
+    seen = []
+    F, _ = rp_cholesky(lambda S: K[:, S], K.diagonal().clone(), 180, rng=np.random.default_rng(0), block=10,
+                       stop=lambda F: seen.append(F.shape[1]) or len(seen) == 3)
+    assert F.shape[1] == seen[-1] and len(seen) == 3 and seen == sorted(seen)
+
+
 def test_detector_lowrank_at_full_rank_equals_exact():
     X, y = _blobs()
     exact = mislabel_score(X, y, ridge=0.1, random_state=0)
@@ -106,8 +117,29 @@ def test_detector_lowrank_automatic_rank_and_ridge():
     res = mislabel_score(X, y, method="lowrank", random_state=0)
     s = res.settings
     assert 0 not in s["ridge_grid"] and s["ridge"] in s["ridge_grid"]
-    assert s["rank_trace_residual"] <= 0.01 and 1 <= s["rank"] <= len(y)
+    assert 1 <= s["rank"] <= len(y) and s["rank_path"][0][0] <= s["rank"]
     assert set(np.argsort(res.scores)[-2:]) == {3, 64}
+
+
+def test_rank_rule_doubles_while_it_pays_then_skips_the_block_correction():
+    data = load("digits", random_state=0)
+    y, _ = inject_label_noise(np.asarray(data.y), 0.2, random_state=1)
+    s = mislabel_score(np.asarray(data.X), y, method="lowrank", random_state=0).settings
+    path = s["rank_path"]  # measured: ranks 98, 192, 388, 768; the last doubling bought 0.93%
+    assert len(path) >= 3 and s["rank"] == path[-1][0] < MAX_RANK
+    gains = [1 - b[1] / a[1] for a, b in zip(path, path[1:])]
+    assert all(g >= RANK_LOSS_TOL for g in gains[:-1]) and gains[-1] < RANK_LOSS_TOL
+    assert all(1.8 * a[0] <= b[0] < 2 * a[0] + RANK_START for a, b in zip(path, path[1:]))  # rounds of 100
+    # the rule's last loss is the ridge search's best on the same factor (float32 columns: not bitwise)
+    assert min(s["ridge_loo_log_loss"]) == pytest.approx(path[-1][1], rel=1e-4)
+    assert s["block_correction"] is False and "stopped at" in s["block_correction_skipped"]
+
+
+def test_rank_at_the_cap_gets_the_block_correction(monkeypatch):
+    monkeypatch.setattr(mislabel_lowrank, "MAX_RANK", 60)
+    X, y = _blobs()
+    s = mislabel_score(X, y, method="lowrank", random_state=0).settings
+    assert s["rank"] == 60 and s["rank_path"] == [] and s["block_correction"] is True and s["blocks"] == 1
 
 
 def test_detector_lowrank_precomputed_kernel():

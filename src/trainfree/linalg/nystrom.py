@@ -11,7 +11,8 @@ from .cholesky import jittered_cholesky
 
 
 def rp_cholesky(columns: Callable[[np.ndarray], torch.Tensor], diag: torch.Tensor, rank: int, *,
-                rng: np.random.Generator, block: int = 250, tol: float = 0.0) -> tuple[torch.Tensor, np.ndarray]:
+                rng: np.random.Generator, block: int = 250, tol: float = 0.0,
+                stop: Callable[[torch.Tensor], bool] | None = None) -> tuple[torch.Tensor, np.ndarray]:
     """Low-rank factor F (n×k, k ≤ rank) with F Fᵀ ≈ H, by block randomly pivoted Cholesky.
 
     Chen, Epperly, Tropp & Webber (2024): each round draws ``block`` pivots with probability
@@ -21,7 +22,8 @@ def rp_cholesky(columns: Callable[[np.ndarray], torch.Tensor], diag: torch.Tenso
     ``columns(S)`` = H[:, S] (float64, n×|S|), r columns in all. The first round, drawn from the
     diagonal of H, is uniform when that diagonal is constant. Cost: n·r² flops for the updates, plus
     the columns. With ``tol`` > 0 it stops early, after the first block that leaves a trace residual
-    tr(H − F Fᵀ) of at most ``tol`` · tr(H) (the low-rank detector's rank rule).
+    tr(H − F Fᵀ) of at most ``tol`` · tr(H); with ``stop``, after the first block at whose end
+    ``stop(F)`` (the factor so far) is true (the low-rank detector's rank rule).
 
     Returns
     -------
@@ -53,6 +55,8 @@ def rp_cholesky(columns: Callable[[np.ndarray], torch.Tensor], diag: torch.Tenso
         F[:, k:k + len(S)] = G
         resid -= G.square().sum(1)
         pivots, k = np.concatenate([pivots, S]), k + len(S)
+        if stop is not None and k < rank and stop(F[:, :k]):
+            break
     return F[:, :k], pivots
 
 

@@ -254,7 +254,9 @@ def mislabel_score(X, y, *, method: str = "exact", kernel: str = "auto", preproc
     t = time.perf_counter()
     factor = None
     if method is DetectorMethod.LOWRANK:  # one factor serves the ridge search and the predictions
-        factor = lowrank_factor(features, kernel, codes, classes.size, rank=rank, seed=seed, budget=max_memory_bytes)
+        grid = RIDGE_GRID[1:] if ridge == "auto" else (ridge,)  # the rank rule judges the ridges to be searched
+        factor = lowrank_factor(features, kernel, codes, classes.size, rank=rank, ridges=[g * scale for g in grid],
+                                seed=seed, budget=max_memory_bytes)
         settings.update(factor.info, **block_settings)
     if factor is not None and ridge == "auto":  # λ = 0 leaves the rank-r kernel singular: not searched
         ridge, search = factor.search_ridge(RIDGE_GRID[1:], scale)

@@ -1,17 +1,19 @@
 """The mislabel detector's low-rank mode: landmarks, sums over row blocks (or Dask partitions), the ridge search.
 
 K ≈ ΦΦᵀ with Φ = K(·, S) L⁻ᵀ, the Nyström factor on landmarks S chosen by randomly pivoted Cholesky
-on a class-stratified pool of rows (:func:`trainfree.linalg.nystrom.rp_cholesky`), as many as it takes
-to leave at most :data:`RANK_TOL` of the pool's kernel trace unexplained (or ``rank``). Then one pass
+on a class-stratified pool of rows (:func:`trainfree.linalg.nystrom.rp_cholesky`). The rank is ``rank``
+or, by default, grown in doublings from :data:`RANK_START` until a doubling lowers the pool's best
+leave-one-out log loss by less than :data:`RANK_LOSS_TOL` (at most :data:`MAX_RANK`). Then one pass
 over the rows sums ΦᵀΦ (r × r) and ΦᵀY (r × C); one eigendecomposition of ΦᵀΦ gives the leave-one-out
 log loss of the pool's labels at every ridge of the grid, and a second pass gives every row's
 leave-one-out prediction F (:mod:`trainfree.linalg.lowrank_loo`). Each pass works on one block of
 rows at a time, so a Dask array is scored partition by partition: the workers return r × r and r × C
 pieces, then their rows' F.
 
-For rows in memory the predictions keep, by default, the exact residual K − ΦΦᵀ on k-means clusters of
-Φ's rows of about :data:`BLOCK_CORRECTION_ROWS` rows (:mod:`trainfree.linalg.block_loo`), at the ridge
-the uncorrected search chose; a Dask array gets plain Nyström (its rows are never all in one place).
+Where that rule stopped at the cap (the kernel still had something to give) and the rows are in memory,
+the predictions keep, by default, the exact residual K − ΦΦᵀ on k-means clusters of Φ's rows of about
+:data:`BLOCK_CORRECTION_ROWS` rows (:mod:`trainfree.linalg.block_loo`), at the ridge the uncorrected
+search chose; a Dask array gets plain Nyström (its rows are never all in one place).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import numbers
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,11 +40,14 @@ from ..linalg.lowrank_loo import LowRankSpectrum, NystromMap, lowrank_loo, lowra
 from ..linalg.loo_predictions import one_vs_rest
 from ..linalg.nystrom import rp_cholesky
 
-#: Share of the pool's kernel trace the landmarks may leave unexplained (the automatic rank's rule).
-RANK_TOL = 0.01
-#: Most landmarks the automatic rank takes: the arc-cosine kernel of high-dimensional features has a flat
-#: spectral tail (rank 1 000 leaves 13% of the trace of Fashion-MNIST 5 000 conv features unexplained), so
-#: on such data this cap, not the trace rule, sets the rank (cost n·r², docs/methods/mislabel.md).
+#: Landmarks the automatic rank starts from; it doubles them while that pays (the rule below).
+RANK_START = 100
+#: A doubling of the landmarks that lowers the pool's best leave-one-out log loss by less than this share
+#: ends the automatic rank: on 128-d embeddings a doubling past 100-200 buys < 1%, on images' conv features
+#: 1.4-3.5% up to 1 000 (docs/methods/mislabel.md, "Low-rank mode").
+RANK_LOSS_TOL = 0.01
+#: Most landmarks the automatic rank takes (cost n·r²); a rank that reaches it gets the block correction
+#: by default: the kernel still had something to give.
 MAX_RANK = 1000
 #: Rows the landmarks are chosen from and the ridge is chosen on (class-stratified when n is larger).
 POOL_SIZE = 20000
@@ -55,12 +61,14 @@ CLUSTER_DIMS = 128
 CLUSTER_ITERATIONS = 30
 
 
-def check_lowrank_options(ridge, rank, block_rows, *, lowrank: bool, on_dask: bool) -> tuple[int | None, dict]:
-    """Refuse what the low-rank mode cannot do; the rows per block of its correction (None: plain Nyström)
-    and what ``settings`` records of it until it runs.
+def check_lowrank_options(ridge, rank, block_rows, *, lowrank: bool, on_dask: bool) -> tuple[int | str | None, dict]:
+    """Refuse what the low-rank mode cannot do; the rows per block of its correction (None: plain Nyström;
+    "auto": decided by the rank, :meth:`LowRankFactor.leave_one_out`) and what ``settings`` records of it
+    until it runs.
 
-    ``block_rows``: "auto" (:data:`BLOCK_CORRECTION_ROWS` for rows in memory, plain Nyström for a Dask
-    array, with a warning), an int ≥ 1, or None/0 (off). An explicit int for a Dask array is refused.
+    ``block_rows``: "auto" (for rows in memory: :data:`BLOCK_CORRECTION_ROWS` when the automatic rank
+    reached :data:`MAX_RANK`, else off; plain Nyström for a Dask array, with a warning), an int ≥ 1, or
+    None/0 (off). An explicit int for a Dask array is refused.
     """
     if rank is not None:
         check_param("rank", rank, numbers.Integral, low=1)
@@ -79,7 +87,7 @@ def check_lowrank_options(ridge, rank, block_rows, *, lowrank: bool, on_dask: bo
         note = "not available on a Dask array (its rows are never all in one place): plain Nyström"
         warnings.warn(f"The low-rank mode's block correction is {note}.", stacklevel=3)
         return None, dict(off, block_correction_skipped=note)
-    return BLOCK_CORRECTION_ROWS if block_rows == "auto" else int(block_rows), off
+    return "auto" if block_rows == "auto" else int(block_rows), off
 
 
 @dataclass
@@ -117,12 +125,21 @@ class LowRankFactor:
         return np.concatenate(_map(_block_predict, self.features, lambda sl: (
             self.kernel, self.landmarks, self.nmap, self.Y[sl], self.spectrum, ridge)))
 
-    def leave_one_out(self, ridge: float, block_rows: int | None, seed: np.random.SeedSequence,
+    def leave_one_out(self, ridge: float, block_rows: int | str | None, seed: np.random.SeedSequence,
                       budget: float | None = None) -> tuple[np.ndarray, float, dict, dict]:
-        """F at the absolute ``ridge``, with the block correction of ``block_rows`` rows unless None; the largest
-        jitter (landmarks, blocks); what ``settings`` and ``timings`` record of the correction."""
+        """F at the absolute ``ridge``, with the block correction of ``block_rows`` rows unless None ("auto":
+        :data:`BLOCK_CORRECTION_ROWS` if the rank reached :data:`MAX_RANK`); the largest jitter (landmarks,
+        blocks); what ``settings`` and ``timings`` record of the correction."""
+        skipped = {}
+        if block_rows == "auto":
+            if self.info["rank"] < MAX_RANK and self.info["rank_rule"] != "given":
+                block_rows, skipped = None, dict(block_correction_skipped=(
+                    f"the automatic rank stopped at {self.info['rank']} < {MAX_RANK}: more of the kernel "
+                    f"lowered the leave-one-out log loss by less than {RANK_LOSS_TOL:.0%}"))
+            else:
+                block_rows = BLOCK_CORRECTION_ROWS
         if block_rows is None:
-            return self.predict(ridge), float(self.info["landmark_jitter"]), {}, {}
+            return self.predict(ridge), float(self.info["landmark_jitter"]), skipped, {}
         t = time.perf_counter()
         F, info = self.predict_blocks(ridge, block_rows, seed, budget)
         return F, max(float(self.info["landmark_jitter"]), info["block_jitter"]), info, {
@@ -164,13 +181,14 @@ class LowRankFactor:
         return arccos_gram(rows).to(torch.float64)
 
 
-def lowrank_factor(features, kernel: str, codes: np.ndarray, n_classes: int, *, rank: int | None,
+def lowrank_factor(features, kernel: str, codes: np.ndarray, n_classes: int, *, rank: int | None, ridges,
                    seed: np.random.SeedSequence, budget: float | None) -> LowRankFactor:
     """Landmarks by randomly pivoted Cholesky on the pool, then ΦᵀΦ and ΦᵀY summed over the row blocks.
 
     ``features`` are unit rows (arccos), the n × n kernel (precomputed), or a Dask array of unit
-    rows. ``rank``: landmarks to take (None: the trace rule, :data:`RANK_TOL`). ``info`` records the
-    rank, its rule, the pool's unexplained trace share and the landmarks' jitter.
+    rows. ``rank``: landmarks to take (None: :func:`rank_rule` on the absolute ``ridges``, those the
+    ridge search will try). ``info`` records the rank, its rule (and the rule's path of rank and pool
+    log loss), the pool's unexplained trace share and the landmarks' jitter.
     """
     n = len(codes)
     pool = np.arange(n) if n <= POOL_SIZE else np.sort(chunk_partition(codes, POOL_SIZE, 1, child(seed, "pool"))[0])
@@ -185,8 +203,9 @@ def lowrank_factor(features, kernel: str, codes: np.ndarray, n_classes: int, *, 
         return _columns(pool_rows, kernel, pool[S] if kernel == "precomputed" else pool_rows[S])
 
     diag = _diag(pool_rows, kernel, pool)
+    stop, path = rank_rule(codes[pool], n_classes, ridges, cap) if rank is None else (None, [])
     _, piv = rp_cholesky(pool_columns, diag, cap, rng=make_rng(child(seed, "landmarks")),
-                         tol=RANK_TOL if rank is None else 0.0)
+                         block=RANK_START if rank is None else 250, stop=stop)
     landmarks = pool[piv] if kernel == "precomputed" else pool_rows[piv]
     nmap = NystromMap.from_landmarks(_columns(pool_rows[piv], kernel, landmarks, torch.float64))  # factorised
     Y = one_vs_rest(codes, n_classes)
@@ -201,9 +220,43 @@ def lowrank_factor(features, kernel: str, codes: np.ndarray, n_classes: int, *, 
         Phi_pool = Phi if len(pool) == n else Phi[pool]
     resid = float(diag.sum() - Phi_pool.square().sum()) / float(diag.sum())
     info = dict(rank=spectrum.rank, rank_rule="given" if rank is not None else
-                f"trace residual ≤ {RANK_TOL:g} (at most {MAX_RANK})", rank_trace_residual=resid,
-                landmarks_from=int(len(pool)), landmark_jitter=nmap.jitter)
+                f"doublings from {RANK_START} while one lowers the leave-one-out log loss by ≥ {RANK_LOSS_TOL:.0%} "
+                f"(at most {MAX_RANK})", rank_trace_residual=resid, landmarks_from=int(len(pool)),
+                landmark_jitter=nmap.jitter, **({"rank_path": path} if rank is None else {}))
     return LowRankFactor(features, kernel, codes, Y, landmarks, nmap, spectrum, pool, Phi_pool, info, Phi)
+
+
+def rank_rule(codes: np.ndarray, n_classes: int, ridges, cap: int) -> tuple[Callable[[torch.Tensor], bool], list]:
+    """The automatic rank's stopping rule for :func:`~trainfree.linalg.nystrom.rp_cholesky`, and its path.
+
+    At :data:`RANK_START` landmarks and each doubling of the last check's (below ``cap``), the rule computes the pool's
+    leave-one-out log loss of its labels ``codes`` at the best of ``ridges`` (absolute, all > 0; after the
+    first check, the last best and its neighbours) from the factor so far, and stops once a doubling lowered it by less than :data:`RANK_LOSS_TOL` of the loss
+    before. The path, a list of [rank, loss], fills as it runs (what ``settings["rank_path"]`` records).
+
+    Examples
+    --------
+    >>> stop, path = rank_rule(np.array([0, 0, 1, 1]), 2, [0.1], cap=1000)
+    >>> stop(torch.ones(4, 3, dtype=torch.float64)), path  # below RANK_START landmarks: nothing checked
+    (False, [])
+    """
+    Y = torch.as_tensor(one_vs_rest(codes, n_classes))
+    path: list = []
+    best = [0]  # index of the last check's best ridge
+
+    def stop(F: torch.Tensor) -> bool:
+        k = F.shape[1]
+        # a round drops the pivots it drew twice, so "a doubling" is 1.8× the last check's rank or more
+        if k < (1.8 * path[-1][0] if path else 0.9 * RANK_START) or k >= cap:
+            return False
+        spectrum = LowRankSpectrum.from_sums(F.T @ F, F.T @ Y)
+        near = slice(max(best[0] - 1, 0), best[0] + 2) if path else slice(None)  # later: the last best and its two
+        losses, _ = lowrank_loss_path(F, codes, spectrum, list(ridges)[near], n_classes=n_classes)
+        best[0] = (near.start or 0) + int(np.argmin(losses))
+        path.append([int(k), float(losses.min())])
+        return len(path) > 1 and path[-1][1] > (1 - RANK_LOSS_TOL) * path[-2][1]
+
+    return stop, path
 
 
 def _is_dask(features) -> bool:

@@ -40,7 +40,7 @@ def one_fmnist(n: int, method: str, rank: int | None, seed: int, out: str, block
     res = mislabel_score(X, y, method=method, rank=rank, block_rows=block_rows, random_state=seed)
     seconds = time.perf_counter() - t
     np.save(out, res.scores)
-    blocks = {k: res.settings[k] for k in ("block_rows", "blocks", "block_largest") if k in res.settings}
+    blocks = {k: res.settings[k] for k in ("block_rows", "blocks", "block_largest", "rank_path") if k in res.settings}
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
     print(json.dumps({"seconds": round(seconds, 2), "peak_gib": round(peak, 3),
                       "auroc": round(float(auroc(res.scores, flipped)), 4), "rank": res.settings.get("rank"),

@@ -174,7 +174,7 @@ def markdown(name, n, noise, mode, k, methods) -> str:
              "| method | AUROC | flipped in top k | flagged: precision / recall / F1 | time |", "|---|---|---|---|---|"]
     for m, r in methods.items():
         flag = f"{r['precision']:.3f} / {r['recall']:.3f} / {r['f1']:.3f} ({r['flagged']})" if "flagged" in r else ""
-        lines.append(f"| {LABELS.get(m, m)} | {r['auroc']:.3f} | {r['found_at_k']:.3f} | {flag} | "
+        lines.append(f"| {LABELS.get(m, m)} | {r['auroc']:.4f} | {r['found_at_k']:.3f} | {flag} | "
                      f"{r['seconds']:.1f} s |")
     return "\n".join(lines)
 

@@ -12,7 +12,7 @@ from scipy.stats import spearmanr
 from trainfree import TrainfreeError
 from trainfree.data import inject_label_noise, load
 from trainfree.kernels import arccos_gram
-from trainfree.linalg.block_loo import block_loo, split_large
+from trainfree.linalg.block_loo import block_loo, block_loo_path, split_large
 from trainfree.linalg.loo_predictions import loo_predictions, one_vs_rest
 from trainfree.scores import mislabel_score
 from trainfree.scores.cg import unit_rows
@@ -53,6 +53,23 @@ def test_one_block_of_all_rows_is_the_exact_leave_one_out():
     np.testing.assert_allclose(whole.numpy(), exact.numpy(), rtol=1e-8, atol=1e-8)
 
 
+def test_block_loo_path_is_block_loo_at_each_ridge():
+    rng, K, Phi, Y = _problem(seed=5)
+    blocks = [np.sort(b) for b in np.array_split(rng.permutation(len(K)), 3)]
+    calls = []
+
+    def kernel_block(idx):
+        calls.append(len(idx))
+        return K[np.ix_(idx, idx)]
+
+    Fs, _ = block_loo_path(Phi, Y, blocks, kernel_block, [0.01, 0.1, 1.0])
+    assert len(calls) == 3  # each block's residual formed once for all three ridges
+    for F, ridge in zip(Fs, [0.01, 0.1, 1.0]):
+        one, _ = block_loo(Phi, Y, blocks, lambda idx: K[np.ix_(idx, idx)], ridge)
+        np.testing.assert_allclose(F.numpy(), one.numpy(), rtol=1e-10, atol=1e-10)
+    assert float((Fs[0] - Fs[2]).abs().max()) > 1e-2
+
+
 def test_block_loo_refuses_a_zero_ridge_and_a_non_partition():
     _, K, Phi, Y = _problem()
     with pytest.raises(TrainfreeError, match="ridge > 0"):
@@ -84,7 +101,9 @@ def test_block_correction_ranks_closer_to_the_exact_mode(digits):
     assert plain.settings["block_correction"] is False and plain.settings["blocks"] == 0
     s = blocks.settings
     assert s["block_correction"] is True and s["block_rows"] == 400 and s["blocks"] >= 4
-    assert s["ridge"] == plain.settings["ridge"]  # the ridge is searched on the uncorrected spectrum
+    # the uncorrected search's pick and its grid neighbours, chosen again by the corrected log loss
+    assert plain.settings["ridge"] in s["block_ridge_grid"] and len(s["block_ridge_grid"]) == 3
+    assert s["ridge"] == s["block_ridge_grid"][int(np.argmin(s["block_ridge_loo_log_loss"]))]
     assert "block_correction_s" in blocks.timings
     rho_plain, rho_blocks = spearmanr(plain.scores, exact)[0], spearmanr(blocks.scores, exact)[0]
     assert rho_plain < 0.93 and rho_blocks > rho_plain + 0.02  # measured 0.905 and 0.945

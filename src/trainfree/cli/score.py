@@ -59,11 +59,11 @@ def add_score_commands(sub) -> None:
     ml.add_argument("--dtype", choices=["float64", "float32"], default=None,
                     help="default float32 when the ridge is at least 0.01 x the mean diagonal, else float64 "
                          "(large: float32 Gram storage)")
-    ml.add_argument("--rank", type=int, default=None, help="lowrank: Nystrom landmarks (default: until 1%% of the "
-                    "kernel's trace is left, at most 1000)")
+    ml.add_argument("--rank", type=int, default=None, help="lowrank: Nystrom landmarks (default: doubled from 100 "
+                    "while a doubling lowers the leave-one-out log loss by 1%% or more, at most 1000)")
     ml.add_argument("--block-rows", type=_block_rows, default="auto", help="lowrank: rows per k-means block of the "
-                    "exact local correction of the Nystrom kernel; 0: plain Nystrom; auto: 1000, and 0 for Parquet "
-                    "parts")
+                    "exact local correction of the Nystrom kernel; 0: plain Nystrom; auto: 1000 when --rank is given "
+                    "or the automatic rank reached 1000, else 0; 0 for Parquet parts")
     ml.add_argument("--n-jobs", type=int, default=None, help="stochastic, large: parallel work units (-1: all cores); "
                     "exact, lowrank and auto ignore it")
     ml.add_argument("--checkpoint", default=None, help="stochastic, large: folder of finished work units (default "

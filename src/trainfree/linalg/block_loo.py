@@ -57,20 +57,59 @@ def block_loo(Phi: torch.Tensor, Y: torch.Tensor, blocks: Sequence[np.ndarray],
     >>> torch.allclose(F, Y - (inv @ Y) / inv.diagonal()[:, None])
     True
     """
-    if not ridge > 0:
-        raise TrainfreeError(f"The block-corrected leave-one-out needs a ridge > 0; got {ridge}.")
+    Fs, jitter = block_loo_path(Phi, Y, blocks, kernel_block, [ridge])
+    return Fs[0], jitter
+
+
+def block_loo_path(Phi: torch.Tensor, Y: torch.Tensor, blocks: Sequence[np.ndarray],
+                   kernel_block: Callable[[np.ndarray], torch.Tensor],
+                   ridges: Sequence[float]) -> tuple[list[torch.Tensor], float]:
+    """:func:`block_loo` at each of several ridges: each block's residual K_bb − Φ_bΦ_bᵀ is formed once and
+    kept (Σ_b b² floats more when there is more than one ridge); per ridge the cost is the factorisations.
+
+    Examples
+    --------
+    >>> K = torch.tensor([[1.0, 0.5], [0.5, 1.0]], dtype=torch.float64)
+    >>> Fs, _ = block_loo_path(K[:, :1], torch.tensor([[1.0], [-1.0]], dtype=torch.float64), [np.arange(2)],
+    ...                        lambda i: K[np.ix_(i, i)], [0.1, 1.0])
+    >>> len(Fs), Fs[0].shape
+    (2, torch.Size([2, 1]))
+    """
+    if not all(r > 0 for r in ridges):
+        raise TrainfreeError(f"The block-corrected leave-one-out needs a ridge > 0; got {list(ridges)}.")
     Phi, Y = Phi.to(torch.float64), Y.to(torch.float64)
-    n, r = Phi.shape
+    n = Phi.shape[0]
     if sum(len(b) for b in blocks) != n:
         raise TrainfreeError(f"The blocks must partition the {n} rows; they hold {sum(len(b) for b in blocks)}.")
+    blocks = [np.asarray(idx) for idx in blocks]
+    cache: dict[int, torch.Tensor] = {}
+
+    def residual(j: int) -> torch.Tensor:
+        if j in cache:
+            return cache[j]
+        P = Phi[blocks[j]]
+        E = kernel_block(blocks[j]).to(torch.float64) - P @ P.T
+        E = (E + E.T) / 2
+        if len(ridges) > 1:
+            cache[j] = E
+        return E
+
+    Fs, jitter = [], 0.0
+    for ridge in ridges:
+        F, jit = _one_ridge(Phi, Y, blocks, residual, float(ridge))
+        Fs.append(F)
+        jitter = max(jitter, jit)
+    return Fs, jitter
+
+
+def _one_ridge(Phi, Y, blocks, residual, ridge) -> tuple[torch.Tensor, float]:
     parts, jitter = [], 0.0
+    r = Phi.shape[1]
     G = torch.eye(r, dtype=torch.float64)
     H = torch.zeros(r, Y.shape[1], dtype=torch.float64)
-    for idx in blocks:  # matrix products on every core; the LAPACK solves by the thread rule (linalg.threads)
-        idx = np.asarray(idx)
+    for j, idx in enumerate(blocks):  # matrix products on every core; the LAPACK solves by the thread rule
         P = Phi[idx]
-        B = kernel_block(idx).to(torch.float64) - P @ P.T
-        B = (B + B.T) / 2
+        B = residual(j).clone()
         B.diagonal().add_(ridge)
         L, jit = jittered_cholesky(B, what="A block of the low-rank mode's exact correction")
         jitter = max(jitter, jit)

@@ -254,18 +254,24 @@ def unit_rows(X: np.ndarray, preprocess: str | Preprocess = "center") -> np.ndar
            [1. , 0. ]])
     """
     dtype = np.float32 if X.dtype == np.float32 else np.float64  # float32 in, float32 out: half the memory traffic
-    X = X.reshape(X.shape[0], -1).astype(dtype, copy=False)
+    X = X.reshape(X.shape[0], -1)
+    owned = X.dtype != dtype  # a copy of its own, which the steps below may change in place (one pass each)
+    X = X.astype(dtype, copy=False)
     if Preprocess(preprocess) is Preprocess.MNIST_SHIFT:
-        X = (X - MNIST_MEAN) / MNIST_STD
+        X, owned = (X - MNIST_MEAN) / MNIST_STD, True
     centre = Preprocess(preprocess) is Preprocess.CENTER
     if centre:
-        X = X / max(float(np.abs(X).max()), np.finfo(dtype).tiny)  # a common scale: the mean cannot overflow
+        top = max(float(X.max()), -float(X.min()))
+        X, owned = X / max(top, np.finfo(dtype).tiny), True  # a common scale: the mean cannot overflow
         mean = X.mean(axis=0)
-        scale_before = np.linalg.norm(X, axis=1) + np.linalg.norm(mean)  # what the subtraction's error scales with
-        X = X - mean
-    peak = np.abs(X).max(axis=1, keepdims=True)
-    X = X / np.where(peak > 0, peak, 1.0)
-    norms = np.linalg.norm(X, axis=1)
+        scale_before = _row_norms(X) + np.linalg.norm(mean)  # what the subtraction's error scales with
+        X -= mean
+    peak = np.maximum(X.max(axis=1), -X.min(axis=1))[:, None]
+    if owned:
+        X /= np.where(peak > 0, peak, 1.0)
+    else:
+        X, owned = X / np.where(peak > 0, peak, 1.0), True
+    norms = _row_norms(X)
     bad = peak[:, 0] == 0
     if centre:
         bad |= norms * peak[:, 0] <= max(ZERO_NORM_RTOL, 100 * np.finfo(dtype).eps) * scale_before
@@ -276,7 +282,13 @@ def unit_rows(X: np.ndarray, preprocess: str | Preprocess = "center") -> np.ndar
                 "preprocess='raw'." if centre else "; drop them.")
         raise TrainfreeError(f"{rows.size} row(s) of X have (near-)zero norm after preprocessing: row(s) {listed}. "
                              f"They have no direction to compare{hint}")
-    return X / norms[:, None]
+    X /= norms[:, None]
+    return X
+
+
+def _row_norms(X: np.ndarray) -> np.ndarray:
+    """L2 norm of every row, without an n × d temporary (rows are scaled to a peak of 1 first: no overflow)."""
+    return np.sqrt(np.einsum("ij,ij->i", X, X))
 
 
 def _columns(alpha: np.ndarray, d: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:

@@ -35,9 +35,9 @@ from .._random import rng as make_rng
 from .._validation import check_param
 from ..kernels import arccos_gram
 from ..linalg.arccos_solve import chunk_partition
-from ..linalg.block_loo import block_loo, split_large
+from ..linalg.block_loo import block_loo_path, split_large
 from ..linalg.lowrank_loo import LowRankSpectrum, NystromMap, lowrank_loo, lowrank_loss_path
-from ..linalg.loo_predictions import one_vs_rest
+from ..linalg.loo_predictions import fit_temperature, log_loss, one_vs_rest
 from ..linalg.nystrom import rp_cholesky
 
 #: Landmarks the automatic rank starts from; it doubles them while that pays (the rule below).
@@ -108,13 +108,18 @@ class LowRankFactor:
     Phi_pool: torch.Tensor
     info: dict
     Phi: torch.Tensor | None = None  # all n rows of Φ, kept when the rows are local (not a Dask array)
+    #: After :meth:`search_ridge`: its pick and the grid's neighbours, (multiple, absolute) pairs, that the
+    #: block correction chooses from again (its kernel is not the searched one).
+    ridge_candidates: list | None = None
 
     def search_ridge(self, grid, scale: float) -> tuple[float, dict]:
         """The grid's ridge (multiples of ``scale``, all > 0) of least leave-one-out log loss on the pool's rows."""
         losses, _ = lowrank_loss_path(self.Phi_pool, self.codes[self.pool], self.spectrum, [g * scale for g in grid],
                                       n_classes=self.Y.shape[1])
-        return grid[int(np.argmin(losses))], dict(ridge_grid=list(grid), ridge_loo_log_loss=losses.tolist(),
-                                                  ridge_selected_on=int(len(self.pool)))
+        best = int(np.argmin(losses))
+        self.ridge_candidates = [(g, g * scale) for g in grid[max(best - 1, 0):best + 2]]
+        return grid[best], dict(ridge_grid=list(grid), ridge_loo_log_loss=losses.tolist(),
+                                ridge_selected_on=int(len(self.pool)))
 
     def predict(self, ridge: float) -> np.ndarray:
         """Every row's leave-one-out prediction F (n × C) at the absolute ``ridge`` > 0, block by block."""
@@ -151,7 +156,9 @@ class LowRankFactor:
 
         The k-means (scikit-learn, seeded from ``seed``'s child ``"blocks"``) runs on Φ's :data:`CLUSTER_DIMS`
         leading principal directions; a cluster above 2·``rows`` is split at random. Rows in memory only.
-        Returns F and what ``settings`` records (blocks, their sizes, the largest jitter).
+        After :meth:`search_ridge`, the ridge is chosen again among its pick and the pick's grid neighbours,
+        by the corrected leave-one-out log loss of all rows (``ridge`` is then not used).
+        Returns F and what ``settings`` records (blocks, their sizes, the largest jitter, the ridge).
         """
         from sklearn.cluster import KMeans
 
@@ -166,12 +173,22 @@ class LowRankFactor:
                             random_state=int(rng.integers(2**31))).fit_predict(top.numpy())
             blocks = split_large(labels, rows, rng)
         largest = max(len(b) for b in blocks)
-        check_memory(8 * (3 * largest * largest + 2 * n * self.spectrum.rank), budget=budget,
+        candidates = self.ridge_candidates or [(None, ridge)]
+        cached = sum(len(b) ** 2 for b in blocks) if len(candidates) > 1 else 0  # the residual blocks, kept
+        check_memory(8 * (3 * largest * largest + 2 * n * self.spectrum.rank + cached), budget=budget,
                      what=f"the block correction ({len(blocks)} blocks, the largest of {largest} rows)",
                      alternative="Pass a smaller block_rows, or block_rows=0 (plain Nyström).")
-        F, jitter = block_loo(self.Phi, torch.as_tensor(self.Y), blocks, self._kernel_block, ridge)
-        return F.numpy(), dict(block_correction=True, block_rows=int(rows), blocks=len(blocks),
-                               block_largest=int(largest), block_jitter=float(jitter))
+        Fs, jitter = block_loo_path(self.Phi, torch.as_tensor(self.Y), blocks, self._kernel_block,
+                                    [r for _, r in candidates])
+        info = dict(block_correction=True, block_rows=int(rows), blocks=len(blocks), block_largest=int(largest),
+                    block_jitter=float(jitter))
+        if len(candidates) > 1:
+            losses = [log_loss(F.numpy(), self.codes, fit_temperature(F.numpy(), self.codes)) for F in Fs]
+            best = int(np.argmin(losses))
+            Fs = [Fs[best]]
+            info.update(ridge=float(candidates[best][0]), block_ridge_grid=[float(g) for g, _ in candidates],
+                        block_ridge_loo_log_loss=[float(v) for v in losses])
+        return Fs[0].numpy(), info
 
     def _kernel_block(self, idx: np.ndarray) -> torch.Tensor:
         """The exact K(idx, idx), computed as the factor's kernel columns are (:func:`_columns`)."""

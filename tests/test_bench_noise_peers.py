@@ -26,4 +26,5 @@ def test_detection_counts_flipped_in_top_k_and_flags():
 def test_detection_without_flags_and_settings_are_known():
     out = noise_peers.detection([0.1, 0.2, 0.9], [False, False, True])
     assert out == {"auroc": 1.0, "found_at_k": 1.0}
-    assert set(noise_peers.LABELS) >= {"mislabel", "cg", "mislabel-arccos", *noise_peers.PEERS, *noise_peers.OWN_PEERS}
+    assert set(noise_peers.LABELS) >= {"mislabel", "cg", *(f"mislabel-arccos-{m}" for m in noise_peers.DETECTOR_MODES),
+                                       *noise_peers.PEERS, *noise_peers.OWN_PEERS}

@@ -53,7 +53,7 @@ def random_conv_features(images: torch.Tensor, *, channels: int | tuple[int, int
     out = []
     with torch.no_grad():
         for b in x.split(batch_size):
-            a = torch.nn.functional.avg_pool2d(torch.relu(torch.nn.functional.conv2d(b, w1, padding=2)), 2)
-            a = torch.nn.functional.avg_pool2d(torch.relu(torch.nn.functional.conv2d(a, w2, padding=1)), 2)
+            a = torch.nn.functional.avg_pool2d(torch.nn.functional.conv2d(b, w1, padding=2).relu_(), 2)
+            a = torch.nn.functional.avg_pool2d(torch.nn.functional.conv2d(a, w2, padding=1).relu_(), 2)
             out.append(a.flatten(1))
     return torch.cat(out)

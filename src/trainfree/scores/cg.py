@@ -238,14 +238,15 @@ def cg_score(X, y, *, method: str = "exact", preprocess: str = "center", ratio: 
     return CGResult("cg_score", cols, settings, record, {**timings, "total_s": time.perf_counter() - t0})
 
 
-def unit_rows(X: np.ndarray, preprocess: str | Preprocess = "center") -> np.ndarray:
+def unit_rows(X: np.ndarray, preprocess: str | Preprocess = "center", *, copy: bool = True) -> np.ndarray:
     """Flatten, optionally shift (see :class:`Preprocess`), and scale every row to unit L2 norm.
 
     Rows are divided by their largest absolute entry before the norm is taken, so values near the
     float64 limit (≥ 1e155, whose squares overflow) keep their direction. Centring subtracts two
     close numbers when a row is near the column mean; a centred row whose norm is below
     ``ZERO_NORM_RTOL`` times the norms it was computed from is rounding noise, not a direction, and
-    is refused with its row numbers (as is any all-zero row).
+    is refused with its row numbers (as is any all-zero row). ``copy=False`` scales ``X`` itself
+    (when it is float32 or float64 already): no second n × d array, for features made only for this.
 
     Examples
     --------
@@ -255,14 +256,17 @@ def unit_rows(X: np.ndarray, preprocess: str | Preprocess = "center") -> np.ndar
     """
     dtype = np.float32 if X.dtype == np.float32 else np.float64  # float32 in, float32 out: half the memory traffic
     X = X.reshape(X.shape[0], -1)
-    owned = X.dtype != dtype  # a copy of its own, which the steps below may change in place (one pass each)
+    owned = X.dtype != dtype or not copy  # X may be changed in place (one pass a step, no n × d temporary)
     X = X.astype(dtype, copy=False)
     if Preprocess(preprocess) is Preprocess.MNIST_SHIFT:
         X, owned = (X - MNIST_MEAN) / MNIST_STD, True
     centre = Preprocess(preprocess) is Preprocess.CENTER
     if centre:
-        top = max(float(X.max()), -float(X.min()))
-        X, owned = X / max(top, np.finfo(dtype).tiny), True  # a common scale: the mean cannot overflow
+        top = max(max(float(X.max()), -float(X.min())), np.finfo(dtype).tiny)  # a common scale: the mean cannot overflow
+        if owned:
+            X /= top
+        else:
+            X, owned = X / top, True
         mean = X.mean(axis=0)
         scale_before = _row_norms(X) + np.linalg.norm(mean)  # what the subtraction's error scales with
         X -= mean

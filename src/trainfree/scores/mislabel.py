@@ -280,7 +280,7 @@ def mislabel_score(X, y, *, method: str = "exact", kernel: str = "auto", preproc
     if method is DetectorMethod.EXACT:
         runs, jitter = solve.exact()
     elif method is DetectorMethod.LOWRANK:
-        F, jitter, info, times = factor.leave_one_out(solve.ridge, block_rows, seed, max_memory_bytes)
+        F, jitter, info, times = factor.leave_one_out(solve.ridge, block_rows, seed, max_memory_bytes, single=single)
         runs = F[None]  # the factor the ridge search used
         settings.update(info)
         timings.update(times)

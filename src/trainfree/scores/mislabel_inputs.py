@@ -45,7 +45,7 @@ def kernel_inputs(X: np.ndarray, kernel: str, image, preprocess: Preprocess, dev
     if kernel == "conv":
         images = torch.as_tensor(X.reshape(X.shape[0], *image), dtype=torch.float32, device=device)
         feats = random_conv_features(images, random_state=child(seed, "conv")).cpu().numpy()  # float32
-        return unit_rows(feats, "center"), 0.5
+        return unit_rows(feats, "center", copy=False), 0.5  # the features are this call's own
     return unit_rows(X, preprocess), 0.5
 
 

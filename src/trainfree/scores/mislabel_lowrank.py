@@ -131,10 +131,10 @@ class LowRankFactor:
             self.kernel, self.landmarks, self.nmap, self.Y[sl], self.spectrum, ridge)))
 
     def leave_one_out(self, ridge: float, block_rows: int | str | None, seed: np.random.SeedSequence,
-                      budget: float | None = None) -> tuple[np.ndarray, float, dict, dict]:
+                      budget: float | None = None, *, single: bool = False) -> tuple[np.ndarray, float, dict, dict]:
         """F at the absolute ``ridge``, with the block correction of ``block_rows`` rows unless None ("auto":
-        :data:`BLOCK_CORRECTION_ROWS` if the rank reached :data:`MAX_RANK`); the largest jitter (landmarks,
-        blocks); what ``settings`` and ``timings`` record of the correction."""
+        :data:`BLOCK_CORRECTION_ROWS` if the rank reached :data:`MAX_RANK`), its blocks solved in float32 when
+        ``single``; the largest jitter (landmarks, blocks); what ``settings`` and ``timings`` record."""
         skipped = {}
         if block_rows == "auto":
             if self.info["rank"] < MAX_RANK and self.info["rank_rule"] != "given":
@@ -146,12 +146,13 @@ class LowRankFactor:
         if block_rows is None:
             return self.predict(ridge), float(self.info["landmark_jitter"]), skipped, {}
         t = time.perf_counter()
-        F, info = self.predict_blocks(ridge, block_rows, seed, budget)
+        F, info = self.predict_blocks(ridge, block_rows, seed, budget,
+                                      dtype=torch.float32 if single else torch.float64)
         return F, max(float(self.info["landmark_jitter"]), info["block_jitter"]), info, {
             "block_correction_s": time.perf_counter() - t}
 
-    def predict_blocks(self, ridge: float, rows: int, seed: np.random.SeedSequence,
-                       budget: float | None = None) -> tuple[np.ndarray, dict]:
+    def predict_blocks(self, ridge: float, rows: int, seed: np.random.SeedSequence, budget: float | None = None, *,
+                       dtype: torch.dtype = torch.float64) -> tuple[np.ndarray, dict]:
         """F (n × C) for K ≈ ΦΦᵀ + blockdiag(K_bb − Φ_bΦ_bᵀ) on k-means clusters of Φ's rows of about ``rows``.
 
         The k-means (scikit-learn, seeded from ``seed``'s child ``"blocks"``) runs on Φ's :data:`CLUSTER_DIMS`
@@ -175,13 +176,14 @@ class LowRankFactor:
         largest = max(len(b) for b in blocks)
         candidates = self.ridge_candidates or [(None, ridge)]
         cached = sum(len(b) ** 2 for b in blocks) if len(candidates) > 1 else 0  # the residual blocks, kept
-        check_memory(8 * (3 * largest * largest + 2 * n * self.spectrum.rank + cached), budget=budget,
+        size = torch.finfo(dtype).bits // 8
+        check_memory(size * (3 * largest * largest + cached) + 8 * 2 * n * self.spectrum.rank, budget=budget,
                      what=f"the block correction ({len(blocks)} blocks, the largest of {largest} rows)",
                      alternative="Pass a smaller block_rows, or block_rows=0 (plain Nyström).")
         Fs, jitter = block_loo_path(self.Phi, torch.as_tensor(self.Y), blocks, self._kernel_block,
-                                    [r for _, r in candidates])
+                                    [r for _, r in candidates], dtype=dtype)
         info = dict(block_correction=True, block_rows=int(rows), blocks=len(blocks), block_largest=int(largest),
-                    block_jitter=float(jitter))
+                    block_jitter=float(jitter), block_dtype=str(dtype).removeprefix("torch."))
         if len(candidates) > 1:
             losses = [log_loss(F.numpy(), self.codes, fit_temperature(F.numpy(), self.codes)) for F in Fs]
             best = int(np.argmin(losses))
@@ -246,10 +248,11 @@ def lowrank_factor(features, kernel: str, codes: np.ndarray, n_classes: int, *, 
 def rank_rule(codes: np.ndarray, n_classes: int, ridges, cap: int) -> tuple[Callable[[torch.Tensor], bool], list]:
     """The automatic rank's stopping rule for :func:`~trainfree.linalg.nystrom.rp_cholesky`, and its path.
 
-    At :data:`RANK_START` landmarks and each doubling of the last check's (below ``cap``), the rule computes the pool's
-    leave-one-out log loss of its labels ``codes`` at the best of ``ridges`` (absolute, all > 0; after the
-    first check, the last best and its neighbours) from the factor so far, and stops once a doubling lowered it by less than :data:`RANK_LOSS_TOL` of the loss
-    before. The path, a list of [rank, loss], fills as it runs (what ``settings["rank_path"]`` records).
+    At :data:`RANK_START` landmarks and each doubling of the last check's (below ``cap``), the rule computes
+    the pool's leave-one-out log loss of its labels ``codes`` at the best of ``ridges`` (absolute, all > 0;
+    after the first check, the last best and its neighbours) from the factor so far, and stops once a
+    doubling lowered it by less than :data:`RANK_LOSS_TOL` of the loss before. The path, a list of
+    [rank, loss], fills as it runs (what ``settings["rank_path"]`` records).
 
     Examples
     --------

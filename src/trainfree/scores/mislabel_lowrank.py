@@ -241,7 +241,8 @@ def lowrank_factor(features, kernel: str, codes: np.ndarray, n_classes: int, *, 
     info = dict(rank=spectrum.rank, rank_rule="given" if rank is not None else
                 f"doublings from {RANK_START} while one lowers the leave-one-out log loss by ≥ {RANK_LOSS_TOL:.0%} "
                 f"(at most {MAX_RANK})", rank_trace_residual=resid, landmarks_from=int(len(pool)),
-                landmark_jitter=nmap.jitter, **({"rank_path": path} if rank is None else {}))
+                landmark_jitter=nmap.jitter, solve_device="cpu",  # n·r work: the CPU's (device= moves CNN features)
+                **({"rank_path": path} if rank is None else {}))
     return LowRankFactor(features, kernel, codes, Y, landmarks, nmap, spectrum, pool, Phi_pool, info, Phi)
 
 

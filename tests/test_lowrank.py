@@ -132,7 +132,8 @@ def test_rank_rule_doubles_while_it_pays_then_skips_the_block_correction():
     assert all(1.8 * a[0] <= b[0] < 2 * a[0] + RANK_START for a, b in zip(path, path[1:]))  # rounds of 100
     # the rule's last loss is the ridge search's best on the same factor (float32 columns: not bitwise)
     assert min(s["ridge_loo_log_loss"]) == pytest.approx(path[-1][1], rel=1e-4)
-    assert s["block_correction"] is False and "stopped at" in s["block_correction_skipped"]
+    assert s["rank_stopped"] == "rule" and s["block_correction"] is False
+    assert "stopped at" in s["block_correction_skipped"]
 
 
 def test_rank_at_the_cap_gets_the_block_correction(monkeypatch):
@@ -140,6 +141,17 @@ def test_rank_at_the_cap_gets_the_block_correction(monkeypatch):
     X, y = _blobs()
     s = mislabel_score(X, y, method="lowrank", random_state=0).settings
     assert s["rank"] == 60 and s["rank_path"] == [] and s["block_correction"] is True and s["blocks"] == 1
+    assert s["rank_stopped"] == "cap"
+
+
+def test_every_row_a_landmark_is_the_exact_kernel_and_needs_no_correction():
+    X, y = _blobs()  # 180 rows: below the cap, so the rank reaches n
+    low = mislabel_score(X, y, method="lowrank", ridge=0.1, random_state=0)
+    s = low.settings
+    assert s["rank"] == len(y) and s["rank_stopped"] == "all rows" and s["block_correction"] is False
+    assert "exact" in s["block_correction_skipped"]
+    exact = mislabel_score(X, y, ridge=0.1, random_state=0)
+    np.testing.assert_allclose(low.scores, exact.scores, rtol=1e-3, atol=1e-3)  # exact runs in float32 here
 
 
 def test_detector_lowrank_precomputed_kernel():

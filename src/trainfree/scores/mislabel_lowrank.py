@@ -53,6 +53,13 @@ MAX_RANK = 1000
 POOL_SIZE = 20000
 #: Rows per block of a local pass.
 BLOCK_ROWS = 8192
+#: Why ``block_rows="auto"`` leaves the correction out, by how the rank stopped (``settings["rank_stopped"]``);
+#: it applies it when the rank was given or reached the cap: the kernel still had something to give.
+SKIP_REASONS = {
+    "rule": f"the automatic rank stopped at {{rank}} < {MAX_RANK}: a doubling of the landmarks lowered the "
+            f"leave-one-out log loss by less than {RANK_LOSS_TOL:.0%}",
+    "all rows": "every one of the {rank} rows is a landmark: the Nyström kernel is the exact one",
+    "residual": "the {rank} landmarks leave none of the kernel's trace unexplained (to rounding)"}
 #: Rows per k-means block of the exact local correction that ``block_rows="auto"`` keeps (rows in memory).
 BLOCK_CORRECTION_ROWS = 1000
 #: Leading principal directions of Φ the k-means of the block correction clusters on (its cost: n × this).
@@ -137,12 +144,9 @@ class LowRankFactor:
         ``single``; the largest jitter (landmarks, blocks); what ``settings`` and ``timings`` record."""
         skipped = {}
         if block_rows == "auto":
-            if self.info["rank"] < MAX_RANK and self.info["rank_rule"] != "given":
-                block_rows, skipped = None, dict(block_correction_skipped=(
-                    f"the automatic rank stopped at {self.info['rank']} < {MAX_RANK}: more of the kernel "
-                    f"lowered the leave-one-out log loss by less than {RANK_LOSS_TOL:.0%}"))
-            else:
-                block_rows = BLOCK_CORRECTION_ROWS
+            why = SKIP_REASONS.get(self.info["rank_stopped"])
+            block_rows, skipped = (BLOCK_CORRECTION_ROWS, {}) if why is None else (
+                None, dict(block_correction_skipped=why.format(rank=self.info["rank"])))
         if block_rows is None:
             return self.predict(ridge), float(self.info["landmark_jitter"]), skipped, {}
         t = time.perf_counter()
@@ -238,7 +242,16 @@ def lowrank_factor(features, kernel: str, codes: np.ndarray, n_classes: int, *, 
     else:
         Phi_pool = Phi if len(pool) == n else Phi[pool]
     resid = float(diag.sum() - Phi_pool.square().sum()) / float(diag.sum())
-    info = dict(rank=spectrum.rank, rank_rule="given" if rank is not None else
+    k = len(piv)
+    if rank is not None:
+        stopped = "given"
+    elif len(path) > 1 and path[-1][0] == k and path[-1][1] > (1 - RANK_LOSS_TOL) * path[-2][1]:
+        stopped = "rule"
+    elif k >= cap:
+        stopped = "cap" if cap == MAX_RANK else "all rows"
+    else:
+        stopped = "residual"
+    info = dict(rank=spectrum.rank, rank_stopped=stopped, rank_rule="given" if rank is not None else
                 f"doublings from {RANK_START} while one lowers the leave-one-out log loss by ≥ {RANK_LOSS_TOL:.0%} "
                 f"(at most {MAX_RANK})", rank_trace_residual=resid, landmarks_from=int(len(pool)),
                 landmark_jitter=nmap.jitter, solve_device="cpu",  # n·r work: the CPU's (device= moves CNN features)

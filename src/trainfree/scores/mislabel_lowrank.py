@@ -10,10 +10,11 @@ leave-one-out prediction F (:mod:`trainfree.linalg.lowrank_loo`). Each pass work
 rows at a time, so a Dask array is scored partition by partition: the workers return r × r and r × C
 pieces, then their rows' F.
 
-Where that rule stopped at the cap (the kernel still had something to give) and the rows are in memory,
-the predictions keep, by default, the exact residual K − ΦΦᵀ on k-means clusters of Φ's rows of about
-:data:`BLOCK_CORRECTION_ROWS` rows (:mod:`trainfree.linalg.block_loo`), at the ridge the uncorrected
-search chose; a Dask array gets plain Nyström (its rows are never all in one place).
+Where the rank was given or that rule stopped at the cap (the kernel still had something to give) and the
+rows are in memory, the predictions keep, by default, the exact residual K − ΦΦᵀ on k-means clusters of
+Φ's rows of about :data:`BLOCK_CORRECTION_ROWS` rows (:mod:`trainfree.linalg.block_loo`), at the best of
+the uncorrected search's pick and its grid neighbours by the corrected leave-one-out log loss; a Dask
+array gets plain Nyström (its rows are never all in one place).
 """
 
 from __future__ import annotations
@@ -73,8 +74,8 @@ def check_lowrank_options(ridge, rank, block_rows, *, lowrank: bool, on_dask: bo
     "auto": decided by the rank, :meth:`LowRankFactor.leave_one_out`) and what ``settings`` records of it
     until it runs.
 
-    ``block_rows``: "auto" (for rows in memory: :data:`BLOCK_CORRECTION_ROWS` when the automatic rank
-    reached :data:`MAX_RANK`, else off; plain Nyström for a Dask array, with a warning), an int ≥ 1, or
+    ``block_rows``: "auto" (for rows in memory: :data:`BLOCK_CORRECTION_ROWS` when the rank was given
+    or reached :data:`MAX_RANK`, else off; plain Nyström for a Dask array, with a warning), an int ≥ 1, or
     None/0 (off). An explicit int for a Dask array is refused.
     """
     if rank is not None:
@@ -140,7 +141,7 @@ class LowRankFactor:
     def leave_one_out(self, ridge: float, block_rows: int | str | None, seed: np.random.SeedSequence,
                       budget: float | None = None, *, single: bool = False) -> tuple[np.ndarray, float, dict, dict]:
         """F at the absolute ``ridge``, with the block correction of ``block_rows`` rows unless None ("auto":
-        :data:`BLOCK_CORRECTION_ROWS` if the rank reached :data:`MAX_RANK`), its blocks solved in float32 when
+        :data:`BLOCK_CORRECTION_ROWS` unless :data:`SKIP_REASONS` has one), its blocks solved in float32 when
         ``single``; the largest jitter (landmarks, blocks); what ``settings`` and ``timings`` record."""
         skipped = {}
         if block_rows == "auto":

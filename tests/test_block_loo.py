@@ -163,3 +163,14 @@ def test_cli_block_rows(tmp_path, capsys):
     assert main(["score", "mislabel", "--data", "digits", "--n", "300", "--block-rows", "lots",
                  "--out", str(tmp_path / "z"), "--quiet"]) == 2
     assert "--block-rows" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_lowrank_on_cuda_matches_cpu(digits):
+    X, y, _, _ = digits
+    for kw in ({}, {"rank": 100, "block_rows": 400}):  # the rank rule (plain Nyström), then the block correction
+        cpu = mislabel_score(X, y, method="lowrank", random_state=0, **kw)
+        gpu = mislabel_score(X, y, method="lowrank", random_state=0, device="cuda", **kw)
+        assert cpu.settings["solve_device"] == "cpu" and gpu.settings["solve_device"].startswith("cuda")
+        assert gpu.settings["rank"] == cpu.settings["rank"] and gpu.settings["ridge"] == cpu.settings["ridge"]
+        np.testing.assert_allclose(gpu.scores, cpu.scores, rtol=1e-3, atol=1e-3)  # float32 kernel columns

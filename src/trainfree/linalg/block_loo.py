@@ -109,8 +109,8 @@ def block_loo_path(Phi: torch.Tensor, Y: torch.Tensor, blocks: Sequence[np.ndarr
 def _one_ridge(Phi, Y, blocks, residual, ridge, dtype) -> tuple[torch.Tensor, float]:
     parts, jitter = [], 0.0
     r = Phi.shape[1]
-    G = torch.eye(r, dtype=torch.float64)
-    H = torch.zeros(r, Y.shape[1], dtype=torch.float64)
+    G = torch.eye(r, dtype=torch.float64, device=Phi.device)
+    H = torch.zeros(r, Y.shape[1], dtype=torch.float64, device=Phi.device)
     for j, idx in enumerate(blocks):  # matrix products on every core; the LAPACK solves by the thread rule
         P = Phi[idx].to(dtype)
         B = residual(j).clone()
@@ -120,7 +120,8 @@ def _one_ridge(Phi, Y, blocks, residual, ridge, dtype) -> tuple[torch.Tensor, fl
         with lapack_threads():
             BiP, BiY = torch.cholesky_solve(P, L), torch.cholesky_solve(Y[idx].to(dtype), L)
             # diag(B⁻¹) = column norms² of L⁻¹ (B⁻¹ = L⁻ᵀL⁻¹): a triangular solve, 100× faster than cholesky_inverse
-            dB = torch.linalg.solve_triangular(L, torch.eye(len(idx), dtype=dtype), upper=False).square().sum(0)
+            dB = torch.linalg.solve_triangular(L, torch.eye(len(idx), dtype=dtype, device=L.device),
+                                            upper=False).square().sum(0)
         G += (P.T @ BiP).to(torch.float64)
         H += (P.T @ BiY).to(torch.float64)
         parts.append((idx, BiP.to(torch.float64), BiY.to(torch.float64), dB.to(torch.float64)))

@@ -128,14 +128,14 @@ def lowrank_loss_path(Phi: torch.Tensor, codes: np.ndarray, spectrum: LowRankSpe
     >>> losses.shape, bool(np.isfinite(losses).all()), len(taus)
     ((2,), True, 2)
     """
-    Y = torch.as_tensor(one_vs_rest(codes, n_classes))
     U = Phi.to(torch.float64) @ spectrum.V
+    Y = torch.as_tensor(one_vs_rest(codes, n_classes), device=U.device)
     U2 = U.square()
     losses, taus = [], []
     for r in ridges:
         if not r > 0:
             raise TrainfreeError(f"The low-rank ridge search needs ridges > 0; got {r}.")
-        F = _loo_rotated(U, U2, Y, spectrum, float(r)).numpy()
+        F = _loo_rotated(U, U2, Y, spectrum, float(r)).cpu().numpy()
         taus.append(fit_temperature(F, codes))
         losses.append(log_loss(F, codes, taus[-1]))
     return np.array(losses), taus

@@ -39,13 +39,13 @@ def rp_cholesky(columns: Callable[[np.ndarray], torch.Tensor], diag: torch.Tenso
     """
     n = len(diag)
     rank = min(rank, n)
-    F = torch.zeros(n, rank, dtype=torch.float64)
+    F = torch.zeros(n, rank, dtype=torch.float64, device=diag.device)
     resid = diag.to(torch.float64).clone()
     pivots, k = np.empty(0, dtype=np.int64), 0
     floor = float(resid.max()) * n * torch.finfo(torch.float64).eps  # residual at rounding level: nothing left
     floor = max(floor, tol * float(resid.sum()))
     while k < rank:
-        p = resid.clamp_min(0.0).numpy()
+        p = resid.clamp_min(0.0).cpu().numpy()
         if p.sum() <= floor:
             break
         S = np.setdiff1d(rng.choice(n, min(block, rank - k), p=p / p.sum()), pivots)  # sorted, distinct, new

@@ -169,7 +169,7 @@ def mislabel_score(X, y, *, method: str = "exact", kernel: str = "auto", preproc
         10 000, 2 000 picks the same ridge as 3 000 at 20–80% symmetric and 20–40% pair noise; the
         whole set picks a larger one at 80% (docs/benchmarks.md, "Choosing the ridge").
     device : {"cpu", "cuda", "auto"}, default="cpu"
-        The large method runs on the CPU; the low-rank one too, past the CNN features (``solve_device``).
+        The large method runs on the CPU; the low-rank one does for a Dask array (``solve_device``).
     dtype : {"float64", "float32"}, optional
         Default: float32 when the ridge is at least :data:`FLOAT32_MIN_RIDGE` (the ridge bounds the
         condition number of K + λI: at λ = 0.01, float32 ranks Fashion-MNIST 10 000 like float64 to
@@ -257,7 +257,7 @@ def mislabel_score(X, y, *, method: str = "exact", kernel: str = "auto", preproc
     if method is DetectorMethod.LOWRANK:  # one factor serves the ridge search and the predictions
         grid = RIDGE_GRID[1:] if ridge == "auto" else (ridge,)  # the rank rule judges the ridges to be searched
         factor = lowrank_factor(features, kernel, codes, classes.size, rank=rank, ridges=[g * scale for g in grid],
-                                seed=seed, budget=max_memory_bytes)
+                                seed=seed, budget=max_memory_bytes, device=dev)
         settings.update(factor.info, **block_settings)
     if factor is not None and ridge == "auto":  # λ = 0 leaves the rank-r kernel singular: not searched
         ridge, search = factor.search_ridge(RIDGE_GRID[1:], scale)

@@ -116,6 +116,7 @@ class LowRankFactor:
     Phi_pool: torch.Tensor
     info: dict
     Phi: torch.Tensor | None = None  # all n rows of Φ, kept when the rows are local (not a Dask array)
+    device: torch.device = torch.device("cpu")  # of Φ, the landmarks' factor and the sums (a Dask array's: CPU)
     #: After :meth:`search_ridge`: its pick and the grid's neighbours, (multiple, absolute) pairs, that the
     #: block correction chooses from again (its kernel is not the searched one).
     ridge_candidates: list | None = None
@@ -132,9 +133,9 @@ class LowRankFactor:
     def predict(self, ridge: float) -> np.ndarray:
         """Every row's leave-one-out prediction F (n × C) at the absolute ``ridge`` > 0, block by block."""
         if self.Phi is not None:
-            Y = torch.as_tensor(self.Y)
+            Y = torch.as_tensor(self.Y, device=self.device)
             return np.concatenate([lowrank_loo(self.Phi[a:a + BLOCK_ROWS], Y[a:a + BLOCK_ROWS], self.spectrum,
-                                               ridge).numpy() for a in range(0, len(Y), BLOCK_ROWS)])
+                                               ridge).cpu().numpy() for a in range(0, len(Y), BLOCK_ROWS)])
         return np.concatenate(_map(_block_predict, self.features, lambda sl: (
             self.kernel, self.landmarks, self.nmap, self.Y[sl], self.spectrum, ridge)))
 
@@ -176,73 +177,77 @@ class LowRankFactor:
         else:
             top = self.Phi @ self.spectrum.V[:, -min(CLUSTER_DIMS, self.spectrum.rank):]  # eigh: ascending
             labels = KMeans(k, n_init=1, max_iter=CLUSTER_ITERATIONS,
-                            random_state=int(rng.integers(2**31))).fit_predict(top.numpy())
+                            random_state=int(rng.integers(2**31))).fit_predict(top.cpu().numpy())
             blocks = split_large(labels, rows, rng)
         largest = max(len(b) for b in blocks)
         candidates = self.ridge_candidates or [(None, ridge)]
         cached = sum(len(b) ** 2 for b in blocks) if len(candidates) > 1 else 0  # the residual blocks, kept
         size = torch.finfo(dtype).bits // 8
         check_memory(size * (3 * largest * largest + cached) + 8 * 2 * n * self.spectrum.rank, budget=budget,
+                     device=self.device,
                      what=f"the block correction ({len(blocks)} blocks, the largest of {largest} rows)",
                      alternative="Pass a smaller block_rows, or block_rows=0 (plain Nyström).")
-        Fs, jitter = block_loo_path(self.Phi, torch.as_tensor(self.Y), blocks, self._kernel_block,
+        Fs, jitter = block_loo_path(self.Phi, torch.as_tensor(self.Y, device=self.device), blocks, self._kernel_block,
                                     [r for _, r in candidates], dtype=dtype)
         info = dict(block_correction=True, block_rows=int(rows), blocks=len(blocks), block_largest=int(largest),
                     block_jitter=float(jitter), block_dtype=str(dtype).removeprefix("torch."))
         if len(candidates) > 1:
+            Fs = [F.cpu() for F in Fs]
             losses = [log_loss(F.numpy(), self.codes, fit_temperature(F.numpy(), self.codes)) for F in Fs]
             best = int(np.argmin(losses))
             Fs = [Fs[best]]
             info.update(ridge=float(candidates[best][0]), block_ridge_grid=[float(g) for g, _ in candidates],
                         block_ridge_loo_log_loss=[float(v) for v in losses])
-        return Fs[0].numpy(), info
+        return Fs[0].cpu().numpy(), info
 
     def _kernel_block(self, idx: np.ndarray) -> torch.Tensor:
         """The exact K(idx, idx), computed as the factor's kernel columns are (:func:`_columns`)."""
         if self.kernel == "precomputed":
-            return torch.as_tensor(np.asarray(self.features)[np.ix_(idx, idx)], dtype=torch.float64)
-        rows = torch.as_tensor(np.asarray(self.features[idx]), dtype=torch.float32)
+            return torch.as_tensor(np.asarray(self.features)[np.ix_(idx, idx)], dtype=torch.float64, device=self.device)
+        rows = torch.as_tensor(np.asarray(self.features[idx]), dtype=torch.float32, device=self.device)
         return arccos_gram(rows).to(torch.float64)
 
 
 def lowrank_factor(features, kernel: str, codes: np.ndarray, n_classes: int, *, rank: int | None, ridges,
-                   seed: np.random.SeedSequence, budget: float | None) -> LowRankFactor:
+                   seed: np.random.SeedSequence, budget: float | None, device=None) -> LowRankFactor:
     """Landmarks by randomly pivoted Cholesky on the pool, then ΦᵀΦ and ΦᵀY summed over the row blocks.
 
     ``features`` are unit rows (arccos), the n × n kernel (precomputed), or a Dask array of unit
     rows. ``rank``: landmarks to take (None: :func:`rank_rule` on the absolute ``ridges``, those the
     ridge search will try). ``info`` records the rank, its rule (and the rule's path of rank and pool
-    log loss), the pool's unexplained trace share and the landmarks' jitter.
+    log loss), the pool's unexplained trace share and the landmarks' jitter. ``device``: where the kernel
+    columns, Φ and the sums are computed (default CPU; a Dask array's always are on its workers' CPUs).
     """
     n = len(codes)
     pool = np.arange(n) if n <= POOL_SIZE else np.sort(chunk_partition(codes, POOL_SIZE, 1, child(seed, "pool"))[0])
     pool_rows = _gather(features, pool)
     cap = min(MAX_RANK if rank is None else int(rank), len(pool))
     local = not _is_dask(features)  # then Φ is kept (n × r), not computed twice
+    dev = torch.device(device or "cpu") if local else torch.device("cpu")
     check_memory(8 * (3 * (len(pool) + BLOCK_ROWS) * cap + 4 * cap * cap + 2 * local * n * cap),
                  what=f"a rank-{cap} low-rank factor of {len(pool)} rows", alternative="Pass a smaller rank.",
-                 budget=budget)
+                 budget=budget, device=dev)
 
     def pool_columns(S: np.ndarray) -> torch.Tensor:
-        return _columns(pool_rows, kernel, pool[S] if kernel == "precomputed" else pool_rows[S])
+        return _columns(pool_rows, kernel, pool[S] if kernel == "precomputed" else pool_rows[S], device=dev)
 
-    diag = _diag(pool_rows, kernel, pool)
+    diag = _diag(pool_rows, kernel, pool, dev)
     stop, path = rank_rule(codes[pool], n_classes, ridges, cap) if rank is None else (None, [])
     _, piv = rp_cholesky(pool_columns, diag, cap, rng=make_rng(child(seed, "landmarks")),
                          block=RANK_START if rank is None else 250, stop=stop)
     landmarks = pool[piv] if kernel == "precomputed" else pool_rows[piv]
-    nmap = NystromMap.from_landmarks(_columns(pool_rows[piv], kernel, landmarks, torch.float64))  # factorised
+    nmap = NystromMap.from_landmarks(_columns(pool_rows[piv], kernel, landmarks, torch.float64, dev))  # factorised
     Y = one_vs_rest(codes, n_classes)
     parts = _map(_block_sums, features, lambda sl: (kernel, landmarks, nmap, Y[sl], local))
-    spectrum = LowRankSpectrum.from_sums(torch.as_tensor(sum(p[0] for p in parts)),
-                                         torch.as_tensor(sum(p[1] for p in parts)))
+    spectrum = LowRankSpectrum.from_sums(torch.as_tensor(sum(p[0] for p in parts), device=dev),
+                                         torch.as_tensor(sum(p[1] for p in parts), device=dev))
     Phi = torch.cat([p[2] for p in parts]) if local else None
     del parts
     if Phi is None:
-        Phi_pool = nmap(_columns(pool_rows, kernel, landmarks))
+        Phi_pool = nmap(_columns(pool_rows, kernel, landmarks, device=dev))
     else:
         Phi_pool = Phi if len(pool) == n else Phi[pool]
-    resid = float(diag.sum() - Phi_pool.square().sum()) / float(diag.sum())
+    resid = float(diag.sum() - Phi_pool.square().sum()) / float(diag.sum())  # (Phi_pool and diag: on dev)
     k = len(piv)
     if rank is not None:
         stopped = "given"
@@ -255,9 +260,9 @@ def lowrank_factor(features, kernel: str, codes: np.ndarray, n_classes: int, *, 
     info = dict(rank=spectrum.rank, rank_stopped=stopped, rank_rule="given" if rank is not None else
                 f"doublings from {RANK_START} while one lowers the leave-one-out log loss by ≥ {RANK_LOSS_TOL:.0%} "
                 f"(at most {MAX_RANK})", rank_trace_residual=resid, landmarks_from=int(len(pool)),
-                landmark_jitter=nmap.jitter, solve_device="cpu",  # n·r work: the CPU's (device= moves CNN features)
+                landmark_jitter=nmap.jitter, solve_device=str(dev),
                 **({"rank_path": path} if rank is None else {}))
-    return LowRankFactor(features, kernel, codes, Y, landmarks, nmap, spectrum, pool, Phi_pool, info, Phi)
+    return LowRankFactor(features, kernel, codes, Y, landmarks, nmap, spectrum, pool, Phi_pool, info, Phi, dev)
 
 
 def rank_rule(codes: np.ndarray, n_classes: int, ridges, cap: int) -> tuple[Callable[[torch.Tensor], bool], list]:
@@ -275,7 +280,7 @@ def rank_rule(codes: np.ndarray, n_classes: int, ridges, cap: int) -> tuple[Call
     >>> stop(torch.ones(4, 3, dtype=torch.float64)), path  # below RANK_START landmarks: nothing checked
     (False, [])
     """
-    Y = torch.as_tensor(one_vs_rest(codes, n_classes))
+    Y = one_vs_rest(codes, n_classes)
     path: list = []
     best = [0]  # index of the last check's best ridge
 
@@ -284,7 +289,7 @@ def rank_rule(codes: np.ndarray, n_classes: int, ridges, cap: int) -> tuple[Call
         # a round drops the pivots it drew twice, so "a doubling" is 1.8× the last check's rank or more
         if k < (1.8 * path[-1][0] if path else 0.9 * RANK_START) or k >= cap:
             return False
-        spectrum = LowRankSpectrum.from_sums(F.T @ F, F.T @ Y)
+        spectrum = LowRankSpectrum.from_sums(F.T @ F, F.T @ torch.as_tensor(Y, device=F.device))
         near = slice(max(best[0] - 1, 0), best[0] + 2) if path else slice(None)  # later: the last best and its two
         losses, _ = lowrank_loss_path(F, codes, spectrum, list(ridges)[near], n_classes=n_classes)
         best[0] = (near.start or 0) + int(np.argmin(losses))
@@ -304,26 +309,26 @@ def _gather(features, idx: np.ndarray) -> np.ndarray:
     return np.asarray(out.compute() if _is_dask(features) else out)
 
 
-def _columns(rows, kernel: str, landmarks, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+def _columns(rows, kernel: str, landmarks, dtype: torch.dtype = torch.float32, device=None) -> torch.Tensor:
     """K(rows, landmarks), returned in float64: arc-cosine of unit rows (computed in ``dtype``: float32 halves
     the cost of the n × r × features product), or columns of a precomputed kernel's rows."""
     if kernel == "precomputed":  # rows are rows of K; landmarks are column indices
-        return torch.as_tensor(np.asarray(rows)[:, landmarks], dtype=torch.float64)
-    Xa = torch.as_tensor(np.asarray(rows), dtype=dtype)
-    return arccos_gram(Xa, torch.as_tensor(np.asarray(landmarks), dtype=dtype)).to(torch.float64)
+        return torch.as_tensor(np.asarray(rows)[:, landmarks], dtype=torch.float64, device=device)
+    Xa = torch.as_tensor(np.asarray(rows), dtype=dtype, device=device)
+    return arccos_gram(Xa, torch.as_tensor(np.asarray(landmarks), dtype=dtype, device=device)).to(torch.float64)
 
 
-def _diag(rows, kernel: str, idx: np.ndarray) -> torch.Tensor:
+def _diag(rows, kernel: str, idx: np.ndarray, device) -> torch.Tensor:
     if kernel == "precomputed":
-        return torch.as_tensor(np.asarray(rows)[np.arange(len(idx)), idx], dtype=torch.float64)
-    return torch.full((len(rows),), 0.5, dtype=torch.float64)  # H∞ of unit rows
+        return torch.as_tensor(np.asarray(rows)[np.arange(len(idx)), idx], dtype=torch.float64, device=device)
+    return torch.full((len(rows),), 0.5, dtype=torch.float64, device=device)  # H∞ of unit rows
 
 
 def _block_sums(block, kernel, landmarks, nmap, Yb, keep: bool = False) -> tuple:
     """One block's ΦᵀΦ and ΦᵀY (what a worker sends back), and its Φ when ``keep``."""
-    Phi = nmap(_columns(block, kernel, landmarks))
-    Yb = torch.as_tensor(Yb, dtype=torch.float64)
-    return (Phi.T @ Phi).numpy(), (Phi.T @ Yb).numpy(), Phi if keep else None
+    Phi = nmap(_columns(block, kernel, landmarks, device=nmap.L.device))  # where the factor is
+    Yb = torch.as_tensor(Yb, dtype=torch.float64, device=Phi.device)
+    return (Phi.T @ Phi).cpu().numpy(), (Phi.T @ Yb).cpu().numpy(), Phi if keep else None
 
 
 def _block_predict(block, kernel, landmarks, nmap, Yb, spectrum, ridge) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 Usage: python bench/detector_scale.py [--sizes 10000,60000] [--exact-max 10000] [--rank auto] [--block-rows auto]
                                       [--synthetic 100000,1000000] [--partitions 20] [--plot out/scale.png]
+                                      [--device cpu]
 Fashion-MNIST (random-CNN kernel, 20% symmetric noise, the same flips for both modes): for each n of --sizes,
 the low-rank mode and, up to --exact-max, the exact mode, each in its own subprocess (time, peak resident
 memory from ru_maxrss, AUROC of the flipped labels) and the Spearman correlation of their scores; the low-rank
@@ -31,16 +32,18 @@ from trainfree.metrics import auroc
 from trainfree.scores import mislabel_score
 
 
-def one_fmnist(n: int, method: str, rank: int | None, seed: int, out: str, block_rows="auto") -> None:
+def one_fmnist(n: int, method: str, rank: int | None, seed: int, out: str, block_rows="auto",
+               device: str = "cpu") -> None:
     """Child process: score n Fashion-MNIST images by ``method``; save scores, print time/memory/AUROC."""
     data = load("fmnist", n=n if n < 60000 else None, random_state=seed)
     y, flipped = inject_label_noise(np.asarray(data.y), 0.2, random_state=seed + 1)
     X = np.asarray(data.X).reshape(len(y), 1, 28, 28)
     t = time.perf_counter()
-    res = mislabel_score(X, y, method=method, rank=rank, block_rows=block_rows, random_state=seed)
+    res = mislabel_score(X, y, method=method, rank=rank, block_rows=block_rows, random_state=seed, device=device)
     seconds = time.perf_counter() - t
     np.save(out, res.scores)
-    blocks = {k: res.settings[k] for k in ("block_rows", "blocks", "block_largest", "rank_path") if k in res.settings}
+    blocks = {k: res.settings[k] for k in ("block_rows", "blocks", "block_largest", "rank_path", "solve_device")
+              if k in res.settings}
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
     print(json.dumps({"seconds": round(seconds, 2), "peak_gib": round(peak, 3),
                       "auroc": round(float(auroc(res.scores, flipped)), 4), "rank": res.settings.get("rank"),
@@ -48,10 +51,10 @@ def one_fmnist(n: int, method: str, rank: int | None, seed: int, out: str, block
 
 
 def run_child(n: int, method: str, rank: int | None, seed: int, tmp: str,
-              block_rows: str = "auto") -> tuple[dict, np.ndarray]:
+              block_rows: str = "auto", device: str = "cpu") -> tuple[dict, np.ndarray]:
     out = os.path.join(tmp, f"{method}-{n}-{block_rows}.npy")
     cmd = [sys.executable, __file__, "--child", f"{n}:{method}", "--seed", str(seed), "--child-out", out,
-           "--block-rows", block_rows]
+           "--block-rows", block_rows, "--device", device]
     if rank is not None:
         cmd += ["--rank", str(rank)]
     done = subprocess.run(cmd, capture_output=True, text=True, check=True)
@@ -112,6 +115,7 @@ def main() -> None:
     ap.add_argument("--synthetic", default="100000,1000000", help="synthetic Dask sizes ('' to skip)")
     ap.add_argument("--partitions", type=int, default=20, help="Dask partitions of the synthetic set")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--device", default="cpu", help="device of the Fashion-MNIST runs (cuda: the GPU check)")
     ap.add_argument("--plot", default=None, help="PNG path of the time-against-n plot")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--child-out", default=None, help=argparse.SUPPRESS)
@@ -120,7 +124,7 @@ def main() -> None:
     if args.child:
         n, method = args.child.split(":")
         return one_fmnist(int(n), method, rank, args.seed, args.child_out,
-                          args.block_rows if args.block_rows == "auto" else int(args.block_rows))
+                          args.block_rows if args.block_rows == "auto" else int(args.block_rows), args.device)
 
     from scipy.stats import spearmanr
 
@@ -131,9 +135,9 @@ def main() -> None:
             res, lows = results["fmnist"].setdefault(n, {}), {}
             for k, v in enumerate(variants):
                 key = "lowrank" if k == 0 else f"lowrank_block_rows_{v}"
-                res[key], lows[key] = run_child(n, "lowrank", rank, args.seed, tmp, v)
+                res[key], lows[key] = run_child(n, "lowrank", rank, args.seed, tmp, v, args.device)
             if n <= args.exact_max:
-                res["exact"], exact = run_child(n, "exact", None, args.seed, tmp)
+                res["exact"], exact = run_child(n, "exact", None, args.seed, tmp, device=args.device)
                 for key, low in lows.items():
                     tail = key.removeprefix("lowrank")
                     res[f"spearman{tail}"] = round(float(spearmanr(low, exact)[0]), 4)

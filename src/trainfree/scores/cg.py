@@ -255,26 +255,19 @@ def unit_rows(X: np.ndarray, preprocess: str | Preprocess = "center", *, copy: b
            [1. , 0. ]])
     """
     dtype = np.float32 if X.dtype == np.float32 else np.float64  # float32 in, float32 out: half the memory traffic
-    X = X.reshape(X.shape[0], -1)
-    owned = X.dtype != dtype or not copy  # X may be changed in place (one pass a step, no n × d temporary)
-    X = X.astype(dtype, copy=False)
+    # From here X is this call's own array (copy=False: the caller's, when it has the dtype already), and
+    # each step changes it in place: one pass a step, no n × d temporary.
+    X = X.reshape(X.shape[0], -1).astype(dtype, copy=copy)
     if Preprocess(preprocess) is Preprocess.MNIST_SHIFT:
-        X, owned = (X - MNIST_MEAN) / MNIST_STD, True
+        X = (X - MNIST_MEAN) / MNIST_STD
     centre = Preprocess(preprocess) is Preprocess.CENTER
     if centre:
-        top = max(max(float(X.max()), -float(X.min())), np.finfo(dtype).tiny)  # a common scale: the mean cannot overflow
-        if owned:
-            X /= top
-        else:
-            X, owned = X / top, True
+        X /= max(float(X.max()), -float(X.min()), np.finfo(dtype).tiny)  # a common scale: no overflow in the mean
         mean = X.mean(axis=0)
         scale_before = _row_norms(X) + np.linalg.norm(mean)  # what the subtraction's error scales with
         X -= mean
     peak = np.maximum(X.max(axis=1), -X.min(axis=1))[:, None]
-    if owned:
-        X /= np.where(peak > 0, peak, 1.0)
-    else:
-        X, owned = X / np.where(peak > 0, peak, 1.0), True
+    X /= np.where(peak > 0, peak, 1.0)
     norms = _row_norms(X)
     bad = peak[:, 0] == 0
     if centre:
